@@ -1,0 +1,331 @@
+//! The only HTTP client. Every call waits on the pacer, sends, classifies the reply, adapts
+//! to `Retry-After` and the rate-limit headers, and retries what a later try may cure.
+//!
+//! # Architecture
+//! - this file: [`Api`], client construction (proxy, CA, timeout), the retry loop, errors.
+//! - `ratelimit.rs`: governor quotas and server-requested pauses.
+//! - `retry.rs`: what is retryable and the backoff schedule.
+
+mod ratelimit;
+mod retry;
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder, StatusCode};
+use tracing::{debug, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::error::Exit;
+
+pub use ratelimit::{Pacer, ServerBudget};
+
+/// DocuSign API problems.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Retries exhausted on 429, 5xx, timeouts or connection errors.
+    #[error("DocuSign unavailable: {what} failed after {attempts} attempts; last: {last}")]
+    Unavailable {
+        /// The call.
+        what: String,
+        /// Tries made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// DocuSign asked for a longer wait than `rate_limit.max_wait` allows.
+    #[error(
+        "DocuSign asked {what} to wait {wait:?}, longer than rate_limit.max_wait ({max:?}); the checkpoint is safe, try later"
+    )]
+    WaitTooLong {
+        /// The call.
+        what: String,
+        /// The wait asked for.
+        wait: Duration,
+        /// The configured maximum.
+        max: Duration,
+    },
+    /// A reply that retrying will not change.
+    #[error("DocuSign refused {what}: HTTP {status}{trace}: {body}{hint}")]
+    Status {
+        /// The call.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// An excerpt of the body.
+        body: String,
+        /// ` (trace token …)` when DocuSign sent one.
+        trace: String,
+        /// What the operator can do.
+        hint: &'static str,
+    },
+    /// The reply is not what the API promises.
+    #[error("malformed reply to {what}: {message}")]
+    Malformed {
+        /// The call.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ApiError {
+    /// Transient unavailability and refusals have different exit codes.
+    pub fn exit_code(&self) -> Exit {
+        match self {
+            ApiError::Unavailable { .. } | ApiError::WaitTooLong { .. } => Exit::Unavailable,
+            ApiError::Status { .. } | ApiError::Malformed { .. } => Exit::Api,
+        }
+    }
+}
+
+/// A reply that is either a success with a parsed JSON body, or a non-retryable failure.
+/// Its `Debug` omits the body, which may hold an access token.
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body as received.
+    pub body: bytes::Bytes,
+    /// The parsed body, for 2xx replies.
+    pub json: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply").field("status", &self.status).field("bytes", &self.body.len()).finish_non_exhaustive()
+    }
+}
+
+impl Reply {
+    /// A short, printable excerpt of the body for error messages.
+    pub fn excerpt(&self) -> String {
+        excerpt(&self.body)
+    }
+
+    /// ` (trace token X)` when DocuSign sent `X-DocuSign-TraceToken`.
+    pub fn trace(&self) -> String {
+        self.headers
+            .get("x-docusign-tracetoken")
+            .and_then(|v| v.to_str().ok())
+            .map(|t| format!(" (trace token {t})"))
+            .unwrap_or_default()
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.chars().count() > 300 {
+        format!("{}…", text.chars().take(300).collect::<String>())
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Whether a call spends the account's API budget (OAuth calls do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Paced by the governor quotas.
+    Paced,
+    /// Not paced (OAuth).
+    Free,
+}
+
+/// Counters a run reports.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Requests sent.
+    pub requests: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// 429 replies seen.
+    pub throttled: u64,
+}
+
+/// The HTTP client with pacing and retries.
+#[derive(Debug)]
+pub struct Api {
+    client: Client,
+    pacer: Pacer,
+    max_retries: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_wait: Duration,
+    counters: std::sync::Mutex<Counters>,
+}
+
+impl Api {
+    /// Builds the client from `[docusign]` and `[rate_limit]`.
+    ///
+    /// # Errors
+    /// `ConfigError` when the proxy or CA file is unusable.
+    pub fn new(cfg: &Config) -> Result<Self, ConfigError> {
+        let d = &cfg.docusign;
+        let mut b = Client::builder()
+            .timeout(d.timeout.get())
+            .connect_timeout(d.timeout.get().min(Duration::from_secs(15)))
+            .user_agent(concat!("esign-collector/", env!("CARGO_PKG_VERSION")));
+        if let Some(p) = &d.proxy {
+            let proxy = reqwest::Proxy::all(p.0.as_str())
+                .map_err(|e| ConfigError::Invalid { key: "docusign.proxy".into(), message: e.to_string() })?;
+            b = b.proxy(proxy);
+        }
+        if let Some(ca) = &d.ca_file {
+            let invalid = |message: String| ConfigError::Invalid { key: "docusign.ca_file".into(), message };
+            let pem = std::fs::read(ca).map_err(|e| invalid(format!("cannot read {}: {e}", ca.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| invalid(format!("{} is not a PEM certificate bundle: {e}", ca.display())))?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if d.insecure_skip_verify {
+            warn!(
+                "TLS certificate verification is OFF (docusign.insecure_skip_verify = true): anyone on the path can read tokens and events."
+            );
+            b = b.danger_accept_invalid_certs(true);
+        }
+        let client = b.build().map_err(|e| ConfigError::Invalid { key: "docusign".into(), message: e.to_string() })?;
+        let rl = &cfg.rate_limit;
+        Ok(Self {
+            client,
+            pacer: Pacer::new(rl.requests_per_hour.get(), cfg.burst(), rl.burst_window.get()),
+            max_retries: rl.max_retries.get(),
+            initial_backoff: rl.initial_backoff.get(),
+            max_backoff: rl.max_backoff.get(),
+            max_wait: rl.max_wait.get(),
+            counters: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The underlying client, for building requests.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> Counters {
+        *self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Sends the request `build` makes, retrying what is retryable. A 2xx reply comes back
+    /// with its JSON parsed (an unparsable 2xx body counts as a failed try); any other reply
+    /// that retrying cannot cure comes back as it is, for the caller to classify.
+    ///
+    /// # Errors
+    /// `ApiError::Unavailable` when retries run out, `ApiError::WaitTooLong` when the server
+    /// asks for a wait beyond `max_wait`, `ApiError::Malformed` when every 2xx was unparsable.
+    pub async fn execute(
+        &self,
+        what: &str,
+        budget: Budget,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, ApiError> {
+        let mut attempt = 0u32;
+        loop {
+            if budget == Budget::Paced {
+                if let Some(p) = self.pacer.pending_pause().filter(|p| *p > self.max_wait) {
+                    return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.max_wait });
+                }
+                self.pacer.until_ready().await;
+            }
+            self.count(|c| c.requests += 1);
+            let failure = match build(&self.client).send().await {
+                Ok(resp) => match self.classify(what, budget, resp).await {
+                    Ok(reply) => return Ok(reply),
+                    Err(f) => f,
+                },
+                Err(e) if retry::is_retryable_error(&e) => Failure::retry(format!("{what}: {}", describe(&e))),
+                Err(e) => {
+                    return Err(ApiError::Unavailable { what: what.into(), attempts: attempt + 1, last: describe(&e) });
+                }
+            };
+            if attempt >= self.max_retries {
+                return Err(match failure.malformed {
+                    Some(message) => ApiError::Malformed { what: what.into(), message },
+                    None => ApiError::Unavailable { what: what.into(), attempts: attempt + 1, last: failure.message },
+                });
+            }
+            let wait = failure.wait.unwrap_or_else(|| retry::backoff(attempt, self.initial_backoff, self.max_backoff));
+            if wait > self.max_wait {
+                return Err(ApiError::WaitTooLong { what: what.into(), wait, max: self.max_wait });
+            }
+            warn!(call = what, attempt = attempt + 1, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), reason = %failure.message, "Request failed; retrying.");
+            self.count(|c| c.retries += 1);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn classify(&self, what: &str, budget: Budget, resp: reqwest::Response) -> Result<Reply, Failure> {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if budget == Budget::Paced {
+            if let Some(p) = self.pacer.observe(ServerBudget::from_headers(&headers)) {
+                debug!(
+                    call = what,
+                    pause_ms = u64::try_from(p.as_millis()).unwrap_or(u64::MAX),
+                    "Server budget exhausted; pausing."
+                );
+            }
+        }
+        let body = resp.bytes().await.map_err(|e| Failure::retry(format!("{what}: reading body: {}", describe(&e))))?;
+        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::BAD_REQUEST && retry::is_rate_limit_body(&body));
+        if rate_limited || retry::is_retryable_status(status) {
+            if rate_limited {
+                self.count(|c| c.throttled += 1);
+            }
+            let wait = retry::retry_after(&headers);
+            if let Some(w) = wait {
+                self.pacer.pause_for(w);
+            }
+            return Err(Failure {
+                message: format!("{what}: HTTP {status}: {}", excerpt(&body)),
+                wait,
+                malformed: None,
+            });
+        }
+        if status.is_success() {
+            return match serde_json::from_slice(&body) {
+                Ok(v) => Ok(Reply { status, headers, body, json: Some(v) }),
+                Err(e) => {
+                    let message = format!("HTTP {status} with a body that is not JSON ({e}): {}", excerpt(&body));
+                    Err(Failure { message: format!("{what}: {message}"), wait: None, malformed: Some(message) })
+                }
+            };
+        }
+        Ok(Reply { status, headers, body, json: None })
+    }
+}
+
+/// A failed try that may be retried.
+struct Failure {
+    message: String,
+    wait: Option<Duration>,
+    malformed: Option<String>,
+}
+
+impl Failure {
+    fn retry(message: String) -> Self {
+        Self { message, wait: None, malformed: None }
+    }
+}
+
+/// reqwest's error with its causes (the URL it names carries no secret).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

@@ -1,0 +1,141 @@
+//! Client-side pacing: two governor quotas (per hour, per burst window) sized to DocuSign's
+//! account limits, plus pauses the server asks for through its rate-limit headers.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::HeaderMap;
+use tokio::time::Instant;
+
+/// What the server said about the budget left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerBudget {
+    /// `X-RateLimit-Remaining`.
+    pub hourly_remaining: Option<u64>,
+    /// `X-RateLimit-Reset` (Unix seconds).
+    pub hourly_reset: Option<i64>,
+    /// `X-BurstLimit-Remaining`.
+    pub burst_remaining: Option<u64>,
+}
+
+impl ServerBudget {
+    /// Reads the DocuSign rate-limit headers.
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        let num = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+        Self {
+            hourly_remaining: num("x-ratelimit-remaining").and_then(|v| u64::try_from(v).ok()),
+            hourly_reset: num("x-ratelimit-reset"),
+            burst_remaining: num("x-burstlimit-remaining").and_then(|v| u64::try_from(v).ok()),
+        }
+    }
+}
+
+/// The pacer shared by every request of one account.
+#[derive(Debug)]
+pub struct Pacer {
+    hourly: DefaultDirectRateLimiter,
+    burst: DefaultDirectRateLimiter,
+    burst_window: Duration,
+    pause_until: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    /// Builds quotas of `per_hour` requests an hour and `burst` per `burst_window`.
+    pub fn new(per_hour: u32, burst: u32, burst_window: Duration) -> Self {
+        let one = NonZeroU32::MIN;
+        let per_hour = NonZeroU32::new(per_hour).unwrap_or(one);
+        let burst_n = NonZeroU32::new(burst).unwrap_or(one);
+        // The hourly quota replenishes evenly but allows the whole burst at once, as DocuSign does.
+        let hourly = Quota::per_hour(per_hour).allow_burst(burst_n.min(per_hour));
+        let burst_q = Quota::with_period(burst_window / burst_n.get())
+            .unwrap_or_else(|| Quota::per_second(one))
+            .allow_burst(burst_n);
+        Self {
+            hourly: RateLimiter::direct(hourly),
+            burst: RateLimiter::direct(burst_q),
+            burst_window,
+            pause_until: Mutex::new(None),
+        }
+    }
+
+    /// How long the server asked us to stay quiet, if it did.
+    pub fn pending_pause(&self) -> Option<Duration> {
+        let until = (*self.pause_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Waits for both quotas.
+    pub async fn until_ready(&self) {
+        if let Some(d) = self.pending_pause() {
+            tokio::time::sleep(d).await;
+        }
+        self.hourly.until_ready().await;
+        self.burst.until_ready().await;
+    }
+
+    /// Adapts to the server's headers: an exhausted hourly budget pauses until its reset, an
+    /// exhausted burst budget for one burst window. Returns the pause it set, if any.
+    pub fn observe(&self, b: ServerBudget) -> Option<Duration> {
+        let pause = if b.hourly_remaining == Some(0) {
+            let now = chrono::Utc::now().timestamp();
+            let secs = b.hourly_reset.map_or(60, |r| (r - now).clamp(1, 3600));
+            Some(Duration::from_secs(u64::try_from(secs).unwrap_or(60)))
+        } else if b.burst_remaining == Some(0) {
+            Some(self.burst_window)
+        } else {
+            None
+        }?;
+        self.pause_for(pause);
+        Some(pause)
+    }
+
+    /// Sets a pause (e.g. from `Retry-After`), never shortening one already set.
+    pub fn pause_for(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut p = self.pause_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if p.is_none_or(|old| old < until) {
+            *p = Some(until);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reads_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("X-RateLimit-Remaining", HeaderValue::from_static("0"));
+        h.insert("X-RateLimit-Reset", HeaderValue::from_static("1700000000"));
+        h.insert("X-BurstLimit-Remaining", HeaderValue::from_static("12"));
+        let b = ServerBudget::from_headers(&h);
+        assert_eq!(b.hourly_remaining, Some(0));
+        assert_eq!(b.hourly_reset, Some(1_700_000_000));
+        assert_eq!(b.burst_remaining, Some(12));
+    }
+
+    #[test]
+    fn exhausted_budget_pauses() {
+        let p = Pacer::new(3000, 200, Duration::from_secs(30));
+        assert_eq!(p.observe(ServerBudget { burst_remaining: Some(3), ..Default::default() }), None);
+        let d = p.observe(ServerBudget { burst_remaining: Some(0), ..Default::default() });
+        assert_eq!(d, Some(Duration::from_secs(30)));
+        assert!(p.pending_pause().is_some());
+        let reset = chrono::Utc::now().timestamp() + 120;
+        let d = p.observe(ServerBudget { hourly_remaining: Some(0), hourly_reset: Some(reset), ..Default::default() });
+        assert!(d.unwrap() >= Duration::from_secs(119));
+    }
+
+    #[test]
+    fn burst_quota_admits_burst_then_limits() {
+        let p = Pacer::new(3000, 5, Duration::from_secs(30));
+        for _ in 0..5 {
+            assert!(p.burst.check().is_ok());
+        }
+        assert!(p.burst.check().is_err());
+    }
+}

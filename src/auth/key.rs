@@ -1,0 +1,215 @@
+//! The app's RSA private key: read from a file (refused when group/other can read it) or an
+//! environment variable, repaired when a secret store flattened its newlines, validated.
+
+use std::path::Path;
+
+use jsonwebtoken::EncodingKey;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::DecodePrivateKey;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::AuthError;
+
+/// A validated private key. Its `Debug` prints nothing of the key.
+pub struct PrivateKey {
+    encoding: EncodingKey,
+    cache_key: Zeroizing<[u8; 32]>,
+    public_pem: String,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(<redacted>)")
+    }
+}
+
+fn bad(origin: &str, what: &str) -> AuthError {
+    AuthError::Key(format!("{origin}: {what}"))
+}
+
+impl PrivateKey {
+    /// Reads a PEM key file.
+    ///
+    /// # Errors
+    /// `AuthError::Key` when the file is missing, readable by group or others, encrypted or
+    /// not an RSA private key.
+    pub fn from_file(path: &Path) -> Result<Self, AuthError> {
+        let origin = format!("private key file {}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| bad(&origin, &format!("cannot read it: {e}")))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(bad(
+                    &origin,
+                    &format!("is accessible by group or others (mode {mode:03o}); run `chmod 600 {}`", path.display()),
+                ));
+            }
+        }
+        if !meta.is_file() {
+            return Err(bad(&origin, "is not a regular file"));
+        }
+        let text =
+            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(&origin, &format!("cannot read it: {e}")))?);
+        Self::from_pem(&text, &origin)
+    }
+
+    /// Reads the PEM from an environment variable.
+    ///
+    /// # Errors
+    /// `AuthError::Key` when the variable is unset or not a usable key.
+    pub fn from_env(var: &str) -> Result<Self, AuthError> {
+        let origin = format!("environment variable {var}");
+        let text = Zeroizing::new(std::env::var(var).map_err(|_| bad(&origin, "is not set or not UTF-8"))?);
+        Self::from_pem(&text, &origin)
+    }
+
+    /// Parses a PEM (PKCS#1 or PKCS#8), repairing flattened newlines first.
+    ///
+    /// # Errors
+    /// `AuthError::Key` naming `origin`.
+    pub fn from_pem(text: &str, origin: &str) -> Result<Self, AuthError> {
+        let pem = repair_pem(text).ok_or_else(|| bad(origin, "holds no PEM block (-----BEGIN … PRIVATE KEY-----)"))?;
+        if pem.contains("ENCRYPTED") || pem.contains("Proc-Type:") {
+            return Err(bad(
+                origin,
+                "is encrypted with a passphrase; store it decrypted (`openssl pkey -in enc.pem -out key.pem`) and protect the file instead",
+            ));
+        }
+        let key = if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
+            rsa::RsaPrivateKey::from_pkcs1_pem(&pem)
+                .map_err(|e| bad(origin, &format!("is not a valid PKCS#1 RSA key: {e}")))?
+        } else if pem.starts_with("-----BEGIN PRIVATE KEY-----") {
+            rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
+                .map_err(|e| bad(origin, &format!("is not a valid PKCS#8 RSA key: {e}")))?
+        } else {
+            let label =
+                pem.lines().next().unwrap_or_default().trim_matches('-').trim_start_matches("BEGIN ").to_owned();
+            return Err(bad(origin, &format!("holds a {label}, not an RSA private key")));
+        };
+        Self::from_rsa(&key).map_err(|e| bad(origin, &e))
+    }
+
+    /// Wraps an RSA key (used by the demo environment, which generates one).
+    ///
+    /// # Errors
+    /// A message when the key cannot be encoded.
+    pub fn from_rsa(key: &rsa::RsaPrivateKey) -> Result<Self, String> {
+        use rsa::pkcs8::EncodePublicKey;
+        let der = key.to_pkcs1_der().map_err(|e| e.to_string())?;
+        let encoding = EncodingKey::from_rsa_der(der.as_bytes());
+        let mut h = Sha256::new();
+        h.update(b"esign-collector token cache v1\0");
+        h.update(der.as_bytes());
+        let cache_key = Zeroizing::new(h.finalize().into());
+        let public_pem =
+            key.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).map_err(|e| e.to_string())?;
+        Ok(Self { encoding, cache_key, public_pem })
+    }
+
+    /// The signing key.
+    pub(crate) fn encoding(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
+    /// The key that seals the token cache, derived from the private key.
+    pub(crate) fn cache_key(&self) -> &[u8; 32] {
+        &self.cache_key
+    }
+
+    /// The public half, PEM (SPKI).
+    pub fn public_pem(&self) -> &str {
+        &self.public_pem
+    }
+}
+
+/// Rebuilds a PEM whose newlines were lost (spaces instead, or literal `\n`), keeping the
+/// first block only. `None` when there is no block.
+fn repair_pem(text: &str) -> Option<Zeroizing<String>> {
+    let text = Zeroizing::new(text.replace("\\n", "\n").replace('\r', ""));
+    let begin = text.find("-----BEGIN ")?;
+    let head_end = begin + 11 + text[begin + 11..].find("-----")? + 5;
+    let end = head_end + text[head_end..].find("-----END ")?;
+    let foot_end = end + 9 + text[end + 9..].find("-----")? + 5;
+    let header = &text[begin..head_end];
+    let footer = &text[end..foot_end];
+    let body = &text[head_end..end];
+    let mut out = Zeroizing::new(String::with_capacity(body.len() + 128));
+    out.push_str(header);
+    out.push('\n');
+    // Encrypted PKCS#1 keys carry "Proc-Type:" header lines: keep them visible for the check.
+    if body.contains("Proc-Type:") {
+        out.push_str("Proc-Type:\n");
+    }
+    let b64: Zeroizing<String> = Zeroizing::new(body.chars().filter(|c| !c.is_whitespace()).collect());
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).ok()?);
+        out.push('\n');
+    }
+    out.push_str(footer);
+    out.push('\n');
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs8::EncodePrivateKey;
+
+    fn key() -> rsa::RsaPrivateKey {
+        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap()
+    }
+
+    #[test]
+    fn pkcs1_pkcs8_and_flattened_are_accepted() {
+        let k = key();
+        let p1 = k.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let p8 = k.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        assert!(PrivateKey::from_pem(&p1, "t").is_ok());
+        assert!(PrivateKey::from_pem(&p8, "t").is_ok());
+        let flat = p8.replace('\n', " ");
+        assert!(PrivateKey::from_pem(&flat, "t").is_ok());
+        let escaped = p1.replace('\n', "\\n");
+        let a = PrivateKey::from_pem(&escaped, "t").unwrap();
+        let b = PrivateKey::from_pem(&p1, "t").unwrap();
+        assert_eq!(a.cache_key(), b.cache_key());
+    }
+
+    #[test]
+    fn wrong_inputs_say_why() {
+        let e = PrivateKey::from_pem("hello", "x").unwrap_err().to_string();
+        assert!(e.contains("no PEM block"), "{e}");
+        let e = PrivateKey::from_pem(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("encrypted"), "{e}");
+        let pubk = key().to_public_key();
+        let pem = rsa::pkcs8::EncodePublicKey::to_public_key_pem(&pubk, rsa::pkcs8::LineEnding::LF).unwrap();
+        let e = PrivateKey::from_pem(&pem, "x").unwrap_err().to_string();
+        assert!(e.contains("PUBLIC KEY"), "{e}");
+        let e = PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a valid PKCS#8"), "{e}");
+    }
+
+    #[test]
+    fn loose_file_mode_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.pem");
+        std::fs::write(&p, key().to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = PrivateKey::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(PrivateKey::from_file(&p).is_ok());
+        let e = PrivateKey::from_file(&dir.path().join("missing.pem")).unwrap_err().to_string();
+        assert!(e.contains("cannot read"), "{e}");
+    }
+}

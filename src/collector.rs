@@ -1,0 +1,213 @@
+//! THE loop: checkpoint → fetch one page → dedup → normalize → every sink confirms →
+//! commit cursor and ids in one transaction → repeat until the end of the stream, the
+//! per-run maximum, or shutdown. One page is in flight at a time; nothing else loops.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tracing::{debug, info};
+
+use crate::error::Error;
+use crate::normalize::normalize;
+use crate::sinks::{Batch, Line, Sink};
+use crate::sources::{Session, Source, SourceKind};
+use crate::state::{Store, UserRow};
+
+/// Whether a run may move checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Commit after every confirmed page (fetch, run).
+    Yes,
+    /// Never touch checkpoints or the ledger (get-events).
+    Never,
+}
+
+/// How one source is collected.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start from this time instead of the checkpoint.
+    pub since: Option<DateTime<Utc>>,
+    /// Records to read at most; `None` means the source's per-run maximum; `Some(0)` means
+    /// until the end of the stream.
+    pub max: Option<u32>,
+    /// Whether checkpoints move.
+    pub commit: Commit,
+}
+
+/// What collecting one source did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Which source.
+    pub kind: SourceKind,
+    /// Pages fetched.
+    pub pages: u64,
+    /// Records the API returned.
+    pub fetched: u64,
+    /// Lines delivered to the sinks.
+    pub delivered: u64,
+    /// Records dropped as already delivered.
+    pub duplicates: u64,
+    /// Whether the checkpoint moved.
+    pub cursor_moved: bool,
+    /// Whether the stream was read to its end.
+    pub at_end: bool,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Runs sources into sinks.
+pub struct Collector<'a> {
+    /// DocuSign access.
+    pub session: &'a Session,
+    /// The state file.
+    pub store: Arc<Mutex<Store>>,
+    /// Every configured sink; a page commits only when all confirmed.
+    pub sinks: &'a mut [Box<dyn Sink>],
+    /// State namespace.
+    pub tenant: &'a str,
+    /// Ledger bound per source.
+    pub ledger_size: u32,
+}
+
+impl std::fmt::Debug for Collector<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("tenant", &self.tenant)
+            .field("sinks", &self.sinks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Collector<'_> {
+    /// Collects one source until its end, its maximum, or `shutdown` turns true (checked
+    /// between pages: the page in flight is always finished and committed).
+    ///
+    /// # Errors
+    /// Any source, sink or state error; the checkpoint then stays at the last confirmed page.
+    pub async fn collect(
+        &mut self,
+        source: &dyn Source,
+        opts: &Options,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<Report, Error> {
+        let kind = source.kind();
+        let started = Instant::now();
+        let mut cursor = match opts.since {
+            Some(t) => source.start_cursor(Some(t))?,
+            None => match lock(&self.store).checkpoint(self.tenant, kind.key())? {
+                Some(c) => c.cursor,
+                None => source.start_cursor(None)?,
+            },
+        };
+        let budget = match opts.max {
+            None => u64::from(source.max_per_run()),
+            Some(0) => u64::MAX,
+            Some(n) => u64::from(n),
+        };
+        let mut r = Report {
+            kind,
+            pages: 0,
+            fetched: 0,
+            delivered: 0,
+            duplicates: 0,
+            cursor_moved: false,
+            at_end: false,
+            elapsed: Duration::ZERO,
+        };
+        loop {
+            if *shutdown.borrow() {
+                info!(source = %kind, "Shutdown requested; stopping after the last committed page.");
+                break;
+            }
+            let left = budget - r.fetched;
+            let limit = u32::try_from(left.min(u64::from(source.page_size()))).unwrap_or(1).max(1);
+            let page = source.fetch_page(self.session, &cursor, limit).await?;
+            r.pages += 1;
+            r.fetched += page.records.len() as u64;
+            let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let (lines, ids, users, dups) = self.prepare(kind, page.records, &collected_at, opts.commit)?;
+            r.duplicates += dups;
+            if !lines.is_empty() {
+                let batch = Batch { source: kind, lines };
+                for sink in self.sinks.iter_mut() {
+                    sink.send(&batch).await?;
+                }
+                r.delivered += batch.lines.len() as u64;
+            }
+            if opts.commit == Commit::Yes {
+                lock(&self.store).commit(self.tenant, kind.key(), &page.next, &ids, &users, self.ledger_size)?;
+                r.cursor_moved |= page.next != cursor;
+                debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
+            }
+            cursor = page.next;
+            if page.at_end {
+                r.at_end = true;
+                break;
+            }
+            if r.fetched >= budget {
+                break;
+            }
+        }
+        r.elapsed = started.elapsed();
+        info!(
+            source = %kind,
+            events = r.delivered,
+            fetched = r.fetched,
+            duplicates = r.duplicates,
+            pages = r.pages,
+            duration_ms = u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX),
+            cursor_moved = r.cursor_moved,
+            at_end = r.at_end,
+            "Source collected."
+        );
+        Ok(r)
+    }
+
+    /// Dedups and normalizes a page: the lines to send, the ledger ids and user rows to commit,
+    /// and how many records were duplicates.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        kind: SourceKind,
+        records: Vec<serde_json::Map<String, serde_json::Value>>,
+        collected_at: &str,
+        commit: Commit,
+    ) -> Result<(Vec<Line>, Vec<String>, Vec<UserRow>, u64), Error> {
+        let normalized: Vec<_> = records.into_iter().map(|r| normalize(kind, r, collected_at)).collect();
+        let dedup = commit == Commit::Yes;
+        let store = lock(&self.store);
+        let known: HashSet<String> = match (dedup, kind) {
+            (false, _) => HashSet::new(),
+            (true, SourceKind::CustomerEvents) => {
+                store.seen(self.tenant, kind.key(), normalized.iter().map(|n| n.event_id.as_str()))?
+            }
+            (true, SourceKind::UserData) => store
+                .user_fingerprints(self.tenant, normalized.iter().filter_map(|n| n.user_id.as_deref()))?
+                .into_values()
+                .collect(),
+        };
+        drop(store);
+        let mut in_page = HashSet::new();
+        let (mut lines, mut ids, mut users, mut dups) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
+        for n in normalized {
+            if dedup && (known.contains(&n.event_id) || !in_page.insert(n.event_id.clone())) {
+                dups += 1;
+                continue;
+            }
+            let json = serde_json::to_string(&n.value).map_err(|e| Error::Internal(e.to_string()))?;
+            match n.user_id {
+                Some(user_id) => users.push(UserRow { user_id, fingerprint: n.event_id.clone(), record: json.clone() }),
+                None => ids.push(n.event_id.clone()),
+            }
+            lines.push(Line { event_id: n.event_id, json });
+        }
+        Ok((lines, ids, users, dups))
+    }
+}

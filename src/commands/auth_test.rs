@@ -1,0 +1,59 @@
+//! `auth-test`: checks the configuration and the key, exchanges a fresh JWT for a token,
+//! calls `/oauth/userinfo`, prints `ok` and the user's accounts.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use serde_json::Value;
+use tracing::warn;
+
+use crate::api::ApiError;
+use crate::config::Config;
+use crate::context::Context;
+use crate::error::Error;
+use crate::sinks::SinkError;
+
+/// Runs the command.
+///
+/// # Errors
+/// `AuthError` with the precise reason, `ApiError` when DocuSign is unreachable.
+pub(crate) async fn run(cfg: Config) -> Result<(), Error> {
+    // No store: the test always performs a real token exchange.
+    let ctx = Context::build(cfg, None).await?;
+    let url = format!("{}/oauth/userinfo", ctx.endpoints.auth);
+    let info = ctx.session.auth.get_json(&ctx.session.api, "userinfo", &url).await?;
+    let accounts = info
+        .get("accounts")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::Malformed { what: "userinfo".into(), message: "no `accounts` array".into() })?;
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mut out = format!("ok\nuser: {} <{}> ({})\naccounts:\n", s(&info, "name"), s(&info, "email"), s(&info, "sub"));
+    let d = &ctx.cfg.docusign;
+    let (mut account_seen, mut org_seen) = (false, false);
+    for a in accounts {
+        let org = a.get("organization").map(|o| s(o, "organization_id")).unwrap_or_default();
+        let id = s(a, "account_id");
+        account_seen |= d.account_id.as_deref() == Some(id.as_str());
+        org_seen |= !org.is_empty() && d.organization_id.as_deref() == Some(org.as_str());
+        let default = if a.get("is_default").and_then(Value::as_bool).unwrap_or(false) { " (default)" } else { "" };
+        let _ = writeln!(
+            out,
+            "  account_id={id} name={:?}{default} base_uri={} organization_id={}",
+            s(a, "account_name"),
+            s(a, "base_uri"),
+            if org.is_empty() { "-" } else { &org }
+        );
+    }
+    if d.account_id.is_some() && !account_seen {
+        warn!("docusign.account_id is not among this user's accounts.");
+    }
+    if d.organization_id.is_some() && !org_seen {
+        warn!("docusign.organization_id does not match any of this user's accounts' organizations.");
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| SinkError::Io { sink: "stdout".into(), source })?;
+    Ok(())
+}

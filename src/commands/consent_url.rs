@@ -1,0 +1,32 @@
+//! `generate-consent-url`: the URL that grants the app consent for the scopes the enabled
+//! sources need. Needs no key and no network.
+
+use std::io::Write;
+
+use crate::auth::consent_url;
+use crate::config::{Config, Environment};
+use crate::error::Error;
+use crate::simulator::SimConfig;
+use crate::sinks::SinkError;
+
+/// Runs the command.
+///
+/// # Errors
+/// Only when stdout cannot be written.
+pub(crate) fn run(cfg: &Config) -> Result<(), Error> {
+    let d = &cfg.docusign;
+    let env = d.environment;
+    let auth = d.auth_base_url.as_ref().map_or_else(|| env.auth_base(), crate::config::HttpUrl::base);
+    let ik = d.integration_key.clone().unwrap_or_else(|| SimConfig::new(String::new()).integration_key);
+    if env == Environment::Demo {
+        tracing::warn!(
+            "Demo environment: the simulator needs no consent; this URL shows the developer-environment form."
+        );
+    }
+    let url = consent_url(&auth, &ik, d.redirect_uri.0.as_str(), &cfg.scopes());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{url}")
+        .and_then(|()| out.flush())
+        .map_err(|source| SinkError::Io { sink: "stdout".into(), source })?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! One module per command, each with an async `run`; `dispatch` picks one.
+//!
+//! # Architecture
+//! - `fetch.rs`: one cycle (also the cycle `run` repeats).
+//! - `run.rs`: the daemon loop with injected shutdown.
+//! - `get_events.rs`: fetch and print, never commit.
+//! - `auth_test.rs`, `consent_url.rs`, `reset_token.rs`: setup and support.
+//! - `simulate.rs`: the standalone simulator.
+
+mod auth_test;
+mod consent_url;
+mod fetch;
+mod get_events;
+mod reset_token;
+mod run;
+mod simulate;
+
+use std::path::Path;
+
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::cli::Command;
+use crate::config::Config;
+use crate::error::Error;
+
+pub use fetch::cycle;
+
+/// Runs `cmd` with the configuration at `config_path`.
+///
+/// # Errors
+/// Whatever the command fails with; `main` maps it to an exit code.
+pub async fn dispatch(cmd: Command, config_path: &Path) -> Result<(), Error> {
+    if let Command::Simulate(args) = &cmd {
+        return simulate::run(args, shutdown_signal()?).await;
+    }
+    let cfg = Config::load(config_path)?;
+    match cmd {
+        Command::Fetch(args) => fetch::run(cfg, &args, shutdown_signal()?).await,
+        Command::Run => run::run(cfg, shutdown_signal()?).await,
+        Command::GetEvents(args) => get_events::run(cfg, &args).await,
+        Command::AuthTest => auth_test::run(cfg).await,
+        Command::GenerateConsentUrl => consent_url::run(&cfg),
+        Command::ResetAccessToken => reset_token::run(&cfg),
+        Command::Simulate(_) => Ok(()),
+    }
+}
+
+/// A flag that turns true on SIGTERM or SIGINT.
+///
+/// # Errors
+/// `Error::Internal` when the signal handlers cannot be installed.
+pub fn shutdown_signal() -> Result<watch::Receiver<bool>, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Internal(format!("SIGTERM handler: {e}")))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Internal(format!("SIGINT handler: {e}")))?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => info!(signal = "SIGTERM", "Shutdown requested; finishing the page in flight."),
+            _ = int.recv() => info!(signal = "SIGINT", "Shutdown requested; finishing the page in flight."),
+        }
+        let _ = tx.send(true);
+        // Keep the sender alive so receivers see `true`, not a closed channel.
+        std::future::pending::<()>().await;
+    });
+    Ok(rx)
+}

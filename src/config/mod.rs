@@ -1,0 +1,408 @@
+//! The configuration file: strict serde structs, defaults in named functions, and a pure
+//! [`Config::validate`] for the checks that span several keys.
+//!
+//! # Architecture
+//! - `types.rs`: self-validating values (ranges, durations, URLs), so `toml` reports the
+//!   key and line of a bad value.
+//! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
+//! - this file: the other tables, loading and cross-field validation.
+
+mod docusign;
+mod types;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use docusign::{DocusignConfig, Environment};
+pub use types::{Bounded, HttpUrl, HumanDuration};
+
+/// Configuration problems. Each names the file or the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, or a key is unknown, mistyped or out of range.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// `toml`'s message, with line, column and key.
+        message: String,
+    },
+    /// Keys that are fine alone but wrong together.
+    #[error("invalid configuration: `{key}` {message}")]
+    Invalid {
+        /// Dotted key path, e.g. `docusign.user_id`.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A command-line value is wrong.
+    #[error("invalid argument {arg}: {message}")]
+    Argument {
+        /// The flag.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.to_owned(), message: message.into() }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How to reach and authenticate to DocuSign.
+    pub docusign: DocusignConfig,
+    /// Which event streams to collect.
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    /// Where checkpoints live and how often `run` cycles.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// Client-side pacing and retries.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Where normalized lines go; several sinks fan out. Default: one stdout sink.
+    #[serde(default = "default_sinks")]
+    pub sinks: Vec<SinkConfig>,
+    /// The built-in simulator used by `environment = "demo"`.
+    #[serde(default)]
+    pub demo: DemoConfig,
+}
+
+/// `[sources]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// Monitor customer events.
+    #[serde(default)]
+    pub customer_events: CustomerEventsConfig,
+    /// Admin user records.
+    #[serde(default)]
+    pub user_data: UserDataConfig,
+}
+
+/// Which Monitor generation to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum MonitorApi {
+    /// Classic `GET {lens}/api/v2.0/datasets/monitor/stream` (answers `data[]`).
+    #[serde(rename = "v2")]
+    V2,
+    /// Current `GET {api}/v1/organizations/{organizationId}/stream` (answers `resultData[]`).
+    #[serde(rename = "org-stream")]
+    OrgStream,
+}
+
+/// `[sources.customer_events]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerEventsConfig {
+    /// Collect Monitor customer events.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Most events one run delivers (DocuSign's page limit is 2000); the rest comes next run.
+    #[serde(default = "default_max_events")]
+    pub max_events_per_fetch: Bounded<1, 2000>,
+    /// How far back a brand-new checkpoint starts (DocuSign keeps 7 days in the stream).
+    #[serde(default = "default_first_fetch")]
+    pub first_fetch: HumanDuration,
+    /// Monitor generation.
+    #[serde(default = "default_monitor_api")]
+    pub api: MonitorApi,
+}
+
+impl Default for CustomerEventsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_events_per_fetch: default_max_events(),
+            first_fetch: default_first_fetch(),
+            api: default_monitor_api(),
+        }
+    }
+}
+
+/// `[sources.user_data]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserDataConfig {
+    /// Collect Admin user records (needs `organization_read user_read` consent).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Most user records one run reads; the rest comes next run.
+    #[serde(default = "default_max_users")]
+    pub max_users_per_fetch: Bounded<1, 1250>,
+    /// Users asked for per request (`take`); 250 is the ceiling known to work.
+    #[serde(default = "default_user_page")]
+    pub page_size: Bounded<1, 250>,
+    /// How far before the last complete window a changed-users query starts.
+    #[serde(default = "default_overlap")]
+    pub modified_overlap: HumanDuration,
+    /// How often to re-read every user instead of only the changed ones (catches what the
+    /// changed-only filter cannot, such as removed memberships).
+    #[serde(default = "default_full_snapshot")]
+    pub full_snapshot_every: HumanDuration,
+}
+
+impl Default for UserDataConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_users_per_fetch: default_max_users(),
+            page_size: default_user_page(),
+            modified_overlap: default_overlap(),
+            full_snapshot_every: default_full_snapshot(),
+        }
+    }
+}
+
+/// `[state]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// SQLite file holding checkpoints, the dedup ledger and the encrypted token cache.
+    #[serde(default = "default_state_path")]
+    pub path: PathBuf,
+    /// Pause between cycles in `run` mode.
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+    /// Event ids remembered per source for deduplication across pages and runs.
+    #[serde(default = "default_ledger")]
+    pub ledger_size: Bounded<1000, 10_000_000>,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self { path: default_state_path(), interval: default_interval(), ledger_size: default_ledger() }
+    }
+}
+
+/// `[rate_limit]`: DocuSign's limits are per account and shared by every app on it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per hour this collector allows itself (DocuSign: 3000 per account).
+    #[serde(default = "default_per_hour")]
+    pub requests_per_hour: Bounded<1, 1_000_000>,
+    /// Requests per burst window (DocuSign: 200 on demo, 500 on production). Default by environment.
+    #[serde(default)]
+    pub burst: Option<Bounded<1, 100_000>>,
+    /// The burst window.
+    #[serde(default = "default_burst_window")]
+    pub burst_window: HumanDuration,
+    /// Retries of one request after 429, 5xx, timeouts or connection errors.
+    #[serde(default = "default_retries")]
+    pub max_retries: Bounded<0, 20>,
+    /// First backoff; it doubles per retry, with jitter.
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: HumanDuration,
+    /// Longest backoff between retries.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// Longest wait the collector accepts from `Retry-After` or `X-RateLimit-Reset`; a longer
+    /// one ends the run as unavailable (the checkpoint is safe) instead of hanging a timer.
+    #[serde(default = "default_max_wait")]
+    pub max_wait: HumanDuration,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_hour: default_per_hour(),
+            burst: None,
+            burst_window: default_burst_window(),
+            max_retries: default_retries(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            max_wait: default_max_wait(),
+        }
+    }
+}
+
+/// One `[[sinks]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// JSON lines on standard output.
+    Stdout,
+}
+
+/// `[demo]`: the simulator that stands in for DocuSign when `environment = "demo"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// One new simulated Monitor event per this period (the last 7 days are backlog).
+    #[serde(default = "default_demo_period")]
+    pub event_period: HumanDuration,
+    /// Simulated Admin users.
+    #[serde(default = "default_demo_users")]
+    pub users: Bounded<0, 100_000>,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { event_period: default_demo_period(), users: default_demo_users() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_events() -> Bounded<1, 2000> {
+    Bounded::<1, 2000>::new(2000).unwrap_or_else(|_| unreachable!())
+}
+fn default_first_fetch() -> HumanDuration {
+    HumanDuration(Duration::from_secs(7 * 86_400))
+}
+fn default_monitor_api() -> MonitorApi {
+    MonitorApi::OrgStream
+}
+fn default_max_users() -> Bounded<1, 1250> {
+    Bounded::<1, 1250>::new(1250).unwrap_or_else(|_| unreachable!())
+}
+fn default_user_page() -> Bounded<1, 250> {
+    Bounded::<1, 250>::new(250).unwrap_or_else(|_| unreachable!())
+}
+fn default_overlap() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+fn default_full_snapshot() -> HumanDuration {
+    HumanDuration(Duration::from_secs(7 * 86_400))
+}
+fn default_state_path() -> PathBuf {
+    PathBuf::from("state/esign-collector.db")
+}
+fn default_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_ledger() -> Bounded<1000, 10_000_000> {
+    Bounded::<1000, 10_000_000>::new(100_000).unwrap_or_else(|_| unreachable!())
+}
+fn default_per_hour() -> Bounded<1, 1_000_000> {
+    Bounded::<1, 1_000_000>::new(3000).unwrap_or_else(|_| unreachable!())
+}
+fn default_burst_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_retries() -> Bounded<0, 20> {
+    Bounded::<0, 20>::new(5).unwrap_or_else(|_| unreachable!())
+}
+fn default_initial_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_max_wait() -> HumanDuration {
+    HumanDuration(Duration::from_secs(900))
+}
+fn default_sinks() -> Vec<SinkConfig> {
+    vec![SinkConfig::Stdout]
+}
+fn default_demo_period() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_demo_users() -> Bounded<0, 100_000> {
+    Bounded::<0, 100_000>::new(40).unwrap_or_else(|_| unreachable!())
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    ///
+    /// # Errors
+    /// `ConfigError` naming the file, or the key and line at fault.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` only labels errors.
+    ///
+    /// # Errors
+    /// `ConfigError::Parse` or `ConfigError::Invalid`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Cross-field checks. Pure: touches no file or network.
+    ///
+    /// # Errors
+    /// `ConfigError::Invalid` naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.sources;
+        if !s.customer_events.enabled && !s.user_data.enabled {
+            return Err(invalid(
+                "sources",
+                "enables no source: set sources.customer_events.enabled or sources.user_data.enabled",
+            ));
+        }
+        if self.sinks.is_empty() {
+            return Err(invalid("sinks", "is empty: configure at least one [[sinks]]"));
+        }
+        self.docusign.validate(self.needs_organization(), s.user_data.enabled)?;
+        let scopes = self.scopes();
+        for needed in self.required_scopes() {
+            if !scopes.iter().any(|s| s == needed) {
+                return Err(invalid(
+                    "docusign.scopes",
+                    format!("lacks `{needed}`, which the enabled sources need (omit the key to use the minimum)"),
+                ));
+            }
+        }
+        let rl = &self.rate_limit;
+        if rl.initial_backoff.get() > rl.max_backoff.get() {
+            return Err(invalid("rate_limit.initial_backoff", "is longer than rate_limit.max_backoff"));
+        }
+        if rl.burst_window.get().is_zero() {
+            return Err(invalid("rate_limit.burst_window", "must be longer than zero"));
+        }
+        if self.state.interval.get().is_zero() {
+            return Err(invalid("state.interval", "must be longer than zero"));
+        }
+        Ok(())
+    }
+
+    /// Whether an enabled source needs the organization id.
+    pub fn needs_organization(&self) -> bool {
+        let s = &self.sources;
+        s.user_data.enabled || (s.customer_events.enabled && s.customer_events.api == MonitorApi::OrgStream)
+    }
+
+    /// The minimal scopes the enabled sources need.
+    pub fn required_scopes(&self) -> Vec<&'static str> {
+        let mut v = vec!["signature", "impersonation"];
+        if self.sources.user_data.enabled {
+            v.extend(["organization_read", "user_read"]);
+        }
+        v
+    }
+
+    /// The scopes requested: the configured ones, or the minimum.
+    pub fn scopes(&self) -> Vec<String> {
+        self.docusign.scopes.clone().unwrap_or_else(|| self.required_scopes().into_iter().map(str::to_owned).collect())
+    }
+
+    /// Requests per burst window: configured, or DocuSign's published value for the environment.
+    pub fn burst(&self) -> u32 {
+        self.rate_limit.burst.map_or_else(|| self.docusign.environment.default_burst(), Bounded::get)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+use std::path::Path;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[docusign]
+environment = "developer"
+integration_key = "ik"
+user_id = "u"
+private_key_file = "key.pem"
+organization_id = "org"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("test.toml"))
+}
+
+#[test]
+fn minimal_config_takes_defaults() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.sources.customer_events.max_events_per_fetch.get(), 2000);
+    assert_eq!(c.sources.customer_events.api, MonitorApi::OrgStream);
+    assert!(!c.sources.user_data.enabled);
+    assert_eq!(c.scopes(), vec!["signature", "impersonation"]);
+    assert_eq!(c.burst(), 200);
+}
+
+#[test]
+fn out_of_range_names_key_and_line() {
+    let text = format!("{MINIMAL}\n[sources.customer_events]\nmax_events_per_fetch = 5000\n");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("must be 1..=2000, got 5000"), "{e}");
+    assert!(e.contains("line 10"), "{e}");
+    assert!(e.contains("max_events_per_fetch"), "{e}");
+}
+
+#[test]
+fn unknown_key_is_refused() {
+    let text = format!("{MINIMAL}\n[sources.customer_events]\nmax_evnts = 5\n");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("unknown field `max_evnts`"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_refused() {
+    let text = format!("{MINIMAL}\n[sources.user_data]\nenabled = \"yes\"\n");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn user_data_needs_account_and_scopes() {
+    let text = format!("{MINIMAL}\n[sources.user_data]\nenabled = true\n");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("docusign.account_id"), "{e}");
+    let text = MINIMAL
+        .replace("[docusign]", "[docusign]\naccount_id = \"a\"\nscopes = [\"signature\", \"impersonation\"]")
+        + "\n[sources.user_data]\nenabled = true\n";
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("lacks `organization_read`"), "{e}");
+}
+
+#[test]
+fn key_source_is_required_once() {
+    let e = parse(&MINIMAL.replace("private_key_file = \"key.pem\"", "")).unwrap_err();
+    assert!(e.to_string().contains("docusign.private_key_file"));
+    let e = parse(&MINIMAL.replace("private_key_file", "private_key_env = \"K\"\nprivate_key_file")).unwrap_err();
+    assert!(e.to_string().contains("choose one"));
+}
+
+#[test]
+fn production_hosts_and_burst() {
+    let c = parse(&MINIMAL.replace("developer", "production")).unwrap();
+    assert_eq!(c.burst(), 500);
+    assert_eq!(c.docusign.environment.auth_base(), "https://account.docusign.com");
+    assert_eq!(Environment::Developer.monitor_base(MonitorApi::V2), "https://lens-d.docusign.net");
+    assert_eq!(Environment::Developer.admin_base(), "https://api-d.docusign.net/management");
+}

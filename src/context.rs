@@ -1,0 +1,108 @@
+//! Everything a command needs, built once from the configuration: base URLs, the HTTP
+//! client, the authenticator, and (for the demo environment) the in-process simulator.
+
+use std::sync::{Arc, Mutex};
+
+use crate::api::Api;
+use crate::auth::{Authenticator, Grant, PrivateKey};
+use crate::config::{Config, Environment};
+use crate::demo::Demo;
+use crate::error::Error;
+use crate::sources::Session;
+use crate::state::Store;
+
+/// The state namespace of today's single-tenant configuration.
+pub const TENANT: &str = "default";
+
+/// Resolved endpoints.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// OAuth base.
+    pub auth: String,
+    /// Monitor base for the configured generation.
+    pub monitor: String,
+    /// Admin base including `/management`.
+    pub admin: String,
+}
+
+/// A command's world.
+#[derive(Debug)]
+pub struct Context {
+    /// The configuration.
+    pub cfg: Config,
+    /// Endpoints.
+    pub endpoints: Endpoints,
+    /// DocuSign access.
+    pub session: Session,
+    /// The demo simulator, kept alive for the command's lifetime.
+    pub demo: Option<Demo>,
+}
+
+/// The bare host (and port, when not the default) of a base URL: the JWT audience.
+fn audience(base: &str) -> String {
+    url::Url::parse(base)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| base.to_owned())
+}
+
+impl Context {
+    /// Builds the context. `store` enables the sealed token cache.
+    ///
+    /// # Errors
+    /// `ConfigError` or `AuthError::Key` for unusable settings or keys.
+    pub async fn build(cfg: Config, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
+        let d = &cfg.docusign;
+        let api_gen = cfg.sources.customer_events.api;
+        let (demo, key, mut endpoints) = if d.environment == Environment::Demo {
+            let (demo, key) = Demo::start(&cfg).await?;
+            let e = Endpoints {
+                auth: demo.base.clone(),
+                monitor: demo.base.clone(),
+                admin: format!("{}/management", demo.base),
+            };
+            (Some(demo), key, e)
+        } else {
+            let key = match (&d.private_key_file, &d.private_key_env) {
+                (Some(p), _) => PrivateKey::from_file(p)?,
+                (None, Some(v)) => PrivateKey::from_env(v)?,
+                (None, None) => return Err(Error::Internal("validated config has no key source".into())),
+            };
+            let env = d.environment;
+            let e = Endpoints { auth: env.auth_base(), monitor: env.monitor_base(api_gen), admin: env.admin_base() };
+            (None, key, e)
+        };
+        if let Some(u) = &d.auth_base_url {
+            endpoints.auth = u.base();
+        }
+        if let Some(u) = &d.monitor_base_url {
+            endpoints.monitor = u.base();
+        }
+        if let Some(u) = &d.admin_base_url {
+            endpoints.admin = u.base();
+        }
+        let mut cfg = cfg;
+        if let Some(ids) = demo.as_ref().map(|dm| dm.ids.clone()) {
+            let dd = &mut cfg.docusign;
+            dd.integration_key = Some(ids.integration_key);
+            dd.user_id = Some(ids.user_id);
+            dd.account_id = Some(ids.account_id);
+            dd.organization_id = Some(ids.organization_id);
+        }
+        let d = &cfg.docusign;
+        let grant = Grant {
+            integration_key: d.integration_key.clone().unwrap_or_default(),
+            user_id: d.user_id.clone().unwrap_or_default(),
+            audience: audience(&endpoints.auth),
+            scopes: cfg.scopes(),
+        };
+        let auth = Authenticator::new(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), TENANT, store);
+        let api = Api::new(&cfg)?;
+        Ok(Self { cfg, endpoints, session: Session { api, auth }, demo })
+    }
+}

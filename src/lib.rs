@@ -1,0 +1,29 @@
+//! esign-collector: pulls DocuSign Monitor customer events and Admin user data into a SIEM
+//! as normalized JSON lines, with checkpoints that move only after delivery.
+//!
+//! # Architecture (data flow)
+//! 1. `main` parses the CLI (`cli`), loads the strict `config`, takes the state lock and
+//!    opens the `state` store, and builds the `context`: `api` (reqwest + governor) and `auth`.
+//! 2. `collector` takes each enabled source (`sources`), reads its checkpoint, and fetches one
+//!    page at a time through the paced, retrying client with a cached or fresh token.
+//! 3. Records are deduplicated against the ledger and turned into lines by `normalize`.
+//! 4. Every sink (`sinks`) confirms the page; that return *is* the acknowledgement.
+//! 5. The cursor and ids are committed in one SQLite transaction; repeat until the end of the
+//!    stream, the per-run maximum or shutdown. Errors become exit codes in `error`.
+//!
+//! `simulator` is a faithful stand-in for DocuSign (demo environment, tests); `demo` starts it.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod collector;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod demo;
+pub mod error;
+pub mod normalize;
+pub mod simulator;
+pub mod sinks;
+pub mod sources;
+pub mod state;

@@ -1,0 +1,54 @@
+//! The binary: parse the command line, set up logging, run the command, map its error to an
+//! exit code. Logs go to stderr; stdout carries events (and command results) only.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use esign_collector::cli::{Cli, LogFormat};
+use esign_collector::commands;
+use esign_collector::error::{Error, Exit};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(cli: &Cli) -> Result<(), String> {
+    let filter =
+        EnvFilter::try_new(&cli.log_level).map_err(|e| format!("invalid --log-level {:?}: {e}", cli.log_level))?;
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let r = match cli.log_format {
+        LogFormat::Text => b.with_ansi(false).try_init(),
+        LogFormat::Json => b.json().flatten_event(true).try_init(),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(&cli) {
+        eprintln!("esign-collector: {e}");
+        return Exit::Config.into();
+    }
+    // Whatever we create (state, keys written by `simulate`) is private to this user.
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("esign-collector: cannot start the runtime: {e}");
+            return Exit::Internal.into();
+        }
+    };
+    let format = cli.log_format;
+    let result: Result<(), Error> = runtime.block_on(commands::dispatch(cli.command, &cli.config));
+    match result {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => {
+            let code = e.exit_code();
+            match format {
+                LogFormat::Text => eprintln!("esign-collector: error: {e}"),
+                LogFormat::Json => tracing::error!(exit_code = code as u8, error = %e, "Command failed."),
+            }
+            code.into()
+        }
+    }
+}

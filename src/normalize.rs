@@ -1,0 +1,189 @@
+//! Turns an API record into an output line: every field kept as it came, plus `_time`,
+//! `source_log_type`, `vendor`, `product`, `_collected_at` and a stable `event_id`.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::sources::SourceKind;
+
+/// A normalized record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    /// The dedup key: Monitor's `eventId`; for users a fingerprint of id and content.
+    pub event_id: String,
+    /// For users: the user id (its fingerprint is `event_id`).
+    pub user_id: Option<String>,
+    /// The output object.
+    pub value: Map<String, Value>,
+}
+
+/// Parses DocuSign timestamps: RFC 3339 with any number of fractional digits, or without an
+/// offset (then UTC). Returns the UTC time and how many fractional digits were written.
+pub fn parse_time(s: &str) -> Option<(DateTime<Utc>, usize)> {
+    let s = s.trim();
+    let t = DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc()))
+        .ok()?;
+    let digits = s.split_once('.').map_or(0, |(_, frac)| frac.chars().take_while(char::is_ascii_digit).count());
+    Some((t, digits))
+}
+
+/// RFC 3339 UTC keeping the precision the source wrote (up to nanoseconds).
+pub fn format_time(t: DateTime<Utc>, digits: usize) -> String {
+    if digits == 0 {
+        return t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    }
+    let nanos = t.to_rfc3339_opts(SecondsFormat::Nanos, true);
+    // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ": keep `digits` of the nine.
+    match nanos.find('.') {
+        Some(dot) => format!("{}Z", &nanos[..=dot + digits.min(9)]),
+        None => nanos,
+    }
+}
+
+/// A stable serialization with sorted keys, so a fingerprint ignores key order.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The fingerprint of a user record: its id and its content, key order ignored.
+pub fn user_fingerprint(id: &str, record: &Map<String, Value>) -> String {
+    let mut text = String::new();
+    canonical(&Value::Object(record.clone()), &mut text);
+    let mut h = Sha256::new();
+    h.update(id.as_bytes());
+    h.update([0]);
+    h.update(text.as_bytes());
+    let d = h.finalize();
+    d.iter().take(16).fold(String::with_capacity(32), |mut s, b| {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Normalizes one record. `collected_at` is this run's collection time (RFC 3339).
+pub fn normalize(kind: SourceKind, mut record: Map<String, Value>, collected_at: &str) -> Normalized {
+    let (event_id, user_id, time) = match kind {
+        SourceKind::CustomerEvents => {
+            let id = match record.get("eventId") {
+                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                // No eventId: a content fingerprint still lets downstream deduplicate.
+                _ => format!("fp:{}", user_fingerprint("", &record)),
+            };
+            let time = record
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .and_then(parse_time)
+                .map_or_else(|| collected_at.to_owned(), |(t, d)| format_time(t, d));
+            (id, None, time)
+        }
+        SourceKind::UserData => {
+            let id = record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            // A user record has no modification time: `_time` is when we observed this state.
+            (user_fingerprint(&id, &record), Some(id), collected_at.to_owned())
+        }
+    };
+    record.insert("_time".into(), Value::String(time));
+    record.insert("source_log_type".into(), Value::String(kind.log_type().into()));
+    record.insert("vendor".into(), Value::String("docusign".into()));
+    record.insert("product".into(), Value::String(kind.product().into()));
+    record.insert("_collected_at".into(), Value::String(collected_at.to_owned()));
+    record.insert("event_id".into(), Value::String(event_id.clone()));
+    Normalized { event_id, user_id, value: record }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn times_keep_precision() {
+        let (t, d) = parse_time("2023-03-03T09:10:06.0512813Z").unwrap();
+        assert_eq!(format_time(t, d), "2023-03-03T09:10:06.0512813Z");
+        let (t, d) = parse_time("2023-03-03T09:10:06Z").unwrap();
+        assert_eq!(format_time(t, d), "2023-03-03T09:10:06Z");
+        let (t, d) = parse_time("2015-08-13T22:03:03.45").unwrap();
+        assert_eq!(format_time(t, d), "2015-08-13T22:03:03.45Z");
+        let (t, d) = parse_time("2023-03-03T11:10:06.5+02:00").unwrap();
+        assert_eq!(format_time(t, d), "2023-03-03T09:10:06.5Z");
+        assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn customer_event_keeps_fields_and_adds_ours() {
+        let r = obj(
+            json!({"timestamp": "2023-03-03T09:10:06.0512813Z", "eventId": "e1", "object": "Login", "data": {"A": 1}}),
+        );
+        let n = normalize(SourceKind::CustomerEvents, r, "2026-01-01T00:00:00.000Z");
+        assert_eq!(n.event_id, "e1");
+        let v = Value::Object(n.value);
+        assert_eq!(v["object"], "Login");
+        assert_eq!(v["data"]["A"], 1);
+        assert_eq!(v["_time"], "2023-03-03T09:10:06.0512813Z");
+        assert_eq!(v["source_log_type"], "customerevent");
+        assert_eq!(v["vendor"], "docusign");
+        assert_eq!(v["product"], "monitor");
+        assert_eq!(v["event_id"], "e1");
+    }
+
+    #[test]
+    fn user_fingerprint_tracks_content_not_order() {
+        let a = obj(json!({"id": "u1", "email": "a@x", "user_status": "active"}));
+        let b = obj(json!({"user_status": "active", "id": "u1", "email": "a@x"}));
+        let c = obj(json!({"id": "u1", "email": "a@x", "user_status": "closed"}));
+        let (na, nb, nc) = (
+            normalize(SourceKind::UserData, a, "t"),
+            normalize(SourceKind::UserData, b, "t"),
+            normalize(SourceKind::UserData, c, "t"),
+        );
+        assert_eq!(na.event_id, nb.event_id);
+        assert_ne!(na.event_id, nc.event_id);
+        assert_eq!(na.user_id.as_deref(), Some("u1"));
+        assert_eq!(na.value["source_log_type"], "auditusers");
+        assert_eq!(na.value["_time"], "t");
+    }
+
+    #[test]
+    fn missing_event_id_gets_a_fingerprint() {
+        let n = normalize(SourceKind::CustomerEvents, obj(json!({"object": "X"})), "t");
+        assert!(n.event_id.starts_with("fp:"));
+        assert_eq!(n.value["_time"], "t");
+    }
+}

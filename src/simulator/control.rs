@@ -1,0 +1,95 @@
+//! `/_sim/*`: HTTP knobs for people driving `esign-collector simulate` with curl.
+//!
+//! No authentication: the gate in `faults.rs` answers loopback clients only. Every endpoint
+//! mirrors one [`Simulator`] method and replies with a small JSON status.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, Fault, Simulator, Stats};
+
+/// Upper bound for `count`, so a typo cannot make the simulator allocate forever.
+const MAX_COUNT: usize = 1_000_000;
+
+/// `?count=N` (default 1).
+#[derive(Debug, Deserialize)]
+pub(super) struct Count {
+    count: Option<usize>,
+}
+
+impl Count {
+    fn get(&self) -> usize {
+        self.count.unwrap_or(1).min(MAX_COUNT)
+    }
+}
+
+/// `POST /_sim/events?count=N`: ingest N events now.
+pub(super) async fn append_events(State(sim): State<Simulator>, Query(c): Query<Count>) -> Response {
+    sim.append_events(c.get());
+    tracing::info!(count = c.get(), "Simulator appended events.");
+    Json(json!({ "appended": c.get(), "total": sim.event_ids().len() })).into_response()
+}
+
+/// `POST /_sim/users/modify?count=N`: change N users now.
+pub(super) async fn modify_users(State(sim): State<Simulator>, Query(c): Query<Count>) -> Response {
+    sim.modify_users(c.get());
+    tracing::info!(count = c.get(), "Simulator modified users.");
+    Json(json!({ "modified": c.get(), "total": sim.user_count() })).into_response()
+}
+
+/// `POST /_sim/users/add?count=N`: add N users now.
+pub(super) async fn add_users(State(sim): State<Simulator>, Query(c): Query<Count>) -> Response {
+    sim.add_users(c.get());
+    tracing::info!(count = c.get(), "Simulator added users.");
+    Json(json!({ "added": c.get(), "total": sim.user_count() })).into_response()
+}
+
+/// `POST /_sim/faults` with a [`Fault`] as JSON, e.g.
+/// `{"route":"monitor","kind":{"status":{"code":429,"retry_after":2}},"times":3}`.
+pub(super) async fn push_fault(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Fault>(&body) {
+        Ok(fault) => {
+            tracing::info!(?fault, "Simulator queued a fault.");
+            sim.push_fault(fault.clone());
+            (StatusCode::CREATED, Json(json!({ "queued": fault }))).into_response()
+        }
+        Err(err) => ApiError::bad_request("invalid_fault", &err.to_string()).into_response(),
+    }
+}
+
+/// `DELETE /_sim/faults`: drop all queued faults.
+pub(super) async fn clear_faults(State(sim): State<Simulator>) -> Response {
+    sim.clear_faults();
+    Json(json!({ "cleared": true })).into_response()
+}
+
+/// `POST /_sim/consent/revoke`.
+pub(super) async fn revoke_consent(State(sim): State<Simulator>) -> Response {
+    sim.revoke_consent();
+    tracing::info!("Simulator revoked consent.");
+    Json(json!({ "consent": "revoked" })).into_response()
+}
+
+/// `POST /_sim/consent/grant`.
+pub(super) async fn grant_consent(State(sim): State<Simulator>) -> Response {
+    sim.grant_consent();
+    tracing::info!("Simulator granted consent.");
+    Json(json!({ "consent": "granted" })).into_response()
+}
+
+/// `POST /_sim/tokens/expire`: every issued token stops working.
+pub(super) async fn expire_tokens(State(sim): State<Simulator>) -> Response {
+    sim.expire_tokens();
+    tracing::info!("Simulator expired all tokens.");
+    Json(json!({ "tokens": "expired" })).into_response()
+}
+
+/// `GET /_sim/stats`: the [`Stats`] counters.
+pub(super) async fn stats(State(sim): State<Simulator>) -> Json<Stats> {
+    Json(sim.stats())
+}

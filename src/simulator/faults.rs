@@ -1,0 +1,302 @@
+//! The fault knob and the per-request gate in front of every route.
+//!
+//! The gate classifies a request ([`Route`]), counts it, applies the first queued [`Fault`]
+//! for that route (in push order), and stamps API replies with Docusign's rate-limit headers.
+//! Quotas are counted, not enforced: a 429 only ever comes from a pushed fault.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{ApiError, Simulator};
+
+/// `X-RateLimit-Limit`: Docusign's default hourly quota per account.
+const HOURLY_LIMIT: u64 = 3000;
+/// `X-BurstLimit-Limit`: requests per 30 s (production's 500; demo uses 200).
+const BURST_LIMIT: u64 = 500;
+const BURST_WINDOW_SECS: i64 = 30;
+
+/// A scripted misbehaviour for the next `times` requests of `route`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Which requests it applies to.
+    pub route: Route,
+    /// What happens to them.
+    pub kind: FaultKind,
+    /// How many matching requests it affects (default 1).
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A group of simulator routes, for faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Every route below.
+    Any,
+    /// `POST /oauth/token`.
+    Token,
+    /// `GET /oauth/userinfo`.
+    #[serde(alias = "userinfo")]
+    UserInfo,
+    /// Both Monitor stream generations.
+    Monitor,
+    /// The Admin users endpoint.
+    Admin,
+}
+
+/// What a fault does to a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer `code` with a JSON error body, plus `Retry-After: N` when given.
+    Status {
+        /// HTTP status to send.
+        code: u16,
+        /// Seconds for the `Retry-After` header.
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    /// Wait `millis`, then answer normally.
+    Slow {
+        /// Delay in milliseconds.
+        millis: u64,
+    },
+    /// Answer 200 with the real JSON body cut in half.
+    Truncated,
+    /// Answer 200 with an HTML page instead of JSON.
+    NotJson,
+}
+
+/// Hourly and 30-second request counters behind the rate-limit headers.
+#[derive(Debug, Default)]
+pub(super) struct RateWindow {
+    hour: i64,
+    hour_count: u64,
+    burst_window: i64,
+    burst_count: u64,
+}
+
+/// Values for the rate-limit headers of one reply.
+#[derive(Debug, Clone, Copy)]
+struct RateHeaders {
+    remaining: u64,
+    reset: i64,
+    burst_remaining: u64,
+}
+
+impl RateWindow {
+    fn hit(&mut self, now_secs: i64) -> RateHeaders {
+        let hour = now_secs.div_euclid(3600);
+        if hour != self.hour {
+            (self.hour, self.hour_count) = (hour, 0);
+        }
+        let burst = now_secs.div_euclid(BURST_WINDOW_SECS);
+        if burst != self.burst_window {
+            (self.burst_window, self.burst_count) = (burst, 0);
+        }
+        self.hour_count += 1;
+        self.burst_count += 1;
+        RateHeaders {
+            remaining: HOURLY_LIMIT.saturating_sub(self.hour_count),
+            reset: (hour + 1) * 3600,
+            burst_remaining: BURST_LIMIT.saturating_sub(self.burst_count),
+        }
+    }
+}
+
+/// The route group of a path, or `None` for control and unknown paths.
+fn classify(path: &str) -> Option<Route> {
+    let lower = path.to_ascii_lowercase();
+    match path {
+        "/oauth/token" => Some(Route::Token),
+        "/oauth/userinfo" => Some(Route::UserInfo),
+        _ if path.starts_with("/api/") && path.ends_with("/stream") => Some(Route::Monitor),
+        _ if path.starts_with("/v1/organizations/") && path.ends_with("/stream") => Some(Route::Monitor),
+        _ if lower.starts_with("/management/") => Some(Route::Admin),
+        _ => None,
+    }
+}
+
+/// Middleware in front of every route.
+pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
+    let Some(route) = classify(req.uri().path()) else {
+        if req.uri().path().starts_with("/_sim/") {
+            let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+            if !peer.is_some_and(|p| p.ip().is_loopback()) {
+                let msg = "Control endpoints answer loopback clients only.";
+                return ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg).into_response();
+            }
+            sim.state().stats.control_requests += 1;
+        }
+        return next.run(req).await;
+    };
+    let api = matches!(route, Route::Monitor | Route::Admin);
+    let (fault, rate) = {
+        let mut state = sim.state();
+        let counters = &mut state.stats;
+        match route {
+            Route::Token => counters.token_requests += 1,
+            Route::UserInfo => counters.userinfo_requests += 1,
+            Route::Monitor => counters.monitor_requests += 1,
+            Route::Admin | Route::Any => counters.admin_requests += 1,
+        }
+        let fault = take_fault(&mut state.faults, route);
+        if fault.is_some() {
+            state.stats.faults_applied += 1;
+        }
+        let rate = api.then(|| state.rate.hit(chrono::Utc::now().timestamp()));
+        (fault, rate)
+    };
+    if let Some(kind) = &fault {
+        tracing::debug!(?route, ?kind, "Simulator applies a fault.");
+    }
+    let mut resp = match fault {
+        None => next.run(req).await,
+        Some(FaultKind::Slow { millis }) => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            next.run(req).await
+        }
+        Some(FaultKind::Status { code, retry_after }) => status_reply(code, retry_after),
+        Some(FaultKind::Truncated) => truncate(next.run(req).await).await,
+        Some(FaultKind::NotJson) => html_reply(),
+    };
+    if let Some(mut rate) = rate {
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            rate.remaining = 0;
+        }
+        add_api_headers(resp.headers_mut(), rate);
+    }
+    let mut state = sim.state();
+    match resp.status() {
+        StatusCode::UNAUTHORIZED => state.stats.status_401 += 1,
+        StatusCode::TOO_MANY_REQUESTS => state.stats.status_429 += 1,
+        _ => {}
+    }
+    resp
+}
+
+/// Pops one use of the first queued fault that matches `route`.
+fn take_fault(faults: &mut std::collections::VecDeque<Fault>, route: Route) -> Option<FaultKind> {
+    let i = faults.iter().position(|f| f.route == route || f.route == Route::Any)?;
+    let fault = &mut faults[i];
+    fault.times = fault.times.saturating_sub(1);
+    let kind = fault.kind.clone();
+    if fault.times == 0 {
+        faults.remove(i);
+    }
+    Some(kind)
+}
+
+fn status_reply(code: u16, retry_after: Option<u64>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if status == StatusCode::TOO_MANY_REQUESTS {
+        json!({
+            "error": "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+            "error_description": "The maximum number of hourly API invocations has been exceeded.",
+        })
+    } else {
+        let reason = status.canonical_reason().unwrap_or("Error");
+        json!({ "error": reason.to_ascii_lowercase().replace(' ', "_"), "error_description": "Simulated fault." })
+    };
+    let mut resp = (status, axum::Json(body)).into_response();
+    if let Some(secs) = retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+fn html_reply() -> Response {
+    let page = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\
+                <body><h1>Bad Gateway</h1><p>The upstream server is temporarily unavailable.</p></body></html>\n";
+    let mut resp = (StatusCode::OK, page).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    resp
+}
+
+/// The real reply, forced to 200, with only the first half of its body (framed correctly,
+/// so the client sees a JSON error rather than a transport error).
+async fn truncate(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.status = StatusCode::OK;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(half))
+}
+
+fn add_api_headers(headers: &mut HeaderMap, rate: RateHeaders) {
+    let mut put = |name: &'static str, value: HeaderValue| {
+        headers.insert(HeaderName::from_static(name), value);
+    };
+    put("x-ratelimit-limit", HeaderValue::from(HOURLY_LIMIT));
+    put("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
+    put("x-ratelimit-reset", HeaderValue::from(rate.reset));
+    put("x-burstlimit-limit", HeaderValue::from(BURST_LIMIT));
+    put("x-burstlimit-remaining", HeaderValue::from(rate.burst_remaining));
+    let mut raw = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let trace = uuid::Builder::from_random_bytes(raw).into_uuid().to_string();
+    if let Ok(v) = HeaderValue::from_str(&trace) {
+        put("x-docusign-tracetoken", v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_apply_in_push_order_and_run_out() {
+        let mut q = std::collections::VecDeque::new();
+        q.push_back(Fault { route: Route::Monitor, kind: FaultKind::Truncated, times: 2 });
+        q.push_back(Fault { route: Route::Any, kind: FaultKind::NotJson, times: 1 });
+        assert_eq!(take_fault(&mut q, Route::Admin), Some(FaultKind::NotJson));
+        assert_eq!(take_fault(&mut q, Route::Admin), None);
+        assert_eq!(take_fault(&mut q, Route::Monitor), Some(FaultKind::Truncated));
+        assert_eq!(take_fault(&mut q, Route::Monitor), Some(FaultKind::Truncated));
+        assert_eq!(take_fault(&mut q, Route::Monitor), None);
+    }
+
+    #[test]
+    fn fault_json_shape() {
+        let f: Fault =
+            serde_json::from_str(r#"{"route":"monitor","kind":{"status":{"code":429,"retry_after":2}},"times":3}"#)
+                .unwrap();
+        assert_eq!(f.kind, FaultKind::Status { code: 429, retry_after: Some(2) });
+        let f: Fault = serde_json::from_str(r#"{"route":"user_info","kind":"not_json"}"#).unwrap();
+        assert_eq!((f.route, f.times), (Route::UserInfo, 1));
+    }
+
+    #[test]
+    fn rate_window_counts_and_resets() {
+        let mut w = RateWindow::default();
+        let t = 1_767_225_600 + 59 * 60;
+        let a = w.hit(t);
+        let b = w.hit(t + 1);
+        assert_eq!((a.remaining, b.remaining), (2999, 2998));
+        assert_eq!(a.reset, 1_767_225_600 + 3600);
+        assert_eq!(w.hit(t + 61).remaining, 2999, "new hour");
+    }
+
+    #[test]
+    fn classify_routes() {
+        assert_eq!(classify("/api/v2.0/datasets/monitor/stream"), Some(Route::Monitor));
+        assert_eq!(classify("/v1/organizations/x/stream"), Some(Route::Monitor));
+        assert_eq!(classify("/Management/v2/organizations/x/users"), Some(Route::Admin));
+        assert_eq!(classify("/_sim/stats"), None);
+    }
+}

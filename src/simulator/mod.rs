@@ -1,0 +1,363 @@
+//! An in-process Docusign API simulator for demo mode, integration tests and `simulate`.
+//!
+//! One HTTP server stands in for all three Docusign hosts (OAuth, Monitor, Admin), so the
+//! collector points its auth, Monitor and Admin base URLs at the same `http://127.0.0.1:PORT`.
+//! Reply shapes and JSON names follow the official Python SDKs (`docusign-monitor` 2.0.0,
+//! `docusign-admin` 2.1.0); `tests/sdk_fidelity.rs` checks that with the SDKs themselves.
+//!
+//! # Architecture
+//! - `mod.rs`: [`SimConfig`], the [`Simulator`] handle and its test knobs, the router.
+//! - `faults.rs`: the fault queue ([`Fault`]) and the per-request gate that applies faults,
+//!   counts requests and adds the `X-RateLimit-*` / `X-BurstLimit-*` headers.
+//! - `oauth.rs`: `POST /oauth/token` (JWT grant, verified against the public key),
+//!   `GET /oauth/userinfo`, and bearer-token checks for the API routes.
+//! - `events.rs`: the Monitor event store (backlog or clock feed) and opaque cursors.
+//! - `monitor.rs`: both Monitor stream generations (lens `datasets/monitor/stream`, v1 org stream).
+//! - `data.rs`: seeded, realistic `StreamingEventRow` content.
+//! - `users.rs` / `admin.rs`: the seeded Admin user directory and `GET .../users` with paging.
+//! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
+
+mod admin;
+mod control;
+mod data;
+mod events;
+mod faults;
+mod monitor;
+mod oauth;
+mod users;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+pub use faults::{Fault, FaultKind, Route};
+
+/// Everything the simulator needs to know to behave like one Docusign tenant.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// RSA public key (PEM, SPKI "BEGIN PUBLIC KEY" or PKCS#1 "BEGIN RSA PUBLIC KEY") that JWT
+    /// assertions must verify against.
+    pub public_key_pem: String,
+    /// The integration key (client id); a JWT's `iss` must equal it.
+    pub integration_key: String,
+    /// The impersonated user's GUID; a JWT's `sub` must equal it.
+    pub user_id: String,
+    /// The default eSignature account, returned by userinfo and required by Admin queries.
+    pub account_id: String,
+    /// The organization that owns the account; the v1 Monitor stream and Admin need it.
+    pub organization_id: String,
+    /// Seed for every generated id, event and user, so runs are reproducible.
+    pub seed: u64,
+    /// How Monitor events come into existence.
+    pub feed: EventFeed,
+    /// Number of seeded Admin users.
+    pub users: usize,
+    /// `expires_in` of issued access tokens, in seconds.
+    pub token_lifetime_secs: u64,
+    /// Scopes the user consented to; a token request asking for a scope outside this set gets
+    /// `consent_required`.
+    pub consented_scopes: Vec<String>,
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("public_key_pem", &format_args!("<{} bytes>", self.public_key_pem.len()))
+            .field("integration_key", &self.integration_key)
+            .field("user_id", &self.user_id)
+            .field("account_id", &self.account_id)
+            .field("organization_id", &self.organization_id)
+            .field("seed", &self.seed)
+            .field("feed", &self.feed)
+            .field("users", &self.users)
+            .field("token_lifetime_secs", &self.token_lifetime_secs)
+            .field("consented_scopes", &self.consented_scopes)
+            .finish()
+    }
+}
+
+impl SimConfig {
+    /// A config with fixed GUID-looking ids, seed 42, a 500-event backlog over one day,
+    /// 50 users, one-hour tokens and consent to `signature impersonation organization_read
+    /// user_read`.
+    pub fn new(public_key_pem: String) -> Self {
+        Self {
+            public_key_pem,
+            integration_key: "5c2b8d4e-1f3a-4b6c-9d7e-2a1b3c4d5e6f".to_owned(),
+            user_id: "9cfb472b-ef1f-4116-8df2-17c53841fd6c".to_owned(),
+            account_id: "8949bd2a-f1fc-4c95-ae8e-9e294b2af5b7".to_owned(),
+            organization_id: "7f46f1ee-828e-41d4-9d85-755fa1814fd4".to_owned(),
+            seed: 42,
+            feed: EventFeed::Backlog { count: 500, span: Duration::from_secs(86_400) },
+            users: 50,
+            token_lifetime_secs: 3600,
+            consented_scopes: ["signature", "impersonation", "organization_read", "user_read"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+}
+
+/// Where the Monitor events come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventFeed {
+    /// `count` Monitor events with ingestion times spread evenly over the `span` before the
+    /// simulator started. Tests use this (e.g. count 5000, span 2 days), then `append_events`.
+    Backlog {
+        /// Number of events present at start.
+        count: usize,
+        /// How far back the first event lies.
+        span: Duration,
+    },
+    /// Demo mode: one event per `period` on a fixed grid anchored at 2026-01-01T00:00:00Z,
+    /// content derived only from (seed, grid index), materialised lazily as time passes; only
+    /// ticks within the last 7 days and ≤ now are visible. Because grid and ids are
+    /// deterministic, a cursor from an earlier process resumes correctly in a new one.
+    Clock {
+        /// Time between two events (clamped to at least 1 ms).
+        period: Duration,
+    },
+}
+
+/// Request and reply counters, also served by `GET /_sim/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Requests to `POST /oauth/token`, faulted ones included.
+    pub token_requests: u64,
+    /// Access tokens issued.
+    pub tokens_issued: u64,
+    /// Token requests answered with an OAuth error (400).
+    pub token_errors: u64,
+    /// Requests to `GET /oauth/userinfo`.
+    pub userinfo_requests: u64,
+    /// Requests to either Monitor stream.
+    pub monitor_requests: u64,
+    /// Requests to the Admin users endpoint.
+    pub admin_requests: u64,
+    /// Requests to `/_sim/*`.
+    pub control_requests: u64,
+    /// Replies with status 401.
+    pub status_401: u64,
+    /// Replies with status 429.
+    pub status_429: u64,
+    /// Requests that a pushed [`Fault`] changed.
+    pub faults_applied: u64,
+    /// Monitor rows sent.
+    pub events_served: u64,
+    /// Admin user records sent.
+    pub users_served: u64,
+}
+
+/// Cheap, cloneable handle to one running (or not yet running) simulated tenant.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("organization_id", &self.inner.cfg.organization_id)
+            .field("started", &self.inner.started)
+            .finish_non_exhaustive()
+    }
+}
+
+/// State shared by all requests. Immutable parts live outside the mutex.
+struct Inner {
+    cfg: SimConfig,
+    /// `None` when the configured PEM did not parse: every assertion then fails its signature.
+    key: Option<jsonwebtoken::DecodingKey>,
+    started: DateTime<Utc>,
+    /// User ids of the seeded directory, the actors of generated events.
+    actors: Vec<String>,
+    state: Mutex<State>,
+}
+
+/// The mutable part. Locked briefly and never across an `.await`.
+struct State {
+    events: events::EventStore,
+    directory: users::Directory,
+    tokens: oauth::TokenStore,
+    consent_revoked: bool,
+    faults: VecDeque<Fault>,
+    stats: Stats,
+    rate: faults::RateWindow,
+}
+
+impl Simulator {
+    /// Builds the tenant: seeds users and the event backlog. A public key that does not parse
+    /// is logged and makes every token request fail with `no_valid_keys_or_signatures`.
+    pub fn new(cfg: SimConfig) -> Self {
+        let started = Utc::now();
+        let key = match jsonwebtoken::DecodingKey::from_rsa_pem(cfg.public_key_pem.as_bytes()) {
+            Ok(key) => Some(key),
+            Err(err) => {
+                tracing::warn!(error = %err, "Simulator public key did not parse; every JWT will be rejected.");
+                None
+            }
+        };
+        let directory = users::Directory::seeded(&cfg, started);
+        let actors = directory.ids();
+        let events = events::EventStore::new(&cfg.feed, cfg.seed, started);
+        let state = State {
+            events,
+            directory,
+            tokens: oauth::TokenStore::default(),
+            consent_revoked: false,
+            faults: VecDeque::new(),
+            stats: Stats::default(),
+            rate: faults::RateWindow::default(),
+        };
+        Self { inner: Arc::new(Inner { cfg, key, started, actors, state: Mutex::new(state) }) }
+    }
+
+    /// Serves until `shutdown` resolves. Takes an already-bound listener (tests bind
+    /// 127.0.0.1:0), finishes requests in flight, then returns.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "Simulator listening.");
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        tracing::info!(%addr, "Simulator stopped.");
+        Ok(())
+    }
+
+    /// Ingests `n` new events "now", after all existing ones.
+    pub fn append_events(&self, n: usize) {
+        self.state().events.append(n, Utc::now());
+    }
+
+    /// Changes `n` existing users (status, name or group) with modification time now.
+    pub fn modify_users(&self, n: usize) {
+        self.state().directory.modify(n, Utc::now());
+    }
+
+    /// Adds `n` users created (and modified) now.
+    pub fn add_users(&self, n: usize) {
+        self.state().directory.add(n, Utc::now());
+    }
+
+    /// Queues a fault for the next `fault.times` requests of its route, after earlier faults.
+    pub fn push_fault(&self, fault: Fault) {
+        if fault.times > 0 {
+            self.state().faults.push_back(fault);
+        }
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    /// From now on the token endpoint answers `consent_required` (issued tokens keep working,
+    /// as on Docusign).
+    pub fn revoke_consent(&self) {
+        self.state().consent_revoked = true;
+    }
+
+    /// Undoes [`Simulator::revoke_consent`].
+    pub fn grant_consent(&self) {
+        self.state().consent_revoked = false;
+    }
+
+    /// Invalidates every token issued so far; the API then answers 401 for them.
+    pub fn expire_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.state().stats.clone()
+    }
+
+    /// Every `eventId` currently in the stream, in ingestion order.
+    pub fn event_ids(&self) -> Vec<String> {
+        let entries = self.state().events.all(Utc::now());
+        entries.iter().map(|e| data::event_id(self.inner.cfg.seed, e.origin)).collect()
+    }
+
+    /// Number of users in the Admin directory.
+    pub fn user_count(&self) -> usize {
+        self.state().directory.len()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn router(&self) -> Router {
+        Router::new()
+            .route("/oauth/token", post(oauth::token))
+            .route("/oauth/userinfo", get(oauth::userinfo))
+            .route("/api/{version}/datasets/{dataset}/stream", get(monitor::legacy_stream))
+            .route("/v1/organizations/{organization_id}/stream", get(monitor::org_stream))
+            .route("/management/v2/organizations/{organization_id}/users", get(admin::users))
+            .route("/Management/v2/organizations/{organization_id}/users", get(admin::users))
+            .route("/_sim/events", post(control::append_events))
+            .route("/_sim/users/modify", post(control::modify_users))
+            .route("/_sim/users/add", post(control::add_users))
+            .route("/_sim/faults", post(control::push_fault))
+            .route("/_sim/faults", delete(control::clear_faults))
+            .route("/_sim/consent/revoke", post(control::revoke_consent))
+            .route("/_sim/consent/grant", post(control::grant_consent))
+            .route("/_sim/tokens/expire", post(control::expire_tokens))
+            .route("/_sim/stats", get(control::stats))
+            .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(self.clone(), faults::gate))
+            .with_state(self.clone())
+    }
+}
+
+/// An error reply with a JSON body, e.g. `{"error":"…","error_description":"…"}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl ApiError {
+    /// The common `{"error", "error_description"}` shape (Admin `ErrorDetails`, OAuth errors).
+    fn new(status: StatusCode, error: &str, description: &str) -> Self {
+        Self { status, body: json!({ "error": error, "error_description": description }) }
+    }
+
+    /// 400 with the given error code and description.
+    fn bad_request(error: &str, description: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error, description)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, axum::Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        }
+        resp
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such resource in the simulator.")
+}
+
+/// The `Host` header of a request, which is the simulator's address as the client sees it.
+fn host_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(header::HOST).and_then(|h| h.to_str().ok())
+}

@@ -1,0 +1,72 @@
+//! Sinks: where normalized lines go. `Sink::send` returning `Ok` **is** the acknowledgement:
+//! it returns only after the receiver accepted every line of the batch (written and flushed,
+//! acknowledged, or answered 2xx). The collector commits the checkpoint only after every
+//! configured sink returned `Ok`.
+//!
+//! # Architecture
+//! - this file: the [`Sink`] trait, [`Batch`], [`SinkError`], building the configured sinks.
+//! - `writer.rs`: a sink over any `Write` (stdout today; files reuse it).
+
+mod writer;
+
+use async_trait::async_trait;
+
+use crate::config::SinkConfig;
+use crate::sources::SourceKind;
+
+pub use writer::WriterSink;
+
+/// Sink problems: the page is not confirmed and the checkpoint stays.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Writing failed.
+    #[error("sink {sink}: {source}")]
+    Io {
+        /// Which sink.
+        sink: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// One output line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The event's dedup key.
+    pub event_id: String,
+    /// The JSON object, one line, no trailing newline.
+    pub json: String,
+}
+
+/// One page's lines, from one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Where the lines come from.
+    pub source: SourceKind,
+    /// The lines.
+    pub lines: Vec<Line>,
+}
+
+/// Where lines go.
+#[async_trait]
+pub trait Sink: Send {
+    /// A name for logs and errors.
+    fn name(&self) -> &str;
+
+    /// Delivers `batch`; `Ok` means the receiver holds every line.
+    ///
+    /// # Errors
+    /// `SinkError` when any line may not have arrived.
+    async fn send(&mut self, batch: &Batch) -> Result<(), SinkError>;
+}
+
+/// Builds the configured sinks.
+pub fn build(cfgs: &[SinkConfig]) -> Vec<Box<dyn Sink>> {
+    cfgs.iter()
+        .map(|c| -> Box<dyn Sink> {
+            match c {
+                SinkConfig::Stdout => Box::new(WriterSink::new("stdout", std::io::stdout())),
+            }
+        })
+        .collect()
+}

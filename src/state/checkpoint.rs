@@ -1,0 +1,202 @@
+//! Checkpoints: read a source's cursor; commit the cursor, the delivered ids and the latest
+//! user records in one transaction. `commit` is called only after every sink confirmed.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+
+/// A stored cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The source's cursor, as JSON text (its meaning belongs to the source).
+    pub cursor: String,
+    /// When it was committed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// The latest known record of one Admin user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// The user's id.
+    pub user_id: String,
+    /// Fingerprint of the record's content.
+    pub fingerprint: String,
+    /// The record as delivered (JSON).
+    pub record: String,
+}
+
+impl Store {
+    /// The committed cursor of a source, if any.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn checkpoint(&self, tenant: &str, source: &str) -> Result<Option<Checkpoint>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT cursor, updated_at FROM checkpoints WHERE tenant = ?1 AND source = ?2",
+                params![tenant, source],
+                |r| Ok(Checkpoint { cursor: r.get(0)?, updated_at: r.get(1)? }),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Which of `ids` were already delivered by this source.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn seen<'a>(
+        &self,
+        tenant: &str,
+        source: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM ledger WHERE tenant = ?1 AND source = ?2 AND event_id = ?3")
+            .map_err(self.sql())?;
+        let mut out = HashSet::new();
+        for id in ids {
+            if stmt.exists(params![tenant, source, id]).map_err(self.sql())? {
+                out.insert(id.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored fingerprints of these users.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn user_fingerprints<'a>(
+        &self,
+        tenant: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT fingerprint FROM users WHERE tenant = ?1 AND user_id = ?2")
+            .map_err(self.sql())?;
+        let mut out = HashMap::new();
+        for id in ids {
+            let fp: Option<String> =
+                stmt.query_row(params![tenant, id], |r| r.get(0)).optional().map_err(self.sql())?;
+            if let Some(fp) = fp {
+                out.insert(id.to_owned(), fp);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits a source's new cursor with the ids it delivered and the user records it saw,
+    /// in one transaction, then trims the ledger to `ledger_size` ids per source.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` (disk full, I/O error): nothing is committed, the old cursor stays.
+    pub fn commit(
+        &mut self,
+        tenant: &str,
+        source: &str,
+        cursor: &str,
+        ids: &[String],
+        users: &[UserRow],
+        ledger_size: u32,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sql { path: path.clone(), source };
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO checkpoints (tenant, source, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant, source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            params![tenant, source, cursor, now],
+        )
+        .map_err(err)?;
+        {
+            let mut ins = tx
+                .prepare_cached("INSERT OR IGNORE INTO ledger (tenant, source, event_id) VALUES (?1, ?2, ?3)")
+                .map_err(err)?;
+            for id in ids {
+                ins.execute(params![tenant, source, id]).map_err(err)?;
+            }
+            let mut up = tx
+                .prepare_cached(
+                    "INSERT INTO users (tenant, user_id, fingerprint, record, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (tenant, user_id) DO UPDATE SET fingerprint = excluded.fingerprint,
+                     record = excluded.record, updated_at = excluded.updated_at",
+                )
+                .map_err(err)?;
+            for u in users {
+                up.execute(params![tenant, u.user_id, u.fingerprint, u.record, now]).map_err(err)?;
+            }
+        }
+        if !ids.is_empty() {
+            tx.execute(
+                "DELETE FROM ledger WHERE tenant = ?1 AND source = ?2 AND id < (
+                   SELECT id FROM ledger WHERE tenant = ?1 AND source = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+                params![tenant, source, i64::from(ledger_size) - 1],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Number of ids in a source's ledger.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn ledger_len(&self, tenant: &str, source: &str) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM ledger WHERE tenant = ?1 AND source = ?2", params![tenant, source], |r| {
+                r.get(0)
+            })
+            .map_err(self.sql())?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn commit_then_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(s.checkpoint("t", "customer_events").unwrap(), None);
+        s.commit("t", "customer_events", "\"c1\"", &ids(&["a", "b"]), &[], 1000).unwrap();
+        assert_eq!(s.checkpoint("t", "customer_events").unwrap().unwrap().cursor, "\"c1\"");
+        let seen = s.seen("t", "customer_events", ["a", "x"]).unwrap();
+        assert_eq!(seen, HashSet::from(["a".to_owned()]));
+        assert!(s.seen("t", "user_data", ["a"]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ledger_is_bounded_and_keeps_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        for page in 0..5 {
+            let v: Vec<String> = (0..400).map(|i| format!("e{page}-{i}")).collect();
+            s.commit("t", "c", "x", &v, &[], 1000).unwrap();
+        }
+        assert_eq!(s.ledger_len("t", "c").unwrap(), 1000);
+        assert_eq!(s.seen("t", "c", ["e4-399", "e0-0"]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn users_upsert() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let u = |fp: &str| UserRow { user_id: "u1".into(), fingerprint: fp.into(), record: "{}".into() };
+        s.commit("t", "user_data", "x", &[], &[u("f1")], 1000).unwrap();
+        s.commit("t", "user_data", "y", &[], &[u("f2")], 1000).unwrap();
+        assert_eq!(s.user_fingerprints("t", ["u1", "u2"]).unwrap().get("u1").map(String::as_str), Some("f2"));
+    }
+}

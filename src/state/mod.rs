@@ -1,0 +1,202 @@
+//! The state file: one SQLite database (WAL, `synchronous=FULL`) holding checkpoints, the
+//! dedup ledger, the latest user records and the encrypted token cache.
+//!
+//! # Architecture
+//! - this file: opening, identifying and migrating the database; errors.
+//! - `checkpoint.rs`: read a cursor; commit cursor + ledger + users in one transaction.
+//! - `tokens.rs`: the encrypted access-token cache.
+//! - `lock.rs`: the advisory lock that keeps two runs apart.
+
+mod checkpoint;
+mod lock;
+mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::Exit;
+
+pub use checkpoint::{Checkpoint, UserRow};
+pub use lock::StateLock;
+pub use tokens::CachedToken;
+
+/// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
+const APPLICATION_ID: i64 = 0x4553_4331;
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 1;
+
+/// State-file problems.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another run holds the lock.
+    #[error(
+        "state {path} is locked by another esign-collector run; wait for it to finish (one state file belongs to one running instance)"
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// A file-system problem around the state file.
+    #[error("state {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation (corrupt file, full disk, permissions).
+    #[error("state {path}: {source}")]
+    Sql {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The file is a database, but not ours: it is left untouched.
+    #[error("state {path} is not an esign-collector state file (application_id {found:#x}); refusing to touch it")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// Its application id.
+        found: i64,
+    },
+    /// Written by a newer version.
+    #[error(
+        "state {path} has schema version {found}, newer than this build's {SCHEMA_VERSION}; upgrade esign-collector"
+    )]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+    /// A stored value cannot be understood.
+    #[error("state {path}: {message}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Locked runs and unreadable state have different exit codes.
+    pub fn exit_code(&self) -> Exit {
+        match self {
+            StoreError::Locked { .. } => Exit::Locked,
+            _ => Exit::State,
+        }
+    }
+}
+
+/// An open state file.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the state file.
+    ///
+    /// # Errors
+    /// `StoreError` when the file cannot be created, is foreign, newer, or corrupt.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Sql { path: path.to_owned(), source })?;
+        let mut store = Store { conn, path: path.to_owned() };
+        store.init()?;
+        Ok(store)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    fn init(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sql { path: path.clone(), source };
+        self.conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        // Reading the header first: a file that is not SQLite at all fails here.
+        let app: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+        let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(err)?;
+        if app != APPLICATION_ID && (app != 0 || tables > 0) {
+            return Err(StoreError::Foreign { path, found: app });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer { path, found: version });
+        }
+        self.conn
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(err)?;
+        if version < SCHEMA_VERSION {
+            let tx = self.conn.transaction().map_err(err)?;
+            tx.execute_batch(include_str!("schema.sql")).map_err(err)?;
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+            ))
+            .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/state.db");
+        drop(Store::open(&p).unwrap());
+        let s = Store::open(&p).unwrap();
+        let mode: String = s.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn foreign_database_is_refused_and_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("other.db");
+        Connection::open(&p).unwrap().execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+        let before = std::fs::read(&p).unwrap();
+        assert!(matches!(Store::open(&p), Err(StoreError::Foreign { .. })));
+        assert_eq!(before, std::fs::read(&p).unwrap());
+    }
+
+    #[test]
+    fn garbage_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("garbage.db");
+        std::fs::write(&p, vec![b'x'; 4096]).unwrap();
+        let e = Store::open(&p).unwrap_err();
+        assert_eq!(e.exit_code(), Exit::State);
+        assert_eq!(std::fs::read(&p).unwrap(), vec![b'x'; 4096]);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.db");
+        drop(Store::open(&p).unwrap());
+        Connection::open(&p).unwrap().execute_batch("PRAGMA user_version = 99;").unwrap();
+        assert!(matches!(Store::open(&p), Err(StoreError::Newer { found: 99, .. })));
+    }
+}

@@ -1,0 +1,52 @@
+//! `config.example.toml` parses, and documents every field of every config struct.
+
+use std::path::Path;
+
+use esign_collector::config::Config;
+
+#[test]
+fn example_parses() {
+    let cfg = Config::load(Path::new("config.example.toml")).expect("config.example.toml must parse");
+    assert!(cfg.sources.customer_events.enabled && cfg.sources.user_data.enabled);
+}
+
+/// Field names of the `Deserialize` structs in `src/config/`.
+fn config_fields() -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("src/config").unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut in_struct = false;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with("pub struct") && t.ends_with('{') {
+                in_struct = true;
+            } else if t == "}" {
+                in_struct = false;
+            } else if in_struct {
+                if let Some(rest) = t.strip_prefix("pub ") {
+                    if let Some((name, _)) = rest.split_once(':') {
+                        out.push(name.trim().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn example_documents_every_field() {
+    let example = std::fs::read_to_string("config.example.toml").unwrap();
+    let fields = config_fields();
+    assert!(fields.len() > 30, "field scan found too little: {fields:?}");
+    let top_tables = ["docusign", "sources", "state", "rate_limit", "sinks", "demo", "customer_events", "user_data"];
+    for f in fields {
+        let as_key = format!("{f} =");
+        let as_table = top_tables.contains(&f.as_str());
+        assert!(
+            example.contains(&as_key)
+                || (as_table && (example.contains(&format!("[{f}")) || example.contains(&format!(".{f}]")))),
+            "config.example.toml does not document `{f}`"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! Failure paths: revoked consent, 429 with Retry-After, 5xx, 401 mid-run, malformed replies,
+//! refusals, and two runs on one state file.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, backlog, checkpoint, code, ids, stderr};
+use esign_collector::simulator::{Fault, FaultKind, Route};
+
+fn fault(route: Route, kind: FaultKind, times: u32) -> Fault {
+    Fault { route, kind, times }
+}
+
+#[test]
+fn revoked_consent_stops_with_its_code_and_the_url() {
+    let h = Harness::start(backlog(10), 0);
+    h.sim.revoke_consent();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("consent_required"), "{e}");
+    assert!(
+        e.contains(&format!("{}/oauth/auth?response_type=code&scope=signature%20impersonation&client_id=", h.base)),
+        "{e}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(checkpoint(&h.state(), "customer_events"), None);
+    assert_eq!(h.sim.stats().token_requests, 1, "a revoked consent halts, it never loops");
+}
+
+#[test]
+fn rate_limit_with_retry_after_is_waited_out() {
+    let h = Harness::start(backlog(300), 0);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 429, retry_after: Some(1) }, 2));
+    let t = Instant::now();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(t.elapsed() >= Duration::from_secs(2), "Retry-After honoured twice");
+    assert_eq!(ids(&out), h.sim.event_ids());
+    assert!(stderr(&out).contains("429"), "{}", stderr(&out));
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let h = Harness::start(backlog(50), 0);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 503, retry_after: None }, 2));
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Truncated, 1));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(ids(&out), h.sim.event_ids());
+}
+
+#[test]
+fn persistent_outage_exits_unavailable_and_keeps_the_cursor() {
+    let h = Harness::start(backlog(50), 0);
+    assert_eq!(code(&h.run(&["fetch"])), 0);
+    let before = checkpoint(&h.state(), "customer_events");
+    h.sim.append_events(5);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 502, retry_after: None }, 100));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("after 6 attempts"), "{}", stderr(&out));
+    assert_eq!(checkpoint(&h.state(), "customer_events"), before);
+    h.sim.clear_faults();
+    let out = h.run(&["fetch"]);
+    assert_eq!(ids(&out).len(), 5, "the next run delivers the rest");
+}
+
+#[test]
+fn malformed_reply_exits_api_error() {
+    let h = Harness::start(backlog(50), 0);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::NotJson, 100));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(stderr(&out).contains("not JSON"), "{}", stderr(&out));
+    assert_eq!(checkpoint(&h.state(), "customer_events"), None);
+}
+
+#[test]
+fn forbidden_is_explained() {
+    let h = Harness::start(backlog(5), 0);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 403, retry_after: None }, 1));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(stderr(&out).contains("entitlement"), "{}", stderr(&out));
+}
+
+#[test]
+fn expired_token_is_renewed_once() {
+    let h = Harness::start(backlog(20), 0);
+    assert_eq!(code(&h.run(&["fetch"])), 0);
+    h.sim.append_events(3);
+    h.sim.expire_tokens();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(ids(&out).len(), 3);
+    assert_eq!(h.sim.stats().token_requests, 2);
+}
+
+#[test]
+fn wrong_user_is_an_auth_error() {
+    let h = Harness::start(backlog(5), 0);
+    let cfg =
+        std::fs::read_to_string(&h.config).unwrap().replace(&h.sc.user_id, "11111111-2222-3333-4444-555555555555");
+    std::fs::write(&h.config, cfg).unwrap();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("user_not_found"), "{}", stderr(&out));
+}
+
+#[test]
+fn overlapping_runs_are_refused_and_run_stops_cleanly() {
+    let h = Harness::start(backlog(30), 0);
+    let mut daemon = std::process::Command::new(assert_cmd::cargo::cargo_bin("esign-collector"))
+        .arg("--config")
+        .arg(&h.config)
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = daemon.id();
+    let guard = scopeguard(pid);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while checkpoint(&h.state(), "customer_events").is_none() {
+        assert!(Instant::now() < deadline, "run never committed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    // SIGTERM: the daemon finishes and exits 0.
+    unsafe {
+        libc::kill(i32::try_from(pid).unwrap(), libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "run did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Reaped already: the guard must not signal a PID that may be reused.
+    std::mem::forget(guard);
+    assert_eq!(status.code(), Some(0));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "lock released: {}", stderr(&out));
+}
+
+/// Kills the process by PID if the test fails before it ends.
+fn scopeguard(pid: u32) -> impl Drop {
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            unsafe {
+                libc::kill(i32::try_from(self.0).unwrap_or(0), libc::SIGKILL);
+            }
+        }
+    }
+    Kill(pid)
+}
