@@ -85,7 +85,7 @@ pub fn user_fingerprint(id: &str, record: &Map<String, Value>) -> String {
     let d = h.finalize();
     d.iter().take(16).fold(String::with_capacity(32), |mut s, b| {
         use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
+        write!(s, "{b:02x}").unwrap_or_default();
         s
     })
 }

@@ -1,4 +1,5 @@
 //! `config.example.toml` parses, and documents every field of every config struct.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
@@ -22,12 +23,9 @@ fn config_fields() -> Vec<String> {
                 in_struct = true;
             } else if t == "}" {
                 in_struct = false;
-            } else if in_struct {
-                if let Some(rest) = t.strip_prefix("pub ") {
-                    if let Some((name, _)) = rest.split_once(':') {
-                        out.push(name.trim().to_owned());
-                    }
-                }
+            } else if let (true, Some((name, _))) = (in_struct, t.strip_prefix("pub ").and_then(|r| r.split_once(':')))
+            {
+                out.push(name.trim().to_owned());
             }
         }
     }

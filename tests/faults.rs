@@ -161,3 +161,26 @@ fn scopeguard(pid: u32) -> impl Drop {
     }
     Kill(pid)
 }
+
+#[test]
+fn failed_sink_leaves_the_checkpoint_unchanged() {
+    let h = Harness::start(backlog(40), 0);
+    // stdout is a pipe whose reader is gone: every write fails with EPIPE.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("esign-collector"))
+        .arg("--config")
+        .arg(&h.config)
+        .arg("fetch")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let guard = scopeguard(child.id());
+    let out = child.wait_with_output().unwrap();
+    std::mem::forget(guard);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+    assert!(stderr(&out).contains("sink stdout"), "{}", stderr(&out));
+    assert_eq!(checkpoint(&h.state(), "customer_events"), None, "nothing confirmed, nothing committed");
+    let out = h.run(&["fetch"]);
+    assert_eq!(ids(&out), h.sim.event_ids(), "the next run delivers everything");
+}

@@ -266,8 +266,10 @@ impl Api {
     async fn classify(&self, what: &str, budget: Budget, resp: reqwest::Response) -> Result<Reply, Failure> {
         let status = resp.status();
         let headers = resp.headers().clone();
-        if budget == Budget::Paced {
-            if let Some(p) = self.pacer.observe(ServerBudget::from_headers(&headers)) {
+        if budget == Budget::Paced
+            && let Some(p) = self.pacer.observe(ServerBudget::from_headers(&headers))
+        {
+            {
                 debug!(
                     call = what,
                     pause_ms = u64::try_from(p.as_millis()).unwrap_or(u64::MAX),

@@ -134,7 +134,7 @@ impl Authenticator {
         cur.as_ref().filter(|t| t.expires_at > now()).map(|t| t.secret.clone())
     }
 
-    fn from_store(&self) -> Option<Token> {
+    fn stored(&self) -> Option<Token> {
         let store = self.store.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner);
         let sealed = match store.load_token(&self.tenant) {
             Ok(t) => t?,
@@ -158,7 +158,7 @@ impl Authenticator {
         if let Some(t) = self.cached() {
             return Ok(t);
         }
-        if let Some(t) = self.from_store() {
+        if let Some(t) = self.stored() {
             debug!("Reusing the cached access token.");
             let s = t.secret.clone();
             *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(t);
@@ -166,12 +166,11 @@ impl Authenticator {
         }
         let t = self.request_token(api).await?;
         let s = t.secret.clone();
-        if let Some(store) = &self.store {
-            if let Some(sealed) = cache::seal(self.key.cache_key(), &self.tenant, &t.secret, t.expires_at) {
-                let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Err(e) = store.save_token(&self.tenant, &sealed) {
-                    warn!(error = %e, "Cannot cache the access token; the next run will request a new one.");
-                }
+        let sealed = cache::seal(self.key.cache_key(), &self.tenant, &t.secret, t.expires_at);
+        if let (Some(store), Some(sealed)) = (&self.store, sealed) {
+            let store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = store.save_token(&self.tenant, &sealed) {
+                warn!(error = %e, "Cannot cache the access token; the next run will request a new one.");
             }
         }
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(t);

@@ -36,13 +36,15 @@ pub(crate) async fn run(cfg: Config) -> Result<(), Error> {
         account_seen |= d.account_id.as_deref() == Some(id.as_str());
         org_seen |= !org.is_empty() && d.organization_id.as_deref() == Some(org.as_str());
         let default = if a.get("is_default").and_then(Value::as_bool).unwrap_or(false) { " (default)" } else { "" };
-        let _ = writeln!(
+        // Writing to a String cannot fail.
+        writeln!(
             out,
             "  account_id={id} name={:?}{default} base_uri={} organization_id={}",
             s(a, "account_name"),
             s(a, "base_uri"),
             if org.is_empty() { "-" } else { &org }
-        );
+        )
+        .unwrap_or_default();
     }
     if d.account_id.is_some() && !account_seen {
         warn!("docusign.account_id is not among this user's accounts.");

@@ -1,6 +1,7 @@
 //! `get-events`: fetch and print, for debugging. Starts from `--since`, else the checkpoint,
 //! else the first-fetch point; never deduplicates against, nor moves, any checkpoint.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -75,7 +76,11 @@ pub(crate) async fn run(cfg: Config, args: &GetEventsArgs) -> Result<(), Error> 
     let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     let mut out = std::io::stdout().lock();
     let text = match args.output {
-        Output::Json => lines.iter().map(|l| format!("{}\n", l.json)).collect(),
+        Output::Json => lines.iter().fold(String::new(), |mut s, l| {
+            s.push_str(&l.json);
+            s.push('\n');
+            s
+        }),
         Output::Table => table(kind, &lines),
     };
     out.write_all(text.as_bytes())
@@ -129,6 +134,7 @@ fn table(kind: SourceKind, lines: &[Line]) -> String {
     for r in &rows {
         out.push_str(&fmt_row(r));
     }
-    out.push_str(&format!("({} {})\n", rows.len(), if rows.len() == 1 { "record" } else { "records" }));
+    let noun = if rows.len() == 1 { "record" } else { "records" };
+    writeln!(out, "({} {noun})", rows.len()).unwrap_or_default();
     out
 }

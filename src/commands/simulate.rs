@@ -77,7 +77,8 @@ admin_base_url = \"{base}/management\"\n\n[sources.customer_events]\nenabled = t
         args.write_config.display()
     );
     sim.serve(listener, async move {
-        let _ = shutdown.wait_for(|s| *s).await;
+        // A closed channel means the process is ending anyway.
+        shutdown.wait_for(|s| *s).await.map(drop).unwrap_or_default();
     })
     .await
     .map_err(|e| Error::Internal(format!("simulator: {e}")))

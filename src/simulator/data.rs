@@ -6,69 +6,9 @@
 
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::events::Origin;
-
-/// SHA-256 of the seed, a label and some numbers: the root of every generated value.
-pub(super) fn digest(seed: u64, label: &str, parts: &[u64]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(seed.to_be_bytes());
-    h.update(label.as_bytes());
-    for p in parts {
-        h.update(p.to_be_bytes());
-    }
-    h.finalize().into()
-}
-
-/// A GUID (UUID v4 layout) derived from the digest, so it is stable for a given input.
-pub(super) fn guid(seed: u64, label: &str, parts: &[u64]) -> String {
-    let d = digest(seed, label, parts);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&d[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
-}
-
-/// A small `SplitMix64` generator seeded from a digest: cheap, deterministic choices.
-#[derive(Debug, Clone)]
-pub(super) struct Prng(u64);
-
-impl Prng {
-    pub(super) fn new(seed: u64, label: &str, parts: &[u64]) -> Self {
-        let d = digest(seed, label, parts);
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&d[..8]);
-        Self(u64::from_be_bytes(b))
-    }
-
-    pub(super) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`0` when `n` is 0).
-    pub(super) fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-
-    /// True with probability `percent`/100.
-    pub(super) fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    pub(super) fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
-        let i = usize::try_from(self.below(items.len() as u64)).unwrap_or(0);
-        items.get(i).copied().unwrap_or_default()
-    }
-
-    pub(super) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let i = usize::try_from(self.below(items.len() as u64)).unwrap_or(0);
-        &items[i]
-    }
-}
+use super::seed::{Prng, guid};
 
 /// The two Monitor generations, which differ in how `timestamp` relates to ingestion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +167,13 @@ const KINDS: &[(Kind, u64)] = &[
     (Kind::Alert, 5),
 ];
 
+/// A user id from the directory, or a seeded GUID when the directory is empty (`users = 0`).
+fn pick_user(rng: &mut Prng, ctx: &RowContext<'_>) -> String {
+    let i = usize::try_from(rng.below(ctx.actors.len() as u64)).unwrap_or(0);
+    let fallback = rng.below(16);
+    ctx.actors.get(i).cloned().unwrap_or_else(|| guid(ctx.seed, "actor", &[fallback]))
+}
+
 fn pick_kind(rng: &mut Prng) -> Kind {
     let total: u64 = KINDS.iter().map(|(_, w)| w).sum();
     let mut roll = rng.below(total);
@@ -296,7 +243,7 @@ fn what(kind: Kind, rng: &mut Prng, ctx: &RowContext<'_>, (label, parts): (&str,
         Kind::UserAdded | Kind::UserClosed => {
             w.object = "Account";
             w.action = if matches!(kind, Kind::UserAdded) { "UserAdded" } else { "UserClosed" };
-            let affected = rng.pick(ctx.actors).clone();
+            let affected = pick_user(rng, ctx);
             put(&mut w, "AffectedUserId", json!(affected));
             put(&mut w, "AffectedMembershipId", json!(sub(3)));
             put(&mut w, "PermissionProfileId", json!((14_414_470 + rng.below(9)).to_string()));
@@ -360,7 +307,7 @@ pub(super) fn event_row(ctx: &RowContext<'_>, origin: Origin, ingested_nanos: i6
     };
     let kind = pick_kind(&mut rng);
     let w = what(kind, &mut rng, ctx, parts);
-    let actor = if ctx.actors.is_empty() { guid(ctx.seed, "actor", &[0]) } else { rng.pick(ctx.actors).clone() };
+    let actor = pick_user(&mut rng, ctx);
     let org_level = matches!(kind, Kind::Alert) && rng.chance(60);
     let place = rng.pick(PLACES);
     let (user_agent, browser, bver, os, over, device, brand, model) = match w.source {
@@ -443,5 +390,11 @@ mod tests {
             .map(|i| event_row(&ctx, Origin::Backlog(i), 0, Generation::Current)["object"].to_string())
             .collect();
         assert!(kinds.len() >= 8, "{kinds:?}");
+        // An empty directory (`users = 0`) still yields complete rows.
+        let empty = RowContext { actors: &[], ..ctx };
+        for i in 0..200 {
+            let row = event_row(&empty, Origin::Tick(i), 0, Generation::Current);
+            assert!(row["userId"].as_str().is_some_and(|u| u.len() == 36));
+        }
     }
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::EventFeed;
-use super::data::digest;
+use super::seed::digest;
 
 /// Docusign timestamps carry 7 fractional digits: 100 ns.
 const TICK_NANOS: i64 = 100;

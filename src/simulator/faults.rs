@@ -174,10 +174,9 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
         Some(FaultKind::Truncated) => truncate(next.run(req).await).await,
         Some(FaultKind::NotJson) => html_reply(),
     };
-    if let Some(mut rate) = rate {
-        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
-            rate.remaining = 0;
-        }
+    // The counters stay real even on a scripted 429: the fault's own Retry-After is the only
+    // wait hint, so a test's `retry_after: 1` means one second, not "until the window resets".
+    if let Some(rate) = rate {
         add_api_headers(resp.headers_mut(), rate);
     }
     let mut state = sim.state();

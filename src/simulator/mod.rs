@@ -13,7 +13,7 @@
 //!   `GET /oauth/userinfo`, and bearer-token checks for the API routes.
 //! - `events.rs`: the Monitor event store (backlog or clock feed) and opaque cursors.
 //! - `monitor.rs`: both Monitor stream generations (lens `datasets/monitor/stream`, v1 org stream).
-//! - `data.rs`: seeded, realistic `StreamingEventRow` content.
+//! - `seed.rs` / `data.rs`: seeded randomness, and realistic `StreamingEventRow` content.
 //! - `users.rs` / `admin.rs`: the seeded Admin user directory and `GET .../users` with paging.
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
 
@@ -24,6 +24,7 @@ mod events;
 mod faults;
 mod monitor;
 mod oauth;
+mod seed;
 mod users;
 
 use std::collections::VecDeque;
@@ -278,6 +279,12 @@ impl Simulator {
     /// Invalidates every token issued so far; the API then answers 401 for them.
     pub fn expire_tokens(&self) {
         self.state().tokens.clear();
+    }
+
+    /// Every access token issued and still valid (not expired, not wiped by
+    /// [`Simulator::expire_tokens`]), so tests can check that no copy of one leaks to disk.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state().tokens.valid(Utc::now())
     }
 
     /// A snapshot of the counters.

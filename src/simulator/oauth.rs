@@ -48,6 +48,11 @@ impl TokenStore {
         self.tokens.clear();
     }
 
+    /// The tokens that still authorise requests at `now`.
+    pub(super) fn valid(&self, now: DateTime<Utc>) -> Vec<String> {
+        self.tokens.iter().filter(|(_, t)| t.expires_at > now).map(|(k, _)| k.clone()).collect()
+    }
+
     fn insert(&mut self, token: String, issued: Issued, now: DateTime<Utc>) {
         self.tokens.retain(|_, t| t.expires_at > now);
         self.tokens.insert(token, issued);
@@ -234,7 +239,7 @@ pub(super) async fn userinfo(State(sim): State<Simulator>, headers: HeaderMap) -
         "email": email,
         "accounts": [
             {
-                "account_id": super::data::guid(cfg.seed, "secondary-account", &[0]),
+                "account_id": super::seed::guid(cfg.seed, "secondary-account", &[0]),
                 "is_default": false,
                 "account_name": "Acme Sandbox (Simulated)",
                 "base_uri": base,

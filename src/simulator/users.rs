@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::SimConfig;
-use super::data::{Prng, guid};
+use super::seed::{Prng, guid};
 
 /// The organization's reserved (claimed) email domain.
 pub(super) const RESERVED_DOMAIN: &str = "acme-sim.example";

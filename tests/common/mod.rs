@@ -1,7 +1,7 @@
 //! Test harness: the simulator in-process on 127.0.0.1:0 (its own runtime), a private key in
 //! a temporary folder, a config pointing at the simulator, and the real binary run with a
 //! bounded time.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::let_underscore_must_use)]
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
