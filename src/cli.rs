@@ -96,6 +96,9 @@ pub struct GetEventsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// Start where the next `fetch` would (the checkpoint) instead of the fresh start.
+    #[arg(long, conflicts_with = "since")]
+    pub from_checkpoint: bool,
 }
 
 /// `simulate` options.

@@ -30,6 +30,8 @@ pub enum Commit {
 pub struct Options {
     /// Start from this time instead of the checkpoint.
     pub since: Option<DateTime<Utc>>,
+    /// Without `since`: start from the checkpoint (else from the source's fresh start).
+    pub from_checkpoint: bool,
     /// Records to read at most; `None` means the source's per-run maximum; `Some(0)` means
     /// until the end of the stream.
     pub max: Option<u32>,
@@ -99,12 +101,13 @@ impl Collector<'_> {
     ) -> Result<Report, Error> {
         let kind = source.kind();
         let started = Instant::now();
-        let mut cursor = match opts.since {
-            Some(t) => source.start_cursor(Some(t))?,
-            None => match lock(&self.store).checkpoint(self.tenant, kind.key())? {
-                Some(c) => c.cursor,
-                None => source.start_cursor(None)?,
-            },
+        let stored = match (opts.since, opts.from_checkpoint) {
+            (None, true) => lock(&self.store).checkpoint(self.tenant, kind.key())?,
+            _ => None,
+        };
+        let mut cursor = match stored {
+            Some(c) => c.cursor,
+            None => source.start_cursor(opts.since)?,
         };
         let budget = match opts.max {
             None => u64::from(source.max_per_run()),

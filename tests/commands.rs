@@ -22,11 +22,18 @@ fn get_events_prints_and_moves_no_checkpoint() {
     }
     assert!(text.contains("(3 records)"), "{text}");
 
-    // After a fetch, get-events still moves nothing, and shows what the checkpoint would.
+    // After a fetch, get-events still moves nothing; --from-checkpoint peeks at what the
+    // next fetch would read.
     assert_eq!(code(&h.run(&["fetch"])), 0);
     let before = checkpoint(&h.state(), "customer_events");
     let out = h.run(&["get-events", "--type", "customer-events", "--since", "3d", "--limit", "25", "--output", "json"]);
     assert_eq!(ids(&out).len(), 25);
+    let out = h.run(&["get-events", "--type", "customer-events", "--from-checkpoint", "--output", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(ids(&out).is_empty(), "nothing new after the fetch");
+    h.sim.append_events(2);
+    let out = h.run(&["get-events", "--type", "customer-events", "--from-checkpoint", "--output", "json"]);
+    assert_eq!(ids(&out), h.sim.event_ids()[100..].to_vec());
     assert_eq!(checkpoint(&h.state(), "customer_events"), before);
 
     let out = h.run(&["get-events", "--type", "user-data", "--limit", "5"]);
@@ -82,16 +89,26 @@ fn token_is_cached_across_runs_and_reset_forgets_it() {
 }
 
 #[test]
-fn state_file_holds_no_token() {
+fn secrets_appear_nowhere() {
     let h = Harness::start(backlog(5), 0);
-    assert_eq!(code(&h.run(&["--log-level", "trace", "fetch"])), 0);
-    // The simulator's tokens are random; read the one it issued through its stats-free API:
-    // the sealed cache must not contain any long printable run that the simulator issued.
-    let bytes = std::fs::read(h.state()).unwrap();
-    let wal = std::fs::read(h.state().with_extension("db-wal")).unwrap_or_default();
-    for t in h.sim.issued_tokens() {
-        for hay in [&bytes, &wal] {
-            assert!(!hay.windows(t.len()).any(|w| w == t.as_bytes()), "token found in state");
+    let out = h.run(&["--log-level", "trace", "fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    h.sim.expire_tokens();
+    let again = h.run(&["--log-level", "trace", "fetch"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    let tokens = h.sim.issued_tokens();
+    assert!(!tokens.is_empty());
+    // A distinctive slice of the private key's base64 body.
+    let pem = std::fs::read_to_string(h.dir.path().join("key.pem")).unwrap();
+    let key_part: String = pem.lines().nth(5).unwrap().to_owned();
+    let state_dir = h.state().parent().unwrap().to_owned();
+    let mut haystacks = vec![out.stdout, out.stderr, again.stdout, again.stderr];
+    for f in std::fs::read_dir(&state_dir).unwrap() {
+        haystacks.push(std::fs::read(f.unwrap().path()).unwrap());
+    }
+    for hay in &haystacks {
+        for needle in tokens.iter().map(String::as_str).chain([key_part.as_str()]) {
+            assert!(!hay.windows(needle.len()).any(|w| w == needle.as_bytes()), "a secret leaked");
         }
     }
 }

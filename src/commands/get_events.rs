@@ -1,5 +1,6 @@
-//! `get-events`: fetch and print, for debugging. Starts from `--since`, else the checkpoint,
-//! else the first-fetch point; never deduplicates against, nor moves, any checkpoint.
+//! `get-events`: fetch and print, for debugging. Starts from `--since`, else (with
+//! `--from-checkpoint`) where the next fetch would, else from the source's fresh start;
+//! never deduplicates against, nor moves, any checkpoint.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -71,7 +72,12 @@ pub(crate) async fn run(cfg: Config, args: &GetEventsArgs) -> Result<(), Error> 
         tenant: TENANT,
         ledger_size: ctx.cfg.state.ledger_size.get(),
     };
-    let opts = Options { since: args.since, max: Some(args.limit), commit: Commit::Never };
+    let opts = Options {
+        since: args.since,
+        from_checkpoint: args.from_checkpoint,
+        max: Some(args.limit),
+        commit: Commit::Never,
+    };
     collector.collect(source.as_ref(), &opts, &never).await?;
     let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     let mut out = std::io::stdout().lock();

@@ -32,7 +32,7 @@ impl Count {
 pub(super) async fn append_events(State(sim): State<Simulator>, Query(c): Query<Count>) -> Response {
     sim.append_events(c.get());
     tracing::info!(count = c.get(), "Simulator appended events.");
-    Json(json!({ "appended": c.get(), "total": sim.event_ids().len() })).into_response()
+    Json(json!({ "appended": c.get(), "total": sim.event_count() })).into_response()
 }
 
 /// `POST /_sim/users/modify?count=N`: change N users now.

@@ -150,6 +150,21 @@ impl EventStore {
         }
     }
 
+    /// How many events are visible at `now` (cheap: the clock grid is counted, not built).
+    pub(super) fn len(&self, now: DateTime<Utc>) -> usize {
+        match self {
+            Self::Backlog(list) => list.len(),
+            Self::Clock { seed, period, appended } => {
+                let now = nanos(now);
+                let floor = Key::before(now - WINDOW_NANOS);
+                let first = first_tick_after(*seed, *period, floor);
+                let past_now = first_tick_after(*seed, *period, Key { at: now, seq: u64::MAX });
+                let ticks = usize::try_from(past_now.saturating_sub(first)).unwrap_or(usize::MAX);
+                ticks + after_in(appended, floor, usize::MAX, now).len()
+            }
+        }
+    }
+
     /// Every visible event, in key order.
     pub(super) fn all(&self, now: DateTime<Utc>) -> Vec<Entry> {
         self.page(Key { at: i64::MIN, seq: 0 }, usize::MAX, now)
@@ -314,6 +329,7 @@ mod tests {
         let all = a.all(now);
         assert!(all.len().abs_diff(7 * 24 * 60) <= 1, "one tick per minute for seven days");
         assert!(all.iter().all(|e| e.key.at <= nanos(now) && e.key.at >= nanos(now) - WINDOW_NANOS));
+        assert_eq!(a.len(now), all.len());
         // A cursor from "another process" resumes exactly after its position.
         let mid = all[5000].key;
         let next = b.page(mid, 3, now);
@@ -323,5 +339,6 @@ mod tests {
         c.append(2, now);
         let tail = c.page(all[all.len() - 1].key, 10, now);
         assert_eq!(tail.len(), 2);
+        assert_eq!(c.len(now), all.len() + 2);
     }
 }

@@ -298,6 +298,11 @@ impl Simulator {
         entries.iter().map(|e| data::event_id(self.inner.cfg.seed, e.origin)).collect()
     }
 
+    /// Number of events visible now, without building their ids.
+    fn event_count(&self) -> usize {
+        self.state().events.len(Utc::now())
+    }
+
     /// Number of users in the Admin directory.
     pub fn user_count(&self) -> usize {
         self.state().directory.len()
