@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Harness, backlog, checkpoint, code, ids, stderr};
@@ -112,16 +113,7 @@ fn wrong_user_is_an_auth_error() {
 #[test]
 fn overlapping_runs_are_refused_and_run_stops_cleanly() {
     let h = Harness::start(backlog(30), 0);
-    let mut daemon = std::process::Command::new(assert_cmd::cargo::cargo_bin("esign-collector"))
-        .arg("--config")
-        .arg(&h.config)
-        .arg("run")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = daemon.id();
-    let guard = scopeguard(pid);
+    let mut daemon = h.spawn(&["run"], Stdio::null(), Stdio::null());
     let deadline = Instant::now() + Duration::from_secs(30);
     while checkpoint(&h.state(), "customer_events").is_none() {
         assert!(Instant::now() < deadline, "run never committed");
@@ -131,55 +123,22 @@ fn overlapping_runs_are_refused_and_run_stops_cleanly() {
     assert_eq!(code(&out), 8, "{}", stderr(&out));
     assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
     // SIGTERM: the daemon finishes and exits 0.
-    unsafe {
-        libc::kill(i32::try_from(pid).unwrap(), libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = daemon.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "run did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // Reaped already: the guard must not signal a PID that may be reused.
-    std::mem::forget(guard);
-    assert_eq!(status.code(), Some(0));
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(20)).code(), Some(0));
     let out = h.run(&["fetch"]);
     assert_eq!(code(&out), 0, "lock released: {}", stderr(&out));
-}
-
-/// Kills the process by PID if the test fails before it ends.
-fn scopeguard(pid: u32) -> impl Drop {
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            unsafe {
-                libc::kill(i32::try_from(self.0).unwrap_or(0), libc::SIGKILL);
-            }
-        }
-    }
-    Kill(pid)
 }
 
 #[test]
 fn failed_sink_leaves_the_checkpoint_unchanged() {
     let h = Harness::start(backlog(40), 0);
     // stdout is a pipe whose reader is gone: every write fails with EPIPE.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("esign-collector"))
-        .arg("--config")
-        .arg(&h.config)
-        .arg("fetch")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let guard = scopeguard(child.id());
-    let out = child.wait_with_output().unwrap();
-    std::mem::forget(guard);
-    assert_eq!(code(&out), 7, "{}", stderr(&out));
-    assert!(stderr(&out).contains("sink stdout"), "{}", stderr(&out));
+    let mut run = h.spawn(&["fetch"], Stdio::piped(), Stdio::piped());
+    drop(run.child.stdout.take());
+    let status = run.wait(common::RUN_TIMEOUT);
+    let err = run.stderr();
+    assert_eq!(status.code(), Some(7), "{err}");
+    assert!(err.contains("sink stdout"), "{err}");
     assert_eq!(checkpoint(&h.state(), "customer_events"), None, "nothing confirmed, nothing committed");
     let out = h.run(&["fetch"]);
     assert_eq!(ids(&out), h.sim.event_ids(), "the next run delivers everything");

@@ -183,3 +183,65 @@ pub fn checkpoint(state: &Path, source: &str) -> Option<String> {
 pub fn backlog(count: usize) -> EventFeed {
     EventFeed::Backlog { count, span: Duration::from_secs(2 * 86_400) }
 }
+
+/// A background run of the binary, killed (by PID) and reaped if the test ends first.
+pub struct Spawned {
+    pub child: std::process::Child,
+    done: bool,
+}
+
+impl Spawned {
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                self.done = true;
+                return s;
+            }
+            assert!(std::time::Instant::now() < deadline, "process {} did not exit in {limit:?}", self.child.id());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(i32::try_from(self.child.id()).unwrap(), sig);
+        }
+    }
+
+    /// What it wrote to stderr (after it exited).
+    pub fn stderr(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+        }
+        s
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Harness {
+    /// Starts the binary in the background with this config; stdout and stderr as given.
+    pub fn spawn(&self, args: &[&str], stdout: std::process::Stdio, stderr: std::process::Stdio) -> Spawned {
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("esign-collector"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("ESIGN_COLLECTOR_CONFIG")
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        Spawned { child, done: false }
+    }
+}
