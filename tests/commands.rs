@@ -159,3 +159,43 @@ fn demo_environment_runs_out_of_the_box() {
     let first: std::collections::HashSet<_> = l.iter().map(|v| v["event_id"].clone()).collect();
     assert!(again.iter().all(|v| !first.contains(&v["event_id"])), "second demo run repeats nothing");
 }
+
+#[test]
+fn simulate_serves_and_writes_a_working_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sim.toml");
+    let key = dir.path().join("keys/sim.pem");
+    let mut sim = common::Spawned::from(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("esign-collector"))
+            .args(["simulate", "--port", "0", "--backlog", "300", "--write-config"])
+            .arg(&cfg)
+            .arg("--key-out")
+            .arg(&key)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&cfg).is_ok_and(|t| t.contains("[state]")) {
+        assert!(std::time::Instant::now() < deadline, "simulate wrote no config");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    let out = assert_cmd::Command::cargo_bin("esign-collector")
+        .unwrap()
+        .args(["fetch", "--config"])
+        .arg(&cfg)
+        .current_dir(dir.path())
+        .timeout(common::RUN_TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let l = lines(&out);
+    assert_eq!(l.iter().filter(|v| v["source_log_type"] == "customerevent").count(), 300);
+    assert!(l.iter().any(|v| v["source_log_type"] == "auditusers"));
+    sim.signal(libc::SIGTERM);
+    assert_eq!(sim.wait(std::time::Duration::from_secs(20)).code(), Some(0));
+}

@@ -221,6 +221,12 @@ impl Spawned {
     }
 }
 
+impl From<std::process::Child> for Spawned {
+    fn from(child: std::process::Child) -> Self {
+        Self { child, done: false }
+    }
+}
+
 impl Drop for Spawned {
     fn drop(&mut self) {
         if !self.done {
