@@ -182,8 +182,7 @@ fn simulate_serves_and_writes_a_working_config() {
         assert!(std::time::Instant::now() < deadline, "simulate wrote no config");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions()) & 0o777, 0o600);
     let out = assert_cmd::Command::cargo_bin("esign-collector")
         .unwrap()
         .args(["fetch", "--config"])
