@@ -209,7 +209,7 @@ impl Collector<'_> {
                 Some(user_id) => users.push(UserRow { user_id, fingerprint: n.event_id.clone(), record: json.clone() }),
                 None => ids.push(n.event_id.clone()),
             }
-            lines.push(Line { event_id: n.event_id, json });
+            lines.push(Line { event_id: n.event_id, time: n.time, json });
         }
         Ok((lines, ids, users, dups))
     }

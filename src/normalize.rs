@@ -12,6 +12,8 @@ use crate::sources::SourceKind;
 pub struct Normalized {
     /// The dedup key: Monitor's `eventId`; for users a fingerprint of id and content.
     pub event_id: String,
+    /// The `_time` written into `value`.
+    pub time: String,
     /// For users: the user id (its fingerprint is `event_id`).
     pub user_id: Option<String>,
     /// The output object.
@@ -112,13 +114,13 @@ pub fn normalize(kind: SourceKind, mut record: Map<String, Value>, collected_at:
             (user_fingerprint(&id, &record), Some(id), collected_at.to_owned())
         }
     };
-    record.insert("_time".into(), Value::String(time));
+    record.insert("_time".into(), Value::String(time.clone()));
     record.insert("source_log_type".into(), Value::String(kind.log_type().into()));
     record.insert("vendor".into(), Value::String("docusign".into()));
     record.insert("product".into(), Value::String(kind.product().into()));
     record.insert("_collected_at".into(), Value::String(collected_at.to_owned()));
     record.insert("event_id".into(), Value::String(event_id.clone()));
-    Normalized { event_id, user_id, value: record }
+    Normalized { event_id, time, user_id, value: record }
 }
 
 #[cfg(test)]

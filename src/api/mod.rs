@@ -7,7 +7,7 @@
 //! - `retry.rs`: what is retryable and the backoff schedule.
 
 mod ratelimit;
-mod retry;
+pub(crate) mod retry;
 
 use std::time::Duration;
 

@@ -22,7 +22,7 @@ pub(crate) async fn run(cfg: Config, args: &FetchArgs, shutdown: watch::Receiver
     let _lock = StateLock::acquire(&cfg.state.path)?;
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let ctx = Context::build(cfg, Some(store.clone())).await?;
-    let mut sinks = sinks::build(&ctx.cfg.sinks);
+    let mut sinks = sinks::build(&ctx.cfg.sinks)?;
     let opts = Options { since: args.since, from_checkpoint: true, max: args.all.then_some(0), commit: Commit::Yes };
     cycle(&ctx, &store, &mut sinks, &opts, &shutdown).await.map(drop)
 }

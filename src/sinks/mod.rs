@@ -11,7 +11,7 @@ mod writer;
 
 use async_trait::async_trait;
 
-use crate::config::SinkConfig;
+use crate::config::{ConfigError, SinkConfig};
 use crate::sources::SourceKind;
 
 pub use writer::WriterSink;
@@ -34,6 +34,8 @@ pub enum SinkError {
 pub struct Line {
     /// The event's dedup key.
     pub event_id: String,
+    /// The event's time (`_time`, RFC 3339 UTC), for sinks whose envelope carries a time.
+    pub time: String,
     /// The JSON object, one line, no trailing newline.
     pub json: String,
 }
@@ -61,12 +63,15 @@ pub trait Sink: Send {
 }
 
 /// Builds the configured sinks.
-pub fn build(cfgs: &[SinkConfig]) -> Vec<Box<dyn Sink>> {
+///
+/// # Errors
+/// `ConfigError` when a sink's settings are unusable (e.g. an unreadable certificate).
+pub fn build(cfgs: &[SinkConfig]) -> Result<Vec<Box<dyn Sink>>, ConfigError> {
     cfgs.iter()
-        .map(|c| -> Box<dyn Sink> {
-            match c {
+        .map(|c| -> Result<Box<dyn Sink>, ConfigError> {
+            Ok(match c {
                 SinkConfig::Stdout => Box::new(WriterSink::new("stdout", std::io::stdout())),
-            }
+            })
         })
         .collect()
 }

@@ -66,8 +66,8 @@ mod tests {
         Batch {
             source: SourceKind::CustomerEvents,
             lines: vec![
-                Line { event_id: "a".into(), json: r#"{"a":1}"#.into() },
-                Line { event_id: "b".into(), json: r#"{"b":"x\ny"}"#.into() },
+                Line { event_id: "a".into(), time: String::new(), json: r#"{"a":1}"#.into() },
+                Line { event_id: "b".into(), time: String::new(), json: r#"{"b":"x\ny"}"#.into() },
             ],
         }
     }
