@@ -231,12 +231,18 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// One `[[sinks]]` entry.
+/// One `[[sinks]]` entry, chosen by its `type`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkConfig {
     /// JSON lines on standard output.
     Stdout,
+    /// JSON lines appended to a file, fsynced before confirming.
+    File(crate::sinks::file::FileSinkConfig),
+    /// RFC 5424/3164 over TCP, TLS, RELP or UDP.
+    Syslog(crate::sinks::syslog::SyslogSinkConfig),
+    /// Batched POSTs: NDJSON, Splunk HEC, Elasticsearch bulk.
+    Http(crate::sinks::http::HttpSinkConfig),
 }
 
 /// `[demo]`: the simulator that stands in for DocuSign when `environment = "demo"`.

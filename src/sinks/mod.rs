@@ -7,6 +7,9 @@
 //! - this file: the [`Sink`] trait, [`Batch`], [`SinkError`], building the configured sinks.
 //! - `writer.rs`: a sink over any `Write` (stdout today; files reuse it).
 
+pub mod file;
+pub mod http;
+pub mod syslog;
 mod writer;
 
 use async_trait::async_trait;
@@ -68,9 +71,14 @@ pub trait Sink: Send {
 /// `ConfigError` when a sink's settings are unusable (e.g. an unreadable certificate).
 pub fn build(cfgs: &[SinkConfig]) -> Result<Vec<Box<dyn Sink>>, ConfigError> {
     cfgs.iter()
-        .map(|c| -> Result<Box<dyn Sink>, ConfigError> {
+        .enumerate()
+        .map(|(i, c)| -> Result<Box<dyn Sink>, ConfigError> {
+            // Named by type and position, e.g. `syslog[1]`, in logs and errors.
             Ok(match c {
                 SinkConfig::Stdout => Box::new(WriterSink::new("stdout", std::io::stdout())),
+                SinkConfig::File(f) => Box::new(file::FileSink::open(&format!("file[{i}]"), f)?),
+                SinkConfig::Syslog(s) => syslog::build(&format!("syslog[{i}]"), s)?,
+                SinkConfig::Http(h) => http::build(&format!("http[{i}]"), h)?,
             })
         })
         .collect()
