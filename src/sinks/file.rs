@@ -169,10 +169,10 @@ impl FileSink {
         let written = file.write_all(buf).and_then(|()| file.sync_data());
         if let Err(e) = written {
             // Roll back a partial page so the file never holds half a line.
-            if let Ok(len) = before {
-                if let Err(t) = file.set_len(len) {
-                    warn!(error = %t, "Cannot roll back a partial write; the file may end in a partial line.");
-                }
+            if let Ok(len) = before
+                && let Err(t) = file.set_len(len)
+            {
+                warn!(error = %t, "Cannot roll back a partial write; the file may end in a partial line.");
             }
             return Err(self.err(e));
         }
