@@ -11,16 +11,31 @@ fn example_parses() {
     assert!(cfg.sources.customer_events.enabled && cfg.sources.user_data.enabled);
 }
 
-/// Field names of the `Deserialize` structs in `src/config/`.
+/// Every `.rs` file below `dir`.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Field names of the `pub struct …Config` structs in `src/config/` and `src/sinks/`.
 fn config_fields() -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(std::path::Path::new("src/config"), &mut files);
+    rust_files(std::path::Path::new("src/sinks"), &mut files);
     let mut out = Vec::new();
-    for entry in std::fs::read_dir("src/config").unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for path in files {
+        let text = std::fs::read_to_string(path).unwrap();
         let mut in_struct = false;
         for line in text.lines() {
             let t = line.trim();
             if t.starts_with("pub struct") && t.ends_with('{') {
-                in_struct = true;
+                in_struct = t.split_whitespace().nth(2).is_some_and(|n| n.ends_with("Config"));
             } else if t == "}" {
                 in_struct = false;
             } else if let (true, Some((name, _))) = (in_struct, t.strip_prefix("pub ").and_then(|r| r.split_once(':')))
