@@ -136,6 +136,7 @@ impl Collector<'_> {
             r.fetched += page.records.len() as u64;
             let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let (lines, ids, users, dups) = self.prepare(kind, page.records, &collected_at, opts.commit)?;
+            crate::failpoint::hit("before_send");
             r.duplicates += dups;
             if !lines.is_empty() {
                 let batch = Batch { source: kind, lines };
@@ -144,8 +145,10 @@ impl Collector<'_> {
                 }
                 r.delivered += batch.lines.len() as u64;
             }
+            crate::failpoint::hit("after_send");
             if opts.commit == Commit::Yes {
                 lock(&self.store).commit(self.tenant, kind.key(), &page.next, &ids, &users, self.ledger_size)?;
+                crate::failpoint::hit("after_commit");
                 r.cursor_moved |= page.next != cursor;
                 debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
             }

@@ -22,6 +22,7 @@ pub mod config;
 pub mod context;
 pub mod demo;
 pub mod error;
+pub mod failpoint;
 pub mod normalize;
 pub mod simulator;
 pub mod sinks;

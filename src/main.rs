@@ -31,6 +31,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
+    // Past RLIMIT_FSIZE the kernel would kill us with SIGXFSZ mid-write; ignored, the write
+    // fails with EFBIG instead and is handled like a full disk (nothing committed, exit 7/9).
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -143,3 +143,29 @@ fn failed_sink_leaves_the_checkpoint_unchanged() {
     let out = h.run(&["fetch"]);
     assert_eq!(ids(&out), h.sim.event_ids(), "the next run delivers everything");
 }
+
+#[test]
+fn rejected_cursor_resumes_from_a_time_before_the_last_page() {
+    let h = Harness::start(backlog(200), 0);
+    assert_eq!(code(&h.run(&["fetch"])), 0);
+    h.sim.append_events(6);
+    // Make the stored cursor one DocuSign no longer accepts, keeping when its page was read.
+    let stored: serde_json::Value = serde_json::from_str(&checkpoint(&h.state(), "customer_events").unwrap()).unwrap();
+    let tampered = serde_json::json!({"cursor": "expired-cursor", "at": stored["at"]}).to_string();
+    rusqlite::Connection::open(h.state())
+        .unwrap()
+        .execute("UPDATE checkpoints SET cursor = ?1 WHERE source = 'customer_events'", [&tampered])
+        .unwrap();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("rejected the stored Monitor cursor"), "{}", stderr(&out));
+    assert_eq!(ids(&out), h.sim.event_ids()[200..].to_vec(), "the new events, none twice, none lost");
+    // A rejected ISO cursor (nothing to fall back to) stops with the API code and a hint.
+    rusqlite::Connection::open(h.state())
+        .unwrap()
+        .execute("UPDATE checkpoints SET cursor = '{\"cursor\":\"garbage\"}' WHERE source = 'customer_events'", [])
+        .unwrap();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(stderr(&out).contains("cursor"), "{}", stderr(&out));
+}

@@ -1,5 +1,6 @@
 //! Sinks through the real binary: fan-out to stdout and a file, and a failing sink leaving
 //! the checkpoint where it was even when another sink accepted the page.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -70,4 +71,38 @@ fn unknown_sink_type_and_key_are_config_errors() {
     let out = h.run(&["fetch"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("paht"), "{}", stderr(&out));
+}
+
+#[test]
+fn full_disk_fails_cleanly_and_loses_nothing() {
+    use std::os::unix::process::CommandExt;
+    let h = Harness::start(backlog(3000), 0);
+    let out_file = h.dir.path().join("events.jsonl");
+    with_sinks(&h, &format!("[[sinks]]\ntype = \"file\"\npath = \"{}\"\n", out_file.display()));
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("esign-collector"));
+    cmd.arg("--config").arg(&h.config).args(["fetch", "--all"]);
+    // Every file the process writes may grow to 600 KiB: the sink's file fills up first.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 600 * 1024, rlim_max: 600 * 1024 };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &raw const lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(matches!(code(&out), 7 | 9), "exit {}: {}", code(&out), stderr(&out));
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "no half-written line");
+    let delivered_before = file_ids(&out_file).len();
+    assert!(delivered_before < 3000);
+    // Space again: the next run delivers the rest; nothing lost, repeats only of the failed page.
+    let out = h.run(&["fetch", "--all"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = file_ids(&out_file);
+    let unique: std::collections::HashSet<_> = got.iter().collect();
+    assert_eq!(unique.len(), 3000, "every event present");
+    assert!(got.len() - 3000 <= 2000, "duplicates only from the page in flight: {}", got.len() - 3000);
 }

@@ -17,10 +17,21 @@ use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::error::Error;
 
-/// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from.
+/// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and when
+/// the page that produced it was read (the fallback if DocuSign ever rejects the cursor).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Cursor {
     cursor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<DateTime<Utc>>,
+}
+
+/// How far before the last page a rejected cursor is replaced by an ISO time: the stream can
+/// be up to ~5 minutes late, so this re-reads a margin the ledger deduplicates.
+const RECOVERY_MARGIN_MINUTES: i64 = 15;
+
+fn is_iso(c: &str) -> bool {
+    DateTime::parse_from_rfc3339(c).is_ok()
 }
 
 /// Monitor customer events.
@@ -53,7 +64,7 @@ fn malformed(message: impl Into<String>) -> Error {
 }
 
 /// Reads a stream reply of either generation.
-fn parse(reply: Value, api: MonitorApi, sent: &str) -> Result<Page, Error> {
+fn parse(reply: Value, api: MonitorApi, sent: &str, at: DateTime<Utc>) -> Result<Page, Error> {
     let Value::Object(mut body) = reply else {
         return Err(malformed("the reply is not a JSON object"));
     };
@@ -83,11 +94,20 @@ fn parse(reply: Value, api: MonitorApi, sent: &str) -> Result<Page, Error> {
     // DocuSign's own samples stop when endCursor == the cursor sent; peers stop on an empty
     // page. Either ends the stream, but a non-empty page is always delivered first.
     let at_end = records.is_empty() || end == sent;
-    Ok(Page { records, next: cursor_json(&end), at_end })
+    Ok(Page { records, next: cursor_json(&end, Some(at)), at_end })
 }
 
-fn cursor_json(c: &str) -> String {
-    serde_json::to_string(&Cursor { cursor: c.to_owned() }).unwrap_or_default()
+fn cursor_json(c: &str, at: Option<DateTime<Utc>>) -> String {
+    serde_json::to_string(&Cursor { cursor: c.to_owned(), at }).unwrap_or_default()
+}
+
+impl MonitorEvents {
+    async fn get(&self, session: &Session, cursor: &str, limit: u32) -> Result<Value, Error> {
+        let mut url =
+            url::Url::parse(&self.url).map_err(|e| Error::Internal(format!("Monitor URL {}: {e}", self.url)))?;
+        url.query_pairs_mut().append_pair("cursor", cursor).append_pair("limit", &limit.to_string());
+        session.auth.get_json(&session.api, "Monitor stream", url.as_str()).await
+    }
 }
 
 #[async_trait]
@@ -100,7 +120,7 @@ impl Source for MonitorEvents {
         let from = since.unwrap_or_else(|| {
             Utc::now() - chrono::Duration::from_std(self.first_fetch).unwrap_or(chrono::Duration::days(7))
         });
-        Ok(cursor_json(&iso(from)))
+        Ok(cursor_json(&iso(from), None))
     }
 
     fn max_per_run(&self) -> u32 {
@@ -115,11 +135,25 @@ impl Source for MonitorEvents {
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
         let c: Cursor = serde_json::from_str(cursor)
             .map_err(|e| Error::Internal(format!("stored customer_events cursor is unreadable: {e}")))?;
-        let mut url =
-            url::Url::parse(&self.url).map_err(|e| Error::Internal(format!("Monitor URL {}: {e}", self.url)))?;
-        url.query_pairs_mut().append_pair("cursor", &c.cursor).append_pair("limit", &limit.to_string());
-        let reply = session.auth.get_json(&session.api, "Monitor stream", url.as_str()).await?;
-        let page = parse(reply, self.api, &c.cursor)?;
+        let mut sent = c.cursor.clone();
+        let reply = match self.get(session, &sent, limit).await {
+            // DocuSign does not document how long a cursor lives. If it rejects one we issued,
+            // resume from an ISO time before the page that produced it: the ledger drops what
+            // is read twice, and nothing is skipped.
+            Err(Error::Api(ApiError::Status { status: 400, ref body, .. }))
+                if body.to_ascii_lowercase().contains("cursor") && !is_iso(&c.cursor) && c.at.is_some() =>
+            {
+                let at = c.at.unwrap_or_else(Utc::now) - chrono::Duration::minutes(RECOVERY_MARGIN_MINUTES);
+                sent = iso(at);
+                warn!(
+                    resume_from = %sent,
+                    "DocuSign rejected the stored Monitor cursor as invalid or expired; resuming from a time before the last page (repeats are deduplicated)."
+                );
+                self.get(session, &sent, limit).await?
+            }
+            other => other?,
+        };
+        let page = parse(reply, self.api, &sent, Utc::now())?;
         if page.records.len() > limit as usize {
             warn!(
                 asked = limit,
@@ -136,35 +170,40 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
     #[test]
     fn both_generations_parse() {
-        let p =
-            parse(json!({"endCursor": "c2", "resultData": [{"eventId": "a"}]}), MonitorApi::OrgStream, "c1").unwrap();
-        assert_eq!(p.records.len(), 1);
-        assert_eq!(p.next, r#"{"cursor":"c2"}"#);
-        assert!(!p.at_end);
-        let p = parse(json!({"endCursor": "c2", "data": [{"eventId": "a"}, {"eventId": "b"}]}), MonitorApi::V2, "c1")
+        let p = parse(json!({"endCursor": "c2", "resultData": [{"eventId": "a"}]}), MonitorApi::OrgStream, "c1", t0())
             .unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.next, r#"{"cursor":"c2","at":"2026-01-01T00:00:00Z"}"#);
+        assert!(!p.at_end);
+        let p =
+            parse(json!({"endCursor": "c2", "data": [{"eventId": "a"}, {"eventId": "b"}]}), MonitorApi::V2, "c1", t0())
+                .unwrap();
         assert_eq!(p.records.len(), 2);
     }
 
     #[test]
     fn end_of_stream() {
-        let p = parse(json!({"endCursor": "c1", "data": []}), MonitorApi::V2, "c1").unwrap();
+        let p = parse(json!({"endCursor": "c1", "data": []}), MonitorApi::V2, "c1", t0()).unwrap();
         assert!(p.at_end);
-        assert_eq!(p.next, r#"{"cursor":"c1"}"#);
+        assert_eq!(p.next, r#"{"cursor":"c1","at":"2026-01-01T00:00:00Z"}"#);
         // Same cursor but rows: still delivered, and the stream ends.
-        let p = parse(json!({"endCursor": "c1", "data": [{"eventId": "x"}]}), MonitorApi::V2, "c1").unwrap();
+        let p = parse(json!({"endCursor": "c1", "data": [{"eventId": "x"}]}), MonitorApi::V2, "c1", t0()).unwrap();
         assert!(p.at_end && p.records.len() == 1);
-        let p = parse(json!({"data": []}), MonitorApi::V2, "c1").unwrap();
+        let p = parse(json!({"data": []}), MonitorApi::V2, "c1", t0()).unwrap();
         assert!(p.at_end);
     }
 
     #[test]
     fn malformed_replies_are_errors() {
-        assert!(parse(json!([1]), MonitorApi::V2, "c").is_err());
-        assert!(parse(json!({"data": "x", "endCursor": "c"}), MonitorApi::V2, "c").is_err());
-        assert!(parse(json!({"data": [{"a": 1}]}), MonitorApi::V2, "c").is_err());
-        assert!(parse(json!({"data": [1], "endCursor": "d"}), MonitorApi::V2, "c").is_err());
+        assert!(parse(json!([1]), MonitorApi::V2, "c", t0()).is_err());
+        assert!(parse(json!({"data": "x", "endCursor": "c"}), MonitorApi::V2, "c", t0()).is_err());
+        assert!(parse(json!({"data": [{"a": 1}]}), MonitorApi::V2, "c", t0()).is_err());
+        assert!(parse(json!({"data": [1], "endCursor": "d"}), MonitorApi::V2, "c", t0()).is_err());
     }
 }
