@@ -115,6 +115,9 @@ pub struct CustomerEventsConfig {
     /// Most events one run delivers (DocuSign's page limit is 2000); the rest comes next run.
     #[serde(default = "default_max_events")]
     pub max_events_per_fetch: Bounded<1, 2000>,
+    /// Events asked for per request (`limit`); DocuSign allows up to 2000.
+    #[serde(default = "default_event_page")]
+    pub page_size: Bounded<1, 2000>,
     /// How far back a brand-new checkpoint starts (DocuSign keeps 7 days in the stream).
     #[serde(default = "default_first_fetch")]
     pub first_fetch: HumanDuration,
@@ -128,6 +131,7 @@ impl Default for CustomerEventsConfig {
         Self {
             enabled: true,
             max_events_per_fetch: default_max_events(),
+            page_size: default_event_page(),
             first_fetch: default_first_fetch(),
             api: default_monitor_api(),
         }
@@ -268,6 +272,9 @@ fn yes() -> bool {
 }
 fn default_max_events() -> Bounded<1, 2000> {
     Bounded::<1, 2000>::new(2000).unwrap_or_else(|_| unreachable!())
+}
+fn default_event_page() -> Bounded<1, 2000> {
+    default_max_events()
 }
 fn default_first_fetch() -> HumanDuration {
     HumanDuration(Duration::from_secs(7 * 86_400))

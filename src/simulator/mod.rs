@@ -281,6 +281,12 @@ impl Simulator {
         self.state().tokens.clear();
     }
 
+    /// The position (ingestion time in nanoseconds, sequence) an opaque cursor of this
+    /// simulator points after, so tests can check a checkpoint never moves backwards.
+    pub fn cursor_position(cursor: &str) -> Option<(i64, u64)> {
+        events::decode_cursor(cursor).map(|k| (k.at, k.seq))
+    }
+
     /// Every access token issued and still valid (not expired, not wiped by
     /// [`Simulator::expire_tokens`]), so tests can check that no copy of one leaks to disk.
     pub fn issued_tokens(&self) -> Vec<String> {

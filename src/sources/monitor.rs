@@ -41,6 +41,7 @@ pub struct MonitorEvents {
     api: MonitorApi,
     first_fetch: std::time::Duration,
     max_per_run: u32,
+    page_size: u32,
 }
 
 impl MonitorEvents {
@@ -55,7 +56,13 @@ impl MonitorEvents {
                     .collect::<String>()
             ),
         };
-        Self { url, api: cfg.api, first_fetch: cfg.first_fetch.get(), max_per_run: cfg.max_events_per_fetch.get() }
+        Self {
+            url,
+            api: cfg.api,
+            first_fetch: cfg.first_fetch.get(),
+            max_per_run: cfg.max_events_per_fetch.get(),
+            page_size: cfg.page_size.get(),
+        }
     }
 }
 
@@ -128,8 +135,7 @@ impl Source for MonitorEvents {
     }
 
     fn page_size(&self) -> u32 {
-        // DocuSign's documented maximum `limit`.
-        2000
+        self.page_size
     }
 
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
