@@ -169,3 +169,52 @@ fn rejected_cursor_resumes_from_a_time_before_the_last_page() {
     assert_eq!(code(&out), 6, "{}", stderr(&out));
     assert!(stderr(&out).contains("cursor"), "{}", stderr(&out));
 }
+
+fn set_timeout(h: &Harness, timeout: &str, retries: u32) {
+    let cfg = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("timeout = \"5s\"", &format!("timeout = \"{timeout}\""))
+        .replace("[rate_limit]\n", &format!("[rate_limit]\nmax_retries = {retries}\n"));
+    std::fs::write(&h.config, cfg).unwrap();
+}
+
+#[test]
+fn slow_replies_past_the_timeout_are_retried() {
+    let h = Harness::start(backlog(30), 0);
+    set_timeout(&h, "1s", 5);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Slow { millis: 2500 }, 2));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(ids(&out), h.sim.event_ids());
+    assert!(stderr(&out).to_lowercase().contains("timed out"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_hung_api_ends_as_unavailable_in_bounded_time() {
+    let h = Harness::start(backlog(30), 0);
+    set_timeout(&h, "1s", 2);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Slow { millis: 30_000 }, 100));
+    let t = Instant::now();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(20), "bounded by timeout × tries: {:?}", t.elapsed());
+    assert_eq!(checkpoint(&h.state(), "customer_events"), None);
+}
+
+#[test]
+fn consent_revoked_mid_run_halts_with_the_url() {
+    let h = Harness::start(backlog(30), 0);
+    assert_eq!(code(&h.run(&["fetch"])), 0);
+    let before = checkpoint(&h.state(), "customer_events");
+    h.sim.append_events(4);
+    // The admin revokes consent; the cached token expires: re-authentication is refused.
+    h.sim.revoke_consent();
+    h.sim.expire_tokens();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("/oauth/auth?response_type=code"), "{}", stderr(&out));
+    assert_eq!(checkpoint(&h.state(), "customer_events"), before);
+    h.sim.grant_consent();
+    let out = h.run(&["fetch"]);
+    assert_eq!(ids(&out).len(), 4, "consent granted again: the rest arrives");
+}
