@@ -1,8 +1,11 @@
 //! The JWT-grant assertion: RS256, iss = integration key, sub = user, aud = auth host.
 
-use jsonwebtoken::{Algorithm, Header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rsa::signature::{SignatureEncoding, Signer};
 use secrecy::SecretString;
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::{AuthError, PrivateKey};
 
@@ -50,15 +53,27 @@ pub(crate) fn assertion(key: &PrivateKey, g: &Grant, now: i64) -> Result<SecretS
         exp: iat + LIFETIME,
         scope: g.scopes.join(" "),
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key.encoding())
-        .map(SecretString::from)
-        .map_err(|e| AuthError::Key(format!("cannot sign the JWT assertion: {e}")))
+    // Signed here rather than with jsonwebtoken's `EncodingKey`, which keeps an un-zeroized
+    // copy of the key for its lifetime; the JWS compact form is three base64url parts.
+    let payload =
+        serde_json::to_vec(&claims).map_err(|e| AuthError::Key(format!("cannot encode the JWT claims: {e}")))?;
+    let mut jwt = Zeroizing::new(String::with_capacity(512));
+    jwt.push_str(&URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#));
+    jwt.push('.');
+    jwt.push_str(&URL_SAFE_NO_PAD.encode(payload));
+    let signature = key
+        .signing()
+        .try_sign(jwt.as_bytes())
+        .map_err(|e| AuthError::Key(format!("cannot sign the JWT assertion: {e}")))?;
+    jwt.push('.');
+    jwt.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+    Ok(SecretString::from(jwt.as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{DecodingKey, Validation, decode};
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
     use secrecy::ExposeSecret;
 
     #[test]

@@ -3,17 +3,19 @@
 
 use std::path::Path;
 
-use jsonwebtoken::EncodingKey;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::AuthError;
 
-/// A validated private key. Its `Debug` prints nothing of the key.
+/// A validated private key. Its `Debug` prints nothing of the key, and the key material is
+/// zeroized when it is dropped (`rsa`'s keys are `ZeroizeOnDrop`; the derived cache key is
+/// `Zeroizing`).
 pub struct PrivateKey {
-    encoding: EncodingKey,
+    signing: SigningKey<Sha256>,
     cache_key: Zeroizing<[u8; 32]>,
     public_pem: String,
 }
@@ -99,19 +101,18 @@ impl PrivateKey {
     pub fn from_rsa(key: &rsa::RsaPrivateKey) -> Result<Self, String> {
         use rsa::pkcs8::EncodePublicKey;
         let der = key.to_pkcs1_der().map_err(|e| e.to_string())?;
-        let encoding = EncodingKey::from_rsa_der(der.as_bytes());
         let mut h = Sha256::new();
         h.update(b"esign-collector token cache v1\0");
         h.update(der.as_bytes());
         let cache_key = Zeroizing::new(h.finalize().into());
         let public_pem =
             key.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).map_err(|e| e.to_string())?;
-        Ok(Self { encoding, cache_key, public_pem })
+        Ok(Self { signing: SigningKey::<Sha256>::new(key.clone()), cache_key, public_pem })
     }
 
-    /// The signing key.
-    pub(crate) fn encoding(&self) -> &EncodingKey {
-        &self.encoding
+    /// The RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signing key.
+    pub(crate) fn signing(&self) -> &SigningKey<Sha256> {
+        &self.signing
     }
 
     /// The key that seals the token cache, derived from the private key.

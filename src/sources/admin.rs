@@ -65,7 +65,7 @@ fn malformed(message: impl Into<String>) -> Error {
 }
 
 /// Reads `{users: [...], paging: {next, ...}}`: the records, and whether another page follows.
-fn parse(reply: Value) -> Result<(Vec<Map<String, Value>>, bool), Error> {
+pub(super) fn parse(reply: Value) -> Result<(Vec<Map<String, Value>>, bool), Error> {
     let Value::Object(mut body) = reply else {
         return Err(malformed("the reply is not a JSON object"));
     };

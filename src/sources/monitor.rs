@@ -71,7 +71,7 @@ fn malformed(message: impl Into<String>) -> Error {
 }
 
 /// Reads a stream reply of either generation.
-fn parse(reply: Value, api: MonitorApi, sent: &str, at: DateTime<Utc>) -> Result<Page, Error> {
+pub(super) fn parse(reply: Value, api: MonitorApi, sent: &str, at: DateTime<Utc>) -> Result<Page, Error> {
     let Value::Object(mut body) = reply else {
         return Err(malformed("the reply is not a JSON object"));
     };

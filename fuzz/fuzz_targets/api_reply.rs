@@ -1,0 +1,11 @@
+//! Any bytes as a Monitor (both generations) or Admin users reply: parsing and normalization
+//! must reject or accept, never panic or hang.
+#![no_main]
+
+use esign_collector::sources::fuzzing;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    fuzzing::monitor_reply(data);
+    fuzzing::admin_reply(data);
+});
