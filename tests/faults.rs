@@ -1,6 +1,8 @@
 //! Failure paths: revoked consent, 429 with Retry-After, 5xx, 401 mid-run, malformed replies,
 //! refusals, and two runs on one state file.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Stdio;
