@@ -243,10 +243,10 @@ pub enum SinkConfig {
     Stdout,
     /// JSON lines appended to a file, fsynced before confirming.
     File(crate::sinks::file::FileSinkConfig),
-    /// RFC 5424/3164 over TCP, TLS, RELP or UDP.
-    Syslog(crate::sinks::syslog::SyslogSinkConfig),
-    /// Batched POSTs: NDJSON, Splunk HEC, Elasticsearch bulk.
-    Http(crate::sinks::http::HttpSinkConfig),
+    /// RFC 5424/3164 over TCP, TLS, RELP or UDP (boxed: far larger than the other variants).
+    Syslog(Box<crate::sinks::syslog::SyslogSinkConfig>),
+    /// Batched POSTs: NDJSON, Splunk HEC, Elasticsearch bulk (boxed, likewise).
+    Http(Box<crate::sinks::http::HttpSinkConfig>),
 }
 
 /// `[demo]`: the simulator that stands in for DocuSign when `environment = "demo"`.
@@ -367,6 +367,13 @@ impl Config {
         }
         if self.sinks.is_empty() {
             return Err(invalid("sinks", "is empty: configure at least one [[sinks]]"));
+        }
+        for (i, sink) in self.sinks.iter().enumerate() {
+            match sink {
+                SinkConfig::Http(h) => h.validate(&format!("http[{i}]"))?,
+                SinkConfig::Syslog(s) => crate::sinks::syslog::validate(&format!("syslog[{i}]"), s)?,
+                SinkConfig::Stdout | SinkConfig::File(_) => {}
+            }
         }
         self.docusign.validate(self.needs_organization(), s.user_data.enabled)?;
         let scopes = self.scopes();

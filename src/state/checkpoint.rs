@@ -43,7 +43,8 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// Which of `ids` were already delivered by this source.
+    /// Which of `ids` were already delivered by this source. The lookups share one read
+    /// transaction, so a page takes the file lock once, not once per id.
     ///
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
@@ -53,16 +54,19 @@ impl Store {
         source: &str,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM ledger WHERE tenant = ?1 AND source = ?2 AND event_id = ?3")
-            .map_err(self.sql())?;
+        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
         let mut out = HashSet::new();
-        for id in ids {
-            if stmt.exists(params![tenant, source, id]).map_err(self.sql())? {
-                out.insert(id.to_owned());
+        {
+            let mut stmt = tx
+                .prepare_cached("SELECT 1 FROM ledger WHERE tenant = ?1 AND source = ?2 AND event_id = ?3")
+                .map_err(self.sql())?;
+            for id in ids {
+                if stmt.exists(params![tenant, source, id]).map_err(self.sql())? {
+                    out.insert(id.to_owned());
+                }
             }
         }
+        tx.commit().map_err(self.sql())?;
         Ok(out)
     }
 

@@ -1,20 +1,165 @@
-//! Placeholder: the syslog sink is being written.
+//! The syslog sink: each line becomes one RFC 5424 (or RFC 3164) message, sent over TCP, TLS
+//! (RFC 5425) or RELP with a confirmation, or over UDP on a best-effort basis.
+//!
+//! An RFC 5424 message is
+//! `<PRI>1 TIMESTAMP HOSTNAME esign-collector PID MSGID [esign@32473 event_id="…"] JSON`,
+//! where TIMESTAMP is the event's `_time`, MSGID is the source (`customer_events`,
+//! `user_data`) and MSG is the JSON line without a BOM (see `format`).
+//!
+//! What `Ok` from `send` means, per transport:
+//! - `tcp`, `tls`: RFC 6587 octet counting on a connection per page; written, half-closed,
+//!   the receiver closed its side after reading everything with every byte acknowledged by
+//!   its kernel, and it then completed an empty check session (see `conn`). This proves the
+//!   receiver *read* the page and was still running afterwards, not that it stored it: a
+//!   receiver that buffers in memory can still lose what it read. A receiver restarted
+//!   mid-page gets the whole page again.
+//! - `relp`: every message answered `200 OK`; only unanswered messages are sent again.
+//!   rsyslog answers once the message is in its queue, so how durable that is follows the
+//!   receiver's queue settings (a direct or disk-assisted queue survives a crash).
+//! - `udp`: **best effort**: every datagram was handed to the kernel, nothing more. A receiver
+//!   that is down, or a full socket buffer on its side, loses messages silently.
+//!
+//! Duplicates are possible after a retry (a page sent again whole); loss is not, except on
+//! UDP. Connecting happens at the first page, so a receiver that is down fails the run as a
+//! sink failure (exit 7), not as a configuration error.
+//!
+//! # Architecture
+//! - `config.rs`: [`SyslogSinkConfig`] and its self-checking value types.
+//! - `format.rs`: headers, structured-data escaping, octet framing.
+//! - `truncate.rs`: fitting an event into `max_message_size` with a marker.
+//! - `conn.rs`: connecting, TLS or not, the TCP/TLS confirmation, UDP datagrams.
+//! - `tls.rs`: the rustls client built from `ca_file`, `cert_file`, `key_file`.
+//! - `relp_frame.rs`, `relp.rs`: the RELP frame codec and client session.
+//! - `sink.rs`: the [`Sink`] implementation: render once, deliver, retry with backoff.
+//! - this file: cross-field checks and [`build`].
 
-use serde::Deserialize;
+mod config;
+mod conn;
+mod format;
+mod relp;
+mod relp_frame;
+mod sink;
+mod tls;
+mod truncate;
+
+pub use config::{Facility, Format, HostPort, SdId, Severity, SyslogName, SyslogSinkConfig, Transport};
 
 use super::Sink;
 use crate::config::ConfigError;
 
-/// `[[sinks]] type = "syslog"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyslogSinkConfig {}
+/// The largest UDP payload over IPv4; a longer `max_message_size` cannot travel as a datagram.
+const MAX_UDP_PAYLOAD: u32 = 65_507;
 
-/// Builds the sink.
+/// Checks the keys that depend on each other.
 ///
 /// # Errors
-/// `ConfigError` for unusable settings.
+/// `ConfigError::Invalid` naming the key, e.g. `sinks.syslog[0].ca_file`.
+pub fn validate(name: &str, cfg: &SyslogSinkConfig) -> Result<(), ConfigError> {
+    let invalid = |key: &str, message: &str| ConfigError::Invalid {
+        key: format!("sinks.{name}.{key}"),
+        message: message.to_owned(),
+    };
+    if cfg.transport != Transport::Tls {
+        let tls_only = [
+            ("ca_file", cfg.ca_file.is_some()),
+            ("cert_file", cfg.cert_file.is_some()),
+            ("key_file", cfg.key_file.is_some()),
+            ("server_name", cfg.server_name.is_some()),
+        ];
+        if let Some((key, _)) = tls_only.iter().find(|(_, set)| *set) {
+            return Err(invalid(key, "applies only to transport = \"tls\""));
+        }
+    }
+    if cfg.transport == Transport::Udp && cfg.max_message_size.get() > MAX_UDP_PAYLOAD {
+        return Err(invalid("max_message_size", "must be at most 65507 with transport = \"udp\""));
+    }
+    if cfg.connect_timeout.get().is_zero() {
+        return Err(invalid("connect_timeout", "must be longer than zero"));
+    }
+    if cfg.write_timeout.get().is_zero() {
+        return Err(invalid("write_timeout", "must be longer than zero"));
+    }
+    if cfg.initial_backoff.get() > cfg.max_backoff.get() {
+        return Err(invalid("initial_backoff", "is longer than max_backoff"));
+    }
+    Ok(())
+}
+
+/// Builds the sink: checks the settings and reads the TLS files, but does not connect.
+///
+/// # Errors
+/// `ConfigError::Invalid` naming the key at fault (e.g. an unreadable `ca_file`).
 pub fn build(name: &str, cfg: &SyslogSinkConfig) -> Result<Box<dyn Sink>, ConfigError> {
-    let _ = (name, cfg);
-    Err(ConfigError::Invalid { key: "sinks".into(), message: "syslog is not available yet".into() })
+    validate(name, cfg)?;
+    let tls = if cfg.transport == Transport::Tls { Some(tls::settings(name, cfg)?) } else { None };
+    Ok(Box::new(sink::SyslogSink::new(name, cfg, tls)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> SyslogSinkConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        build("syslog[0]", &cfg(text)).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cross_field_checks_name_the_key() {
+        let e = err("address = \"h:1\"\ntransport = \"tcp\"\nca_file = \"/x\"");
+        assert!(e.contains("`sinks.syslog[0].ca_file` applies only to transport = \"tls\""), "{e}");
+        let e = err("address = \"h:1\"\ntransport = \"udp\"\nmax_message_size = 100000");
+        assert!(e.contains("sinks.syslog[0].max_message_size"), "{e}");
+        let e = err("address = \"h:1\"\ntransport = \"tcp\"\ninitial_backoff = \"1m\"\nmax_backoff = \"1s\"");
+        assert!(e.contains("initial_backoff"), "{e}");
+        let e = err("address = \"h:1\"\ntransport = \"relp\"\nwrite_timeout = \"0s\"");
+        assert!(e.contains("write_timeout"), "{e}");
+    }
+
+    #[test]
+    fn tls_files_are_read_at_build() {
+        let e = err("address = \"h:1\"\ntransport = \"tls\"\nca_file = \"/nonexistent/ca.pem\"");
+        assert!(e.contains("sinks.syslog[0].ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no pem here").unwrap();
+        let e = err(&format!("address = \"h:1\"\ntransport = \"tls\"\nca_file = \"{}\"", empty.display()));
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let e = err("address = \"h:1\"\ntransport = \"tls\"\ncert_file = \"/c.pem\"");
+        assert!(e.contains("`sinks.syslog[0].key_file` is required when cert_file is set"), "{e}");
+        let e = err("address = \"h:1\"\ntransport = \"tls\"\nserver_name = \"not a name\"");
+        assert!(e.contains("sinks.syslog[0].server_name"), "{e}");
+    }
+
+    #[test]
+    fn building_does_not_connect() {
+        // Port 1 on loopback has no listener; building must still succeed.
+        for t in ["tcp", "tls", "relp", "udp"] {
+            let s = build("syslog[3]", &cfg(&format!("address = \"127.0.0.1:1\"\ntransport = \"{t}\""))).unwrap();
+            assert_eq!(s.name(), "syslog[3]");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_is_down_fails_the_send() {
+        let mut s = build(
+            "syslog[0]",
+            &cfg("address = \"127.0.0.1:1\"\ntransport = \"tcp\"\nmax_retries = 1\ninitial_backoff = \"10ms\""),
+        )
+        .unwrap();
+        let batch = crate::sinks::Batch {
+            source: crate::sources::SourceKind::CustomerEvents,
+            lines: vec![crate::sinks::Line { event_id: "e".into(), time: String::new(), json: "{}".into() }],
+        };
+        let e = s.send(&batch).await.unwrap_err().to_string();
+        assert!(
+            e.contains("syslog[0] (tcp 127.0.0.1:1)") && e.contains("1 of 1 messages not confirmed after 2 tries"),
+            "{e}"
+        );
+        let empty = crate::sinks::Batch { source: batch.source, lines: Vec::new() };
+        s.send(&empty).await.unwrap();
+    }
 }

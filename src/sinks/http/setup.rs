@@ -1,0 +1,218 @@
+//! What `build` reads and prepares: the credential (from an environment variable or a file,
+//! never from the config text), the custom headers, and the reqwest client with its TLS
+//! settings. Nothing here contacts the receiver.
+
+use std::path::Path;
+
+use base64::Engine;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use tracing::warn;
+
+use super::{AuthStrategy, Headers, HttpAuthConfig, HttpSinkConfig};
+use crate::config::ConfigError;
+
+/// Headers the sink sets itself; a custom header must not override them.
+const RESERVED: [&str; 7] = [
+    "authorization",
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "x-splunk-request-channel",
+];
+
+/// The `Authorization` header value, and the raw secrets to cut from any receiver reply we
+/// quote in an error. `Debug` prints nothing of either.
+pub(super) struct Credential {
+    header: SecretString,
+    hide: Vec<SecretString>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(<redacted>)")
+    }
+}
+
+impl Credential {
+    /// Reads the credential `auth` names.
+    ///
+    /// # Errors
+    /// `(key, message)`: the variable is unset or empty, the file unreadable or empty, or the
+    /// value cannot travel in an HTTP header. The message never holds the secret.
+    pub(super) fn read(sink: &str, auth: &HttpAuthConfig) -> Result<Self, (&'static str, String)> {
+        let (secret, keys) = if auth.strategy == AuthStrategy::Basic {
+            let keys = ("password_env", "password_file");
+            (read_secret(sink, auth.password_env.as_deref(), auth.password_file.as_deref(), keys)?, keys)
+        } else {
+            let keys = ("token_env", "token_file");
+            (read_secret(sink, auth.token_env.as_deref(), auth.token_file.as_deref(), keys)?, keys)
+        };
+        let raw = secret.expose_secret();
+        let (header, mut hide) = match auth.strategy {
+            AuthStrategy::Bearer => (format!("Bearer {raw}"), vec![]),
+            AuthStrategy::Splunk => (format!("Splunk {raw}"), vec![]),
+            AuthStrategy::ApiKey => (format!("ApiKey {raw}"), vec![]),
+            AuthStrategy::Basic => {
+                let user = auth.user.as_deref().unwrap_or_default();
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{raw}"));
+                (format!("Basic {encoded}"), vec![SecretString::from(encoded)])
+            }
+        };
+        if HeaderValue::from_str(&header).is_err() {
+            let key = if auth.token_file.is_some() || auth.password_file.is_some() { keys.1 } else { keys.0 };
+            return Err((key, "the credential holds characters an HTTP header cannot carry".into()));
+        }
+        hide.push(secret);
+        Ok(Self { header: SecretString::from(header), hide })
+    }
+
+    /// The `Authorization` header, marked sensitive so that no HTTP-layer `Debug` prints it.
+    pub(super) fn header(&self) -> Option<(HeaderName, HeaderValue)> {
+        // Checked in `read`, so this never fails; on failure the receiver's 401 says so.
+        let mut v = HeaderValue::from_str(self.header.expose_secret()).ok()?;
+        v.set_sensitive(true);
+        Some((AUTHORIZATION, v))
+    }
+
+    /// `text` with every occurrence of the secret cut out (a receiver may echo what it got).
+    pub(super) fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for s in &self.hide {
+            let s = s.expose_secret();
+            if s.len() >= 4 {
+                out = out.replace(s, "<redacted>");
+            }
+        }
+        out
+    }
+}
+
+/// Reads the secret from `env` or `file` (exactly one is set, checked by `validate`); `keys`
+/// are the config keys to blame, `(env key, file key)`.
+fn read_secret(
+    sink: &str,
+    env: Option<&str>,
+    file: Option<&Path>,
+    keys: (&'static str, &'static str),
+) -> Result<SecretString, (&'static str, String)> {
+    if let Some(var) = env {
+        let v =
+            std::env::var(var).map_err(|_| (keys.0, format!("environment variable {var} is not set or not UTF-8")))?;
+        if v.trim().is_empty() {
+            return Err((keys.0, format!("environment variable {var} is empty")));
+        }
+        return Ok(SecretString::from(v.trim().to_owned()));
+    }
+    let Some(path) = file else {
+        return Err((keys.1, "no credential source is set".into()));
+    };
+    let k = keys.1;
+    let meta = std::fs::metadata(path).map_err(|e| (k, format!("cannot read {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err((k, format!("{} is not a regular file", path.display())));
+    }
+    warn_if_shared(sink, path, &meta);
+    let text = std::fs::read_to_string(path).map_err(|e| (k, format!("cannot read {}: {e}", path.display())))?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err((k, format!("{} is empty", path.display())));
+    }
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+/// A credential or key file others can read is worth a warning, not a refusal: container
+/// secret mounts (Docker 0444, Kubernetes 0644 by default) cannot be chmodded by the service,
+/// and these credentials usually only write to a SIEM, unlike the DocuSign signing key.
+fn warn_if_shared(sink: &str, path: &Path, meta: &std::fs::Metadata) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        warn!(
+            sink,
+            path = %path.display(),
+            mode = format!("{mode:03o}"),
+            "A credential file is readable by group or others; restrict it with chmod 600 where you can."
+        );
+    }
+}
+
+/// Custom header names and values are valid and do not override the sink's own.
+///
+/// # Errors
+/// A message naming the header (never its value, which might be a secret).
+pub(super) fn check_headers(h: &Headers) -> Result<(), String> {
+    header_map(h).map(|_| ())
+}
+
+/// The custom headers as a map.
+///
+/// # Errors
+/// See [`check_headers`].
+pub(super) fn header_map(h: &Headers) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (k, v) in &h.0 {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("{k:?} is not a valid header name"))?;
+        if RESERVED.contains(&name.as_str()) {
+            return Err(format!("{k:?} is set by the sink itself (use `auth` for credentials)"));
+        }
+        let value = HeaderValue::from_str(v).map_err(|_| format!("the value of {k:?} is not a valid header value"))?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+/// The reqwest client: timeouts, no redirects, extra CA, client certificate, verification.
+///
+/// Redirects are off: reqwest turns a POST into a GET on 301/302, and a 2xx from that GET
+/// would confirm a page nobody received.
+///
+/// # Errors
+/// `ConfigError::Invalid` naming the file key when a PEM cannot be read or used.
+pub(super) fn client(name: &str, cfg: &HttpSinkConfig) -> Result<reqwest::Client, ConfigError> {
+    let bad = |key: &str, message: String| ConfigError::Invalid { key: format!("sinks.{name}.{key}"), message };
+    let timeout = cfg.timeout.get();
+    let mut b = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("esign-collector/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &cfg.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| bad("ca_file", format!("cannot read {}: {e}", ca.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| bad("ca_file", format!("{} is not a PEM certificate bundle: {e}", ca.display())))?;
+        if certs.is_empty() {
+            return Err(bad("ca_file", format!("{} holds no certificate", ca.display())));
+        }
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if let (Some(cert), Some(key)) = (&cfg.cert_file, &cfg.key_file) {
+        let mut pem =
+            std::fs::read(cert).map_err(|e| bad("cert_file", format!("cannot read {}: {e}", cert.display())))?;
+        let meta =
+            std::fs::metadata(key).map_err(|e| bad("key_file", format!("cannot read {}: {e}", key.display())))?;
+        warn_if_shared(name, key, &meta);
+        let key_pem = std::fs::read(key).map_err(|e| bad("key_file", format!("cannot read {}: {e}", key.display())))?;
+        pem.push(b'\n');
+        pem.extend_from_slice(&key_pem);
+        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            bad(
+                "cert_file",
+                format!("{} with {} is not a usable certificate and key: {e}", cert.display(), key.display()),
+            )
+        })?;
+        b = b.identity(id);
+    }
+    if cfg.insecure_skip_verify {
+        warn!(
+            sink = name,
+            "TLS certificate verification is OFF (insecure_skip_verify = true): anyone on the path can read credentials and events."
+        );
+        b = b.danger_accept_invalid_certs(true);
+    }
+    b.build().map_err(|e| bad("url", format!("cannot build the HTTP client: {e}")))
+}

@@ -1,0 +1,405 @@
+//! `[[sinks]] type = "syslog"`: the settings, their defaults, and the value types that check
+//! themselves while the TOML is parsed (so `toml` reports the key and line of a bad value).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{Bounded, HumanDuration};
+
+/// `[[sinks]] type = "syslog"`: RFC 5424 (or RFC 3164) messages over TCP, TLS, RELP or UDP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogSinkConfig {
+    /// The receiver, `host:port` (`[v6addr]:port` for IPv6). Resolved at every connection, so
+    /// a DNS change is followed without a restart.
+    pub address: HostPort,
+    /// `tcp`, `tls` (RFC 5425), `relp` or `udp`. Required: plain text or not is a choice the
+    /// operator makes explicitly.
+    pub transport: Transport,
+    /// `rfc5424` (structured data carries the event id) or `rfc3164` (legacy BSD header).
+    #[serde(default)]
+    pub format: Format,
+    /// Syslog facility, for the receiver's routing rules.
+    #[serde(default)]
+    pub facility: Facility,
+    /// Syslog severity of every message.
+    #[serde(default)]
+    pub severity: Severity,
+    /// HOSTNAME field; default: this machine's host name.
+    #[serde(default)]
+    pub hostname: Option<SyslogName<255>>,
+    /// APP-NAME field (RFC 3164: the tag before `[pid]:`).
+    #[serde(default = "default_app_name")]
+    pub app_name: SyslogName<48>,
+    /// RFC 5424 structured-data ID holding `event_id` (`name@private-enterprise-number`).
+    /// The default uses 32473, the number RFC 5612 reserves for documentation; a site with
+    /// its own enterprise number can set it here.
+    #[serde(default = "default_sd_id")]
+    pub structured_data_id: SdId,
+    /// Largest whole syslog message in bytes (header and JSON; not the octet-count prefix).
+    /// A longer event is truncated, never sent oversize. Keep it at or below the receiver's
+    /// limit (rsyslog `maxMessageSize`, default 8k).
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: Bounded<1024, 1_048_576>,
+    /// TLS: PEM file of the CA(s) that sign the receiver's certificate. Default: the Mozilla
+    /// roots built in (webpki-roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// TLS: PEM client certificate chain, for receivers that require mutual TLS.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// TLS: PEM private key of `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// TLS: the name the receiver's certificate must carry; default: the host of `address`.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Longest wait for a connection, including the TLS handshake and the RELP `open`.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+    /// Longest wait for the receiver to take more bytes or to confirm what it got.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout: HumanDuration,
+    /// How many times a page is sent again (whole, on a new connection) after a failed or
+    /// unconfirmed delivery; then the run fails and the checkpoint stays.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: Bounded<0, 100>,
+    /// First wait before a retry; it doubles per retry, with jitter.
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: HumanDuration,
+    /// Longest wait between retries.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// RELP: messages sent ahead of their acknowledgements (rsyslog's own default is 128).
+    #[serde(default = "default_relp_window")]
+    pub relp_window: Bounded<1, 65_536>,
+}
+
+/// How messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Plain TCP, RFC 6587 octet counting; confirmed by a half-close the receiver answers.
+    Tcp,
+    /// TLS over TCP (RFC 5425), octet counting; confirmed like `tcp`.
+    Tls,
+    /// rsyslog's Reliable Event Logging Protocol: every message acknowledged.
+    Relp,
+    /// UDP datagrams: **best effort**. A confirmed send means only "handed to the kernel".
+    Udp,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+            Transport::Relp => "relp",
+            Transport::Udp => "udp",
+        })
+    }
+}
+
+/// Message layout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG`.
+    #[default]
+    Rfc5424,
+    /// `<PRI>Mmm dd hh:mm:ss HOSTNAME APP-NAME[PROCID]: MSG` (time in UTC, no year).
+    Rfc3164,
+}
+
+/// Syslog facilities (RFC 5424 table 1), by their usual names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Facility {
+    /// 0: kernel.
+    Kern,
+    /// 1: user-level.
+    User,
+    /// 2: mail.
+    Mail,
+    /// 3: system daemons.
+    Daemon,
+    /// 4: security/authorization.
+    Auth,
+    /// 5: syslogd itself.
+    Syslog,
+    /// 6: line printer.
+    Lpr,
+    /// 7: network news.
+    News,
+    /// 8: UUCP.
+    Uucp,
+    /// 9: clock daemon (cron).
+    Cron,
+    /// 10: security/authorization, private.
+    Authpriv,
+    /// 11: FTP daemon.
+    Ftp,
+    /// 12: NTP.
+    Ntp,
+    /// 13: log audit.
+    Audit,
+    /// 14: log alert.
+    Alert,
+    /// 15: clock daemon.
+    Clock,
+    /// 16, the default: DocuSign's events are not this host's own logins, so they stay out of
+    /// the host's `auth`/`authpriv` files and rules; a SIEM routes them by APP-NAME or MSGID.
+    #[default]
+    Local0,
+    /// 17: local use 1.
+    Local1,
+    /// 18: local use 2.
+    Local2,
+    /// 19: local use 3.
+    Local3,
+    /// 20: local use 4.
+    Local4,
+    /// 21: local use 5.
+    Local5,
+    /// 22: local use 6.
+    Local6,
+    /// 23: local use 7.
+    Local7,
+}
+
+impl Facility {
+    /// The facility number (0..=23).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Syslog severities (RFC 5424 table 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// 0: system is unusable (`emergency` also accepted).
+    #[serde(alias = "emergency")]
+    Emerg,
+    /// 1: action must be taken immediately.
+    Alert,
+    /// 2: critical (`critical` also accepted).
+    #[serde(alias = "critical")]
+    Crit,
+    /// 3: error (`error` also accepted).
+    #[serde(alias = "error")]
+    Err,
+    /// 4: warning (`warn` also accepted).
+    #[serde(alias = "warn")]
+    Warning,
+    /// 5: normal but significant.
+    Notice,
+    /// 6, the default: informational.
+    #[default]
+    Info,
+    /// 7: debug.
+    Debug,
+}
+
+impl Severity {
+    /// The severity number (0..=7).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// `host:port`, checked at parse time. The host keeps no brackets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct HostPort {
+    /// Name or IP literal.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl TryFrom<String> for HostPort {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad =
+            || format!("invalid address {s:?}: write \"host:port\", e.g. \"siem.example.com:6514\" or \"[::1]:514\"");
+        let (host, port) = s.trim().rsplit_once(':').ok_or_else(bad)?;
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.strip_suffix(']').ok_or_else(bad)?,
+            None if host.contains(':') => return Err(bad()),
+            None => host,
+        };
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if host.is_empty() || port == 0 || host.chars().any(char::is_whitespace) {
+            return Err(bad());
+        }
+        Ok(Self { host: host.to_owned(), port })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A syslog header field: 1 to `MAX` printable US-ASCII characters (RFC 5424 PRINTUSASCII).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SyslogName<const MAX: usize>(String);
+
+impl<const MAX: usize> SyslogName<MAX> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> TryFrom<String> for SyslogName<MAX> {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() || s.len() > MAX || !s.bytes().all(|b| (33..=126).contains(&b)) {
+            return Err(format!("{s:?} must be 1 to {MAX} printable ASCII characters without spaces"));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// An RFC 5424 SD-ID of the private form `name@number`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SdId(String);
+
+impl SdId {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SdId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let printable = s.bytes().all(|b| (33..=126).contains(&b) && !matches!(b, b'=' | b']' | b'"'));
+        let private = s.split_once('@').is_some_and(|(name, pen)| {
+            !name.is_empty() && !name.contains('@') && !pen.is_empty() && pen.bytes().all(|b| b.is_ascii_digit())
+        });
+        if s.len() > 32 || !printable || !private {
+            return Err(format!("{s:?} must be `name@enterprise-number`, at most 32 characters, e.g. \"esign@32473\""));
+        }
+        Ok(Self(s))
+    }
+}
+
+fn default_app_name() -> SyslogName<48> {
+    SyslogName("esign-collector".to_owned())
+}
+fn default_sd_id() -> SdId {
+    SdId("esign@32473".to_owned())
+}
+fn default_max_message_size() -> Bounded<1024, 1_048_576> {
+    Bounded::<1024, 1_048_576>::new(8192).unwrap_or_else(|_| unreachable!())
+}
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_write_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_max_retries() -> Bounded<0, 100> {
+    Bounded::<0, 100>::new(5).unwrap_or_else(|_| unreachable!())
+}
+fn default_initial_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_relp_window() -> Bounded<1, 65_536> {
+    Bounded::<1, 65_536>::new(128).unwrap_or_else(|_| unreachable!())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<SyslogSinkConfig, String> {
+        toml::from_str(&format!("address = \"127.0.0.1:514\"\ntransport = \"tcp\"\n{extra}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse("").unwrap();
+        assert_eq!((c.format, c.facility, c.severity), (Format::Rfc5424, Facility::Local0, Severity::Info));
+        assert_eq!((c.facility.code(), c.severity.code()), (16, 6));
+        assert_eq!(c.max_message_size.get(), 8192);
+        assert_eq!(c.app_name.as_str(), "esign-collector");
+        assert_eq!(c.structured_data_id.as_str(), "esign@32473");
+        assert_eq!(c.relp_window.get(), 128);
+        assert_eq!(Facility::Authpriv.code(), 10);
+        assert_eq!(Facility::Local7.code(), 23);
+    }
+
+    #[test]
+    fn every_key_as_documented() {
+        let c: SyslogSinkConfig = toml::from_str(
+            r#"
+            address = "siem.example.com:6514"
+            transport = "tls"
+            format = "rfc5424"
+            facility = "local0"
+            severity = "info"
+            hostname = "collector-1.example.com"
+            app_name = "esign-collector"
+            structured_data_id = "esign@32473"
+            max_message_size = 8192
+            ca_file = "/etc/esign-collector/syslog-ca.pem"
+            cert_file = "/etc/esign-collector/syslog-client.pem"
+            key_file = "/etc/esign-collector/syslog-client.key"
+            server_name = "siem.example.com"
+            connect_timeout = "10s"
+            write_timeout = "30s"
+            max_retries = 5
+            initial_backoff = "1s"
+            max_backoff = "30s"
+            relp_window = 128
+            "#,
+        )
+        .unwrap();
+        assert_eq!((c.transport, c.address.port), (Transport::Tls, 6514));
+        assert_eq!(c.write_timeout.get(), Duration::from_secs(30));
+        assert_eq!(c.max_backoff.get(), default_max_backoff().get());
+    }
+
+    #[test]
+    fn addresses() {
+        let v6 = HostPort::try_from("[::1]:6514".to_owned()).unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 6514));
+        assert_eq!(v6.to_string(), "[::1]:6514");
+        for bad in ["siem", "siem:", "siem:0", ":514", "::1:514", "a b:1", "siem:99999"] {
+            assert!(HostPort::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = parse("structured_data_id = \"esign\"").unwrap_err();
+        assert!(e.contains("structured_data_id") && e.contains("enterprise-number"), "{e}");
+        let e = parse("hostname = \"my host\"").unwrap_err();
+        assert!(e.contains("hostname"), "{e}");
+        let e = parse("max_message_size = 100").unwrap_err();
+        assert!(e.contains("1024..=1048576"), "{e}");
+        let e = parse("facility = \"local9\"").unwrap_err();
+        assert!(e.contains("facility"), "{e}");
+        let e = parse("bogus = 1").unwrap_err();
+        assert!(e.contains("unknown field"), "{e}");
+        assert_eq!(parse("severity = \"error\"").unwrap().severity, Severity::Err);
+    }
+}

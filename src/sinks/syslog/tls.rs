@@ -1,0 +1,95 @@
+//! TLS client settings for `transport = "tls"` (RFC 5425): trust anchors from `ca_file` or
+//! the built-in Mozilla roots, an optional client certificate for mutual TLS, and the name
+//! the receiver's certificate must carry. Read once, when the sink is built.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::Resumption;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::TlsConnector;
+use tracing::warn;
+
+use super::config::SyslogSinkConfig;
+use crate::config::ConfigError;
+
+/// What a TLS connection needs.
+#[derive(Clone)]
+pub(super) struct TlsSettings {
+    /// The rustls client.
+    pub(super) connector: TlsConnector,
+    /// The name checked against the receiver's certificate.
+    pub(super) server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings").field("server_name", &self.server_name).finish_non_exhaustive()
+    }
+}
+
+fn invalid(name: &str, key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid { key: format!("sinks.{name}.{key}"), message }
+}
+
+fn certificates(name: &str, key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| invalid(name, key, format!("cannot read certificates from {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(invalid(name, key, format!("{} holds no PEM certificate", path.display())));
+    }
+    Ok(certs)
+}
+
+/// Builds the TLS client from the config's files.
+///
+/// # Errors
+/// `ConfigError::Invalid` naming the key whose file is unreadable or unusable.
+pub(super) fn settings(name: &str, cfg: &SyslogSinkConfig) -> Result<TlsSettings, ConfigError> {
+    let mut roots = RootCertStore::empty();
+    match &cfg.ca_file {
+        Some(path) => {
+            for cert in certificates(name, "ca_file", path)? {
+                roots.add(cert).map_err(|e| invalid(name, "ca_file", format!("{}: {e}", path.display())))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(name, "transport", format!("TLS is unavailable: {e}")))?
+        .with_root_certificates(roots);
+    let mut config = match (&cfg.cert_file, &cfg.key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = certificates(name, "cert_file", cert)?;
+            let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                invalid(name, "key_file", format!("cannot read a PEM private key from {}: {e}", key.display()))
+            })?;
+            if let Ok(meta) = std::fs::metadata(key)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                warn!(sink = name, path = %key.display(), "The TLS client key file is readable by group or others; consider chmod 600.");
+            }
+            builder
+                .with_client_auth_cert(chain, private)
+                .map_err(|e| invalid(name, "key_file", format!("does not match cert_file: {e}")))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        (Some(_), None) => return Err(invalid(name, "key_file", "is required when cert_file is set".into())),
+        (None, Some(_)) => return Err(invalid(name, "cert_file", "is required when key_file is set".into())),
+    };
+    // Every page opens fresh connections; resuming a session saves little and rsyslog's ossl
+    // driver refuses resumption under x509 client auth ("session id context uninitialized",
+    // a fatal alert on every connection after the first).
+    config.resumption = Resumption::disabled();
+    let host = cfg.server_name.clone().unwrap_or_else(|| cfg.address.host.clone());
+    let key = if cfg.server_name.is_some() { "server_name" } else { "address" };
+    let server_name = ServerName::try_from(host.clone())
+        .map_err(|e| invalid(name, key, format!("{host:?} is not a DNS name or IP address for TLS: {e}")))?;
+    Ok(TlsSettings { connector: TlsConnector::from(Arc::new(config)), server_name })
+}

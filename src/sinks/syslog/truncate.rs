@@ -1,0 +1,241 @@
+//! Fitting an event into `max_message_size` without ever sending it oversize, and without
+//! breaking its JSON.
+//!
+//! The rule:
+//! 1. An event that fits is sent byte for byte as it came.
+//! 2. Otherwise its JSON object is parsed and its longest string values are shortened, the
+//!    longest first, each to a prefix (cut on a character boundary) followed by
+//!    `…[truncated N bytes]`, N being the bytes removed from that value. The object gains
+//!    `"_truncated": {"fields": [JSON pointers], "original_length": bytes of the original JSON}`.
+//!    Keys, numbers and short strings are never touched, so the result stays valid JSON with
+//!    the same shape.
+//! 3. When that cannot fit (thousands of keys, or the line is not a JSON object), MSG becomes
+//!    `{"event_id":…,"_time":…,"_truncated":{"fields":[""],"original_length":N}}`: the pointer
+//!    `""` names the whole document (RFC 6901).
+//! 4. When even that cannot fit, the page fails: only an absurd event id can get there.
+
+use serde_json::{Map, Value, json};
+
+/// The outcome for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Fit {
+    /// The JSON fits as it is.
+    Whole,
+    /// Shortened string values; still the same object.
+    Shortened(String),
+    /// The minimal replacement object.
+    Replaced(String),
+    /// Nothing fits in the budget.
+    Impossible,
+}
+
+/// Strings whose JSON form is no longer than this are never shortened: the marker alone
+/// would make them longer.
+const SHORT: usize = 64;
+
+/// Room kept for a new marker and its `_truncated` entry, beyond the pointer's own length.
+const MARKER_ROOM: usize = 96;
+
+/// Fits `json` into `budget` bytes; see the module documentation for the rule.
+pub(super) fn fit(json: &str, budget: usize, event_id: &str, time: &str) -> Fit {
+    if json.len() <= budget {
+        return Fit::Whole;
+    }
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json)
+        && let Some(s) = shorten(map, budget, json.len())
+    {
+        return Fit::Shortened(s);
+    }
+    let minimal = json!({
+        "event_id": event_id,
+        "_time": time,
+        "_truncated": { "fields": [""], "original_length": json.len() },
+    })
+    .to_string();
+    if minimal.len() <= budget { Fit::Replaced(minimal) } else { Fit::Impossible }
+}
+
+/// One string value that may be shortened.
+struct Leaf {
+    pointer: String,
+    original: String,
+    /// Bytes of `original` still kept; `None` while untouched.
+    kept: Option<usize>,
+}
+
+fn shorten(map: Map<String, Value>, budget: usize, original_length: usize) -> Option<String> {
+    let mut leaves = Vec::new();
+    for (k, v) in &map {
+        if k != "_truncated" {
+            collect(v, &format!("/{}", pointer_token(k)), &mut leaves);
+        }
+    }
+    let mut doc = Value::Object(map);
+    loop {
+        let cut: Vec<&str> = leaves.iter().filter(|l| l.kept.is_some()).map(|l| l.pointer.as_str()).collect();
+        if !cut.is_empty()
+            && let Value::Object(m) = &mut doc
+        {
+            m.insert("_truncated".into(), json!({ "fields": cut, "original_length": original_length }));
+        }
+        let text = serde_json::to_string(&doc).ok()?;
+        if text.len() <= budget {
+            return Some(text);
+        }
+        let excess = text.len() - budget;
+        // The longest remaining prefix gives the most for one cut.
+        let leaf = leaves
+            .iter_mut()
+            .filter(|l| l.kept != Some(0))
+            .max_by_key(|l| escaped_len(&l.original[..l.kept.unwrap_or(l.original.len())]))?;
+        let current = leaf.kept.unwrap_or(leaf.original.len());
+        let room = if leaf.kept.is_none() { MARKER_ROOM + leaf.pointer.len() } else { 0 };
+        let target = escaped_len(&leaf.original[..current]).saturating_sub(excess + room);
+        let mut keep = prefix_within(&leaf.original, target).min(current);
+        if keep == current {
+            // Always progress, by at least one character.
+            keep = leaf.original[..current].char_indices().next_back().map_or(0, |(i, _)| i);
+        }
+        leaf.kept = Some(keep);
+        let removed = leaf.original.len() - keep;
+        let value = format!("{}…[truncated {removed} bytes]", &leaf.original[..keep]);
+        *doc.pointer_mut(&leaf.pointer)? = Value::String(value);
+    }
+}
+
+/// Every string value under `v` long enough to be worth shortening.
+fn collect(v: &Value, pointer: &str, out: &mut Vec<Leaf>) {
+    match v {
+        Value::String(s) if escaped_len(s) > SHORT => {
+            out.push(Leaf { pointer: pointer.to_owned(), original: s.clone(), kept: None });
+        }
+        Value::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                collect(item, &format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m {
+                collect(item, &format!("{pointer}/{}", pointer_token(k)), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// RFC 6901: `~` is written `~0` and `/` is written `~1`.
+fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Bytes `c` takes inside a JSON string as serde_json writes it.
+fn escaped_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t' => 2,
+        c if u32::from(c) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+fn escaped_len(s: &str) -> usize {
+    s.chars().map(escaped_char_len).sum()
+}
+
+/// The longest prefix of `s` (in bytes, on a character boundary) whose JSON form takes at
+/// most `limit` bytes.
+fn prefix_within(s: &str, limit: usize) -> usize {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        used += escaped_char_len(c);
+        if used > limit {
+            return i;
+        }
+    }
+    s.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fitted(json: &str, budget: usize) -> Value {
+        match fit(json, budget, "id-1", "2024-01-01T00:00:00Z") {
+            Fit::Shortened(s) | Fit::Replaced(s) => {
+                assert!(s.len() <= budget, "{} > {budget}", s.len());
+                serde_json::from_str(&s).unwrap()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fitting_events_pass_untouched() {
+        assert_eq!(fit(r#"{"a":1}"#, 7, "i", "t"), Fit::Whole);
+    }
+
+    #[test]
+    fn longest_string_is_cut_with_marker() {
+        let json =
+            json!({"event_id": "id-1", "short": "keep me", "data": {"blob": "é".repeat(3000)}, "n": 5}).to_string();
+        let v = fitted(&json, 1000);
+        assert_eq!(v["short"], "keep me");
+        assert_eq!(v["n"], 5);
+        let blob = v["data"]["blob"].as_str().unwrap();
+        let (kept, marker) = blob.split_once('…').unwrap();
+        assert!(kept.chars().all(|c| c == 'é') && kept.len() > 700, "{}", kept.len());
+        assert_eq!(marker, format!("[truncated {} bytes]", 6000 - kept.len()));
+        assert_eq!(v["_truncated"], json!({"fields": ["/data/blob"], "original_length": json.len()}));
+        // Keys keep their order; the marker comes last.
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["event_id", "short", "data", "n", "_truncated"]);
+    }
+
+    #[test]
+    fn several_strings_and_escapes() {
+        let json =
+            json!({"a/b": "\"\n".repeat(400), "list": ["x".repeat(900), "y".repeat(800)], "c~": "z".repeat(100)})
+                .to_string();
+        let v = fitted(&json, 600);
+        let fields = v["_truncated"]["fields"].as_array().unwrap();
+        assert!(fields.contains(&json!("/a~1b")) && fields.contains(&json!("/list/0")), "{fields:?}");
+        for f in fields {
+            let s = v.pointer(f.as_str().unwrap()).unwrap().as_str().unwrap();
+            assert!(s.contains("…[truncated "), "{s}");
+        }
+    }
+
+    #[test]
+    fn unfittable_objects_become_minimal() {
+        let many: Map<String, Value> = (0..500).map(|i| (format!("key{i}"), json!(i))).collect();
+        let json = Value::Object(many).to_string();
+        let v = fitted(&json, 200);
+        assert_eq!(
+            v,
+            json!({"event_id": "id-1", "_time": "2024-01-01T00:00:00Z",
+                   "_truncated": {"fields": [""], "original_length": json.len()}})
+        );
+        let not_json = format!("not json {}", "x".repeat(500));
+        assert_eq!(fitted(&not_json, 200)["_truncated"]["original_length"], not_json.len());
+        assert_eq!(fit(&not_json, 20, "id", "t"), Fit::Impossible);
+    }
+
+    #[test]
+    fn prefixes_respect_char_boundaries_and_escapes() {
+        assert_eq!(prefix_within("aé\"b", 0), 0);
+        assert_eq!(prefix_within("aé\"b", 2), 1);
+        assert_eq!(prefix_within("aé\"b", 3), 3);
+        assert_eq!(prefix_within("aé\"b", 5), 4);
+        assert_eq!(prefix_within("aé\"b", 99), 5);
+        assert_eq!(escaped_len("\u{1}\t"), 8);
+    }
+
+    #[test]
+    fn every_budget_yields_valid_json_within_it() {
+        let json =
+            json!({"event_id": "id-1", "msg": "ü\"\\\u{7}".repeat(300), "arr": vec!["q".repeat(200); 4]}).to_string();
+        for budget in (150..json.len()).step_by(37) {
+            let v = fitted(&json, budget);
+            assert!(v.get("_truncated").is_some(), "{budget}");
+        }
+    }
+}
