@@ -47,8 +47,13 @@ fn rate_limit_with_retry_after_is_waited_out() {
 #[test]
 fn server_errors_are_retried() {
     let h = Harness::start(backlog(50), 0);
-    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 503, retry_after: None }, 2));
+    // Five failures of one request, each a different kind; the sixth try (max_retries = 5)
+    // succeeds.
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 503, retry_after: None }, 1));
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 500, retry_after: None }, 1));
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 429, retry_after: None }, 1));
     h.sim.push_fault(fault(Route::Monitor, FaultKind::Truncated, 1));
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Reset, 1));
     let out = h.run(&["fetch"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(ids(&out), h.sim.event_ids());
@@ -219,4 +224,28 @@ fn consent_revoked_mid_run_halts_with_the_url() {
     h.sim.grant_consent();
     let out = h.run(&["fetch"]);
     assert_eq!(ids(&out).len(), 4, "consent granted again: the rest arrives");
+}
+
+#[test]
+fn connection_dropped_mid_reply_is_retried() {
+    let h = Harness::start(backlog(80), 0);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Reset, 3));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(ids(&out), h.sim.event_ids());
+    assert!(stderr(&out).contains("retrying"), "{}", stderr(&out));
+}
+
+#[test]
+fn pages_larger_than_asked_are_delivered_whole() {
+    let h = Harness::start(backlog(500), 0);
+    let cfg = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("enabled = true\napi", "enabled = true\npage_size = 50\napi");
+    std::fs::write(&h.config, cfg).unwrap();
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Oversize, 3));
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(ids(&out), h.sim.event_ids(), "every event once, in order");
+    assert!(stderr(&out).contains("larger page than asked"), "{}", stderr(&out));
 }

@@ -79,6 +79,12 @@ pub enum FaultKind {
     Truncated,
     /// Answer 200 with an HTML page instead of JSON.
     NotJson,
+    /// Drop the connection in the middle of the reply: the status and headers announce the
+    /// whole body, half of it is sent, then the connection closes.
+    Reset,
+    /// Ignore the request's `limit` and answer a page twice as large (never more than the
+    /// stream holds), as a server that pages differently would.
+    Oversize,
 }
 
 /// Hourly and 30-second request counters behind the rate-limit headers.
@@ -173,6 +179,8 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
         Some(FaultKind::Status { code, retry_after }) => status_reply(code, retry_after),
         Some(FaultKind::Truncated) => truncate(next.run(req).await).await,
         Some(FaultKind::NotJson) => html_reply(),
+        Some(FaultKind::Reset) => cut_mid_body(next.run(req).await).await,
+        Some(FaultKind::Oversize) => next.run(double_limit(req)).await,
     };
     // The counters stay real even on a scripted 429: the fault's own Retry-After is the only
     // wait hint, so a test's `retry_after: 1` means one second, not "until the window resets".
@@ -235,6 +243,35 @@ async fn truncate(resp: Response) -> Response {
     parts.status = StatusCode::OK;
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(half))
+}
+
+/// Keeps the full `Content-Length` but sends half the body: hyper then aborts the connection,
+/// and the client sees it close mid-reply.
+async fn cut_mid_body(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let full = bytes.len().max(2);
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(full));
+    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+}
+
+/// Rewrites `limit=N` in the query to `limit=2N` (at most the 2000 the stream accepts).
+fn double_limit(mut req: Request) -> Request {
+    let uri = req.uri().clone();
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .map(|(k, v)| {
+            let v = match (k.as_ref(), v.parse::<usize>()) {
+                ("limit", Ok(n)) => (n * 2).min(2000).to_string(),
+                _ => v.into_owned(),
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+    if let Ok(new) = format!("{}?{q}", uri.path()).parse() {
+        *req.uri_mut() = new;
+    }
+    req
 }
 
 fn add_api_headers(headers: &mut HeaderMap, rate: RateHeaders) {
