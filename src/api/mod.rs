@@ -114,6 +114,15 @@ impl Reply {
     }
 }
 
+/// What an error may show of a body: an excerpt, except for OAuth calls, whose bodies may
+/// hold an access token (even a truncated one).
+fn quote(budget: Budget, body: &[u8]) -> String {
+    match budget {
+        Budget::Paced => excerpt(body),
+        Budget::Free => format!("<{} bytes, not shown: an OAuth reply may hold a token>", body.len()),
+    }
+}
+
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -129,7 +138,7 @@ fn excerpt(body: &[u8]) -> String {
 pub enum Budget {
     /// Paced by the governor quotas.
     Paced,
-    /// Not paced (OAuth).
+    /// Not paced, and its bodies never quoted in errors (OAuth token calls).
     Free,
 }
 
@@ -289,7 +298,7 @@ impl Api {
                 self.pacer.pause_for(w);
             }
             return Err(Failure {
-                message: format!("{what}: HTTP {status}: {}", excerpt(&body)),
+                message: format!("{what}: HTTP {status}: {}", quote(budget, &body)),
                 wait,
                 malformed: None,
             });
@@ -298,7 +307,7 @@ impl Api {
             return match serde_json::from_slice(&body) {
                 Ok(v) => Ok(Reply { status, headers, body, json: Some(v) }),
                 Err(e) => {
-                    let message = format!("HTTP {status} with a body that is not JSON ({e}): {}", excerpt(&body));
+                    let message = format!("HTTP {status} with a body that is not JSON ({e}): {}", quote(budget, &body));
                     Err(Failure { message: format!("{what}: {message}"), wait: None, malformed: Some(message) })
                 }
             };

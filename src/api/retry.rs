@@ -6,9 +6,10 @@ use rand::Rng;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-/// Statuses that a later try may cure: rate limits, server errors, gateway timeouts.
+/// Statuses that a later try may cure: request timeout, rate limits, and every server or
+/// gateway error (5xx, including proxies' 520–524).
 pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+    matches!(status.as_u16(), 408 | 429) || status.is_server_error()
 }
 
 /// DocuSign has been seen answering its account rate limits with a 400 and one of these codes
@@ -58,6 +59,8 @@ mod tests {
     fn statuses() {
         assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
         assert!(is_retryable_status(StatusCode::BAD_GATEWAY));
+        assert!(is_retryable_status(StatusCode::from_u16(522).unwrap()));
+        assert!(is_retryable_status(StatusCode::NOT_IMPLEMENTED));
         assert!(!is_retryable_status(StatusCode::BAD_REQUEST));
         assert!(!is_retryable_status(StatusCode::FORBIDDEN));
         assert!(is_rate_limit_body(br#"{"errorCode":"HOURLY_APIINVOCATION_LIMIT_EXCEEDED"}"#));

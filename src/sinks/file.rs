@@ -129,6 +129,10 @@ impl FileSink {
             let f = OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| self.err(e))?;
             if !existed {
                 f.set_permissions(std::fs::Permissions::from_mode(self.mode)).map_err(|e| self.err(e))?;
+                // A new file's directory entry must be durable too, or a power loss after the
+                // checkpoint commit could take the whole file away.
+                let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                File::open(dir).and_then(|d| d.sync_all()).map_err(|e| self.err(e))?;
             }
             info!(sink = %self.name, path = %self.path.display(), "Opened the output file.");
             self.file = Some(f);

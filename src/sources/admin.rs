@@ -109,8 +109,7 @@ impl Source for AdminUsers {
     }
 
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
-        let mut c: Cursor = serde_json::from_str(cursor)
-            .map_err(|e| Error::Internal(format!("stored user_data cursor is unreadable: {e}")))?;
+        let mut c: Cursor = serde_json::from_str(cursor).map_err(|e| super::unreadable_cursor("user_data", &e))?;
         let now = Utc::now();
         if c.pass_started.is_none() {
             c.pass_started = Some(now);

@@ -126,6 +126,15 @@ pub fn enabled(cfg: &Config, monitor_base: &str, admin_base: &str) -> Vec<Box<dy
     v
 }
 
+/// A stored cursor this build cannot read: the state file is damaged (exit 9, file untouched).
+pub(crate) fn unreadable_cursor(source: &str, e: &serde_json::Error) -> Error {
+    crate::state::StoreError::Corrupt {
+        path: std::path::PathBuf::from("(state file)"),
+        message: format!("the stored {source} checkpoint is unreadable ({e}); move the state file aside to start over"),
+    }
+    .into()
+}
+
 /// Formats a time the way DocuSign's ISO cursors are written.
 pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::warn;
 
-use super::{Page, Session, Source, SourceKind, iso};
+use super::{Page, Session, Source, SourceKind, iso, unreadable_cursor};
 use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::error::Error;
@@ -139,8 +139,7 @@ impl Source for MonitorEvents {
     }
 
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
-        let c: Cursor = serde_json::from_str(cursor)
-            .map_err(|e| Error::Internal(format!("stored customer_events cursor is unreadable: {e}")))?;
+        let c: Cursor = serde_json::from_str(cursor).map_err(|e| unreadable_cursor("customer_events", &e))?;
         let mut sent = c.cursor.clone();
         let reply = match self.get(session, &sent, limit).await {
             // DocuSign does not document how long a cursor lives. If it rejects one we issued,

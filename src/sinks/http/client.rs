@@ -77,8 +77,11 @@ pub(super) struct Ctx<'a> {
 impl Ctx<'_> {
     /// A reply body fit for an error message.
     pub(super) fn quote(&self, body: &[u8]) -> String {
-        let text = excerpt(body);
-        self.credential.map_or(text.clone(), |c| c.scrub(&text))
+        // Scrub the whole body first: cutting first could leave the start of a credential
+        // that straddles the cut, which the scrubber would no longer recognise.
+        let text = String::from_utf8_lossy(body);
+        let clean = self.credential.map_or_else(|| text.to_string(), |c| c.scrub(&text));
+        excerpt(clean.as_bytes())
     }
 
     /// The event id at `pos`, or a placeholder when the receiver named a position we did not send.
