@@ -152,6 +152,26 @@ fn failed_sink_leaves_the_checkpoint_unchanged() {
 }
 
 #[test]
+fn rejected_cursor_mid_backlog_skips_nothing() {
+    let h = Harness::start(backlog(500), 0);
+    let cfg = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("enabled = true\napi", "enabled = true\nmax_events_per_fetch = 50\napi");
+    std::fs::write(&h.config, cfg).unwrap();
+    assert_eq!(ids(&h.run(&["fetch"])).len(), 50);
+    // The cursor points days back into the backlog; DocuSign now rejects it.
+    let stored: serde_json::Value = serde_json::from_str(&checkpoint(&h.state(), "customer_events").unwrap()).unwrap();
+    let tampered = serde_json::json!({"cursor": "expired-cursor", "at": stored["at"]}).to_string();
+    rusqlite::Connection::open(h.state())
+        .unwrap()
+        .execute("UPDATE checkpoints SET cursor = ?1 WHERE source = 'customer_events'", [&tampered])
+        .unwrap();
+    let out = h.run(&["fetch", "--all"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(ids(&out), h.sim.event_ids()[50..].to_vec(), "the rest of the backlog, none twice, none skipped");
+}
+
+#[test]
 fn rejected_cursor_resumes_from_a_time_before_the_last_page() {
     let h = Harness::start(backlog(200), 0);
     assert_eq!(code(&h.run(&["fetch"])), 0);

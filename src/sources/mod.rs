@@ -161,7 +161,7 @@ pub mod fuzzing {
     pub fn monitor_reply(data: &[u8]) {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return };
         for api in [MonitorApi::V2, MonitorApi::OrgStream] {
-            if let Ok(p) = monitor::parse(v.clone(), api, "cursor", chrono::Utc::now()) {
+            if let Ok(p) = monitor::parse(v.clone(), api, "cursor", Some(chrono::Utc::now())) {
                 lines(SourceKind::CustomerEvents, p.records);
             }
         }

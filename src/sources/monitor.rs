@@ -17,8 +17,10 @@ use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::error::Error;
 
-/// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and when
-/// the page that produced it was read (the fallback if DocuSign ever rejects the cursor).
+/// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and `at`:
+/// the newest event timestamp read so far. Every event not yet read was ingested after the
+/// last one read, whose ingestion is at or after that timestamp, so `at` is a safe (early)
+/// restart point if DocuSign ever rejects the cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Cursor {
     cursor: String,
@@ -71,7 +73,7 @@ fn malformed(message: impl Into<String>) -> Error {
 }
 
 /// Reads a stream reply of either generation.
-pub(super) fn parse(reply: Value, api: MonitorApi, sent: &str, at: DateTime<Utc>) -> Result<Page, Error> {
+pub(super) fn parse(reply: Value, api: MonitorApi, sent: &str, at: Option<DateTime<Utc>>) -> Result<Page, Error> {
     let Value::Object(mut body) = reply else {
         return Err(malformed("the reply is not a JSON object"));
     };
@@ -101,7 +103,16 @@ pub(super) fn parse(reply: Value, api: MonitorApi, sent: &str, at: DateTime<Utc>
     // DocuSign's own samples stop when endCursor == the cursor sent; peers stop on an empty
     // page. Either ends the stream, but a non-empty page is always delivered first.
     let at_end = records.is_empty() || end == sent;
-    Ok(Page { records, next: cursor_json(&end, Some(at)), at_end })
+    let newest = records
+        .iter()
+        .filter_map(|r| r.get("timestamp").and_then(Value::as_str).and_then(crate::normalize::parse_time))
+        .map(|(t, _)| t)
+        .max();
+    let at = match (newest, at) {
+        (Some(n), Some(a)) => Some(n.max(a)),
+        (n, a) => n.or(a),
+    };
+    Ok(Page { records, next: cursor_json(&end, at), at_end })
 }
 
 fn cursor_json(c: &str, at: Option<DateTime<Utc>>) -> String {
@@ -158,7 +169,7 @@ impl Source for MonitorEvents {
             }
             other => other?,
         };
-        let page = parse(reply, self.api, &sent, Utc::now())?;
+        let page = parse(reply, self.api, &sent, c.at)?;
         if page.records.len() > limit as usize {
             warn!(
                 asked = limit,
@@ -181,34 +192,57 @@ mod tests {
 
     #[test]
     fn both_generations_parse() {
-        let p = parse(json!({"endCursor": "c2", "resultData": [{"eventId": "a"}]}), MonitorApi::OrgStream, "c1", t0())
-            .unwrap();
+        let p = parse(
+            json!({"endCursor": "c2", "resultData": [{"eventId": "a"}]}),
+            MonitorApi::OrgStream,
+            "c1",
+            Some(t0()),
+        )
+        .unwrap();
         assert_eq!(p.records.len(), 1);
         assert_eq!(p.next, r#"{"cursor":"c2","at":"2026-01-01T00:00:00Z"}"#);
         assert!(!p.at_end);
-        let p =
-            parse(json!({"endCursor": "c2", "data": [{"eventId": "a"}, {"eventId": "b"}]}), MonitorApi::V2, "c1", t0())
-                .unwrap();
+        let p = parse(
+            json!({"endCursor": "c2", "data": [{"eventId": "a"}, {"eventId": "b"}]}),
+            MonitorApi::V2,
+            "c1",
+            Some(t0()),
+        )
+        .unwrap();
         assert_eq!(p.records.len(), 2);
     }
 
     #[test]
+    fn position_is_the_newest_timestamp_read() {
+        let rows = json!({"endCursor": "c2", "resultData": [
+            {"eventId": "a", "timestamp": "2026-02-01T00:00:05Z"},
+            {"eventId": "b", "timestamp": "2026-02-01T00:00:09.5Z"},
+            {"eventId": "c", "timestamp": "2026-02-01T00:00:07Z"}]});
+        let p = parse(rows, MonitorApi::OrgStream, "c1", Some(t0())).unwrap();
+        assert_eq!(p.next, r#"{"cursor":"c2","at":"2026-02-01T00:00:09.500Z"}"#);
+        // An empty page keeps the position it had.
+        let p = parse(json!({"endCursor": "c2", "resultData": []}), MonitorApi::OrgStream, "c2", Some(t0())).unwrap();
+        assert_eq!(p.next, r#"{"cursor":"c2","at":"2026-01-01T00:00:00Z"}"#);
+    }
+
+    #[test]
     fn end_of_stream() {
-        let p = parse(json!({"endCursor": "c1", "data": []}), MonitorApi::V2, "c1", t0()).unwrap();
+        let p = parse(json!({"endCursor": "c1", "data": []}), MonitorApi::V2, "c1", Some(t0())).unwrap();
         assert!(p.at_end);
         assert_eq!(p.next, r#"{"cursor":"c1","at":"2026-01-01T00:00:00Z"}"#);
         // Same cursor but rows: still delivered, and the stream ends.
-        let p = parse(json!({"endCursor": "c1", "data": [{"eventId": "x"}]}), MonitorApi::V2, "c1", t0()).unwrap();
+        let p =
+            parse(json!({"endCursor": "c1", "data": [{"eventId": "x"}]}), MonitorApi::V2, "c1", Some(t0())).unwrap();
         assert!(p.at_end && p.records.len() == 1);
-        let p = parse(json!({"data": []}), MonitorApi::V2, "c1", t0()).unwrap();
+        let p = parse(json!({"data": []}), MonitorApi::V2, "c1", Some(t0())).unwrap();
         assert!(p.at_end);
     }
 
     #[test]
     fn malformed_replies_are_errors() {
-        assert!(parse(json!([1]), MonitorApi::V2, "c", t0()).is_err());
-        assert!(parse(json!({"data": "x", "endCursor": "c"}), MonitorApi::V2, "c", t0()).is_err());
-        assert!(parse(json!({"data": [{"a": 1}]}), MonitorApi::V2, "c", t0()).is_err());
-        assert!(parse(json!({"data": [1], "endCursor": "d"}), MonitorApi::V2, "c", t0()).is_err());
+        assert!(parse(json!([1]), MonitorApi::V2, "c", Some(t0())).is_err());
+        assert!(parse(json!({"data": "x", "endCursor": "c"}), MonitorApi::V2, "c", Some(t0())).is_err());
+        assert!(parse(json!({"data": [{"a": 1}]}), MonitorApi::V2, "c", Some(t0())).is_err());
+        assert!(parse(json!({"data": [1], "endCursor": "d"}), MonitorApi::V2, "c", Some(t0())).is_err());
     }
 }
