@@ -2,7 +2,7 @@
 //! commit cursor and ids in one transaction → repeat until the end of the stream, the
 //! per-run maximum, or shutdown. One page is in flight at a time; nothing else loops.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::error::Error;
-use crate::normalize::normalize;
+use crate::normalize::{normalize, transition_id};
 use crate::sinks::{Batch, Line, Sink};
 use crate::sources::{Session, Source, SourceKind};
 use crate::state::{Store, UserRow};
@@ -189,27 +189,37 @@ impl Collector<'_> {
         let normalized: Vec<_> = records.into_iter().map(|r| normalize(kind, r, collected_at)).collect();
         let dedup = commit == Commit::Yes;
         let store = lock(&self.store);
-        let known: HashSet<String> = match (dedup, kind) {
-            (false, _) => HashSet::new(),
+        // Customer events: ids already delivered. Users: the stored fingerprint of each user.
+        let (known, previous): (HashSet<String>, HashMap<String, String>) = match (dedup, kind) {
+            (false, _) => Default::default(),
             (true, SourceKind::CustomerEvents) => {
-                store.seen(self.tenant, kind.key(), normalized.iter().map(|n| n.event_id.as_str()))?
+                (store.seen(self.tenant, kind.key(), normalized.iter().map(|n| n.event_id.as_str()))?, HashMap::new())
             }
-            (true, SourceKind::UserData) => store
-                .user_fingerprints(self.tenant, normalized.iter().filter_map(|n| n.user_id.as_deref()))?
-                .into_values()
-                .collect(),
+            (true, SourceKind::UserData) => (
+                HashSet::new(),
+                store.user_fingerprints(self.tenant, normalized.iter().filter_map(|n| n.user_id.as_deref()))?,
+            ),
         };
         drop(store);
         let mut in_page = HashSet::new();
         let (mut lines, mut ids, mut users, mut dups) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
-        for n in normalized {
-            if dedup && (known.contains(&n.event_id) || !in_page.insert(n.event_id.clone())) {
+        for mut n in normalized {
+            let before = n.user_id.as_ref().and_then(|u| previous.get(u));
+            let unchanged = known.contains(&n.event_id) || before == Some(&n.event_id);
+            if dedup && (unchanged || !in_page.insert(n.event_id.clone())) {
                 dups += 1;
                 continue;
             }
+            let fingerprint = n.event_id.clone();
+            if let Some(prev) = before {
+                // A change is its own event: active → suspended → active must not reuse the id of
+                // the first "active", or a downstream dedup (Elasticsearch `create`) drops it.
+                n.event_id = transition_id(prev, &fingerprint);
+                n.value.insert("event_id".into(), serde_json::Value::String(n.event_id.clone()));
+            }
             let json = serde_json::to_string(&n.value).map_err(|e| Error::Internal(e.to_string()))?;
             match n.user_id {
-                Some(user_id) => users.push(UserRow { user_id, fingerprint: n.event_id.clone(), record: json.clone() }),
+                Some(user_id) => users.push(UserRow { user_id, fingerprint, record: json.clone() }),
                 None => ids.push(n.event_id.clone()),
             }
             lines.push(Line { event_id: n.event_id, time: n.time, json });

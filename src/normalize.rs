@@ -92,6 +92,20 @@ pub fn user_fingerprint(id: &str, record: &Map<String, Value>) -> String {
     })
 }
 
+/// The event id of a user's change from fingerprint `from` to `to`: stable when the same
+/// change is delivered again (a replay), different for every change.
+pub fn transition_id(from: &str, to: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(from.as_bytes());
+    h.update(b">");
+    h.update(to.as_bytes());
+    h.finalize().iter().take(16).fold(String::with_capacity(32), |mut s, b| {
+        use std::fmt::Write;
+        write!(s, "{b:02x}").unwrap_or_default();
+        s
+    })
+}
+
 /// Normalizes one record. `collected_at` is this run's collection time (RFC 3339).
 pub fn normalize(kind: SourceKind, mut record: Map<String, Value>, collected_at: &str) -> Normalized {
     let (event_id, user_id, time) = match kind {

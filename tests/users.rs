@@ -73,3 +73,30 @@ fn both_sources_in_one_run() {
     assert_eq!(l.iter().filter(|v| v["source_log_type"] == "auditusers").count(), 30);
     assert_eq!(h.sim.stats().token_requests, 1, "one token for the whole run");
 }
+
+#[test]
+fn a_user_changing_back_is_a_new_event() {
+    let h = Harness::start(backlog(0), 3);
+    users_only(&h);
+    let strip = |v: &serde_json::Value| {
+        let mut m = v.as_object().unwrap().clone();
+        for k in ["_time", "_collected_at", "event_id", "source_log_type", "vendor", "product"] {
+            m.remove(k);
+        }
+        serde_json::Value::Object(m)
+    };
+    let mut all = lines(&h.run(&["fetch"]));
+    assert_eq!(all.len(), 3);
+    for _ in 0..2 {
+        h.sim.modify_users(3);
+        all.extend(lines(&h.run(&["fetch"])));
+    }
+    // Some user went back to a state it had before (the simulator toggles closed/active).
+    let states: Vec<(String, serde_json::Value)> =
+        all.iter().map(|v| (v["id"].as_str().unwrap().to_owned(), strip(v))).collect();
+    let repeated = states.iter().enumerate().any(|(i, s)| states[..i].contains(s));
+    assert!(repeated, "the scenario needs a user returning to an earlier state: {states:#?}");
+    // …and every delivered change still has its own event id.
+    let ids: std::collections::HashSet<_> = all.iter().map(|v| v["event_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), all.len(), "an event id was reused for a different change");
+}
