@@ -198,3 +198,28 @@ fn simulate_serves_and_writes_a_working_config() {
     sim.signal(libc::SIGTERM);
     assert_eq!(sim.wait(std::time::Duration::from_secs(20)).code(), Some(0));
 }
+
+#[test]
+fn a_cached_token_is_not_reused_for_other_scopes() {
+    let h = Harness::start(backlog(5), 3);
+    assert_eq!(code(&h.run(&["fetch"])), 0);
+    // Enabling user data asks for more scopes: the token cached for fewer must not be reused.
+    h.write_config(&Opts { users: true, ..Opts::default() });
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(h.sim.stats().token_requests, 2);
+}
+
+#[test]
+fn a_token_reply_is_never_quoted() {
+    use esign_collector::simulator::{Fault, FaultKind, Route};
+    let h = Harness::start(backlog(5), 0);
+    h.sim.push_fault(Fault { route: Route::Token, kind: FaultKind::Truncated, times: 100 });
+    let out = h.run(&["--log-level", "trace", "fetch"]);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("access_token"), "{err}");
+    for t in h.sim.issued_tokens() {
+        assert!(!err.contains(&t[..12]), "part of a token leaked: {err}");
+    }
+}

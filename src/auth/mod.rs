@@ -85,6 +85,9 @@ pub struct Authenticator {
     auth_base: String,
     consent: String,
     tenant: String,
+    /// What a cached token was issued for; a token sealed for another app, user, host or
+    /// scope set does not open (so changing any of them never reuses an old token).
+    binding: String,
     store: Option<Arc<Mutex<Store>>>,
     current: Mutex<Option<Token>>,
 }
@@ -113,12 +116,20 @@ impl Authenticator {
         store: Option<Arc<Mutex<Store>>>,
     ) -> Self {
         let consent = consent_url(auth_base, &grant.integration_key, redirect_uri, &grant.scopes);
+        let binding = format!(
+            "{tenant}|{}|{}|{}|{}",
+            grant.integration_key,
+            grant.user_id,
+            grant.audience,
+            grant.scopes.join(" ")
+        );
         Self {
             key,
             grant,
             auth_base: auth_base.trim_end_matches('/').to_owned(),
             consent,
             tenant: tenant.to_owned(),
+            binding,
             store,
             current: Mutex::new(None),
         }
@@ -146,7 +157,7 @@ impl Authenticator {
         if sealed.expires_at <= now() {
             return None;
         }
-        let secret = cache::open(self.key.cache_key(), &self.tenant, &sealed)?;
+        let secret = cache::open(self.key.cache_key(), &self.binding, &sealed)?;
         Some(Token { secret, expires_at: sealed.expires_at })
     }
 
@@ -166,7 +177,7 @@ impl Authenticator {
         }
         let t = self.request_token(api).await?;
         let s = t.secret.clone();
-        let sealed = cache::seal(self.key.cache_key(), &self.tenant, &t.secret, t.expires_at);
+        let sealed = cache::seal(self.key.cache_key(), &self.binding, &t.secret, t.expires_at);
         if let (Some(store), Some(sealed)) = (&self.store, sealed) {
             let store = store.lock().unwrap_or_else(PoisonError::into_inner);
             if let Err(e) = store.save_token(&self.tenant, &sealed) {
