@@ -24,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod failpoint;
 pub mod normalize;
+pub mod shutdown;
 pub mod simulator;
 pub mod sinks;
 pub mod sources;

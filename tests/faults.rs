@@ -269,3 +269,25 @@ fn pages_larger_than_asked_are_delivered_whole() {
     assert_eq!(ids(&out), h.sim.event_ids(), "every event once, in order");
     assert!(stderr(&out).contains("larger page than asked"), "{}", stderr(&out));
 }
+
+#[test]
+fn sigterm_cuts_a_long_retry_wait_short() {
+    let h = Harness::start(backlog(30), 0);
+    h.sim.push_fault(fault(Route::Monitor, FaultKind::Status { code: 429, retry_after: Some(40) }, 1));
+    let mut daemon = h.spawn(&["run"], Stdio::null(), Stdio::piped());
+    // Wait until the daemon is waiting out the Retry-After.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.sim.stats().status_429 == 0 {
+        assert!(Instant::now() < deadline, "no 429 served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{}", daemon.stderr());
+    assert!(t.elapsed() < Duration::from_secs(5), "stopped in {:?}, not after the 40 s wait", t.elapsed());
+    assert_eq!(checkpoint(&h.state(), "customer_events"), None, "the page in flight was not committed");
+    let out = h.run(&["fetch"]);
+    assert_eq!(ids(&out), h.sim.event_ids(), "the next run delivers it");
+}

@@ -59,6 +59,12 @@ pub enum ApiError {
         /// What the operator can do.
         hint: &'static str,
     },
+    /// A stop was requested while waiting to retry; the page in flight was not committed.
+    #[error("{what}: stopped on request while waiting to retry")]
+    Interrupted {
+        /// The call.
+        what: String,
+    },
     /// The reply is not what the API promises.
     #[error("malformed reply to {what}: {message}")]
     Malformed {
@@ -73,7 +79,9 @@ impl ApiError {
     /// Transient unavailability and refusals have different exit codes.
     pub fn exit_code(&self) -> Exit {
         match self {
-            ApiError::Unavailable { .. } | ApiError::WaitTooLong { .. } => Exit::Unavailable,
+            ApiError::Unavailable { .. } | ApiError::WaitTooLong { .. } | ApiError::Interrupted { .. } => {
+                Exit::Unavailable
+            }
             ApiError::Status { .. } | ApiError::Malformed { .. } => Exit::Api,
         }
     }
@@ -242,7 +250,10 @@ impl Api {
                 if let Some(p) = self.pacer.pending_pause().filter(|p| *p > self.max_wait) {
                     return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.max_wait });
                 }
-                self.pacer.until_ready().await;
+                tokio::select! {
+                    () = self.pacer.until_ready() => {}
+                    () = crate::shutdown::wait() => return Err(ApiError::Interrupted { what: what.into() }),
+                }
             }
             self.count(|c| c.requests += 1);
             let failure = match build(&self.client).send().await {
@@ -267,7 +278,9 @@ impl Api {
             }
             warn!(call = what, attempt = attempt + 1, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), reason = %failure.message, "Request failed; retrying.");
             self.count(|c| c.retries += 1);
-            tokio::time::sleep(wait).await;
+            if !crate::shutdown::sleep(wait).await {
+                return Err(ApiError::Interrupted { what: what.into() });
+            }
             attempt += 1;
         }
     }

@@ -3,13 +3,13 @@
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
-use tracing::error;
+use tracing::{error, info};
 
 use crate::cli::FetchArgs;
 use crate::collector::{Collector, Commit, Options, Report};
 use crate::config::Config;
 use crate::context::{Context, TENANT};
-use crate::error::Error;
+use crate::error::{Error, Exit};
 use crate::sinks::{self, Sink};
 use crate::sources;
 use crate::state::{StateLock, Store};
@@ -24,7 +24,18 @@ pub(crate) async fn run(cfg: Config, args: &FetchArgs, shutdown: watch::Receiver
     let ctx = Context::build(cfg, Some(store.clone())).await?;
     let mut sinks = sinks::build(&ctx.cfg.sinks)?;
     let opts = Options { since: args.since, from_checkpoint: true, max: args.all.then_some(0), commit: Commit::Yes };
-    cycle(&ctx, &store, &mut sinks, &opts, &shutdown).await.map(drop)
+    match cycle(&ctx, &store, &mut sinks, &opts, &shutdown).await {
+        Err(e) if stopped_on_request(&e) => {
+            info!("Stopped on request; the page in flight was not committed and will be fetched again.");
+            Ok(())
+        }
+        r => r.map(drop),
+    }
+}
+
+/// Whether `e` is only the consequence of a requested stop cutting a wait short.
+pub(crate) fn stopped_on_request(e: &Error) -> bool {
+    crate::shutdown::requested() && matches!(e.exit_code(), Exit::Unavailable | Exit::Sink)
 }
 
 /// Collects every enabled source once. A failing source does not stop the others; the

@@ -60,6 +60,7 @@ pub fn shutdown_signal() -> Result<watch::Receiver<bool>, Error> {
             _ = term.recv() => info!(signal = "SIGTERM", "Shutdown requested; finishing the page in flight."),
             _ = int.recv() => info!(signal = "SIGINT", "Shutdown requested; finishing the page in flight."),
         }
+        crate::shutdown::request();
         // No receiver left means nobody needs telling.
         tx.send(true).unwrap_or_default();
         // Keep the sender alive so receivers see `true`, not a closed channel.

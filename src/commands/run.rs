@@ -30,6 +30,7 @@ pub(crate) async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Res
     loop {
         let backlog = match super::cycle(&ctx, &store, &mut sinks, &opts, &shutdown).await {
             Ok(reports) => reports.iter().any(|r| !r.at_end),
+            Err(e) if super::fetch::stopped_on_request(&e) => break,
             Err(e) if matches!(e.exit_code(), Exit::Unavailable | Exit::Api | Exit::Sink) => {
                 error!(error = %e, "Cycle failed; retrying at the next interval.");
                 false

@@ -280,7 +280,15 @@ impl Client {
                 reason = %reason,
                 "Request failed; retrying."
             );
-            tokio::time::sleep(wait).await;
+            if !crate::shutdown::sleep(wait).await {
+                return Err(Stop::Fail(HttpSinkError::Exhausted {
+                    url: self.shown.clone(),
+                    attempts: attempt + 1,
+                    pending: pending.len(),
+                    first_event: pending.first().map(|&i| ids(i).to_owned()).unwrap_or_default(),
+                    last: format!("stopped on request while waiting to retry; last: {reason}"),
+                }));
+            }
             attempt += 1;
         }
     }

@@ -174,7 +174,12 @@ impl Sink for SyslogSink {
                         retry_in = ?wait,
                         "Delivery not confirmed; the unconfirmed messages will be sent again on a new connection."
                     );
-                    tokio::time::sleep(wait).await;
+                    if !crate::shutdown::sleep(wait).await {
+                        return Err(self.err(io::Error::other(format!(
+                            "stopped on request with {unconfirmed} of {} messages unconfirmed",
+                            msgs.len()
+                        ))));
+                    }
                 }
             }
         }
