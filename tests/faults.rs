@@ -151,6 +151,16 @@ fn failed_sink_leaves_the_checkpoint_unchanged() {
     assert_eq!(ids(&out), h.sim.event_ids(), "the next run delivers everything");
 }
 
+/// Replaces the stored Monitor cursor by one DocuSign no longer accepts, keeping its position.
+fn expire_stored_cursor(h: &Harness) {
+    let stored: serde_json::Value = serde_json::from_str(&checkpoint(&h.state(), "customer_events").unwrap()).unwrap();
+    let tampered = serde_json::json!({"cursor": "expired-cursor", "at": stored["at"]}).to_string();
+    rusqlite::Connection::open(h.state())
+        .unwrap()
+        .execute("UPDATE checkpoints SET cursor = ?1 WHERE source = 'customer_events'", [&tampered])
+        .unwrap();
+}
+
 #[test]
 fn rejected_cursor_mid_backlog_skips_nothing() {
     let h = Harness::start(backlog(500), 0);
@@ -160,12 +170,7 @@ fn rejected_cursor_mid_backlog_skips_nothing() {
     std::fs::write(&h.config, cfg).unwrap();
     assert_eq!(ids(&h.run(&["fetch"])).len(), 50);
     // The cursor points days back into the backlog; DocuSign now rejects it.
-    let stored: serde_json::Value = serde_json::from_str(&checkpoint(&h.state(), "customer_events").unwrap()).unwrap();
-    let tampered = serde_json::json!({"cursor": "expired-cursor", "at": stored["at"]}).to_string();
-    rusqlite::Connection::open(h.state())
-        .unwrap()
-        .execute("UPDATE checkpoints SET cursor = ?1 WHERE source = 'customer_events'", [&tampered])
-        .unwrap();
+    expire_stored_cursor(&h);
     let out = h.run(&["fetch", "--all"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(ids(&out), h.sim.event_ids()[50..].to_vec(), "the rest of the backlog, none twice, none skipped");
@@ -176,13 +181,7 @@ fn rejected_cursor_resumes_from_a_time_before_the_last_page() {
     let h = Harness::start(backlog(200), 0);
     assert_eq!(code(&h.run(&["fetch"])), 0);
     h.sim.append_events(6);
-    // Make the stored cursor one DocuSign no longer accepts, keeping when its page was read.
-    let stored: serde_json::Value = serde_json::from_str(&checkpoint(&h.state(), "customer_events").unwrap()).unwrap();
-    let tampered = serde_json::json!({"cursor": "expired-cursor", "at": stored["at"]}).to_string();
-    rusqlite::Connection::open(h.state())
-        .unwrap()
-        .execute("UPDATE checkpoints SET cursor = ?1 WHERE source = 'customer_events'", [&tampered])
-        .unwrap();
+    expire_stored_cursor(&h);
     let out = h.run(&["fetch"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("rejected the stored Monitor cursor"), "{}", stderr(&out));

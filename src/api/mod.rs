@@ -131,7 +131,8 @@ fn quote(budget: Budget, body: &[u8]) -> String {
     }
 }
 
-fn excerpt(body: &[u8]) -> String {
+/// A short, printable excerpt of a reply body (300 characters at most).
+pub(crate) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.chars().count() > 300 {
@@ -343,7 +344,7 @@ impl Failure {
 }
 
 /// reqwest's error with its causes (the URL it names carries no secret).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {

@@ -14,8 +14,9 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, LOCATION};
 use tracing::warn;
 
 use super::Compression;
-use super::error::{HttpSinkError, excerpt};
+use super::error::HttpSinkError;
 use super::setup::Credential;
+use crate::api::excerpt;
 use crate::api::retry::{backoff, is_retryable_error, is_retryable_status, retry_after};
 
 /// A reply as received.
@@ -297,13 +298,6 @@ impl Client {
 impl Client {
     /// reqwest's error with its causes, naming the URL as shown (without its query).
     pub(super) fn describe(&self, e: &reqwest::Error) -> String {
-        let mut s = e.to_string();
-        let mut src = std::error::Error::source(e);
-        while let Some(inner) = src {
-            s.push_str(": ");
-            s.push_str(&inner.to_string());
-            src = inner.source();
-        }
-        s.replace(self.url.as_str(), &self.shown)
+        crate::api::describe(e).replace(self.url.as_str(), &self.shown)
     }
 }

@@ -125,14 +125,3 @@ pub(super) fn shown(u: &url::Url) -> String {
     u.set_fragment(None);
     u.to_string()
 }
-
-/// A short, printable excerpt of a reply body.
-pub(super) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.chars().count() > 300 {
-        format!("{}…", text.chars().take(300).collect::<String>())
-    } else {
-        text.to_owned()
-    }
-}
