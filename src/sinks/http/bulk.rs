@@ -161,17 +161,8 @@ pub(super) fn judge(r: &Reply, ctx: &Ctx<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use reqwest::StatusCode;
-    use reqwest::header::HeaderMap;
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: HeaderMap::new(),
-            body: Bytes::from(body.to_owned()),
-        }
-    }
+    use super::super::client::fake_reply as reply;
 
     const IDS: [&str; 4] = ["e0", "e1", "e2", "e3"];
 

@@ -30,6 +30,16 @@ pub(super) struct Reply {
     pub(super) body: Bytes,
 }
 
+/// A reply as a test receiver would send it: `status`, no headers, `body`.
+#[cfg(test)]
+pub(super) fn fake_reply(status: u16, body: &str) -> Reply {
+    Reply {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        headers: HeaderMap::new(),
+        body: Bytes::from(body.to_owned()),
+    }
+}
+
 /// What a reply means for the events of the request.
 #[derive(Debug)]
 pub(super) enum Verdict {

@@ -223,16 +223,8 @@ pub(super) async fn wait_for_acks(client: &Client, hec: &Hec, mut acks: Vec<u64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::StatusCode;
-    use reqwest::header::HeaderMap;
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: HeaderMap::new(),
-            body: Bytes::from(body.to_owned()),
-        }
-    }
+    use super::super::client::fake_reply as reply;
 
     const IDS: [&str; 3] = ["e0", "e1", "e2"];
 

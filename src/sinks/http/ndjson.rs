@@ -22,13 +22,9 @@ pub(super) fn judge(r: &Reply, ctx: &Ctx<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use reqwest::StatusCode;
-    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
 
-    fn reply(status: u16, body: &'static str) -> Reply {
-        Reply { status: StatusCode::from_u16(status).unwrap(), headers: HeaderMap::new(), body: Bytes::from(body) }
-    }
+    use super::super::client::fake_reply as reply;
 
     fn ctx() -> Ctx<'static> {
         Ctx { url: "http://x/", ids: &["a", "b"], credential: None }
