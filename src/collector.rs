@@ -135,7 +135,8 @@ impl Collector<'_> {
             r.pages += 1;
             r.fetched += page.records.len() as u64;
             let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let (lines, ids, users, dups) = self.prepare(kind, page.records, &collected_at, opts.commit)?;
+            let Prepared { lines, ids, users, duplicates: dups } =
+                prepare(&self.store, self.tenant, kind, page.records, &collected_at, opts.commit == Commit::Yes)?;
             crate::failpoint::hit("before_send");
             r.duplicates += dups;
             if !lines.is_empty() {
@@ -175,55 +176,68 @@ impl Collector<'_> {
         );
         Ok(r)
     }
+}
 
-    /// Dedups and normalizes a page: the lines to send, the ledger ids and user rows to commit,
-    /// and how many records were duplicates.
-    #[allow(clippy::type_complexity)]
-    fn prepare(
-        &self,
-        kind: SourceKind,
-        records: Vec<serde_json::Map<String, serde_json::Value>>,
-        collected_at: &str,
-        commit: Commit,
-    ) -> Result<(Vec<Line>, Vec<String>, Vec<UserRow>, u64), Error> {
-        let normalized: Vec<_> = records.into_iter().map(|r| normalize(kind, r, collected_at)).collect();
-        let dedup = commit == Commit::Yes;
-        let store = lock(&self.store);
-        // Customer events: ids already delivered. Users: the stored fingerprint of each user.
-        let (known, previous): (HashSet<String>, HashMap<String, String>) = match (dedup, kind) {
-            (false, _) => Default::default(),
-            (true, SourceKind::CustomerEvents) => {
-                (store.seen(self.tenant, kind.key(), normalized.iter().map(|n| n.event_id.as_str()))?, HashMap::new())
-            }
-            (true, SourceKind::UserData) => (
-                HashSet::new(),
-                store.user_fingerprints(self.tenant, normalized.iter().filter_map(|n| n.user_id.as_deref()))?,
-            ),
-        };
-        drop(store);
-        let mut in_page = HashSet::new();
-        let (mut lines, mut ids, mut users, mut dups) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
-        for mut n in normalized {
-            let before = n.user_id.as_ref().and_then(|u| previous.get(u));
-            let unchanged = known.contains(&n.event_id) || before == Some(&n.event_id);
-            if dedup && (unchanged || !in_page.insert(n.event_id.clone())) {
-                dups += 1;
-                continue;
-            }
-            let fingerprint = n.event_id.clone();
-            if let Some(prev) = before {
-                // A change is its own event: active → suspended → active must not reuse the id of
-                // the first "active", or a downstream dedup (Elasticsearch `create`) drops it.
-                n.event_id = transition_id(prev, &fingerprint);
-                n.value.insert("event_id".into(), serde_json::Value::String(n.event_id.clone()));
-            }
-            let json = serde_json::to_string(&n.value).map_err(|e| Error::Internal(e.to_string()))?;
-            match n.user_id {
-                Some(user_id) => users.push(UserRow { user_id, fingerprint, record: json.clone() }),
-                None => ids.push(n.event_id.clone()),
-            }
-            lines.push(Line { event_id: n.event_id, time: n.time, json });
+/// One page, deduplicated and normalized: what the sinks get and what the commit records.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The lines to send.
+    pub lines: Vec<Line>,
+    /// Ledger ids (customer events) to commit.
+    pub ids: Vec<String>,
+    /// User rows to commit.
+    pub users: Vec<UserRow>,
+    /// Records dropped as already delivered.
+    pub duplicates: u64,
+}
+
+/// Dedups (when `dedup`) and normalizes a page: the hot path between the API reply and the sinks.
+///
+/// # Errors
+/// `StoreError` when the ledger cannot be read.
+pub fn prepare(
+    store: &Mutex<Store>,
+    tenant: &str,
+    kind: SourceKind,
+    records: Vec<serde_json::Map<String, serde_json::Value>>,
+    collected_at: &str,
+    dedup: bool,
+) -> Result<Prepared, Error> {
+    let normalized: Vec<_> = records.into_iter().map(|r| normalize(kind, r, collected_at)).collect();
+    let store = lock(store);
+    // Customer events: ids already delivered. Users: the stored fingerprint of each user.
+    let (known, previous): (HashSet<String>, HashMap<String, String>) = match (dedup, kind) {
+        (false, _) => Default::default(),
+        (true, SourceKind::CustomerEvents) => {
+            (store.seen(tenant, kind.key(), normalized.iter().map(|n| n.event_id.as_str()))?, HashMap::new())
         }
-        Ok((lines, ids, users, dups))
+        (true, SourceKind::UserData) => {
+            (HashSet::new(), store.user_fingerprints(tenant, normalized.iter().filter_map(|n| n.user_id.as_deref()))?)
+        }
+    };
+    drop(store);
+    let mut in_page = HashSet::new();
+    let mut out = Prepared::default();
+    for mut n in normalized {
+        let before = n.user_id.as_ref().and_then(|u| previous.get(u));
+        let unchanged = known.contains(&n.event_id) || before == Some(&n.event_id);
+        if dedup && (unchanged || !in_page.insert(n.event_id.clone())) {
+            out.duplicates += 1;
+            continue;
+        }
+        let fingerprint = n.event_id.clone();
+        if let Some(prev) = before {
+            // A change is its own event: active → suspended → active must not reuse the id of
+            // the first "active", or a downstream dedup (Elasticsearch `create`) drops it.
+            n.event_id = transition_id(prev, &fingerprint);
+            n.value.insert("event_id".into(), serde_json::Value::String(n.event_id.clone()));
+        }
+        let json = serde_json::to_string(&n.value).map_err(|e| Error::Internal(e.to_string()))?;
+        match n.user_id {
+            Some(user_id) => out.users.push(UserRow { user_id, fingerprint, record: json.clone() }),
+            None => out.ids.push(n.event_id.clone()),
+        }
+        out.lines.push(Line { event_id: n.event_id, time: n.time, json });
     }
+    Ok(out)
 }

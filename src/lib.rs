@@ -23,6 +23,8 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod failpoint;
+#[doc(hidden)]
+pub mod hotpath;
 pub mod normalize;
 pub mod shutdown;
 pub mod simulator;

@@ -140,6 +140,16 @@ pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Parses one Monitor stream reply body (either generation) sent for `cursor`.
+///
+/// # Errors
+/// `ApiError::Malformed` when the body is not a stream reply.
+pub(crate) fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: &str) -> Result<Page, Error> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| crate::api::ApiError::Malformed { what: "Monitor stream".into(), message: e.to_string() })?;
+    monitor::parse(v, api, cursor, None)
+}
+
 /// Entry points for the fuzz targets in `fuzz/`: everything an API reply goes through, from
 /// bytes to output lines. Not part of the supported API.
 #[doc(hidden)]
