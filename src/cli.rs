@@ -16,6 +16,9 @@ pub struct Cli {
     /// Log level or filter (error, warn, info, debug, trace, or e.g. `esign_collector=debug`).
     #[arg(long, global = true, env = "ESIGN_COLLECTOR_LOG", default_value = "info")]
     pub log_level: String,
+    /// Work on this tenant only (a `[[tenants]]` name; `default` without `[[tenants]]`).
+    #[arg(long, global = true, env = "ESIGN_COLLECTOR_TENANT")]
+    pub tenant: Option<String>,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -12,7 +12,7 @@ use tracing::{debug, info};
 
 use crate::error::Error;
 use crate::normalize::{normalize, transition_id};
-use crate::sinks::{Batch, Line, Sink};
+use crate::sinks::{Batch, Fanout, Line};
 use crate::sources::{Session, Source, SourceKind};
 use crate::state::{Store, UserRow};
 
@@ -67,19 +67,19 @@ pub struct Collector<'a> {
     /// The state file.
     pub store: Arc<Mutex<Store>>,
     /// Every configured sink; a page commits only when all confirmed.
-    pub sinks: &'a mut [Box<dyn Sink>],
+    pub sinks: &'a Fanout,
     /// State namespace.
     pub tenant: &'a str,
+    /// Written into every line as `_tenant` (configurations with `[[tenants]]`), so a SIEM
+    /// fed by several tenants tells them apart.
+    pub tag: Option<&'a str>,
     /// Ledger bound per source.
     pub ledger_size: u32,
 }
 
 impl std::fmt::Debug for Collector<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collector")
-            .field("tenant", &self.tenant)
-            .field("sinks", &self.sinks.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Collector").field("tenant", &self.tenant).finish_non_exhaustive()
     }
 }
 
@@ -135,15 +135,20 @@ impl Collector<'_> {
             r.pages += 1;
             r.fetched += page.records.len() as u64;
             let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let Prepared { lines, ids, users, duplicates: dups } =
-                prepare(&self.store, self.tenant, kind, page.records, &collected_at, opts.commit == Commit::Yes)?;
+            let Prepared { lines, ids, users, duplicates: dups } = prepare(
+                &self.store,
+                self.tenant,
+                self.tag,
+                kind,
+                page.records,
+                &collected_at,
+                opts.commit == Commit::Yes,
+            )?;
             crate::failpoint::hit("before_send");
             r.duplicates += dups;
             if !lines.is_empty() {
                 let batch = Batch { source: kind, lines };
-                for sink in self.sinks.iter_mut() {
-                    sink.send(&batch).await?;
-                }
+                self.sinks.send(&batch).await?;
                 r.delivered += batch.lines.len() as u64;
             }
             crate::failpoint::hit("after_send");
@@ -164,6 +169,7 @@ impl Collector<'_> {
         }
         r.elapsed = started.elapsed();
         info!(
+            tenant = self.tenant,
             source = %kind,
             events = r.delivered,
             fetched = r.fetched,
@@ -198,12 +204,18 @@ pub struct Prepared {
 pub fn prepare(
     store: &Mutex<Store>,
     tenant: &str,
+    tag: Option<&str>,
     kind: SourceKind,
     records: Vec<serde_json::Map<String, serde_json::Value>>,
     collected_at: &str,
     dedup: bool,
 ) -> Result<Prepared, Error> {
-    let normalized: Vec<_> = records.into_iter().map(|r| normalize(kind, r, collected_at)).collect();
+    let mut normalized: Vec<_> = records.into_iter().map(|r| normalize(kind, r, collected_at)).collect();
+    if let Some(tag) = tag {
+        for n in &mut normalized {
+            n.value.insert("_tenant".into(), serde_json::Value::String(tag.to_owned()));
+        }
+    }
     let store = lock(store);
     // Customer events: ids already delivered. Users: the stored fingerprint of each user.
     let (known, previous): (HashSet<String>, HashMap<String, String>) = match (dedup, kind) {

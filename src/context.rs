@@ -5,14 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::api::Api;
 use crate::auth::{Authenticator, Grant, PrivateKey};
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, Tenant};
 use crate::demo::Demo;
 use crate::error::Error;
 use crate::sources::Session;
 use crate::state::Store;
-
-/// The state namespace of today's single-tenant configuration.
-pub const TENANT: &str = "default";
 
 /// Resolved endpoints.
 #[derive(Debug, Clone)]
@@ -28,7 +25,11 @@ pub struct Endpoints {
 /// A command's world.
 #[derive(Debug)]
 pub struct Context {
-    /// The configuration.
+    /// The tenant (state namespace, log field).
+    pub tenant: String,
+    /// `_tenant` written into lines (configurations with `[[tenants]]`).
+    pub tag: Option<String>,
+    /// The configuration as this tenant sees it.
     pub cfg: Config,
     /// Endpoints.
     pub endpoints: Endpoints,
@@ -52,11 +53,13 @@ fn audience(base: &str) -> String {
 }
 
 impl Context {
-    /// Builds the context. `store` enables the sealed token cache.
+    /// Builds one tenant's context. `store` enables the sealed token cache.
     ///
     /// # Errors
     /// `ConfigError` or `AuthError::Key` for unusable settings or keys.
-    pub async fn build(cfg: Config, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
+    pub async fn build(tenant: Tenant, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
+        let Tenant { name: tenant, cfg, named } = tenant;
+        let tag = named.then(|| tenant.clone());
         let d = &cfg.docusign;
         let api_gen = cfg.sources.customer_events.api;
         let (demo, key, mut endpoints) = if d.environment == Environment::Demo {
@@ -101,8 +104,8 @@ impl Context {
             audience: audience(&endpoints.auth),
             scopes: cfg.scopes(),
         };
-        let auth = Authenticator::new(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), TENANT, store);
+        let auth = Authenticator::new(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, store);
         let api = Api::new(&cfg)?;
-        Ok(Self { cfg, endpoints, session: Session { api, auth }, demo })
+        Ok(Self { tenant, tag, cfg, endpoints, session: Session { api, auth }, demo })
     }
 }

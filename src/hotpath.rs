@@ -16,7 +16,7 @@ use crate::state::Store;
 /// A malformed body or an unreadable ledger.
 pub fn page(store: &Mutex<Store>, tenant: &str, body: &[u8]) -> Result<Prepared, Error> {
     let page = parse_monitor_reply(body, MonitorApi::OrgStream, "bench")?;
-    prepare(store, tenant, SourceKind::CustomerEvents, page.records, "2026-01-01T00:00:00.000Z", true)
+    prepare(store, tenant, None, SourceKind::CustomerEvents, page.records, "2026-01-01T00:00:00.000Z", true)
 }
 
 /// Commits a prepared page as the collector would after the sinks confirmed it.

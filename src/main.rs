@@ -45,7 +45,8 @@ fn main() -> ExitCode {
         }
     };
     let format = cli.log_format;
-    let result: Result<(), Error> = runtime.block_on(commands::dispatch(cli.command, &cli.config));
+    let result: Result<(), Error> =
+        runtime.block_on(commands::dispatch(cli.command, &cli.config, cli.tenant.as_deref()));
     match result {
         Ok(()) => Exit::Ok.into(),
         Err(e) => {

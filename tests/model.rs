@@ -16,7 +16,7 @@ use esign_collector::auth::{Authenticator, Grant, PrivateKey};
 use esign_collector::collector::{Collector, Commit, Options};
 use esign_collector::config::Config;
 use esign_collector::error::Error;
-use esign_collector::sinks::{Batch, Sink, SinkError};
+use esign_collector::sinks::{Batch, Fanout, Sink, SinkError};
 use esign_collector::sources::{Page, Session, Source, SourceKind};
 use esign_collector::state::Store;
 use proptest::prelude::*;
@@ -151,13 +151,17 @@ fn run_model(len: usize, api: Vec<Api_>, sink: Vec<SinkDo>) -> Result<(), TestCa
     let (mut last, mut risky) = (0usize, 0usize);
     // Restart after every failure, as a timer would, until a run reaches the end.
     for _ in 0..200 {
-        let mut sinks: Vec<Box<dyn Sink>> =
-            vec![Box::new(FakeSink { script: sink_script.clone(), delivered: delivered.clone(), died: died.clone() })];
+        let sinks = Fanout::new(vec![Box::new(FakeSink {
+            script: sink_script.clone(),
+            delivered: delivered.clone(),
+            died: died.clone(),
+        })]);
         let mut c = Collector {
             session: &session,
             store: store.clone(),
-            sinks: &mut sinks,
+            sinks: &sinks,
             tenant: "default",
+            tag: None,
             ledger_size: 1000,
         };
         let result = rt.block_on(c.collect(&source, &opts, &rx));

@@ -8,18 +8,28 @@ use serde_json::Value;
 use tracing::warn;
 
 use crate::api::ApiError;
-use crate::config::Config;
+use crate::config::Tenant;
 use crate::context::Context;
 use crate::error::Error;
 use crate::sinks::SinkError;
 
-/// Runs the command.
+/// Runs the command for every tenant in turn (a heading per tenant when there are several).
 ///
 /// # Errors
-/// `AuthError` with the precise reason, `ApiError` when DocuSign is unreachable.
-pub(crate) async fn run(cfg: Config) -> Result<(), Error> {
+/// The first tenant's failure: `AuthError` with the precise reason, `ApiError` when DocuSign
+/// is unreachable.
+pub(crate) async fn run(tenants: Vec<Tenant>) -> Result<(), Error> {
+    let several = tenants.len() > 1;
+    for t in tenants {
+        let heading = several.then(|| format!("tenant {}: ", t.name));
+        one(t, heading.as_deref().unwrap_or_default()).await?;
+    }
+    Ok(())
+}
+
+async fn one(tenant: Tenant, heading: &str) -> Result<(), Error> {
     // No store: the test always performs a real token exchange.
-    let ctx = Context::build(cfg, None).await?;
+    let ctx = Context::build(tenant, None).await?;
     let url = format!("{}/oauth/userinfo", ctx.endpoints.auth);
     let info = ctx.session.auth.get_json(&ctx.session.api, "userinfo", &url).await?;
     let accounts = info
@@ -27,7 +37,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), Error> {
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::Malformed { what: "userinfo".into(), message: "no `accounts` array".into() })?;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let mut out = format!("ok\nuser: {} <{}> ({})\naccounts:\n", s(&info, "name"), s(&info, "email"), s(&info, "sub"));
+    let mut out =
+        format!("{heading}ok\nuser: {} <{}> ({})\naccounts:\n", s(&info, "name"), s(&info, "email"), s(&info, "sub"));
     let d = &ctx.cfg.docusign;
     let (mut account_seen, mut org_seen) = (false, false);
     for a in accounts {

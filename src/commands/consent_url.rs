@@ -4,16 +4,34 @@
 use std::io::Write;
 
 use crate::auth::consent_url;
-use crate::config::{Config, Environment};
+use crate::config::{Environment, Tenant};
 use crate::error::Error;
 use crate::simulator::SimConfig;
 use crate::sinks::SinkError;
 
-/// Runs the command.
+/// Prints the URL of each tenant (prefixed by its name when there are several).
 ///
 /// # Errors
 /// Only when stdout cannot be written.
-pub(crate) fn run(cfg: &Config) -> Result<(), Error> {
+pub(crate) fn run(tenants: &[Tenant]) -> Result<(), Error> {
+    let mut text = String::new();
+    for t in tenants {
+        if tenants.len() > 1 {
+            text.push_str(&t.name);
+            text.push('\t');
+        }
+        text.push_str(&url(t));
+        text.push('\n');
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| SinkError::Io { sink: "stdout".into(), source })?;
+    Ok(())
+}
+
+fn url(t: &Tenant) -> String {
+    let cfg = &t.cfg;
     let d = &cfg.docusign;
     let env = d.environment;
     let auth = d.auth_base_url.as_ref().map_or_else(|| env.auth_base(), crate::config::HttpUrl::base);
@@ -23,10 +41,5 @@ pub(crate) fn run(cfg: &Config) -> Result<(), Error> {
             "Demo environment: the simulator needs no consent; this URL shows the developer-environment form."
         );
     }
-    let url = consent_url(&auth, &ik, d.redirect_uri.0.as_str(), &cfg.scopes());
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{url}")
-        .and_then(|()| out.flush())
-        .map_err(|source| SinkError::Io { sink: "stdout".into(), source })?;
-    Ok(())
+    consent_url(&auth, &ik, d.redirect_uri.0.as_str(), &cfg.scopes())
 }

@@ -12,10 +12,10 @@ use tokio::sync::watch;
 
 use crate::cli::{EventType, GetEventsArgs, Output};
 use crate::collector::{Collector, Commit, Options};
-use crate::config::{Config, ConfigError};
-use crate::context::{Context, TENANT};
+use crate::config::{Config, ConfigError, Tenant};
+use crate::context::Context;
 use crate::error::Error;
-use crate::sinks::{Batch, Line, Sink, SinkError};
+use crate::sinks::{Batch, Fanout, Line, Sink, SinkError};
 use crate::sources::{self, SourceKind};
 use crate::state::Store;
 
@@ -38,7 +38,12 @@ impl Sink for Keep {
 ///
 /// # Errors
 /// Configuration, API or state failures.
-pub(crate) async fn run(cfg: Config, args: &GetEventsArgs) -> Result<(), Error> {
+pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs) -> Result<(), Error> {
+    let names: Vec<String> = tenants.iter().map(|t| t.name.clone()).collect();
+    let [tenant]: [Tenant; 1] = tenants.try_into().map_err(|_| ConfigError::Argument {
+        arg: "--tenant".into(),
+        message: format!("is required with several tenants: one of {}", names.join(", ")),
+    })?;
     let kind = match args.kind {
         EventType::CustomerEvents => SourceKind::CustomerEvents,
         EventType::UserData => SourceKind::UserData,
@@ -56,20 +61,21 @@ pub(crate) async fn run(cfg: Config, args: &GetEventsArgs) -> Result<(), Error> 
     }
     // No lock: reading a checkpoint never conflicts with a running fetch.
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
-    let ctx = Context::build(cfg, Some(store.clone())).await?;
+    let ctx = Context::build(tenant, Some(store.clone())).await?;
     let all = sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin);
     let Some(source) = all.into_iter().find(|s| s.kind() == kind) else {
         return Err(Error::Internal("enabled source not built".into()));
     };
     let kept = Keep::default();
     let lines = kept.0.clone();
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(kept)];
+    let sinks = Fanout::new(vec![Box::new(kept)]);
     let (_tx, never) = watch::channel(false);
     let mut collector = Collector {
         session: &ctx.session,
         store,
-        sinks: &mut sinks,
-        tenant: TENANT,
+        sinks: &sinks,
+        tenant: &ctx.tenant,
+        tag: ctx.tag.as_deref(),
         ledger_size: ctx.cfg.state.ledger_size.get(),
     };
     let opts = Options {

@@ -26,22 +26,23 @@ use crate::error::Error;
 
 pub use fetch::cycle;
 
-/// Runs `cmd` with the configuration at `config_path`.
+/// Runs `cmd` with the configuration at `config_path`, on every tenant or only on `tenant`.
 ///
 /// # Errors
 /// Whatever the command fails with; `main` maps it to an exit code.
-pub async fn dispatch(cmd: Command, config_path: &Path) -> Result<(), Error> {
+pub async fn dispatch(cmd: Command, config_path: &Path, tenant: Option<&str>) -> Result<(), Error> {
     if let Command::Simulate(args) = &cmd {
         return simulate::run(args, shutdown_signal()?).await;
     }
     let cfg = Config::load(config_path)?;
+    let tenants = cfg.select_tenants(tenant)?;
     match cmd {
-        Command::Fetch(args) => fetch::run(cfg, &args, shutdown_signal()?).await,
-        Command::Run => run::run(cfg, shutdown_signal()?).await,
-        Command::GetEvents(args) => get_events::run(cfg, &args).await,
-        Command::AuthTest => auth_test::run(cfg).await,
-        Command::GenerateConsentUrl => consent_url::run(&cfg),
-        Command::ResetAccessToken => reset_token::run(&cfg),
+        Command::Fetch(args) => fetch::run(cfg, tenants, &args, shutdown_signal()?).await,
+        Command::Run => run::run(cfg, tenants, shutdown_signal()?).await,
+        Command::GetEvents(args) => get_events::run(&cfg, tenants, &args).await,
+        Command::AuthTest => auth_test::run(tenants).await,
+        Command::GenerateConsentUrl => consent_url::run(&tenants),
+        Command::ResetAccessToken => reset_token::run(&cfg, tenant),
         Command::Simulate(_) => Ok(()),
     }
 }

@@ -1,41 +1,71 @@
-//! `run`: the fetch cycle every `state.interval` until SIGTERM/SIGINT. A cycle that stopped at
-//! the per-run maximum is followed at once by the next, so a backlog drains. Transient
-//! failures (DocuSign unavailable, a sink down) are logged and retried next interval;
-//! consent, credential, configuration and state failures stop the daemon with their exit code.
+//! `run`: the fetch cycle every `state.interval` until SIGTERM/SIGINT, one loop per tenant
+//! (at most `state.tenant_concurrency` cycles at a time). A cycle that stopped at the per-run
+//! maximum is followed at once by the next, so a backlog drains. Transient failures
+//! (DocuSign unavailable, a sink down) are logged and retried next interval; consent,
+//! credential, configuration and state failures stop that tenant's loop with an ERROR (the
+//! other tenants go on), and the daemon exits with that code once no tenant is left.
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use futures_util::future::join_all;
+use tokio::sync::{Semaphore, watch};
 use tracing::{error, info};
 
 use crate::collector::{Commit, Options};
-use crate::config::Config;
+use crate::config::{Config, Tenant};
 use crate::context::Context;
 use crate::error::{Error, Exit};
-use crate::sinks;
+use crate::sinks::{self, Fanout};
 use crate::state::{StateLock, Store};
 
 /// Runs until `shutdown` turns true.
 ///
 /// # Errors
-/// A failure that retrying cannot fix.
-pub(crate) async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+/// A failure that retrying cannot fix, once every tenant stopped.
+pub(crate) async fn run(cfg: Config, tenants: Vec<Tenant>, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
     let _lock = StateLock::acquire(&cfg.state.path)?;
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
-    let ctx = Context::build(cfg, Some(store.clone())).await?;
-    let mut sinks = sinks::build(&ctx.cfg.sinks)?;
+    let contexts = super::fetch::build_contexts(tenants, &store).await?;
+    let sinks = Fanout::new(sinks::build(&cfg.sinks)?);
+    let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
+    info!(
+        interval_s = cfg.state.interval.get().as_secs(),
+        tenants = contexts.len(),
+        "Collecting until SIGTERM or SIGINT."
+    );
+    let results = join_all(contexts.iter().map(|ctx| tenant_loop(ctx, &store, &sinks, &bound, shutdown.clone()))).await;
+    if let Some(e) = results.into_iter().find_map(Result::err) {
+        return Err(e);
+    }
+    info!("Stopped cleanly; every delivered page is committed.");
+    Ok(())
+}
+
+/// One tenant's loop.
+async fn tenant_loop(
+    ctx: &Context,
+    store: &Arc<Mutex<Store>>,
+    sinks: &Fanout,
+    bound: &Semaphore,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), Error> {
     let opts = Options { since: None, from_checkpoint: true, max: None, commit: Commit::Yes };
     let interval = ctx.cfg.state.interval.get();
-    info!(interval_s = interval.as_secs(), "Collecting until SIGTERM or SIGINT.");
     loop {
-        let backlog = match super::cycle(&ctx, &store, &mut sinks, &opts, &shutdown).await {
+        let permit = bound.acquire().await.ok();
+        let result = super::cycle(ctx, store, sinks, &opts, &shutdown).await;
+        drop(permit);
+        let backlog = match result {
             Ok(reports) => reports.iter().any(|r| !r.at_end),
             Err(e) if super::fetch::stopped_on_request(&e) => break,
             Err(e) if matches!(e.exit_code(), Exit::Unavailable | Exit::Api | Exit::Sink) => {
-                error!(error = %e, "Cycle failed; retrying at the next interval.");
+                error!(tenant = %ctx.tenant, error = %e, "Cycle failed; retrying at the next interval.");
                 false
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                error!(tenant = %ctx.tenant, exit_code = e.exit_code() as u8, error = %e, "Tenant stopped: retrying cannot fix this; fix it and restart.");
+                return Err(e);
+            }
         };
         if *shutdown.borrow() {
             break;
@@ -51,6 +81,5 @@ pub(crate) async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Res
             break;
         }
     }
-    info!("Stopped cleanly; every delivered page is committed.");
     Ok(())
 }

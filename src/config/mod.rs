@@ -8,6 +8,7 @@
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
+mod tenants;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use docusign::{DocusignConfig, Environment};
+pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 pub use types::{Bounded, HttpUrl, HumanDuration};
 
 /// Configuration problems. Each names the file or the key at fault.
@@ -80,6 +82,10 @@ pub struct Config {
     /// The built-in simulator used by `environment = "demo"`.
     #[serde(default)]
     pub demo: DemoConfig,
+    /// Several DocuSign accounts or organizations, each overriding `[docusign]` keys. Absent:
+    /// `[docusign]` alone is the one tenant, `default`.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
 }
 
 /// `[sources]`.
@@ -185,11 +191,19 @@ pub struct StateConfig {
     /// Event ids remembered per source for deduplication across pages and runs.
     #[serde(default = "default_ledger")]
     pub ledger_size: Bounded<1000, 10_000_000>,
+    /// Tenants collected at the same time (each has its own checkpoints and rate-limit budget).
+    #[serde(default = "default_tenant_concurrency")]
+    pub tenant_concurrency: Bounded<1, 64>,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
-        Self { path: default_state_path(), interval: default_interval(), ledger_size: default_ledger() }
+        Self {
+            path: default_state_path(),
+            interval: default_interval(),
+            ledger_size: default_ledger(),
+            tenant_concurrency: default_tenant_concurrency(),
+        }
     }
 }
 
@@ -303,6 +317,9 @@ fn default_interval() -> HumanDuration {
 fn default_ledger() -> Bounded<1000, 10_000_000> {
     Bounded::<1000, 10_000_000>::new(100_000).unwrap_or_else(|_| unreachable!())
 }
+fn default_tenant_concurrency() -> Bounded<1, 64> {
+    Bounded::<1, 64>::new(4).unwrap_or_else(|_| unreachable!())
+}
 fn default_per_hour() -> Bounded<1, 1_000_000> {
     Bounded::<1, 1_000_000>::new(3000).unwrap_or_else(|_| unreachable!())
 }
@@ -375,7 +392,7 @@ impl Config {
                 SinkConfig::Stdout | SinkConfig::File(_) => {}
             }
         }
-        self.docusign.validate(self.needs_organization(), s.user_data.enabled)?;
+        self.validate_tenants()?;
         let scopes = self.scopes();
         for needed in self.required_scopes() {
             if !scopes.iter().any(|s| s == needed) {

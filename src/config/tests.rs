@@ -76,3 +76,63 @@ fn production_hosts_and_burst() {
     assert_eq!(Environment::Developer.monitor_base(MonitorApi::V2), "https://lens-d.docusign.net");
     assert_eq!(Environment::Developer.admin_base(), "https://api-d.docusign.net/management");
 }
+
+const SHARED: &str = r#"
+[docusign]
+environment = "production"
+integration_key = "shared-ik"
+private_key_file = "key.pem"
+"#;
+
+#[test]
+fn without_tenants_there_is_one_called_default() {
+    let c = parse(MINIMAL).unwrap();
+    let t = c.tenants();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].name, DEFAULT_TENANT);
+    assert!(!t[0].named);
+    assert_eq!(t[0].cfg.docusign.user_id.as_deref(), Some("u"));
+}
+
+#[test]
+fn tenants_inherit_and_override_docusign() {
+    let text = format!(
+        "{SHARED}\n[[tenants]]\nname = \"acme\"\nuser_id = \"u1\"\norganization_id = \"o1\"\n\n\
+         [[tenants]]\nname = \"globex\"\nuser_id = \"u2\"\norganization_id = \"o2\"\nintegration_key = \"own\"\n\
+         private_key_env = \"GLOBEX_KEY\"\nenvironment = \"developer\"\n"
+    );
+    let c = parse(&text).unwrap();
+    let t = c.tenants();
+    assert_eq!(t.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["acme", "globex"]);
+    let (a, g) = (&t[0].cfg.docusign, &t[1].cfg.docusign);
+    assert_eq!(a.integration_key.as_deref(), Some("shared-ik"));
+    assert_eq!(a.private_key_file.as_deref(), Some(Path::new("key.pem")));
+    assert_eq!(a.environment, Environment::Production);
+    assert_eq!(g.integration_key.as_deref(), Some("own"));
+    // A tenant's key source replaces the shared one instead of conflicting with it.
+    assert_eq!(g.private_key_file, None);
+    assert_eq!(g.private_key_env.as_deref(), Some("GLOBEX_KEY"));
+    assert_eq!(g.environment, Environment::Developer);
+    assert!(t.iter().all(|t| t.named && t.cfg.tenants.is_empty()));
+    assert_eq!(c.select_tenants(Some("globex")).unwrap()[0].name, "globex");
+    let e = c.select_tenants(Some("initech")).unwrap_err().to_string();
+    assert!(e.contains("--tenant") && e.contains("acme, globex"), "{e}");
+}
+
+#[test]
+fn a_tenant_missing_a_required_key_is_named() {
+    let text = format!("{SHARED}\n[[tenants]]\nname = \"acme\"\nuser_id = \"u1\"\n");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("tenants[0].organization_id") && e.contains("\"acme\""), "{e}");
+}
+
+#[test]
+fn tenant_names_are_unique_and_plain() {
+    let one = "[[tenants]]\nname = \"acme\"\nuser_id = \"u\"\norganization_id = \"o\"\n";
+    let e = parse(&format!("{SHARED}\n{one}\n{one}")).unwrap_err().to_string();
+    assert!(e.contains("tenants[1].name") && e.contains("unique"), "{e}");
+    let e = parse(&format!("{SHARED}\n[[tenants]]\nname = \"../x\"\nuser_id = \"u\"\n")).unwrap_err().to_string();
+    assert!(e.contains("invalid tenant name") && e.contains("line"), "{e}");
+    let e = parse(&format!("{SHARED}\n[[tenants]]\nname = \"a\"\nusr_id = \"u\"\n")).unwrap_err().to_string();
+    assert!(e.contains("unknown field `usr_id`"), "{e}");
+}

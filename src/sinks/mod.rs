@@ -65,6 +65,35 @@ pub trait Sink: Send {
     async fn send(&mut self, batch: &Batch) -> Result<(), SinkError>;
 }
 
+/// Every configured sink behind one lock, shared by the tenants collected concurrently: a page
+/// is sent to each sink in turn and is confirmed only when all confirmed it.
+pub struct Fanout(tokio::sync::Mutex<Vec<Box<dyn Sink>>>);
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout").finish_non_exhaustive()
+    }
+}
+
+impl Fanout {
+    /// Wraps `sinks`.
+    pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
+        Self(tokio::sync::Mutex::new(sinks))
+    }
+
+    /// Delivers `batch` to every sink; `Ok` means every sink holds every line.
+    ///
+    /// # Errors
+    /// The first sink's failure; the sinks after it are not tried (the page is not confirmed).
+    pub async fn send(&self, batch: &Batch) -> Result<(), SinkError> {
+        let mut sinks = self.0.lock().await;
+        for sink in sinks.iter_mut() {
+            sink.send(batch).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Builds the configured sinks.
 ///
 /// # Errors

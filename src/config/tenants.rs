@@ -1,0 +1,184 @@
+//! `[[tenants]]`: several DocuSign accounts or organizations in one configuration. Each entry
+//! names a tenant and overrides the `[docusign]` keys that differ for it (an MSSP usually shares
+//! one integration key and key file and sets each customer's user, account and organization).
+//! Without `[[tenants]]`, `[docusign]` alone is one tenant called `default`, as it always was.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{Config, ConfigError, DocusignConfig, Environment, HttpUrl, invalid};
+
+/// The tenant name of a configuration without `[[tenants]]` (also its state namespace).
+pub const DEFAULT_TENANT: &str = "default";
+
+/// A tenant's name: a state namespace, a log field and the value of `--tenant`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TenantName(String);
+
+impl TenantName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TenantName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(format!(
+                "invalid tenant name {s:?}: use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+            ))
+        }
+    }
+}
+
+/// One `[[tenants]]` entry. Every key but `name` is optional and replaces the `[docusign]` key
+/// of the same name for this tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The tenant's name (state namespace, `--tenant` value, `tenant` field of logs and metrics).
+    pub name: TenantName,
+    /// `docusign.environment` for this tenant.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    /// `docusign.integration_key` for this tenant (omit to share the one in `[docusign]`).
+    #[serde(default)]
+    pub integration_key: Option<String>,
+    /// `docusign.user_id`: the user impersonated in this tenant's account.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// `docusign.private_key_file` (replaces any key source set in `[docusign]`).
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// `docusign.private_key_env` (replaces any key source set in `[docusign]`).
+    #[serde(default)]
+    pub private_key_env: Option<String>,
+    /// `docusign.account_id` of this tenant.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// `docusign.organization_id` of this tenant.
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    /// `docusign.scopes` for this tenant.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// `docusign.auth_base_url` for this tenant.
+    #[serde(default)]
+    pub auth_base_url: Option<HttpUrl>,
+    /// `docusign.monitor_base_url` for this tenant.
+    #[serde(default)]
+    pub monitor_base_url: Option<HttpUrl>,
+    /// `docusign.admin_base_url` for this tenant.
+    #[serde(default)]
+    pub admin_base_url: Option<HttpUrl>,
+}
+
+impl TenantConfig {
+    /// `base` with this tenant's keys applied.
+    fn apply(&self, base: &DocusignConfig) -> DocusignConfig {
+        fn set<T: Clone>(slot: &mut Option<T>, v: Option<&T>) {
+            if let Some(v) = v {
+                *slot = Some(v.clone());
+            }
+        }
+        let mut d = base.clone();
+        if let Some(e) = self.environment {
+            d.environment = e;
+        }
+        set(&mut d.integration_key, self.integration_key.as_ref());
+        set(&mut d.user_id, self.user_id.as_ref());
+        if self.private_key_file.is_some() || self.private_key_env.is_some() {
+            d.private_key_file.clone_from(&self.private_key_file);
+            d.private_key_env.clone_from(&self.private_key_env);
+        }
+        set(&mut d.account_id, self.account_id.as_ref());
+        set(&mut d.organization_id, self.organization_id.as_ref());
+        set(&mut d.scopes, self.scopes.as_ref());
+        set(&mut d.auth_base_url, self.auth_base_url.as_ref());
+        set(&mut d.monitor_base_url, self.monitor_base_url.as_ref());
+        set(&mut d.admin_base_url, self.admin_base_url.as_ref());
+        d
+    }
+}
+
+/// One tenant ready to collect: its name and a configuration whose `[docusign]` is its own.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The tenant's name.
+    pub name: String,
+    /// The configuration as this tenant sees it (`tenants` emptied).
+    pub cfg: Config,
+    /// Whether it comes from `[[tenants]]`: its lines then carry `_tenant`.
+    pub named: bool,
+}
+
+impl Config {
+    /// Every tenant, in configuration order.
+    pub fn tenants(&self) -> Vec<Tenant> {
+        if self.tenants.is_empty() {
+            return vec![Tenant { name: DEFAULT_TENANT.to_owned(), cfg: self.clone(), named: false }];
+        }
+        self.tenants
+            .iter()
+            .map(|t| {
+                let mut cfg = self.clone();
+                cfg.docusign = t.apply(&self.docusign);
+                cfg.tenants = Vec::new();
+                Tenant { name: t.name.as_str().to_owned(), cfg, named: true }
+            })
+            .collect()
+    }
+
+    /// The tenants a command works on: all of them, or the one `--tenant` names.
+    ///
+    /// # Errors
+    /// `ConfigError::Argument` when no tenant has that name.
+    pub fn select_tenants(&self, only: Option<&str>) -> Result<Vec<Tenant>, ConfigError> {
+        let all = self.tenants();
+        let Some(name) = only else { return Ok(all) };
+        let names: Vec<String> = all.iter().map(|t| t.name.clone()).collect();
+        all.into_iter().find(|t| t.name == name).map(|t| vec![t]).ok_or_else(|| ConfigError::Argument {
+            arg: "--tenant".into(),
+            message: format!("no tenant is called {name:?}; configured: {}", names.join(", ")),
+        })
+    }
+
+    /// Checks every tenant's `[docusign]` as it will be used.
+    pub(super) fn validate_tenants(&self) -> Result<(), ConfigError> {
+        let (org, account) = (self.needs_organization(), self.sources.user_data.enabled);
+        if self.tenants.is_empty() {
+            return self.docusign.validate(org, account);
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            let name = t.name.as_str();
+            if self.tenants[..i].iter().any(|o| o.name == t.name) {
+                return Err(invalid(
+                    &format!("tenants[{i}].name"),
+                    format!("repeats {name:?}: tenant names must be unique"),
+                ));
+            }
+            t.apply(&self.docusign).validate(org, account).map_err(|e| match e {
+                // `docusign.user_id` → `tenants[1].user_id (tenant "acme", or [docusign])`.
+                ConfigError::Invalid { key, message } => ConfigError::Invalid {
+                    key: format!(
+                        "tenants[{i}].{} (tenant {name:?}, or [docusign] for all)",
+                        key.trim_start_matches("docusign.")
+                    ),
+                    message,
+                },
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+}
