@@ -102,18 +102,18 @@ fn tenants_inherit_and_override_docusign() {
          private_key_env = \"GLOBEX_KEY\"\nenvironment = \"developer\"\n"
     );
     let c = parse(&text).unwrap();
-    let t = c.tenants();
-    assert_eq!(t.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["acme", "globex"]);
-    let (a, g) = (&t[0].cfg.docusign, &t[1].cfg.docusign);
-    assert_eq!(a.integration_key.as_deref(), Some("shared-ik"));
-    assert_eq!(a.private_key_file.as_deref(), Some(Path::new("key.pem")));
-    assert_eq!(a.environment, Environment::Production);
+    let all = c.tenants();
+    assert_eq!(all.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["acme", "globex"]);
+    let (acme, g) = (&all[0].cfg.docusign, &all[1].cfg.docusign);
+    assert_eq!(acme.integration_key.as_deref(), Some("shared-ik"));
+    assert_eq!(acme.private_key_file.as_deref(), Some(Path::new("key.pem")));
+    assert_eq!(acme.environment, Environment::Production);
     assert_eq!(g.integration_key.as_deref(), Some("own"));
     // A tenant's key source replaces the shared one instead of conflicting with it.
     assert_eq!(g.private_key_file, None);
     assert_eq!(g.private_key_env.as_deref(), Some("GLOBEX_KEY"));
     assert_eq!(g.environment, Environment::Developer);
-    assert!(t.iter().all(|t| t.named && t.cfg.tenants.is_empty()));
+    assert!(all.iter().all(|t| t.named && t.cfg.tenants.is_empty()));
     assert_eq!(c.select_tenants(Some("globex")).unwrap()[0].name, "globex");
     let e = c.select_tenants(Some("initech")).unwrap_err().to_string();
     assert!(e.contains("--tenant") && e.contains("acme, globex"), "{e}");
