@@ -11,9 +11,9 @@ use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::error::Error;
-use crate::normalize::{normalize, transition_id};
+use crate::normalize::{Fast, Normalized, normalize, transition_id};
 use crate::sinks::{Batch, Fanout, Line};
-use crate::sources::{Session, Source, SourceKind};
+use crate::sources::{Record, Session, Source, SourceKind};
 use crate::state::{Store, UserRow};
 
 /// Whether a run may move checkpoints.
@@ -197,6 +197,23 @@ pub struct Prepared {
     pub duplicates: u64,
 }
 
+/// A record on its way to a line.
+enum Item {
+    /// Kept as its bytes; `time` is its `_time`.
+    Fast(Fast, String),
+    /// Through the JSON tree.
+    Tree(Normalized),
+}
+
+impl Item {
+    fn event_id(&self) -> &str {
+        match self {
+            Item::Fast(f, _) => &f.event_id,
+            Item::Tree(n) => &n.event_id,
+        }
+    }
+}
+
 /// Dedups (when `dedup`) and normalizes a page: the hot path between the API reply and the sinks.
 ///
 /// # Errors
@@ -206,50 +223,85 @@ pub fn prepare(
     tenant: &str,
     tag: Option<&str>,
     kind: SourceKind,
-    records: Vec<serde_json::Map<String, serde_json::Value>>,
+    records: Vec<Record>,
     collected_at: &str,
     dedup: bool,
 ) -> Result<Prepared, Error> {
-    let mut normalized: Vec<_> = records.into_iter().map(|r| normalize(kind, r, collected_at)).collect();
-    if let Some(tag) = tag {
-        for n in &mut normalized {
-            n.value.insert("_tenant".into(), serde_json::Value::String(tag.to_owned()));
-        }
-    }
+    let items: Vec<Item> = records
+        .into_iter()
+        .map(|r| match r {
+            Record::Fast(f) => {
+                let time = f.time(collected_at);
+                Item::Fast(f, time)
+            }
+            Record::Object(m) => {
+                let mut n = normalize(kind, m, collected_at);
+                if let Some(tag) = tag {
+                    n.value.insert("_tenant".into(), serde_json::Value::String(tag.to_owned()));
+                }
+                Item::Tree(n)
+            }
+        })
+        .collect();
     let store = lock(store);
     // Customer events: ids already delivered. Users: the stored fingerprint of each user.
     let (known, previous): (HashSet<String>, HashMap<String, String>) = match (dedup, kind) {
         (false, _) => Default::default(),
         (true, SourceKind::CustomerEvents) => {
-            (store.seen(tenant, kind.key(), normalized.iter().map(|n| n.event_id.as_str()))?, HashMap::new())
+            (store.seen(tenant, kind.key(), items.iter().map(Item::event_id))?, HashMap::new())
         }
-        (true, SourceKind::UserData) => {
-            (HashSet::new(), store.user_fingerprints(tenant, normalized.iter().filter_map(|n| n.user_id.as_deref()))?)
-        }
+        (true, SourceKind::UserData) => (
+            HashSet::new(),
+            store.user_fingerprints(
+                tenant,
+                items.iter().filter_map(|i| match i {
+                    Item::Tree(n) => n.user_id.as_deref(),
+                    Item::Fast(..) => None,
+                }),
+            )?,
+        ),
     };
     drop(store);
-    let mut in_page = HashSet::new();
+    let mut in_page: HashSet<&str> = HashSet::with_capacity(if dedup { items.len() } else { 0 });
     let mut out = Prepared::default();
-    for mut n in normalized {
-        let before = n.user_id.as_ref().and_then(|u| previous.get(u));
-        let unchanged = known.contains(&n.event_id) || before == Some(&n.event_id);
-        if dedup && (unchanged || !in_page.insert(n.event_id.clone())) {
+    out.lines.reserve(items.len());
+    for item in &items {
+        let id = item.event_id();
+        let before = match item {
+            Item::Tree(n) => n.user_id.as_ref().and_then(|u| previous.get(u)),
+            Item::Fast(..) => None,
+        };
+        let unchanged = known.contains(id) || before.is_some_and(|b| b == id);
+        if dedup && (unchanged || !in_page.insert(id)) {
             out.duplicates += 1;
             continue;
         }
-        let fingerprint = n.event_id.clone();
-        if let Some(prev) = before {
-            // A change is its own event: active → suspended → active must not reuse the id of
-            // the first "active", or a downstream dedup (Elasticsearch `create`) drops it.
-            n.event_id = transition_id(prev, &fingerprint);
-            n.value.insert("event_id".into(), serde_json::Value::String(n.event_id.clone()));
+        match item {
+            Item::Fast(f, time) => {
+                let json = f.line(kind, time, collected_at, tag);
+                out.ids.push(f.event_id.clone());
+                out.lines.push(Line { event_id: f.event_id.clone(), time: time.clone(), json });
+            }
+            Item::Tree(n) => {
+                let fingerprint = n.event_id.clone();
+                let mut value = std::borrow::Cow::Borrowed(&n.value);
+                let mut event_id = n.event_id.clone();
+                if let Some(prev) = before {
+                    // A change is its own event: active → suspended → active must not reuse the id
+                    // of the first "active", or a downstream dedup (Elasticsearch `create`) drops it.
+                    event_id = transition_id(prev, &fingerprint);
+                    value.to_mut().insert("event_id".into(), serde_json::Value::String(event_id.clone()));
+                }
+                let json = serde_json::to_string(&value).map_err(|e| Error::Internal(e.to_string()))?;
+                match &n.user_id {
+                    Some(user_id) => {
+                        out.users.push(UserRow { user_id: user_id.clone(), fingerprint, record: json.clone() });
+                    }
+                    None => out.ids.push(event_id.clone()),
+                }
+                out.lines.push(Line { event_id, time: n.time.clone(), json });
+            }
         }
-        let json = serde_json::to_string(&n.value).map_err(|e| Error::Internal(e.to_string()))?;
-        match n.user_id {
-            Some(user_id) => out.users.push(UserRow { user_id, fingerprint, record: json.clone() }),
-            None => out.ids.push(n.event_id.clone()),
-        }
-        out.lines.push(Line { event_id: n.event_id, time: n.time, json });
     }
     Ok(out)
 }

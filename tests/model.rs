@@ -16,11 +16,13 @@ use esign_collector::auth::{Authenticator, Grant, PrivateKey};
 use esign_collector::collector::{Collector, Commit, Options};
 use esign_collector::config::Config;
 use esign_collector::error::Error;
+use esign_collector::normalize::Fast;
 use esign_collector::sinks::{Batch, Fanout, Sink, SinkError};
-use esign_collector::sources::{Page, Session, Source, SourceKind};
+use esign_collector::sources::{Page, Record, Session, Source, SourceKind};
 use esign_collector::state::Store;
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 
 /// What the fake API does on one request.
 #[derive(Debug, Clone, Copy)]
@@ -76,9 +78,13 @@ impl Source for FakeSource {
         }
         let records = ids
             .into_iter()
-            .map(|id| match json!({"eventId": id, "timestamp": "2026-01-01T00:00:00Z"}) {
-                Value::Object(m) => m,
-                _ => Map::new(),
+            .map(|id| {
+                // As the Monitor source reads them: the bytes kept, on the fast path.
+                let text = json!({"eventId": id, "timestamp": "2026-01-01T00:00:00Z"}).to_string();
+                match Fast::probe(RawValue::from_string(text).unwrap()) {
+                    Ok(f) => Record::Fast(f),
+                    Err(raw) => Record::Object(serde_json::from_str(raw.get()).unwrap()),
+                }
             })
             .collect();
         Ok(Page { records, next: end.to_string(), at_end: end == self.stream.len() })

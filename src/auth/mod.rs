@@ -234,21 +234,39 @@ impl Authenticator {
         }
     }
 
-    /// An authenticated, paced GET returning the JSON body. A 401 triggers one
+    /// An authenticated, paced GET returning the JSON body (see [`Authenticator::get_parsed`]).
+    ///
+    /// # Errors
+    /// As [`Authenticator::get_parsed`].
+    pub async fn get_json(&self, api: &Api, what: &str, url: &str) -> Result<Value, Error> {
+        self.get_parsed(api, what, url, |b| serde_json::from_slice::<Value>(b).map_err(|e| e.to_string())).await
+    }
+
+    /// An authenticated, paced GET returning the 2xx body as `parse` reads it
+    /// (an unparsable 2xx body is retried like a failed request). A 401 triggers one
     /// re-authentication; other refusals become `ApiError::Status` with a hint.
     ///
     /// # Errors
     /// `AuthError`, `ApiError`.
-    pub async fn get_json(&self, api: &Api, what: &str, url: &str) -> Result<Value, Error> {
+    pub async fn get_parsed<T>(
+        &self,
+        api: &Api,
+        what: &str,
+        url: &str,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let mut reauthenticated = false;
         loop {
             let token = self.token(api).await?;
-            let reply = api
-                .execute(what, Budget::Paced, |c| {
-                    c.get(url).bearer_auth(token.expose_secret()).header("Accept", "application/json")
-                })
+            let (reply, parsed) = api
+                .execute_parsed(
+                    what,
+                    Budget::Paced,
+                    |c| c.get(url).bearer_auth(token.expose_secret()).header("Accept", "application/json"),
+                    &parse,
+                )
                 .await?;
-            if let Some(v) = reply.json {
+            if let Some(v) = parsed {
                 return Ok(v);
             }
             let status = reply.status.as_u16();

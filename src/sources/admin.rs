@@ -143,7 +143,7 @@ impl Source for AdminUsers {
             }
         };
         let next = serde_json::to_string(&next).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Page { records, next, at_end: !more })
+        Ok(Page { records: records.into_iter().map(super::Record::Object).collect(), next, at_end: !more })
     }
 }
 

@@ -62,11 +62,26 @@ impl std::fmt::Display for SourceKind {
     }
 }
 
+/// One record as the API sent it.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// Parsed into a map: Admin users, and Monitor records the fast path declines.
+    Object(Map<String, Value>),
+    /// A Monitor record kept as its bytes (see [`crate::normalize::Fast`]).
+    Fast(crate::normalize::Fast),
+}
+
+impl From<Map<String, Value>> for Record {
+    fn from(m: Map<String, Value>) -> Self {
+        Record::Object(m)
+    }
+}
+
 /// One page of records.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Page {
     /// Records exactly as the API sent them.
-    pub records: Vec<Map<String, Value>>,
+    pub records: Vec<Record>,
     /// The cursor after this page (opaque to the collector; stored as is).
     pub next: String,
     /// Whether the stream has nothing more for now.
@@ -145,9 +160,9 @@ pub fn iso(t: DateTime<Utc>) -> String {
 /// # Errors
 /// `ApiError::Malformed` when the body is not a stream reply.
 pub(crate) fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: &str) -> Result<Page, Error> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| crate::api::ApiError::Malformed { what: "Monitor stream".into(), message: e.to_string() })?;
-    monitor::parse(v, api, cursor, None)
+    let reply = monitor::read(body)
+        .map_err(|message| crate::api::ApiError::Malformed { what: "Monitor stream".into(), message })?;
+    monitor::parse(reply, api, cursor, None)
 }
 
 /// Entry points for the fuzz targets in `fuzz/`: everything an API reply goes through, from
@@ -158,20 +173,39 @@ pub mod fuzzing {
     use crate::config::MonitorApi;
     use crate::normalize::normalize;
 
-    fn lines(kind: SourceKind, records: Vec<serde_json::Map<String, serde_json::Value>>) {
+    const AT: &str = "2026-01-01T00:00:00.000Z";
+
+    fn lines(kind: SourceKind, records: Vec<super::Record>) {
         for r in records {
-            let n = normalize(kind, r, "2026-01-01T00:00:00.000Z");
-            // Serializing a parsed value cannot fail; the fuzzer looks for panics and hangs.
-            let line = serde_json::to_string(&n.value).unwrap_or_default();
+            let line = match r {
+                super::Record::Object(m) => {
+                    let n = normalize(kind, m, AT);
+                    // Serializing a parsed value cannot fail; the fuzzer looks for panics and hangs.
+                    serde_json::to_string(&n.value).unwrap_or_default()
+                }
+                super::Record::Fast(f) => {
+                    let line = f.line(kind, &f.time(AT), AT, None);
+                    // The fast path must write exactly what the tree path writes.
+                    let tree = serde_json::from_str(f.raw.get()).map(|m| normalize(kind, m, AT));
+                    let fast = serde_json::from_str::<serde_json::Value>(&line);
+                    assert!(
+                        matches!((&fast, &tree), (Ok(a), Ok(b)) if *a == serde_json::Value::Object(b.value.clone())),
+                        "fast and tree paths disagree: {line}"
+                    );
+                    line
+                }
+            };
             assert!(!line.contains('\n'), "an output line contains a raw newline");
         }
     }
 
     /// A Monitor stream reply (either generation), parsed and normalized.
     pub fn monitor_reply(data: &[u8]) {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return };
         for api in [MonitorApi::V2, MonitorApi::OrgStream] {
-            if let Ok(p) = monitor::parse(v.clone(), api, "cursor", Some(chrono::Utc::now())) {
+            if let Ok(p) = monitor::read(data)
+                .map_err(|_| ())
+                .and_then(|r| monitor::parse(r, api, "cursor", Some(chrono::Utc::now())).map_err(|_| ()))
+            {
                 lines(SourceKind::CustomerEvents, p.records);
             }
         }
@@ -181,7 +215,7 @@ pub mod fuzzing {
     pub fn admin_reply(data: &[u8]) {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return };
         if let Ok((records, _)) = admin::parse(v) {
-            lines(SourceKind::UserData, records);
+            lines(SourceKind::UserData, records.into_iter().map(super::Record::Object).collect());
         }
     }
 }

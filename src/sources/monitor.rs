@@ -9,13 +9,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use tracing::warn;
 
-use super::{Page, Session, Source, SourceKind, iso, unreadable_cursor};
+use super::{Page, Record, Session, Source, SourceKind, iso, unreadable_cursor};
 use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::error::Error;
+use crate::normalize::{Fast, parse_time};
 
 /// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and `at`:
 /// the newest event timestamp read so far. Every event not yet read was ingested after the
@@ -72,42 +74,70 @@ fn malformed(message: impl Into<String>) -> Error {
     ApiError::Malformed { what: "Monitor stream".into(), message: message.into() }.into()
 }
 
+/// A stream reply of either generation, its rows kept as the bytes sent.
+#[derive(Debug, Deserialize)]
+pub(super) struct Reply {
+    #[serde(rename = "endCursor", default)]
+    end_cursor: Option<Value>,
+    #[serde(rename = "resultData", default)]
+    result_data: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    data: Option<Vec<Box<RawValue>>>,
+}
+
+/// Reads a reply body without building a tree of its rows. An error here is a failed try
+/// (retried like a truncated body).
+///
+/// # Errors
+/// What is wrong with the body.
+pub(super) fn read(body: &[u8]) -> Result<Reply, String> {
+    // A derived struct would also accept its fields as an array.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err("not a Monitor stream reply: not a JSON object".into());
+    }
+    serde_json::from_slice(body).map_err(|e| format!("not a Monitor stream reply: {e}"))
+}
+
 /// Reads a stream reply of either generation.
-pub(super) fn parse(reply: Value, api: MonitorApi, sent: &str, at: Option<DateTime<Utc>>) -> Result<Page, Error> {
-    let Value::Object(mut body) = reply else {
-        return Err(malformed("the reply is not a JSON object"));
-    };
-    let (expected, other) = match api {
-        MonitorApi::OrgStream => ("resultData", "data"),
-        MonitorApi::V2 => ("data", "resultData"),
-    };
+pub(super) fn parse(reply: Reply, api: MonitorApi, sent: &str, at: Option<DateTime<Utc>>) -> Result<Page, Error> {
     // Accept the other generation's field name too: the SDKs disagree across versions.
-    let rows = match body.remove(expected).or_else(|| body.remove(other)) {
-        Some(Value::Array(rows)) => rows,
-        Some(Value::Null) | None => Vec::new(),
-        Some(_) => return Err(malformed(format!("`{expected}` is not an array"))),
-    };
-    let end = match body.get("endCursor") {
-        Some(Value::String(s)) => s.clone(),
+    let rows = match api {
+        MonitorApi::OrgStream => reply.result_data.or(reply.data),
+        MonitorApi::V2 => reply.data.or(reply.result_data),
+    }
+    .unwrap_or_default();
+    let end = match reply.end_cursor {
+        Some(Value::String(s)) => s,
         Some(Value::Null) | None if rows.is_empty() => sent.to_owned(),
         _ => return Err(malformed("`endCursor` is missing or not a string")),
     };
     let mut records = Vec::with_capacity(rows.len());
+    let mut newest: Option<DateTime<Utc>> = None;
     for (i, row) in rows.into_iter().enumerate() {
-        match row {
-            Value::Object(m) => records.push(m),
-            other => return Err(malformed(format!("row {i} is not an object: {other}"))),
+        if !row.get().starts_with('{') {
+            let text: String = row.get().chars().take(80).collect();
+            return Err(malformed(format!("row {i} is not an object: {text}")));
         }
+        let time = match Fast::probe(row) {
+            Ok(fast) => {
+                let t = fast.time.map(|(t, _)| t);
+                records.push(Record::Fast(fast));
+                t
+            }
+            Err(row) => {
+                let m: Map<String, Value> =
+                    serde_json::from_str(row.get()).map_err(|e| malformed(format!("row {i}: {e}")))?;
+                let t = m.get("timestamp").and_then(Value::as_str).and_then(parse_time).map(|(t, _)| t);
+                records.push(Record::Object(m));
+                t
+            }
+        };
+        newest = newest.max(time);
     }
     let end = if end.is_empty() { sent.to_owned() } else { end };
     // DocuSign's own samples stop when endCursor == the cursor sent; peers stop on an empty
     // page. Either ends the stream, but a non-empty page is always delivered first.
     let at_end = records.is_empty() || end == sent;
-    let newest = records
-        .iter()
-        .filter_map(|r| r.get("timestamp").and_then(Value::as_str).and_then(crate::normalize::parse_time))
-        .map(|(t, _)| t)
-        .max();
     let at = match (newest, at) {
         (Some(n), Some(a)) => Some(n.max(a)),
         (n, a) => n.or(a),
@@ -120,11 +150,11 @@ fn cursor_json(c: &str, at: Option<DateTime<Utc>>) -> String {
 }
 
 impl MonitorEvents {
-    async fn get(&self, session: &Session, cursor: &str, limit: u32) -> Result<Value, Error> {
+    async fn get(&self, session: &Session, cursor: &str, limit: u32) -> Result<Reply, Error> {
         let mut url =
             url::Url::parse(&self.url).map_err(|e| Error::Internal(format!("Monitor URL {}: {e}", self.url)))?;
         url.query_pairs_mut().append_pair("cursor", cursor).append_pair("limit", &limit.to_string());
-        session.auth.get_json(&session.api, "Monitor stream", url.as_str()).await
+        session.auth.get_parsed(&session.api, "Monitor stream", url.as_str(), read).await
     }
 }
 
@@ -186,6 +216,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[allow(clippy::needless_pass_by_value)]
+    fn r(v: Value) -> Reply {
+        read(v.to_string().as_bytes()).unwrap()
+    }
+
     fn t0() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
     }
@@ -193,7 +228,7 @@ mod tests {
     #[test]
     fn both_generations_parse() {
         let p = parse(
-            json!({"endCursor": "c2", "resultData": [{"eventId": "a"}]}),
+            r(json!({"endCursor": "c2", "resultData": [{"eventId": "a"}]})),
             MonitorApi::OrgStream,
             "c1",
             Some(t0()),
@@ -203,7 +238,7 @@ mod tests {
         assert_eq!(p.next, r#"{"cursor":"c2","at":"2026-01-01T00:00:00Z"}"#);
         assert!(!p.at_end);
         let p = parse(
-            json!({"endCursor": "c2", "data": [{"eventId": "a"}, {"eventId": "b"}]}),
+            r(json!({"endCursor": "c2", "data": [{"eventId": "a"}, {"eventId": "b"}]})),
             MonitorApi::V2,
             "c1",
             Some(t0()),
@@ -218,31 +253,33 @@ mod tests {
             {"eventId": "a", "timestamp": "2026-02-01T00:00:05Z"},
             {"eventId": "b", "timestamp": "2026-02-01T00:00:09.5Z"},
             {"eventId": "c", "timestamp": "2026-02-01T00:00:07Z"}]});
-        let p = parse(rows, MonitorApi::OrgStream, "c1", Some(t0())).unwrap();
+        let p = parse(r(rows), MonitorApi::OrgStream, "c1", Some(t0())).unwrap();
         assert_eq!(p.next, r#"{"cursor":"c2","at":"2026-02-01T00:00:09.500Z"}"#);
         // An empty page keeps the position it had.
-        let p = parse(json!({"endCursor": "c2", "resultData": []}), MonitorApi::OrgStream, "c2", Some(t0())).unwrap();
+        let p =
+            parse(r(json!({"endCursor": "c2", "resultData": []})), MonitorApi::OrgStream, "c2", Some(t0())).unwrap();
         assert_eq!(p.next, r#"{"cursor":"c2","at":"2026-01-01T00:00:00Z"}"#);
     }
 
     #[test]
     fn end_of_stream() {
-        let p = parse(json!({"endCursor": "c1", "data": []}), MonitorApi::V2, "c1", Some(t0())).unwrap();
+        let p = parse(r(json!({"endCursor": "c1", "data": []})), MonitorApi::V2, "c1", Some(t0())).unwrap();
         assert!(p.at_end);
         assert_eq!(p.next, r#"{"cursor":"c1","at":"2026-01-01T00:00:00Z"}"#);
         // Same cursor but rows: still delivered, and the stream ends.
         let p =
-            parse(json!({"endCursor": "c1", "data": [{"eventId": "x"}]}), MonitorApi::V2, "c1", Some(t0())).unwrap();
+            parse(r(json!({"endCursor": "c1", "data": [{"eventId": "x"}]})), MonitorApi::V2, "c1", Some(t0())).unwrap();
         assert!(p.at_end && p.records.len() == 1);
-        let p = parse(json!({"data": []}), MonitorApi::V2, "c1", Some(t0())).unwrap();
+        let p = parse(r(json!({"data": []})), MonitorApi::V2, "c1", Some(t0())).unwrap();
         assert!(p.at_end);
     }
 
     #[test]
     fn malformed_replies_are_errors() {
-        assert!(parse(json!([1]), MonitorApi::V2, "c", Some(t0())).is_err());
-        assert!(parse(json!({"data": "x", "endCursor": "c"}), MonitorApi::V2, "c", Some(t0())).is_err());
-        assert!(parse(json!({"data": [{"a": 1}]}), MonitorApi::V2, "c", Some(t0())).is_err());
-        assert!(parse(json!({"data": [1], "endCursor": "d"}), MonitorApi::V2, "c", Some(t0())).is_err());
+        assert!(read(b"[1]").is_err());
+        assert!(read(br#"{"data": "x", "endCursor": "c"}"#).is_err());
+        assert!(read(br#"{"data": [{"a": 1}"#).is_err(), "truncated");
+        assert!(parse(r(json!({"data": [{"a": 1}]})), MonitorApi::V2, "c", Some(t0())).is_err());
+        assert!(parse(r(json!({"data": [1], "endCursor": "d"})), MonitorApi::V2, "c", Some(t0())).is_err());
     }
 }
