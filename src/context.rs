@@ -71,10 +71,11 @@ impl Context {
             };
             (Some(demo), key, e)
         } else {
-            let key = match (&d.private_key_file, &d.private_key_env) {
-                (Some(p), _) => PrivateKey::from_file(p)?,
-                (None, Some(v)) => PrivateKey::from_env(v)?,
-                (None, None) => return Err(Error::Internal("validated config has no key source".into())),
+            let key = match (&d.private_key_file, &d.private_key_env, &d.private_key_credential) {
+                (Some(p), _, _) => PrivateKey::from_file(p)?,
+                (None, Some(v), _) => PrivateKey::from_env(v)?,
+                (None, None, Some(c)) => PrivateKey::from_credential(c)?,
+                (None, None, None) => return Err(Error::Internal("validated config has no key source".into())),
             };
             let env = d.environment;
             let e = Endpoints { auth: env.auth_base(), monitor: env.monitor_base(api_gen), admin: env.admin_base() };

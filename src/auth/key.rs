@@ -1,4 +1,5 @@
-//! The app's RSA private key: read from a file (refused when group/other can read it) or an
+//! The app's RSA private key: read from a file (refused when group/other can read it), a
+//! systemd credential (`$CREDENTIALS_DIRECTORY/NAME`, the same checks as a file) or an
 //! environment variable, repaired when a secret store flattened its newlines, validated.
 
 use std::path::Path;
@@ -37,7 +38,39 @@ impl PrivateKey {
     /// `AuthError::Key` when the file is missing, readable by group or others, encrypted or
     /// not an RSA private key.
     pub fn from_file(path: &Path) -> Result<Self, AuthError> {
-        let origin = format!("private key file {}", path.display());
+        Self::from_path(path, &format!("private key file {}", path.display()))
+    }
+
+    /// Reads the systemd credential `name` (`LoadCredential=NAME:PATH` in the unit): the file
+    /// `$CREDENTIALS_DIRECTORY/NAME`, with the same checks as [`PrivateKey::from_file`].
+    ///
+    /// # Errors
+    /// `AuthError::Key` when `CREDENTIALS_DIRECTORY` is unset (not started by systemd with a
+    /// credential), the credential is missing, or the file is not a usable key.
+    pub fn from_credential(name: &str) -> Result<Self, AuthError> {
+        Self::from_credential_in(std::env::var_os("CREDENTIALS_DIRECTORY").as_deref().map(Path::new), name)
+    }
+
+    fn from_credential_in(dir: Option<&Path>, name: &str) -> Result<Self, AuthError> {
+        let origin = format!("systemd credential {name}");
+        let hint = format!("add LoadCredential={name}:/etc/esign-collector/private.pem to the unit");
+        let dir = dir.filter(|d| !d.as_os_str().is_empty()).ok_or_else(|| {
+            bad(
+                &origin,
+                &format!(
+                    "CREDENTIALS_DIRECTORY is not set: the service was not started by systemd with credentials; {hint}"
+                ),
+            )
+        })?;
+        let path = dir.join(name);
+        if !path.exists() {
+            return Err(bad(&origin, &format!("is not in {}: {hint}", dir.display())));
+        }
+        Self::from_path(&path, &format!("{origin} ({})", path.display()))
+    }
+
+    fn from_path(path: &Path, origin: &str) -> Result<Self, AuthError> {
+        let origin = origin.to_owned();
         let meta = std::fs::metadata(path).map_err(|e| bad(&origin, &format!("cannot read it: {e}")))?;
         #[cfg(unix)]
         {
@@ -212,5 +245,22 @@ mod tests {
         assert!(PrivateKey::from_file(&p).is_ok());
         let e = PrivateKey::from_file(&dir.path().join("missing.pem")).unwrap_err().to_string();
         assert!(e.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn credential_reads_the_named_file_with_the_file_checks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("docusign-key");
+        std::fs::write(&p, key().to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(PrivateKey::from_credential_in(Some(dir.path()), "docusign-key").is_ok());
+        let e = PrivateKey::from_credential_in(None, "docusign-key").unwrap_err().to_string();
+        assert!(e.contains("CREDENTIALS_DIRECTORY is not set") && e.contains("LoadCredential=docusign-key:"), "{e}");
+        let e = PrivateKey::from_credential_in(Some(dir.path()), "other").unwrap_err().to_string();
+        assert!(e.contains("systemd credential other: is not in") && e.contains("LoadCredential=other:"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o440)).unwrap();
+        let e = PrivateKey::from_credential_in(Some(dir.path()), "docusign-key").unwrap_err().to_string();
+        assert!(e.contains("accessible by group or others"), "{e}");
     }
 }

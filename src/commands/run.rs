@@ -4,6 +4,7 @@
 //! (DocuSign unavailable, a sink down) are logged and retried next interval; consent,
 //! credential, configuration and state failures stop that tenant's loop with an ERROR (the
 //! other tenants go on), and the daemon exits with that code once no tenant is left.
+//! Under systemd (`Type=notify`) it reports readiness, status and watchdog pings (`notify`).
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,7 @@ use crate::collector::{Commit, Options};
 use crate::config::{Config, Tenant};
 use crate::context::Context;
 use crate::error::{Error, Exit};
+use crate::notify;
 use crate::sinks::{self, Fanout};
 use crate::state::{StateLock, Store};
 
@@ -23,27 +25,32 @@ use crate::state::{StateLock, Store};
 /// # Errors
 /// A failure that retrying cannot fix, once every tenant stopped.
 pub(crate) async fn run(cfg: Config, tenants: Vec<Tenant>, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+    let _watchdog = notify::Watchdog::start();
     let _lock = StateLock::acquire(&cfg.state.path)?;
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let contexts = super::fetch::build_contexts(tenants, &store).await?;
     let sinks = Fanout::new(sinks::build(&cfg.sinks)?);
     let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
-    info!(
-        interval_s = cfg.state.interval.get().as_secs(),
-        tenants = contexts.len(),
-        "Collecting until SIGTERM or SIGINT."
-    );
-    let results = join_all(contexts.iter().map(|ctx| tenant_loop(ctx, &store, &sinks, &bound, shutdown.clone()))).await;
+    let interval = cfg.state.interval.get();
+    info!(interval_s = interval.as_secs(), tenants = contexts.len(), "Collecting until SIGTERM or SIGINT.");
+    notify::ready(&format!("Collecting every {}; first cycle now.", humantime::format_duration(interval)));
+    let several = contexts.len() > 1;
+    let results =
+        join_all(contexts.iter().map(|ctx| tenant_loop(ctx, several, &store, &sinks, &bound, shutdown.clone()))).await;
     if let Some(e) = results.into_iter().find_map(Result::err) {
+        let code = e.exit_code();
+        notify::stopping(&format!("Stopped: {code:?} (exit {}); see the journal.", code as u8));
         return Err(e);
     }
+    notify::stopping("Stopped on request; every delivered page is committed.");
     info!("Stopped cleanly; every delivered page is committed.");
     Ok(())
 }
 
-/// One tenant's loop.
+/// One tenant's loop. `several`: whether status lines name the tenant.
 async fn tenant_loop(
     ctx: &Context,
+    several: bool,
     store: &Arc<Mutex<Store>>,
     sinks: &Fanout,
     bound: &Semaphore,
@@ -51,15 +58,27 @@ async fn tenant_loop(
 ) -> Result<(), Error> {
     let opts = Options { since: None, from_checkpoint: true, max: None, commit: Commit::Yes };
     let interval = ctx.cfg.state.interval.get();
+    let status = |text: String| {
+        if several {
+            notify::status(&format!("tenant {}: {text}", ctx.tenant));
+        } else {
+            notify::status(&text);
+        }
+    };
     loop {
         let permit = bound.acquire().await.ok();
         let result = super::cycle(ctx, store, sinks, &opts, &shutdown).await;
         drop(permit);
         let backlog = match result {
-            Ok(reports) => reports.iter().any(|r| !r.at_end),
+            Ok(reports) => {
+                let backlog = reports.iter().any(|r| !r.at_end);
+                status(notify::cycle_status(Ok(&reports), (!backlog).then_some(interval)));
+                backlog
+            }
             Err(e) if super::fetch::stopped_on_request(&e) => break,
             Err(e) if matches!(e.exit_code(), Exit::Unavailable | Exit::Api | Exit::Sink) => {
                 error!(tenant = %ctx.tenant, error = %e, "Cycle failed; retrying at the next interval.");
+                status(notify::cycle_status(Err(e.exit_code()), Some(interval)));
                 false
             }
             Err(e) => {

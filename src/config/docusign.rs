@@ -68,6 +68,10 @@ pub struct DocusignConfig {
     /// Name of an environment variable holding the PEM instead of a file.
     #[serde(default)]
     pub private_key_env: Option<String>,
+    /// Name of a systemd credential (`LoadCredential=NAME:PATH`) holding the PEM: the file
+    /// `$CREDENTIALS_DIRECTORY/NAME`, so the key never needs to be readable by the service user.
+    #[serde(default)]
+    pub private_key_credential: Option<String>,
     /// The eSignature account whose users are read.
     #[serde(default)]
     pub account_id: Option<String>,
@@ -113,6 +117,7 @@ impl std::fmt::Debug for DocusignConfig {
             .field("user_id", &self.user_id)
             .field("private_key_file", &self.private_key_file)
             .field("private_key_env", &self.private_key_env)
+            .field("private_key_credential", &self.private_key_credential)
             .field("account_id", &self.account_id)
             .field("organization_id", &self.organization_id)
             .finish_non_exhaustive()
@@ -152,21 +157,7 @@ impl DocusignConfig {
             "the integration key of your DocuSign app (Apps and Keys page)",
         )?;
         required(self.user_id.as_ref(), "docusign.user_id", "the GUID of the user to impersonate")?;
-        match (&self.private_key_file, &self.private_key_env) {
-            (None, None) => {
-                return Err(invalid(
-                    "docusign.private_key_file",
-                    "is required (or docusign.private_key_env): the app's RSA private key",
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "docusign.private_key_env",
-                    "cannot be set together with docusign.private_key_file: choose one",
-                ));
-            }
-            _ => {}
-        }
+        self.validate_key_source()?;
         if needs_org {
             required(
                 self.organization_id.as_ref(),
@@ -183,4 +174,42 @@ impl DocusignConfig {
         }
         Ok(())
     }
+
+    /// Exactly one key source, and a credential name that is a plain file name.
+    fn validate_key_source(&self) -> Result<(), ConfigError> {
+        let set: Vec<&str> = [
+            ("docusign.private_key_file", self.private_key_file.is_some()),
+            ("docusign.private_key_env", self.private_key_env.is_some()),
+            ("docusign.private_key_credential", self.private_key_credential.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect();
+        match set.as_slice() {
+            [] => {
+                return Err(invalid(
+                    "docusign.private_key_file",
+                    "is required (or docusign.private_key_env, or docusign.private_key_credential under systemd): the app's RSA private key",
+                ));
+            }
+            [_] => {}
+            [first, second, ..] => {
+                return Err(invalid(second, format!("cannot be set together with {first}: choose one")));
+            }
+        }
+        if let Some(name) = &self.private_key_credential
+            && !is_credential_name(name)
+        {
+            return Err(invalid(
+                "docusign.private_key_credential",
+                "must be a plain file name: the NAME of LoadCredential=NAME:PATH in the systemd unit, not a path",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A systemd credential name: a non-empty file name, without `/`, not `.` or `..`.
+fn is_credential_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']) && name.len() <= 255
 }

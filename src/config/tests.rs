@@ -69,6 +69,21 @@ fn key_source_is_required_once() {
 }
 
 #[test]
+fn key_credential_is_exclusive_and_a_plain_name() {
+    let cred =
+        |name: &str| MINIMAL.replace("private_key_file = \"key.pem\"", &format!("private_key_credential = {name:?}"));
+    let c = parse(&cred("docusign-key")).unwrap();
+    assert_eq!(c.docusign.private_key_credential.as_deref(), Some("docusign-key"));
+    for bad in ["", ".", "..", "keys/docusign-key", "/etc/key.pem"] {
+        let e = parse(&cred(bad)).unwrap_err().to_string();
+        assert!(e.contains("docusign.private_key_credential") && e.contains("plain file name"), "{bad}: {e}");
+    }
+    let both = MINIMAL.replace("private_key_file", "private_key_credential = \"k\"\nprivate_key_file");
+    let e = parse(&both).unwrap_err().to_string();
+    assert!(e.contains("docusign.private_key_credential") && e.contains("choose one"), "{e}");
+}
+
+#[test]
 fn production_hosts_and_burst() {
     let c = parse(&MINIMAL.replace("developer", "production")).unwrap();
     assert_eq!(c.burst(), 500);
