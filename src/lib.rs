@@ -26,6 +26,7 @@ pub mod failpoint;
 #[doc(hidden)]
 pub mod hotpath;
 pub mod normalize;
+pub mod progress;
 pub mod shutdown;
 pub mod simulator;
 pub mod sinks;

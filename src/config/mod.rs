@@ -8,6 +8,7 @@
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
+mod network;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use docusign::{DocusignConfig, Environment};
+pub use network::NetworkConfig;
 pub use types::{Bounded, HttpUrl, HumanDuration};
 
 /// Configuration problems. Each names the file or the key at fault.
@@ -80,6 +82,9 @@ pub struct Config {
     /// The built-in simulator used by `environment = "demo"`.
     #[serde(default)]
     pub demo: DemoConfig,
+    /// Proxy exceptions, connect timeout and trust roots of the DocuSign client.
+    #[serde(default)]
+    pub network: NetworkConfig,
 }
 
 /// `[sources]`.
