@@ -33,7 +33,8 @@ struct SourceProgress {
 #[derive(Debug)]
 pub struct Progress {
     bar: Option<ProgressBar>,
-    sources: BTreeMap<String, SourceProgress>,
+    // Behind a lock so the collector can report through a shared reference.
+    sources: Mutex<BTreeMap<String, SourceProgress>>,
     started: Instant,
 }
 
@@ -51,7 +52,7 @@ impl Progress {
 
     /// Progress that draws nothing.
     pub fn hidden() -> Self {
-        Self { bar: None, sources: BTreeMap::new(), started: Instant::now() }
+        Self { bar: None, sources: Mutex::default(), started: Instant::now() }
     }
 
     fn drawn_to(target: ProgressDrawTarget) -> Self {
@@ -61,7 +62,7 @@ impl Progress {
         }
         bar.enable_steady_tick(Duration::from_millis(250));
         *ACTIVE.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
-        Self { bar: Some(bar), sources: BTreeMap::new(), started: Instant::now() }
+        Self { bar: Some(bar), sources: Mutex::default(), started: Instant::now() }
     }
 
     /// Whether anything is drawn.
@@ -71,11 +72,14 @@ impl Progress {
 
     /// After a page was committed: `delivered` is the source's running total for this run,
     /// `newest_event_time` the newest event time read so far (RFC 3339), if known.
-    pub fn page(&mut self, source: &str, delivered: u64, newest_event_time: Option<&str>) {
-        let s = self.sources.entry(source.to_owned()).or_default();
-        s.delivered = delivered;
-        if let Some(t) = newest_event_time {
-            s.newest = Some(t.to_owned());
+    pub fn page(&self, source: &str, delivered: u64, newest_event_time: Option<&str>) {
+        {
+            let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+            let s = sources.entry(source.to_owned()).or_default();
+            s.delivered = delivered;
+            if let Some(t) = newest_event_time {
+                s.newest = Some(t.to_owned());
+            }
         }
         if let Some(bar) = &self.bar {
             bar.set_message(self.message(chrono::Utc::now()));
@@ -85,8 +89,8 @@ impl Progress {
     /// The line's text at `now`.
     fn message(&self, now: chrono::DateTime<chrono::Utc>) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        let parts: Vec<String> = self
-            .sources
+        let sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        let parts: Vec<String> = sources
             .iter()
             .map(|(name, s)| {
                 #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -165,12 +169,14 @@ mod tests {
         assert!(!Progress::for_fetch(false).is_visible());
         let mut p = Progress::hidden();
         p.page("customer_events", 10, None);
+        assert!(p.message(chrono::Utc::now()).starts_with("customer_events: 10 events"));
         p.finish();
     }
 
     #[test]
     fn the_line_says_count_position_and_lag() {
         let mut p = Progress::drawn_to(ProgressDrawTarget::hidden());
+        assert!(p.is_visible());
         p.page("customer_events", 2000, Some("2026-11-20T10:00:00Z"));
         p.page("customer_events", 4000, None);
         p.page("user_data", 250, Some("garbage"));

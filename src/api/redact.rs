@@ -73,11 +73,13 @@ pub(crate) fn body(content_type: Option<&str>, bytes: &[u8]) -> Body {
             let v = if is_secret_key(&k) { REDACTED.to_owned() } else { scrub_text(&v) };
             m.insert(k.into_owned(), Value::String(v));
         }
-        return cap_json(Value::Object(m), bytes.len());
+        return fit_json(Value::Object(m), bytes.len(), false);
     }
     if let Ok(mut v) = serde_json::from_slice::<Value>(bytes) {
+        // Cut first, so that only what is recorded is scrubbed (a 2000-event page is MBs).
+        let cut = bytes.len() > BODY_LIMIT && shorten_arrays(&mut v);
         redact_json(&mut v);
-        return cap_json(v, bytes.len());
+        return fit_json(v, bytes.len(), cut);
     }
     // Not JSON (or cut short by the server): scrub as text, which also catches
     // `"access_token":"…` without its closing quote.
@@ -85,20 +87,15 @@ pub(crate) fn body(content_type: Option<&str>, bytes: &[u8]) -> Body {
     cap_text(text, bytes.len())
 }
 
-fn cap_json(v: Value, original: usize) -> Body {
-    let size = |v: &Value| serde_json::to_string(v).map_or(usize::MAX, |s| s.len());
-    if size(&v) <= BODY_LIMIT {
-        return Body { value: v, note: None };
+fn fit_json(v: Value, original: usize, arrays_cut: bool) -> Body {
+    let text = serde_json::to_string(&v).unwrap_or_default();
+    if text.len() > BODY_LIMIT {
+        return cap_text(text, original);
     }
-    let mut cut = v.clone();
-    shorten_arrays(&mut cut);
-    if size(&cut) <= BODY_LIMIT {
-        let note = format!(
-            "body of {original} bytes: arrays longer than {ARRAY_KEEP} elements cut to their first {ARRAY_KEEP}"
-        );
-        return Body { value: cut, note: Some(note) };
-    }
-    cap_text(serde_json::to_string(&v).unwrap_or_default(), original)
+    let note = arrays_cut.then(|| {
+        format!("body of {original} bytes: arrays longer than {ARRAY_KEEP} elements cut to their first {ARRAY_KEEP}")
+    });
+    Body { value: v, note }
 }
 
 fn cap_text(text: String, original: usize) -> Body {
@@ -113,18 +110,21 @@ fn cap_text(text: String, original: usize) -> Body {
     Body { value: Value::String(text[..end].to_owned()), note: Some(note) }
 }
 
-fn shorten_arrays(v: &mut Value) {
+/// Cuts every array longer than [`ARRAY_KEEP`]; whether any was.
+fn shorten_arrays(v: &mut Value) -> bool {
     match v {
         Value::Array(a) => {
+            let mut cut = false;
             if a.len() > ARRAY_KEEP {
                 let more = a.len() - ARRAY_KEEP;
                 a.truncate(ARRAY_KEEP);
                 a.push(Value::String(format!("<{more} more elements not recorded>")));
+                cut = true;
             }
-            a.iter_mut().for_each(shorten_arrays);
+            a.iter_mut().fold(cut, |c, e| shorten_arrays(e) | c)
         }
-        Value::Object(m) => m.values_mut().for_each(shorten_arrays),
-        _ => {}
+        Value::Object(m) => m.values_mut().fold(false, |c, e| shorten_arrays(e) | c),
+        _ => false,
     }
 }
 
