@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::let_underscore_must_use)]
 
 mod common;
+#[path = "support/receiver.rs"]
+mod receiver;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -218,4 +220,64 @@ fn a_hung_reply_ends_at_the_request_timeout_as_unavailable() {
         .filter(|l| l["type"] == "error" && l["call"] == "Monitor stream")
         .collect();
     assert_eq!(failed.len(), 1, "{text}");
+}
+
+/// A TLS front on 127.0.0.1 with the test PKI's server certificate, passing the plain bytes
+/// on to `upstream` (the simulator). Its runtime lives on its own thread.
+fn tls_front(upstream: String) -> String {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(receiver::SERVER_PEM.as_bytes()).collect::<Result<_, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_slice(receiver::SERVER_KEY.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut plain = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    format!("https://{}", rx.recv_timeout(Duration::from_secs(10)).unwrap())
+}
+
+#[test]
+fn ca_file_makes_a_private_ca_trusted_and_ca_file_only_suffices() {
+    let h = Harness::start(backlog(5), 0);
+    let https = tls_front(h.base.trim_start_matches("http://").to_owned());
+    let cfg = std::fs::read_to_string(&h.config).unwrap().replace(&h.base, &https);
+    std::fs::write(&h.config, &cfg).unwrap();
+    append(&h, "max_retries = 0\n");
+    // Unknown CA: refused (a connection failure, so exit 5 after the retries).
+    let out = without_proxy_env(&h, &["fetch"]).output().unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).to_lowercase().contains("certificate"), "{}", stderr(&out));
+    let ca = h.dir.path().join("ca.pem");
+    std::fs::write(&ca, receiver::CA_PEM).unwrap();
+    set_docusign(&h, &format!("ca_file = \"{}\"", ca.display()));
+    let out = without_proxy_env(&h, &["fetch"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+    h.sim.append_events(2);
+    append(&h, "\n[network]\nca_file_only = true\n");
+    let out = without_proxy_env(&h, &["fetch"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
 }
