@@ -41,7 +41,10 @@ fn main() -> ExitCode {
     if let Some(path) = &cli.trace_http
         && let Err(e) = esign_collector::api::trace::install(path)
     {
-        eprintln!("esign-collector: error: {e}");
+        match cli.log_format {
+            LogFormat::Text => eprintln!("esign-collector: error: {e}"),
+            LogFormat::Json => tracing::error!(exit_code = Exit::Config as u8, error = %e, "Command failed."),
+        }
         return Exit::Config.into();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
