@@ -39,8 +39,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Progress for a fetch. `enabled` is the caller's wish (a backfill: `--all` or `--since`);
-    /// it is shown only if, besides, stderr is a terminal and logs are text.
+    /// Progress for a fetch. `enabled` is the caller's wish: a backfill (`--all` or `--since`)
+    /// whose events do not go to the same terminal (a stdout sink with stdout a terminal
+    /// would tear the line). It is shown only if, besides, stderr is a terminal and logs are
+    /// text.
     pub fn for_fetch(enabled: bool) -> Self {
         let term = std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
         if enabled && ALLOWED.load(Ordering::Relaxed) && term {
