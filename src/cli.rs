@@ -22,6 +22,10 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Write every DocuSign request and reply (OAuth included) to FILE as JSON lines, secrets
+    /// redacted, for a support case. Appends; the file is made readable by its owner only.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace_http: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

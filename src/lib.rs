@@ -27,6 +27,7 @@ pub mod failpoint;
 pub mod hotpath;
 pub mod normalize;
 pub mod notify;
+pub mod progress;
 pub mod shutdown;
 pub mod simulator;
 pub mod sinks;

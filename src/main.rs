@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 fn init_logging(cli: &Cli) -> Result<(), String> {
     let filter =
         EnvFilter::try_new(&cli.log_level).map_err(|e| format!("invalid --log-level {:?}: {e}", cli.log_level))?;
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(esign_collector::progress::LogWriter::make);
     let r = match cli.log_format {
         LogFormat::Text => b.with_ansi(false).try_init(),
         LogFormat::Json => b.json().flatten_event(true).try_init(),
@@ -36,6 +36,16 @@ fn main() -> ExitCode {
     // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    esign_collector::progress::allow(cli.log_format == LogFormat::Text);
+    if let Some(path) = &cli.trace_http
+        && let Err(e) = esign_collector::api::trace::install(path)
+    {
+        match cli.log_format {
+            LogFormat::Text => eprintln!("esign-collector: error: {e}"),
+            LogFormat::Json => tracing::error!(exit_code = Exit::Config as u8, error = %e, "Command failed."),
+        }
+        return Exit::Config.into();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,

@@ -2,12 +2,17 @@
 //! to `Retry-After` and the rate-limit headers, and retries what a later try may cure.
 //!
 //! # Architecture
-//! - this file: [`Api`], client construction (proxy, CA, timeout), the retry loop, errors.
+//! - this file: [`Api`], the retry loop, errors.
+//! - `client.rs`: client construction (proxy, CA, timeouts) from `[docusign]` and `[network]`.
 //! - `ratelimit.rs`: governor quotas and server-requested pauses.
 //! - `retry.rs`: what is retryable and the backoff schedule.
+//! - `trace.rs`, `redact.rs`: `--trace-http`, every request and reply with secrets removed.
 
+mod client;
 mod ratelimit;
+mod redact;
 pub(crate) mod retry;
+pub mod trace;
 
 use std::time::Duration;
 
@@ -172,40 +177,17 @@ pub struct Api {
     max_backoff: Duration,
     max_wait: Duration,
     counters: std::sync::Mutex<Counters>,
+    /// `--trace-http`, when given.
+    trace: Option<std::sync::Arc<trace::HttpTrace>>,
 }
 
 impl Api {
-    /// Builds the client from `[docusign]` and `[rate_limit]`.
+    /// Builds the client from `[docusign]`, `[network]` and `[rate_limit]`.
     ///
     /// # Errors
     /// `ConfigError` when the proxy or CA file is unusable.
     pub fn new(cfg: &Config) -> Result<Self, ConfigError> {
-        let d = &cfg.docusign;
-        let mut b = Client::builder()
-            .timeout(d.timeout.get())
-            .connect_timeout(d.timeout.get().min(Duration::from_secs(15)))
-            .user_agent(concat!("esign-collector/", env!("CARGO_PKG_VERSION")));
-        if let Some(p) = &d.proxy {
-            let proxy = reqwest::Proxy::all(p.0.as_str())
-                .map_err(|e| ConfigError::Invalid { key: "docusign.proxy".into(), message: e.to_string() })?;
-            b = b.proxy(proxy);
-        }
-        if let Some(ca) = &d.ca_file {
-            let invalid = |message: String| ConfigError::Invalid { key: "docusign.ca_file".into(), message };
-            let pem = std::fs::read(ca).map_err(|e| invalid(format!("cannot read {}: {e}", ca.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| invalid(format!("{} is not a PEM certificate bundle: {e}", ca.display())))?;
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-        }
-        if d.insecure_skip_verify {
-            warn!(
-                "TLS certificate verification is OFF (docusign.insecure_skip_verify = true): anyone on the path can read tokens and events."
-            );
-            b = b.danger_accept_invalid_certs(true);
-        }
-        let client = b.build().map_err(|e| ConfigError::Invalid { key: "docusign".into(), message: e.to_string() })?;
+        let client = client::build(cfg)?;
         let rl = &cfg.rate_limit;
         Ok(Self {
             client,
@@ -215,6 +197,7 @@ impl Api {
             max_backoff: rl.max_backoff.get(),
             max_wait: rl.max_wait.get(),
             counters: std::sync::Mutex::default(),
+            trace: trace::global(),
         })
     }
 
@@ -279,14 +262,30 @@ impl Api {
                 }
             }
             self.count(|c| c.requests += 1);
-            let failure = match build(&self.client).send().await {
-                Ok(resp) => match self.classify(what, budget, resp, &parse).await {
+            let sent = match build(&self.client).build() {
+                Ok(req) => {
+                    let traced = self.trace.as_deref().map(|t| t.request(what, attempt + 1, &req));
+                    (self.client.execute(req).await, traced)
+                }
+                Err(e) => (Err(e), None),
+            };
+            let failure = match sent {
+                (Ok(resp), traced) => match self.classify(what, budget, resp, traced.as_ref(), &parse).await {
                     Ok(reply) => return Ok(reply),
                     Err(f) => f,
                 },
-                Err(e) if retry::is_retryable_error(&e) => Failure::retry(format!("{what}: {}", describe(&e))),
-                Err(e) => {
-                    return Err(ApiError::Unavailable { what: what.into(), attempts: attempt + 1, last: describe(&e) });
+                (Err(e), traced) => {
+                    if let Some(t) = &traced {
+                        t.failed(&describe(&e));
+                    }
+                    if !retry::is_retryable_error(&e) {
+                        return Err(ApiError::Unavailable {
+                            what: what.into(),
+                            attempts: attempt + 1,
+                            last: describe(&e),
+                        });
+                    }
+                    Failure::retry(format!("{what}: {}", describe(&e)))
                 }
             };
             if attempt >= self.max_retries {
@@ -313,6 +312,7 @@ impl Api {
         what: &str,
         budget: Budget,
         resp: reqwest::Response,
+        traced: Option<&trace::Traced<'_>>,
         parse: &impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<(Reply, Option<T>), Failure> {
         let status = resp.status();
@@ -328,7 +328,18 @@ impl Api {
                 );
             }
         }
-        let body = resp.bytes().await.map_err(|e| Failure::retry(format!("{what}: reading body: {}", describe(&e))))?;
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                if let Some(t) = traced {
+                    t.failed(&format!("HTTP {status}, reading the body: {}", describe(&e)));
+                }
+                return Err(Failure::retry(format!("{what}: reading body: {}", describe(&e))));
+            }
+        };
+        if let Some(t) = traced {
+            t.reply(status, &headers, &body);
+        }
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::BAD_REQUEST && retry::is_rate_limit_body(&body));
         if rate_limited || retry::is_retryable_status(status) {

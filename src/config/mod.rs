@@ -8,6 +8,7 @@
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
+mod network;
 mod tenants;
 mod types;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use docusign::{DocusignConfig, Environment};
+pub use network::NetworkConfig;
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 pub use types::{Bounded, HttpUrl, HumanDuration};
 
@@ -86,6 +88,9 @@ pub struct Config {
     /// `[docusign]` alone is the one tenant, `default`.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+    /// Proxy exceptions, connect timeout and trust roots of the DocuSign client.
+    #[serde(default)]
+    pub network: NetworkConfig,
 }
 
 /// `[sources]`.
@@ -393,6 +398,7 @@ impl Config {
             }
         }
         self.validate_tenants()?;
+        self.network.validate(&self.docusign)?;
         let scopes = self.scopes();
         for needed in self.required_scopes() {
             if !scopes.iter().any(|s| s == needed) {

@@ -1,0 +1,98 @@
+//! The `[network]` table: how the DocuSign client (API and OAuth calls alike) reaches the
+//! network, beyond the `[docusign]` keys `proxy`, `ca_file`, `insecure_skip_verify` and
+//! `timeout` (the whole-request timeout), which stay where they are.
+
+use serde::Deserialize;
+
+use super::{ConfigError, DocusignConfig, HumanDuration, invalid};
+
+/// `[network]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Hosts that bypass `docusign.proxy`: names (a leading dot or none matches subdomains
+    /// too), IP addresses or CIDR ranges, as in `NO_PROXY`. Only with `docusign.proxy`; a
+    /// proxy taken from `HTTPS_PROXY` follows the `NO_PROXY` variable instead.
+    #[serde(default)]
+    pub no_proxy: Vec<String>,
+    /// Longest wait for a TCP (and proxy) connection; default the shorter of
+    /// `docusign.timeout` and 15 s.
+    #[serde(default)]
+    pub connect_timeout: Option<HumanDuration>,
+    /// Trust only the certificates in `docusign.ca_file`, not the built-in public roots
+    /// (a private PKI or a TLS-inspecting proxy that must be the only path).
+    #[serde(default)]
+    pub ca_file_only: bool,
+}
+
+impl NetworkConfig {
+    /// Checks the keys against `[docusign]`.
+    ///
+    /// # Errors
+    /// `ConfigError::Invalid` naming the key.
+    pub fn validate(&self, docusign: &DocusignConfig) -> Result<(), ConfigError> {
+        if !self.no_proxy.is_empty() && docusign.proxy.is_none() {
+            return Err(invalid(
+                "network.no_proxy",
+                "applies to docusign.proxy, which is not set (a proxy from HTTPS_PROXY follows NO_PROXY)",
+            ));
+        }
+        if let Some(bad) =
+            self.no_proxy.iter().find(|h| h.trim().is_empty() || h.contains([',', ' ', '/']) && !is_cidr(h))
+        {
+            return Err(invalid(
+                "network.no_proxy",
+                format!("has an invalid entry {bad:?}: write one host, IP or CIDR per entry"),
+            ));
+        }
+        if self.connect_timeout.is_some_and(|t| t.get().is_zero()) {
+            return Err(invalid("network.connect_timeout", "must be longer than zero"));
+        }
+        if self.ca_file_only && docusign.ca_file.is_none() {
+            return Err(invalid(
+                "network.ca_file_only",
+                "needs docusign.ca_file: without it no certificate would be trusted",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The connect timeout to use, given the whole-request timeout.
+    pub fn connect_timeout(&self, request_timeout: std::time::Duration) -> std::time::Duration {
+        self.connect_timeout.map_or_else(|| request_timeout.min(std::time::Duration::from_secs(15)), HumanDuration::get)
+    }
+}
+
+fn is_cidr(h: &str) -> bool {
+    h.split_once('/').is_some_and(|(ip, bits)| ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn parse(extra: &str) -> Result<Config, String> {
+        let text = format!("[docusign]\nenvironment = \"demo\"\n{extra}");
+        let cfg = Config::parse(&text, Path::new("t.toml")).map_err(|e| e.to_string())?;
+        cfg.network.validate(&cfg.docusign).map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+
+    #[test]
+    fn network_keys_parse_and_check() {
+        let cfg = parse("proxy = \"http://p.example:3128\"\n[network]\nno_proxy = [\".corp\", \"10.0.0.0/8\"]\nconnect_timeout = \"3s\"\n")
+            .unwrap();
+        assert_eq!(cfg.network.connect_timeout(std::time::Duration::from_secs(30)).as_secs(), 3);
+        assert!(parse("[network]\nno_proxy = [\"x\"]\n").unwrap_err().contains("network.no_proxy"));
+        assert!(
+            parse("proxy = \"http://p.example:3128\"\n[network]\nno_proxy = [\"a b\"]\n")
+                .unwrap_err()
+                .contains("invalid entry")
+        );
+        assert!(parse("[network]\nca_file_only = true\n").unwrap_err().contains("docusign.ca_file"));
+        assert!(parse("[network]\nconnect_timeout = \"0s\"\n").is_err());
+        assert!(parse("[network]\nproxy = \"http://x\"\n").unwrap_err().contains("unknown field"));
+        assert_eq!(parse("").unwrap().network.connect_timeout(std::time::Duration::from_secs(5)).as_secs(), 5);
+    }
+}
