@@ -75,6 +75,8 @@ pub struct Collector<'a> {
     pub tag: Option<&'a str>,
     /// Ledger bound per source.
     pub ledger_size: u32,
+    /// A progress line on an interactive backfill.
+    pub progress: Option<&'a crate::progress::Progress>,
 }
 
 impl std::fmt::Debug for Collector<'_> {
@@ -146,6 +148,8 @@ impl Collector<'_> {
             )?;
             crate::failpoint::hit("before_send");
             r.duplicates += dups;
+            // RFC 3339 UTC strings of one format compare like times.
+            let newest = self.progress.and(lines.iter().map(|l| l.time.as_str()).max().map(str::to_owned));
             if !lines.is_empty() {
                 let batch = Batch { source: kind, lines };
                 self.sinks.send(&batch).await?;
@@ -157,6 +161,9 @@ impl Collector<'_> {
                 crate::failpoint::hit("after_commit");
                 r.cursor_moved |= page.next != cursor;
                 debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
+            }
+            if let Some(p) = self.progress {
+                p.page(kind.key(), r.delivered, newest.as_deref());
             }
             cursor = page.next;
             if page.at_end {

@@ -11,6 +11,7 @@ use crate::collector::{Collector, Commit, Options, Report};
 use crate::config::{Config, Tenant};
 use crate::context::Context;
 use crate::error::{Error, Exit};
+use crate::progress::Progress;
 use crate::sinks::{self, Fanout};
 use crate::sources;
 use crate::state::{StateLock, Store};
@@ -31,12 +32,17 @@ pub(crate) async fn run(
     let sinks = Fanout::new(sinks::build(&cfg.sinks)?);
     let opts = Options { since: args.since, from_checkpoint: true, max: args.all.then_some(0), commit: Commit::Yes };
     let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
+    // A progress line on an interactive backfill, unless events print to the same terminal.
+    let stdout_tty = cfg.sinks.iter().any(|s| matches!(s, crate::config::SinkConfig::Stdout))
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut progress = Progress::for_fetch((args.all || args.since.is_some()) && !stdout_tty);
     let results = join_all(contexts.iter().map(|ctx| async {
         // A closed semaphore cannot happen: it lives until every cycle returned.
         let _permit = bound.acquire().await.ok();
-        cycle(ctx, &store, &sinks, &opts, &shutdown).await
+        cycle(ctx, &store, &sinks, &opts, &shutdown, Some(&progress)).await
     }))
     .await;
+    progress.finish();
     match results.into_iter().find_map(Result::err) {
         Some(e) if stopped_on_request(&e) => {
             info!("Stopped on request; the page in flight was not committed and will be fetched again.");
@@ -75,6 +81,7 @@ pub async fn cycle(
     sinks: &Fanout,
     opts: &Options,
     shutdown: &watch::Receiver<bool>,
+    progress: Option<&Progress>,
 ) -> Result<Vec<Report>, Error> {
     let mut collector = Collector {
         session: &ctx.session,
@@ -83,6 +90,7 @@ pub async fn cycle(
         tenant: &ctx.tenant,
         tag: ctx.tag.as_deref(),
         ledger_size: ctx.cfg.state.ledger_size.get(),
+        progress,
     };
     let mut reports = Vec::new();
     let mut first_error = None;

@@ -77,6 +77,7 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs
         tenant: &ctx.tenant,
         tag: ctx.tag.as_deref(),
         ledger_size: ctx.cfg.state.ledger_size.get(),
+        progress: None,
     };
     let opts = Options {
         since: args.since,

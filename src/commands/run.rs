@@ -67,7 +67,7 @@ async fn tenant_loop(
     };
     loop {
         let permit = bound.acquire().await.ok();
-        let result = super::cycle(ctx, store, sinks, &opts, &shutdown).await;
+        let result = super::cycle(ctx, store, sinks, &opts, &shutdown, None).await;
         drop(permit);
         let backlog = match result {
             Ok(reports) => {
