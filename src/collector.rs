@@ -250,7 +250,7 @@ pub fn prepare(
             }
         })
         .collect();
-    let store = lock(store);
+    let mut store = lock(store);
     // Customer events: ids already delivered. Users: the stored fingerprint of each user.
     let (known, previous): (HashSet<String>, HashMap<String, String>) = match (dedup, kind) {
         (false, _) => Default::default(),

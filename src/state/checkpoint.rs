@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
 
+use super::ledger::Mirror;
 use super::{Store, StoreError};
 
 /// A stored cursor.
@@ -43,31 +44,30 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// Which of `ids` were already delivered by this source. The lookups share one read
-    /// transaction, so a page takes the file lock once, not once per id.
+    /// The in-memory ledger of a source, read from the file the first time.
+    fn mirror(&mut self, tenant: &str, source: &str) -> Result<&mut Mirror, StoreError> {
+        let key = (tenant.to_owned(), source.to_owned());
+        if !self.mirrors.contains_key(&key) {
+            let m = Mirror::load(&self.conn, tenant, source).map_err(self.sql())?;
+            self.mirrors.insert(key.clone(), m);
+        }
+        self.mirrors
+            .get_mut(&key)
+            .ok_or_else(|| StoreError::Corrupt { path: self.path.clone(), message: "ledger mirror vanished".into() })
+    }
+
+    /// Which of `ids` were already delivered by this source.
     ///
     /// # Errors
-    /// `StoreError::Sql` when the file cannot be read.
+    /// `StoreError::Sql` when the ledger cannot be read.
     pub fn seen<'a>(
-        &self,
+        &mut self,
         tenant: &str,
         source: &str,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<String>, StoreError> {
-        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
-        let mut out = HashSet::new();
-        {
-            let mut stmt = tx
-                .prepare_cached("SELECT 1 FROM ledger WHERE tenant = ?1 AND source = ?2 AND event_id = ?3")
-                .map_err(self.sql())?;
-            for id in ids {
-                if stmt.exists(params![tenant, source, id]).map_err(self.sql())? {
-                    out.insert(id.to_owned());
-                }
-            }
-        }
-        tx.commit().map_err(self.sql())?;
-        Ok(out)
+        let m = self.mirror(tenant, source)?;
+        Ok(ids.into_iter().filter(|id| m.contains(id)).map(str::to_owned).collect())
     }
 
     /// The stored fingerprints of these users.
@@ -95,7 +95,8 @@ impl Store {
     }
 
     /// Commits a source's new cursor with the ids it delivered and the user records it saw,
-    /// in one transaction, then trims the ledger to `ledger_size` ids per source.
+    /// in one transaction, keeping at least `ledger_size` ids per source (whole pages: the
+    /// oldest pages beyond that are dropped).
     ///
     /// # Errors
     /// `StoreError::Sql` (disk full, I/O error): nothing is committed, the old cursor stays.
@@ -110,21 +111,23 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sql { path: path.clone(), source };
+        if !ids.is_empty() {
+            self.mirror(tenant, source)?;
+        }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let key = (tenant.to_owned(), source.to_owned());
         let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO checkpoints (tenant, source, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (tenant, source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            params![tenant, source, cursor, now],
         )
+        .and_then(|mut st| st.execute(params![tenant, source, cursor, now]))
         .map_err(err)?;
-        {
-            let mut ins = tx
-                .prepare_cached("INSERT OR IGNORE INTO ledger (tenant, source, event_id) VALUES (?1, ?2, ?3)")
-                .map_err(err)?;
-            for id in ids {
-                ins.execute(params![tenant, source, id]).map_err(err)?;
-            }
+        let written = match self.mirrors.get(&key) {
+            Some(m) if !ids.is_empty() => Some(m.write(&tx, tenant, source, ids, ledger_size as usize).map_err(err)?),
+            _ => None,
+        };
+        if !users.is_empty() {
             let mut up = tx
                 .prepare_cached(
                     "INSERT INTO users (tenant, user_id, fingerprint, record, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -136,15 +139,11 @@ impl Store {
                 up.execute(params![tenant, u.user_id, u.fingerprint, u.record, now]).map_err(err)?;
             }
         }
-        if !ids.is_empty() {
-            tx.execute(
-                "DELETE FROM ledger WHERE tenant = ?1 AND source = ?2 AND id < (
-                   SELECT id FROM ledger WHERE tenant = ?1 AND source = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
-                params![tenant, source, i64::from(ledger_size) - 1],
-            )
-            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        if let (Some((seq, cut)), Some(m)) = (written, self.mirrors.get_mut(&key)) {
+            m.apply(seq, ids, cut);
         }
-        tx.commit().map_err(err)
+        Ok(())
     }
 
     /// Number of ids in a source's ledger.
@@ -154,9 +153,11 @@ impl Store {
     pub fn ledger_len(&self, tenant: &str, source: &str) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM ledger WHERE tenant = ?1 AND source = ?2", params![tenant, source], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT coalesce(sum(n), 0) FROM ledger_pages WHERE tenant = ?1 AND source = ?2",
+                params![tenant, source],
+                |r| r.get(0),
+            )
             .map_err(self.sql())?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -190,8 +191,43 @@ mod tests {
             let v: Vec<String> = (0..400).map(|i| format!("e{page}-{i}")).collect();
             s.commit("t", "c", "x", &v, &[], 1000).unwrap();
         }
-        assert_eq!(s.ledger_len("t", "c").unwrap(), 1000);
-        assert_eq!(s.seen("t", "c", ["e4-399", "e0-0"]).unwrap().len(), 1);
+        // At least the bound, in whole pages: the three newest (1200 ids) keep 1000.
+        assert_eq!(s.ledger_len("t", "c").unwrap(), 1200);
+        assert_eq!(s.seen("t", "c", ["e4-399", "e2-0", "e1-399", "e0-0"]).unwrap().len(), 2);
+        // A new process reads the same ledger back from the file.
+        drop(s);
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(s.seen("t", "c", ["e4-399", "e2-0", "e1-399", "e0-0"]).unwrap().len(), 2);
+        s.commit("t", "c", "x", &ids(&["n1"]), &[], 1000).unwrap();
+        assert_eq!(s.ledger_len("t", "c").unwrap(), 1201, "dropping a page would go below the bound");
+        let v: Vec<String> = (0..400).map(|i| format!("e5-{i}")).collect();
+        s.commit("t", "c", "x", &v, &[], 1000).unwrap();
+        assert_eq!(s.ledger_len("t", "c").unwrap(), 1201);
+        assert!(s.seen("t", "c", ["e2-0"]).unwrap().is_empty());
+        assert_eq!(s.seen("t", "c", ["n1", "e5-0", "e3-0"]).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_version_1_ledger_is_migrated_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(include_str!("schema.sql")).unwrap();
+            c.execute_batch("PRAGMA application_id = 1163084593; PRAGMA user_version = 1;").unwrap();
+            for id in ["a", "b", "c"] {
+                c.execute(
+                    "INSERT INTO ledger (tenant, source, event_id) VALUES ('default', 'customer_events', ?1)",
+                    [id],
+                )
+                .unwrap();
+            }
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.ledger_len("default", "customer_events").unwrap(), 3);
+        assert_eq!(s.seen("default", "customer_events", ["a", "c", "z"]).unwrap().len(), 2);
+        let order: String = s.conn.query_row("SELECT ids FROM ledger_pages", [], |r| r.get(0)).unwrap();
+        assert_eq!(order, r#"["a","b","c"]"#);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
 
 mod checkpoint;
+mod ledger;
 mod lock;
 mod tokens;
 
@@ -25,7 +26,10 @@ pub use tokens::CachedToken;
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
+const MIGRATIONS: &[(i64, &str)] = &[(3, include_str!("ledger.sql"))];
 
 /// State-file problems.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,8 @@ impl StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The ledgers read so far, mirrored in memory.
+    mirrors: ledger::Mirrors,
 }
 
 impl Store {
@@ -113,7 +119,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|source| StoreError::Sql { path: path.to_owned(), source })?;
-        let mut store = Store { conn, path: path.to_owned() };
+        let mut store = Store { conn, path: path.to_owned(), mirrors: ledger::Mirrors::new() };
         store.init()?;
         Ok(store)
     }
@@ -146,7 +152,14 @@ impl Store {
             .map_err(err)?;
         if version < SCHEMA_VERSION {
             let tx = self.conn.transaction().map_err(err)?;
-            tx.execute_batch(include_str!("schema.sql")).map_err(err)?;
+            if version < 1 {
+                tx.execute_batch(include_str!("schema.sql")).map_err(err)?;
+            }
+            for (to, sql) in MIGRATIONS {
+                if version < *to {
+                    tx.execute_batch(sql).map_err(err)?;
+                }
+            }
             tx.execute_batch(&format!(
                 "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
             ))

@@ -1,0 +1,98 @@
+//! The dedup ledger: the ids each source delivered, bounded, stored as one row per committed
+//! page (a JSON array of ids) and mirrored in memory once a run first needs it. A page then
+//! costs one row write and a few hash lookups, not one indexed SQLite row per event: that was
+//! most of the hot path's cost at 2000 events a page.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use rusqlite::{Connection, Transaction, params};
+
+/// One source's ledger in memory: its pages, oldest first, and every id for lookups.
+#[derive(Debug, Default)]
+pub(super) struct Mirror {
+    pages: VecDeque<(i64, Vec<Arc<str>>)>,
+    ids: HashSet<Arc<str>>,
+    total: usize,
+}
+
+/// The mirrors of the sources this process touched, by `(tenant, source)`.
+pub(super) type Mirrors = HashMap<(String, String), Mirror>;
+
+impl Mirror {
+    /// Reads a source's ledger rows.
+    pub(super) fn load(conn: &Connection, tenant: &str, source: &str) -> rusqlite::Result<Self> {
+        let mut m = Mirror::default();
+        let mut stmt =
+            conn.prepare_cached("SELECT seq, ids FROM ledger_pages WHERE tenant = ?1 AND source = ?2 ORDER BY seq")?;
+        let mut rows = stmt.query(params![tenant, source])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let text: String = row.get(1)?;
+            let ids: Vec<String> = serde_json::from_str(&text)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
+            m.push(seq, ids.iter().map(String::as_str));
+        }
+        Ok(m)
+    }
+
+    fn push<'a>(&mut self, seq: i64, ids: impl Iterator<Item = &'a str>) {
+        let page: Vec<Arc<str>> = ids.map(Arc::from).collect();
+        for id in &page {
+            self.ids.insert(id.clone());
+        }
+        self.total += page.len();
+        self.pages.push_back((seq, page));
+    }
+
+    /// Whether `id` was delivered.
+    pub(super) fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Writes a page of `ids` in `tx` and drops the oldest pages that are not needed to keep
+    /// at least `bound` ids. Returns the new page's sequence number and the last sequence
+    /// number dropped, for [`Mirror::apply`] once the transaction committed.
+    pub(super) fn write(
+        &self,
+        tx: &Transaction<'_>,
+        tenant: &str,
+        source: &str,
+        ids: &[String],
+        bound: usize,
+    ) -> rusqlite::Result<(i64, Option<i64>)> {
+        let seq = self.pages.back().map_or(1, |(s, _)| s + 1);
+        let text = serde_json::to_string(ids).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        tx.prepare_cached("INSERT INTO ledger_pages (tenant, source, seq, n, ids) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![tenant, source, seq, i64::try_from(ids.len()).unwrap_or(i64::MAX), text])?;
+        let (mut total, mut cut) = (self.total + ids.len(), None);
+        for (s, page) in &self.pages {
+            if total - page.len() < bound {
+                break;
+            }
+            total -= page.len();
+            cut = Some(*s);
+        }
+        if let Some(cut) = cut {
+            tx.prepare_cached("DELETE FROM ledger_pages WHERE tenant = ?1 AND source = ?2 AND seq <= ?3")?
+                .execute(params![tenant, source, cut])?;
+        }
+        Ok((seq, cut))
+    }
+
+    /// Mirrors a committed [`Mirror::write`].
+    pub(super) fn apply(&mut self, seq: i64, ids: &[String], cut: Option<i64>) {
+        self.push(seq, ids.iter().map(String::as_str));
+        while let Some((s, _)) = self.pages.front() {
+            if cut.is_none_or(|c| *s > c) {
+                break;
+            }
+            if let Some((_, page)) = self.pages.pop_front() {
+                self.total -= page.len();
+                for id in page {
+                    self.ids.remove(&id);
+                }
+            }
+        }
+    }
+}
