@@ -152,6 +152,7 @@ impl Collector<'_> {
                 crate::failpoint::hit("after_commit");
                 r.cursor_moved |= page.next != cursor;
                 debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
+                crate::metrics::page_committed(self.tenant, kind, ids.len() + users.len(), dups);
             }
             cursor = page.next;
             if page.at_end {

@@ -52,7 +52,18 @@ fn example_documents_every_field() {
     let example = std::fs::read_to_string("config.example.toml").unwrap();
     let fields = config_fields();
     assert!(fields.len() > 30, "field scan found too little: {fields:?}");
-    let top_tables = ["docusign", "sources", "state", "rate_limit", "sinks", "demo", "customer_events", "user_data"];
+    let top_tables = [
+        "docusign",
+        "sources",
+        "state",
+        "rate_limit",
+        "sinks",
+        "demo",
+        "customer_events",
+        "user_data",
+        "status",
+        "metrics",
+    ];
     for f in fields {
         let as_key = format!("{f} =");
         let as_table = top_tables.contains(&f.as_str());

@@ -60,7 +60,10 @@ pub async fn cycle(
     let mut reports = Vec::new();
     let mut first_error = None;
     for source in sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin) {
-        match collector.collect(source.as_ref(), opts, shutdown).await {
+        let watch = crate::observe::SourceRun::start(&ctx.session.api, TENANT, source.kind());
+        let result = collector.collect(source.as_ref(), opts, shutdown).await;
+        watch.finish(&ctx.session.api, store, &result);
+        match result {
             Ok(r) => reports.push(r),
             Err(e) => {
                 error!(source = %source.kind(), exit_code = e.exit_code() as u8, error = %e, "Source failed; its checkpoint stays at the last confirmed page.");

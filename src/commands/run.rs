@@ -23,7 +23,8 @@ pub(crate) async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Res
     let _lock = StateLock::acquire(&cfg.state.path)?;
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let ctx = Context::build(cfg, Some(store.clone())).await?;
-    let mut sinks = sinks::build(&ctx.cfg.sinks)?;
+    let mut sinks = crate::metrics::instrument(sinks::build(&ctx.cfg.sinks)?);
+    let _metrics = crate::metrics::start(&ctx.cfg, &store).await?;
     let opts = Options { since: None, from_checkpoint: true, max: None, commit: Commit::Yes };
     let interval = ctx.cfg.state.interval.get();
     info!(interval_s = interval.as_secs(), "Collecting until SIGTERM or SIGINT.");

@@ -5,9 +5,11 @@
 //! - `types.rs`: self-validating values (ranges, durations, URLs), so `toml` reports the
 //!   key and line of a bad value.
 //! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
+//! - `monitoring.rs`: `[status]` and `[metrics]`.
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
+mod monitoring;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use docusign::{DocusignConfig, Environment};
+pub use monitoring::{MetricsConfig, StatusConfig};
 pub use types::{Bounded, HttpUrl, HumanDuration};
 
 /// Configuration problems. Each names the file or the key at fault.
@@ -80,6 +83,12 @@ pub struct Config {
     /// The built-in simulator used by `environment = "demo"`.
     #[serde(default)]
     pub demo: DemoConfig,
+    /// How `status` and `/healthz` judge staleness.
+    #[serde(default)]
+    pub status: StatusConfig,
+    /// Prometheus metrics in `run` mode (off by default).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// `[sources]`.
