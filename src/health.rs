@@ -74,7 +74,7 @@ fn parse(t: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Judges one source. A failed last run is "failing" whatever its age; otherwise the last
-/// success (or, for state written before run records existed, the checkpoint time) decides.
+/// success (or, for a version 1 file without run records, `checkpoint_at`) decides.
 pub fn verdict(
     run: Option<&RunRecord>,
     checkpoint_at: Option<DateTime<Utc>>,
@@ -103,6 +103,9 @@ pub fn assess(
     stale_after: Duration,
 ) -> Result<Vec<SourceHealth>, StoreError> {
     let checkpoints = store.checkpoints()?;
+    // A file that keeps run records is judged by them alone: a checkpoint without a record is
+    // a first run still in progress. Only a version 1 file falls back to checkpoint times.
+    let by_checkpoint = !store.keeps_run_records()?;
     let mut runs = store.run_records()?;
     let mut out = Vec::with_capacity(expected.len());
     for (tenant, source) in expected {
@@ -112,7 +115,7 @@ pub fn assess(
         out.push(SourceHealth {
             tenant: tenant.clone(),
             source: source.clone(),
-            verdict: verdict(run.as_ref(), checkpoint_at, now, stale_after),
+            verdict: verdict(run.as_ref(), checkpoint_at.filter(|_| by_checkpoint), now, stale_after),
             newest_event_at: cp.and_then(|c| crate::sources::newest_event_time(source, &c.cursor)),
             run,
             checkpoint_at,

@@ -31,7 +31,7 @@ fn never_run_without_a_state_file() {
     let h = Harness::start(backlog(10), 0);
     let (c, doc, err) = status_json(&h, &[]);
     assert_eq!(c, 10, "{err}");
-    assert!(err.contains("no state file"), "{err}");
+    assert!(err.contains("no state in"), "{err}");
     assert_eq!(doc["healthy"], false);
     assert_eq!(source(&doc, "customer_events")["verdict"], "never-run");
     assert!(!h.state().exists(), "status creates nothing");
@@ -82,7 +82,11 @@ fn fresh_after_a_fetch_then_stale_by_threshold() {
 fn a_failed_source_is_failing_with_its_error_retries_and_429s() {
     let h = Harness::start(backlog(30), 0);
     assert_eq!(code(&h.run(&["fetch"])), 0);
-    h.sim.push_fault(Fault { route: Route::Monitor, kind: FaultKind::Status { code: 429, retry_after: None }, times: 100 });
+    h.sim.push_fault(Fault {
+        route: Route::Monitor,
+        kind: FaultKind::Status { code: 429, retry_after: None },
+        times: 100,
+    });
     let out = h.run(&["fetch"]);
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     let e = stderr(&out);
@@ -161,7 +165,7 @@ fn status_reads_while_a_daemon_holds_the_lock() {
             assert_eq!(source(&doc, "customer_events")["events_total"], 50);
             break;
         }
-        assert!(c == 10 || c == 9, "{c}: {err}");
+        assert_eq!(c, 10, "{err}");
         assert!(Instant::now() < deadline, "the daemon's first cycle never showed up: {err}");
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -29,8 +29,9 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs) -> Result<(), Error> {
     let expected = health::expected(cfg);
     let now = Utc::now();
     let path = &cfg.state.path;
-    let (list, missing) = if path.exists() {
-        let store = Store::open_read_only(path)?;
+    // A missing file, or one a first run is creating right now, holds no run yet.
+    let store = if path.exists() { Store::open_read_only(path)? } else { None };
+    let (list, missing) = if let Some(store) = store {
         (health::assess(&store, &expected, now, stale_after)?, false)
     } else {
         let never = expected.iter().map(|(tenant, source)| SourceHealth {
@@ -58,7 +59,7 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs) -> Result<(), Error> {
         .map_err(|source| SinkError::Io { sink: "stdout".into(), source })?;
     if missing {
         return Err(Error::Unhealthy(format!(
-            "no state file at {}: the collector has never completed a run with this configuration",
+            "no state in {} yet: the collector has never completed a run with this configuration",
             path.display()
         )));
     }

@@ -130,12 +130,13 @@ impl Store {
 
     /// Opens an existing state file read-only, without the lock and without migrating: for
     /// `status` and other readers that must work while a run holds the file. A file written by
-    /// an older version reads as it is (no run records).
+    /// an older version reads as it is (no run records). `None`: the file is still empty (a
+    /// first run is creating it at this moment).
     ///
     /// # Errors
     /// `StoreError::Io` (`NotFound`) when the file does not exist; `StoreError` when it is
     /// foreign, newer or unreadable.
-    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+    pub fn open_read_only(path: &Path) -> Result<Option<Self>, StoreError> {
         std::fs::metadata(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -144,13 +145,17 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
         let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(err)?;
+        if app == 0 && tables == 0 {
+            return Ok(None);
+        }
         if app != APPLICATION_ID {
             return Err(StoreError::Foreign { path: path.to_owned(), found: app });
         }
         if version > SCHEMA_VERSION {
             return Err(StoreError::Newer { path: path.to_owned(), found: version });
         }
-        Ok(Store { conn, path: path.to_owned() })
+        Ok(Some(Store { conn, path: path.to_owned() }))
     }
 
     /// The file.
@@ -247,7 +252,7 @@ mod tests {
         .unwrap();
         drop(v1);
         // Readers see it as it is and change nothing.
-        let ro = Store::open_read_only(&p).unwrap();
+        let ro = Store::open_read_only(&p).unwrap().unwrap();
         assert!(ro.run_records().unwrap().is_empty());
         assert_eq!(ro.checkpoints().unwrap().len(), 1);
         drop(ro);
@@ -270,8 +275,11 @@ mod tests {
         let p = dir.path().join("none.db");
         assert!(matches!(Store::open_read_only(&p), Err(StoreError::Io { .. })));
         assert!(!p.exists());
+        // A file a first run has only just created reads as empty, not as foreign.
+        std::fs::write(&p, b"").unwrap();
+        assert!(Store::open_read_only(&p).unwrap().is_none());
         drop(Store::open(&p).unwrap());
-        let mut ro = Store::open_read_only(&p).unwrap();
+        let mut ro = Store::open_read_only(&p).unwrap().unwrap();
         let now = chrono::Utc::now();
         let o =
             RunOutcome { started_at: now, ended_at: now, events: 1, pages: 1, retries: 0, throttled: 0, error: None };

@@ -183,7 +183,7 @@ impl Store {
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
     pub fn run_record(&self, tenant: &str, source: &str) -> Result<Option<RunRecord>, StoreError> {
-        if !self.has_runs()? {
+        if !self.keeps_run_records()? {
             return Ok(None);
         }
         self.conn
@@ -201,7 +201,7 @@ impl Store {
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
     pub fn run_records(&self) -> Result<Vec<RunRecord>, StoreError> {
-        if !self.has_runs()? {
+        if !self.keeps_run_records()? {
             return Ok(Vec::new());
         }
         let mut stmt =
@@ -225,7 +225,12 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 
-    fn has_runs(&self) -> Result<bool, StoreError> {
+    /// Whether the file keeps run records (schema 2 or later; a version 1 file opened
+    /// read-only does not).
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn keeps_run_records(&self) -> Result<bool, StoreError> {
         self.conn
             .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'", [], |_| Ok(()))
             .optional()
