@@ -57,6 +57,9 @@ pub enum Command {
     ResetAccessToken,
     /// Run the built-in DocuSign simulator on 127.0.0.1 until Ctrl-C.
     Simulate(SimulateArgs),
+    /// Show each source's last run, last error and checkpoint age from the state file alone
+    /// (no network, no lock); exit 10 when a source is stale, failing or never ran.
+    Status(StatusArgs),
 }
 
 /// `fetch` options.
@@ -106,6 +109,26 @@ pub struct GetEventsArgs {
     /// Start where the next `fetch` would (the checkpoint) instead of the fresh start.
     #[arg(long, conflicts_with = "since")]
     pub from_checkpoint: bool,
+}
+
+/// Output of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// One row per source, for people.
+    Table,
+    /// One JSON document (documented, stable), for scripts.
+    Json,
+}
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub output: StatusFormat,
+    /// A source whose last success is older than this is stale (overrides `[status] stale_after`).
+    #[arg(long, value_parser = parse_duration)]
+    pub stale_after: Option<std::time::Duration>,
 }
 
 /// `simulate` options.

@@ -161,6 +161,7 @@ impl Collector<'_> {
                 crate::failpoint::hit("after_commit");
                 r.cursor_moved |= page.next != cursor;
                 debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
+                crate::metrics::page_committed(self.tenant, kind, ids.len() + users.len(), dups);
             }
             if let Some(p) = self.progress {
                 p.page(kind.key(), r.delivered, newest.as_deref());

@@ -36,6 +36,9 @@ pub enum Exit {
     Locked = 8,
     /// The state file cannot be read, written or understood.
     State = 9,
+    /// `status`: an enabled source is stale, failing or has never run (or there is no state
+    /// file yet). The collector may be fine right now; its output is what needs a look.
+    Unhealthy = 10,
 }
 
 impl From<Exit> for ExitCode {
@@ -62,6 +65,9 @@ pub enum Error {
     /// State store problem.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `status` found a source that is not ok; the message says which.
+    #[error("{0}")]
+    Unhealthy(String),
     /// An invariant broke.
     #[error("internal error: {0}")]
     Internal(String),
@@ -76,6 +82,7 @@ impl Error {
             Error::Api(e) => e.exit_code(),
             Error::Sink(_) => Exit::Sink,
             Error::Store(e) => e.exit_code(),
+            Error::Unhealthy(_) => Exit::Unhealthy,
             Error::Internal(_) => Exit::Internal,
         }
     }

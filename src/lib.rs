@@ -11,6 +11,9 @@
 //! 5. The cursor and ids are committed in one SQLite transaction; repeat until the end of the
 //!    stream, the per-run maximum or shutdown. Errors become exit codes in `error`.
 //!
+//! Every source's run leaves a run record in the state file and metrics (`observe`);
+//! `health` judges them for `status` and `/healthz` (`metrics`).
+//!
 //! `simulator` is a faithful stand-in for DocuSign (demo environment, tests); `demo` starts it.
 
 pub mod api;
@@ -23,10 +26,13 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod failpoint;
+pub mod health;
 #[doc(hidden)]
 pub mod hotpath;
+pub mod metrics;
 pub mod normalize;
 pub mod notify;
+pub mod observe;
 pub mod progress;
 pub mod shutdown;
 pub mod simulator;

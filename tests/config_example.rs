@@ -63,6 +63,8 @@ fn example_documents_every_field() {
         "user_data",
         "tenants",
         "network",
+        "status",
+        "metrics",
     ];
     for f in fields {
         let as_key = format!("{f} =");

@@ -165,6 +165,32 @@ pub struct Counters {
     pub retries: u64,
     /// 429 replies seen.
     pub throttled: u64,
+    /// Replies by status class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
+    pub by_class: [u64; 5],
+    /// Requests that got no reply (connection, timeout, body errors).
+    pub transport_errors: u64,
+    /// Requests with `Budget::Free`: the OAuth token calls.
+    pub token_requests: u64,
+}
+
+impl Counters {
+    /// What happened between `earlier` and `self` (counters only grow).
+    #[must_use]
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        let mut by_class = [0; 5];
+        for (i, c) in by_class.iter_mut().enumerate() {
+            *c = d(self.by_class[i], earlier.by_class[i]);
+        }
+        Counters {
+            requests: d(self.requests, earlier.requests),
+            retries: d(self.retries, earlier.retries),
+            throttled: d(self.throttled, earlier.throttled),
+            by_class,
+            transport_errors: d(self.transport_errors, earlier.transport_errors),
+            token_requests: d(self.token_requests, earlier.token_requests),
+        }
+    }
 }
 
 /// The HTTP client with pacing and retries.
@@ -261,7 +287,10 @@ impl Api {
                     () = crate::shutdown::wait() => return Err(ApiError::Interrupted { what: what.into() }),
                 }
             }
-            self.count(|c| c.requests += 1);
+            self.count(|c| {
+                c.requests += 1;
+                c.token_requests += u64::from(budget == Budget::Free);
+            });
             let sent = match build(&self.client).build() {
                 Ok(req) => {
                     let traced = self.trace.as_deref().map(|t| t.request(what, attempt + 1, &req));
@@ -269,6 +298,10 @@ impl Api {
                 }
                 Err(e) => (Err(e), None),
             };
+            self.count(|c| match &sent.0 {
+                Ok(resp) => c.by_class[usize::from(resp.status().as_u16() / 100).clamp(1, 5) - 1] += 1,
+                Err(_) => c.transport_errors += 1,
+            });
             let failure = match sent {
                 (Ok(resp), traced) => match self.classify(what, budget, resp, traced.as_ref(), &parse).await {
                     Ok(reply) => return Ok(reply),

@@ -96,7 +96,10 @@ pub async fn cycle(
     let mut first_error = None;
     let span = info_span!("tenant", tenant = %ctx.tenant);
     for source in sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin) {
-        match collector.collect(source.as_ref(), opts, shutdown).instrument(span.clone()).await {
+        let watch = crate::observe::SourceRun::start(&ctx.session.api, &ctx.tenant, source.kind());
+        let result = collector.collect(source.as_ref(), opts, shutdown).instrument(span.clone()).await;
+        watch.finish(&ctx.session.api, store, &result);
+        match result {
             Ok(r) => reports.push(r),
             Err(e) => {
                 error!(tenant = %ctx.tenant, source = %source.kind(), exit_code = e.exit_code() as u8, error = %e, "Source failed; its checkpoint stays at the last confirmed page.");

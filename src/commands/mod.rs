@@ -5,6 +5,7 @@
 //! - `run.rs`: the daemon loop with injected shutdown.
 //! - `get_events.rs`: fetch and print, never commit.
 //! - `auth_test.rs`, `consent_url.rs`, `reset_token.rs`: setup and support.
+//! - `status.rs`: health of every source, from the state file alone.
 //! - `simulate.rs`: the standalone simulator.
 
 mod auth_test;
@@ -14,6 +15,7 @@ mod get_events;
 mod reset_token;
 mod run;
 mod simulate;
+mod status;
 
 use std::path::Path;
 
@@ -43,6 +45,7 @@ pub async fn dispatch(cmd: Command, config_path: &Path, tenant: Option<&str>) ->
         Command::AuthTest => auth_test::run(tenants).await,
         Command::GenerateConsentUrl => consent_url::run(&tenants),
         Command::ResetAccessToken => reset_token::run(&cfg, tenant),
+        Command::Status(args) => status::run(&cfg, &args, tenant),
         Command::Simulate(_) => Ok(()),
     }
 }

@@ -5,9 +5,11 @@
 //! - `types.rs`: self-validating values (ranges, durations, URLs), so `toml` reports the
 //!   key and line of a bad value.
 //! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
+//! - `monitoring.rs`: `[status]` and `[metrics]`.
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
+mod monitoring;
 mod network;
 mod tenants;
 mod types;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use docusign::{DocusignConfig, Environment};
+pub use monitoring::{MetricsConfig, StatusConfig};
 pub use network::NetworkConfig;
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 pub use types::{Bounded, HttpUrl, HumanDuration};
@@ -91,6 +94,12 @@ pub struct Config {
     /// Proxy exceptions, connect timeout and trust roots of the DocuSign client.
     #[serde(default)]
     pub network: NetworkConfig,
+    /// How `status` and `/healthz` judge staleness.
+    #[serde(default)]
+    pub status: StatusConfig,
+    /// Prometheus metrics in `run` mode (off by default).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// `[sources]`.

@@ -141,6 +141,12 @@ pub fn enabled(cfg: &Config, monitor_base: &str, admin_base: &str) -> Vec<Box<dy
     v
 }
 
+/// The newest event time a stored checkpoint of `source` records, when the source keeps one
+/// (customer events do; user records do not).
+pub fn newest_event_time(source: &str, stored: &str) -> Option<DateTime<Utc>> {
+    (source == SourceKind::CustomerEvents.key()).then(|| monitor::newest_event(stored)).flatten()
+}
+
 /// A stored cursor this build cannot read: the state file is damaged (exit 9, file untouched).
 pub(crate) fn unreadable_cursor(source: &str, e: &serde_json::Error) -> Error {
     crate::state::StoreError::Corrupt {

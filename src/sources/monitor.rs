@@ -30,6 +30,12 @@ struct Cursor {
     at: Option<DateTime<Utc>>,
 }
 
+/// The newest event timestamp a stored customer-events checkpoint records (its `at`), for
+/// the "event lag" of `status` and the metrics. `None` for cursors without one.
+pub(crate) fn newest_event(stored: &str) -> Option<DateTime<Utc>> {
+    serde_json::from_str::<Cursor>(stored).ok()?.at
+}
+
 /// How far before the last page a rejected cursor is replaced by an ISO time: the stream can
 /// be up to ~5 minutes late, so this re-reads a margin the ledger deduplicates.
 const RECOVERY_MARGIN_MINUTES: i64 = 15;

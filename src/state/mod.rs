@@ -5,11 +5,17 @@
 //! - this file: opening, identifying and migrating the database; errors.
 //! - `checkpoint.rs`: read a cursor; commit cursor + ledger + users in one transaction.
 //! - `tokens.rs`: the encrypted access-token cache.
+//! - `runs.rs`: run records (last success, last error, counts) for `status` and `/healthz`.
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
+//!
+//! # Schema versions
+//! `schema.sql` is version 1; each later version is one forward migration in [`MIGRATIONS`],
+//! applied in order inside the opening transaction, so an older file upgrades in place.
 
 mod checkpoint;
 mod ledger;
 mod lock;
+mod runs;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +27,7 @@ use crate::error::Exit;
 
 pub use checkpoint::{Checkpoint, UserRow};
 pub use lock::StateLock;
+pub use runs::{LastError, RunOutcome, RunRecord};
 pub use tokens::CachedToken;
 
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
@@ -29,7 +36,7 @@ const APPLICATION_ID: i64 = 0x4553_4331;
 const SCHEMA_VERSION: i64 = 3;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
-const MIGRATIONS: &[(i64, &str)] = &[(3, include_str!("ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(2, include_str!("runs.sql")), (3, include_str!("ledger.sql"))];
 
 /// State-file problems.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +131,36 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing state file read-only, without the lock and without migrating: for
+    /// `status` and other readers that must work while a run holds the file. A file written by
+    /// an older version reads as it is (no run records). `None`: the file is still empty (a
+    /// first run is creating it at this moment).
+    ///
+    /// # Errors
+    /// `StoreError::Io` (`NotFound`) when the file does not exist; `StoreError` when it is
+    /// foreign, newer or unreadable.
+    pub fn open_read_only(path: &Path) -> Result<Option<Self>, StoreError> {
+        std::fs::metadata(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|source| StoreError::Sql { path: path.to_owned(), source })?;
+        let err = |source| StoreError::Sql { path: path.to_owned(), source };
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(err)?;
+        if app == 0 && tables == 0 {
+            return Ok(None);
+        }
+        if app != APPLICATION_ID {
+            return Err(StoreError::Foreign { path: path.to_owned(), found: app });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer { path: path.to_owned(), found: version });
+        }
+        Ok(Some(Store { conn, path: path.to_owned(), mirrors: ledger::Mirrors::new() }))
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -155,10 +192,9 @@ impl Store {
             if version < 1 {
                 tx.execute_batch(include_str!("schema.sql")).map_err(err)?;
             }
-            for (to, sql) in MIGRATIONS {
-                if version < *to {
-                    tx.execute_batch(sql).map_err(err)?;
-                }
+            for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > version) {
+                tx.execute_batch(sql).map_err(err)?;
+                tracing::info!(path = %path.display(), from = version, to, "State file schema upgraded.");
             }
             tx.execute_batch(&format!(
                 "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
@@ -202,6 +238,55 @@ mod tests {
         let e = Store::open(&p).unwrap_err();
         assert_eq!(e.exit_code(), Exit::State);
         assert_eq!(std::fs::read(&p).unwrap(), vec![b'x'; 4096]);
+    }
+
+    #[test]
+    fn version_1_file_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v1.db");
+        // A version 1 file exactly as version 1 builds made it: schema.sql, ids, one checkpoint.
+        let v1 = Connection::open(&p).unwrap();
+        v1.execute_batch(include_str!("schema.sql")).unwrap();
+        v1.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;")).unwrap();
+        v1.execute(
+            "INSERT INTO checkpoints VALUES ('default', 'customer_events', '{\"cursor\":\"c1\"}', '2026-11-01T00:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+        drop(v1);
+        // Readers see it as it is and change nothing.
+        let ro = Store::open_read_only(&p).unwrap().unwrap();
+        assert!(ro.run_records().unwrap().is_empty());
+        assert_eq!(ro.checkpoints().unwrap().len(), 1);
+        drop(ro);
+        let mut s = Store::open(&p).unwrap();
+        let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 2);
+        assert_eq!(s.checkpoint("default", "customer_events").unwrap().unwrap().cursor, "{\"cursor\":\"c1\"}");
+        let now = chrono::Utc::now();
+        let o =
+            RunOutcome { started_at: now, ended_at: now, events: 1, pages: 1, retries: 0, throttled: 0, error: None };
+        s.record_run("default", "customer_events", &o).unwrap();
+        drop(s);
+        let again = Store::open(&p).unwrap();
+        assert_eq!(again.run_records().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn read_only_open_refuses_missing_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("none.db");
+        assert!(matches!(Store::open_read_only(&p), Err(StoreError::Io { .. })));
+        assert!(!p.exists());
+        // A file a first run has only just created reads as empty, not as foreign.
+        std::fs::write(&p, b"").unwrap();
+        assert!(Store::open_read_only(&p).unwrap().is_none());
+        drop(Store::open(&p).unwrap());
+        let mut ro = Store::open_read_only(&p).unwrap().unwrap();
+        let now = chrono::Utc::now();
+        let o =
+            RunOutcome { started_at: now, ended_at: now, events: 1, pages: 1, retries: 0, throttled: 0, error: None };
+        assert!(ro.record_run("t", "s", &o).is_err());
     }
 
     #[test]

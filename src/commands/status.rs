@@ -1,0 +1,214 @@
+//! `status`: how every enabled source is doing, from the state file alone. No network and no
+//! lock: the file is opened read-only, so this works while `run` holds it. Exit 0 when every
+//! enabled source is ok, 10 (`Exit::Unhealthy`) when one is stale, failing or never ran.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::cli::{StatusArgs, StatusFormat};
+use crate::config::Config;
+use crate::error::Error;
+use crate::health::{self, SourceHealth, Verdict};
+use crate::sinks::SinkError;
+use crate::state::Store;
+
+/// Version of the JSON document; bumped only when a field changes meaning or disappears.
+const JSON_VERSION: u32 = 1;
+
+/// Prints the status and exits non-zero when a source is not ok.
+///
+/// # Errors
+/// `Error::Unhealthy` naming the sources that are not ok (or the missing state file);
+/// `StoreError` when the state file cannot be read.
+pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Result<(), Error> {
+    let stale_after = args.stale_after.unwrap_or_else(|| health::stale_after(cfg));
+    let expected = health::expected(cfg, tenant);
+    let now = Utc::now();
+    let path = &cfg.state.path;
+    // A missing file, or one a first run is creating right now, holds no run yet.
+    let store = if path.exists() { Store::open_read_only(path)? } else { None };
+    let (list, missing) = if let Some(store) = store {
+        (health::assess(&store, &expected, now, stale_after)?, false)
+    } else {
+        let never = expected.iter().map(|(tenant, source)| SourceHealth {
+            tenant: tenant.clone(),
+            source: source.clone(),
+            verdict: Verdict::NeverRun,
+            run: None,
+            checkpoint_at: None,
+            newest_event_at: None,
+        });
+        (never.collect(), true)
+    };
+    let text = match args.output {
+        StatusFormat::Table => table(&list, now),
+        StatusFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&document(&list, now, stale_after))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            s.push('\n');
+            s
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| SinkError::Io { sink: "stdout".into(), source })?;
+    if missing {
+        return Err(Error::Unhealthy(format!(
+            "no state in {} yet: the collector has never completed a run with this configuration",
+            path.display()
+        )));
+    }
+    match health::problems(&list) {
+        None => Ok(()),
+        Some(p) => Err(Error::Unhealthy(format!("not every source is ok: {p}"))),
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn age_secs(now: DateTime<Utc>, t: DateTime<Utc>) -> i64 {
+    now.signed_duration_since(t).num_seconds().max(0)
+}
+
+/// The stable JSON document (see docs/status-and-metrics.md).
+fn document(list: &[SourceHealth], now: DateTime<Utc>, stale_after: Duration) -> Value {
+    let time = |t: Option<DateTime<Utc>>| t.map(rfc3339);
+    let sources: Vec<Value> = list
+        .iter()
+        .map(|h| {
+            let r = h.run.as_ref();
+            json!({
+                "tenant": h.tenant,
+                "source": h.source,
+                "verdict": h.verdict,
+                "last_success_at": time(r.and_then(|r| r.last_success_at)),
+                "last_error": r.and_then(|r| r.last_error.as_ref()).map(|e| json!({
+                    "message": e.message,
+                    "exit_code": e.exit_code,
+                    "at": rfc3339(e.at),
+                })),
+                "consecutive_failures": r.map_or(0, |r| r.consecutive_failures),
+                "events_total": r.map_or(0, |r| r.events_total),
+                "last_run": r.map(|r| json!({
+                    "started_at": rfc3339(r.started_at),
+                    "ended_at": rfc3339(r.ended_at),
+                    "duration_ms": r.duration_ms_last,
+                    "events": r.events_last,
+                    "pages": r.pages_last,
+                    "retries": r.retries_last,
+                    "throttled": r.throttled_last,
+                })),
+                "checkpoint_updated_at": time(h.checkpoint_at),
+                "checkpoint_age_seconds": h.checkpoint_at.map(|t| age_secs(now, t)),
+                "newest_event_at": time(h.newest_event_at),
+                "event_lag_seconds": h.newest_event_at.map(|t| age_secs(now, t)),
+            })
+        })
+        .collect();
+    json!({
+        "version": JSON_VERSION,
+        "generated_at": rfc3339(now),
+        "stale_after_seconds": stale_after.as_secs(),
+        "healthy": list.iter().all(|h| h.verdict == Verdict::Ok),
+        "sources": sources,
+    })
+}
+
+/// `3d 4h`, `5m 12s`, `42s`: the two largest units.
+fn age(secs: i64) -> String {
+    let units = [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")];
+    let mut parts = Vec::new();
+    let mut left = secs.max(0);
+    for (size, unit) in units {
+        if left >= size || (parts.is_empty() && size == 1) {
+            parts.push(format!("{}{unit}", left / size));
+            left %= size;
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
+/// One row per source, then the last error of every source that has one.
+fn table(list: &[SourceHealth], now: DateTime<Utc>) -> String {
+    let headers = [
+        "TENANT",
+        "SOURCE",
+        "VERDICT",
+        "LAST SUCCESS",
+        "CHECKPOINT AGE",
+        "EVENT LAG",
+        "EVENTS TOTAL/LAST",
+        "PAGES",
+        "RETRIES",
+        "429S",
+        "FAILURES",
+    ];
+    let ago = |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".to_owned(), |t| format!("{} ago", age(age_secs(now, t))));
+    let since = |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".to_owned(), |t| age(age_secs(now, t)));
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|h| {
+            let r = h.run.as_ref();
+            let n = |f: fn(&crate::state::RunRecord) -> u64| r.map_or_else(|| "-".to_owned(), |r| f(r).to_string());
+            vec![
+                h.tenant.clone(),
+                h.source.clone(),
+                h.verdict.as_str().to_owned(),
+                ago(r.and_then(|r| r.last_success_at)),
+                since(h.checkpoint_at),
+                since(h.newest_event_at),
+                r.map_or_else(|| "-".to_owned(), |r| format!("{}/{}", r.events_total, r.events_last)),
+                n(|r| r.pages_last),
+                n(|r| r.retries_last),
+                n(|r| r.throttled_last),
+                n(|r| r.consecutive_failures),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| {
+        let mut s = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+        s
+    };
+    let mut out = line(&headers.map(str::to_owned));
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    for h in list {
+        if let Some(e) = h.run.as_ref().and_then(|r| r.last_error.as_ref()) {
+            let msg = e.message.replace(['\n', '\r'], " ");
+            writeln!(out, "{}/{} last error (exit {}, {}): {msg}", h.tenant, h.source, e.exit_code, ago(Some(e.at)))
+                .unwrap_or_default();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(age(0), "0s");
+        assert_eq!(age(42), "42s");
+        assert_eq!(age(312), "5m 12s");
+        assert_eq!(age(3600), "1h");
+        assert_eq!(age(3 * 86_400 + 4 * 3600 + 5), "3d 4h");
+        assert_eq!(age(-5), "0s");
+    }
+}

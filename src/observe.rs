@@ -1,0 +1,94 @@
+//! What each source's run in a cycle leaves behind: its run record in the state file, its
+//! metrics, and, when it failed, a summary log line. `fetch::cycle` brackets every source
+//! with [`SourceRun::start`] and [`SourceRun::finish`].
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, info, warn};
+
+use crate::api::{Api, Counters};
+use crate::collector::Report;
+use crate::error::Error;
+use crate::metrics::{self, Tally};
+use crate::sources::SourceKind;
+use crate::state::{RunOutcome, Store};
+
+/// A source's run in progress: the counters as they were at its start.
+#[derive(Debug)]
+pub struct SourceRun {
+    tenant: String,
+    kind: SourceKind,
+    started_at: DateTime<Utc>,
+    clock: Instant,
+    api: Counters,
+    tally: Tally,
+}
+
+impl SourceRun {
+    /// Notes the start of `kind`'s run.
+    pub fn start(api: &Api, tenant: &str, kind: SourceKind) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            kind,
+            started_at: Utc::now(),
+            clock: Instant::now(),
+            api: api.counters(),
+            tally: metrics::tally(tenant, kind),
+        }
+    }
+
+    /// Records how the run ended. Never fails: a run record that cannot be written is logged,
+    /// and the run's own result stays what the caller returns. A run cut short by a stop
+    /// request is neither a success nor a failure and is not recorded.
+    pub fn finish(self, api: &Api, store: &Mutex<Store>, result: &Result<Report, Error>) {
+        let calls = api.counters().since(&self.api);
+        let done = metrics::tally(&self.tenant, self.kind).since(&self.tally);
+        let elapsed = self.clock.elapsed();
+        let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let (tenant, source) = (self.tenant.as_str(), self.kind.key());
+        if result.is_err() && crate::shutdown::requested() {
+            debug!(tenant, source, "Run stopped on request; no run record written.");
+            return;
+        }
+        metrics::source_finished(tenant, self.kind, &calls, elapsed.as_secs_f64(), result.is_ok());
+        let outcome = RunOutcome {
+            started_at: self.started_at,
+            ended_at: Utc::now(),
+            events: done.events,
+            pages: done.pages,
+            retries: calls.retries,
+            throttled: calls.throttled,
+            error: result.as_ref().err().map(|e| (e.to_string(), e.exit_code() as u8)),
+        };
+        match result {
+            Ok(r) => debug!(
+                tenant,
+                source,
+                events = r.delivered,
+                retries = calls.retries,
+                throttled = calls.throttled,
+                requests = calls.requests,
+                "Source API use."
+            ),
+            Err(e) => info!(
+                tenant,
+                source,
+                events = done.events,
+                pages = done.pages,
+                duplicates = done.duplicates,
+                duration_ms,
+                retries = calls.retries,
+                throttled = calls.throttled,
+                requests = calls.requests,
+                exit_code = e.exit_code() as u8,
+                "Source run failed; summary."
+            ),
+        }
+        let written = store.lock().unwrap_or_else(PoisonError::into_inner).record_run(tenant, source, &outcome);
+        if let Err(e) = written {
+            warn!(tenant, source, error = %e, "Run record not written; status may show this source as older than it is.");
+        }
+    }
+}
