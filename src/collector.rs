@@ -270,7 +270,8 @@ pub fn prepare(
         ),
     };
     drop(store);
-    let mut in_page: HashSet<&str> = HashSet::with_capacity(if dedup { items.len() } else { 0 });
+    let mut in_page: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
+    in_page.reserve(if dedup { items.len() } else { 0 });
     let mut out = Prepared::default();
     out.lines.reserve(items.len());
     for item in &items {

@@ -225,7 +225,7 @@ impl Fast {
         // A probed record is an object with at least one key: it ends with `}`.
         let body = body.strip_suffix('}').unwrap_or(body).trim_end();
         let mut out = String::with_capacity(body.len() + 200 + self.event_id.len());
-        if body.contains(['\n', '\r']) {
+        if memchr::memchr2(b'\n', b'\r', body.as_bytes()).is_some() {
             // In valid JSON a raw line break can only be whitespace between tokens.
             out.extend(body.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
         } else {

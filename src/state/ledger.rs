@@ -3,16 +3,19 @@
 //! costs one row write and a few hash lookups, not one indexed SQLite row per event: that was
 //! most of the hot path's cost at 2000 events a page.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, params};
+// Ids come from DocuSign, not from an attacker who could aim collisions at a process-local
+// table, so a fast non-keyed hash is safe here.
+use rustc_hash::FxHashSet;
 
 /// One source's ledger in memory: its pages, oldest first, and every id for lookups.
 #[derive(Debug, Default)]
 pub(super) struct Mirror {
     pages: VecDeque<(i64, Vec<Arc<str>>)>,
-    ids: HashSet<Arc<str>>,
+    ids: FxHashSet<Arc<str>>,
     total: usize,
 }
 
