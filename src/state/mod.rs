@@ -261,7 +261,7 @@ mod tests {
         drop(ro);
         let mut s = Store::open(&p).unwrap();
         let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, SCHEMA_VERSION);
         assert_eq!(s.checkpoint("default", "customer_events").unwrap().unwrap().cursor, "{\"cursor\":\"c1\"}");
         let now = chrono::Utc::now();
         let o =
