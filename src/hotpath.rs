@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use crate::collector::{Prepared, prepare};
+use crate::collector::{PageContext, Prepared, prepare};
 use crate::config::MonitorApi;
 use crate::error::Error;
 use crate::sources::{SourceKind, parse_monitor_reply};
@@ -16,7 +16,15 @@ use crate::state::Store;
 /// A malformed body or an unreadable ledger.
 pub fn page(store: &Mutex<Store>, tenant: &str, body: &[u8]) -> Result<Prepared, Error> {
     let page = parse_monitor_reply(body, MonitorApi::OrgStream, "bench")?;
-    prepare(store, tenant, None, SourceKind::CustomerEvents, page.records, "2026-01-01T00:00:00.000Z", true)
+    let pc = PageContext {
+        tenant,
+        tag: None,
+        kind: SourceKind::CustomerEvents,
+        collected_at: "2026-01-01T00:00:00.000Z",
+        dedup: true,
+        enrich: false,
+    };
+    prepare(store, &pc, page.records)
 }
 
 /// Commits a prepared page as the collector would after the sinks confirmed it.

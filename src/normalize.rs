@@ -161,6 +161,8 @@ pub struct Fast {
     pub event_id: String,
     /// Its parsed `timestamp` and the fractional digits written, when it has a readable one.
     pub time: Option<(DateTime<Utc>, usize)>,
+    /// Its `userId` (the acting user), for the join with Admin user records.
+    pub user_id: Option<String>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -176,6 +178,8 @@ struct Probe<'a> {
     event_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "userId", borrow, default)]
+    user_id: Option<Cow<'a, str>>,
     #[serde(rename = "_time", default, deserialize_with = "present")]
     o1: bool,
     #[serde(rename = "source_log_type", default, deserialize_with = "present")]
@@ -207,7 +211,8 @@ impl Fast {
             Some(id) if !id.is_empty() && !ours => {
                 let time = p.timestamp.as_deref().and_then(parse_time);
                 let event_id = id.into_owned();
-                Ok(Self { raw, event_id, time })
+                let user_id = p.user_id.filter(|u| !u.is_empty()).map(Cow::into_owned);
+                Ok(Self { raw, event_id, time, user_id })
             }
             _ => Err(raw),
         }
@@ -219,8 +224,16 @@ impl Fast {
     }
 
     /// The output line: the record's bytes (insignificant line breaks turned into spaces)
-    /// with our fields appended, as [`normalize`] would write them, plus `_tenant` when given.
-    pub fn line(&self, kind: SourceKind, time: &str, collected_at: &str, tenant: Option<&str>) -> String {
+    /// with our fields appended, as [`normalize`] would write them, plus `_tenant` and `_user`
+    /// (a JSON object's text) when given.
+    pub fn line(
+        &self,
+        kind: SourceKind,
+        time: &str,
+        collected_at: &str,
+        tenant: Option<&str>,
+        user: Option<&str>,
+    ) -> String {
         let body = self.raw.get().trim_end();
         // A probed record is an object with at least one key: it ends with `}`.
         let body = body.strip_suffix('}').unwrap_or(body).trim_end();
@@ -239,6 +252,10 @@ impl Fast {
         push_field(&mut out, "event_id", &self.event_id);
         if let Some(t) = tenant {
             push_field(&mut out, "_tenant", t);
+        }
+        if let Some(u) = user {
+            out.push_str(",\"_user\":");
+            out.push_str(u);
         }
         out.push('}');
         out
@@ -325,7 +342,7 @@ mod tests {
     /// The fast line, parsed, equals the tree path's object.
     fn same(text: &str) {
         let fast = Fast::probe(raw(text)).unwrap();
-        let line = fast.line(SourceKind::CustomerEvents, &fast.time("c"), "c", None);
+        let line = fast.line(SourceKind::CustomerEvents, &fast.time("c"), "c", None, None);
         assert!(!line.contains('\n'), "{line}");
         let a: Value = serde_json::from_str(&line).unwrap();
         let b = normalize(SourceKind::CustomerEvents, serde_json::from_str(text).unwrap(), "c");
@@ -361,7 +378,9 @@ mod tests {
     #[test]
     fn fast_line_carries_the_tenant_and_escapes() {
         let f = Fast::probe(raw(r#"{"eventId":"a\"b"}"#)).unwrap();
-        let v: Value = serde_json::from_str(&f.line(SourceKind::CustomerEvents, "t", "c", Some("acme"))).unwrap();
+        let line = f.line(SourceKind::CustomerEvents, "t", "c", Some("acme"), Some(r#"{"id":"u"}"#));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_user"]["id"], "u");
         assert_eq!(v["event_id"], "a\"b");
         assert_eq!(v["_tenant"], "acme");
     }

@@ -170,6 +170,7 @@ fn run_model(len: usize, api: Vec<Api_>, sink: Vec<SinkDo>) -> Result<(), TestCa
             tag: None,
             ledger_size: 1000,
             progress: None,
+            enrich: false,
         };
         let result = rt.block_on(c.collect(&source, &opts, &rx));
         if std::mem::take(&mut *died.lock().unwrap()) {

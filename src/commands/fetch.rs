@@ -91,6 +91,7 @@ pub async fn cycle(
         tag: ctx.tag.as_deref(),
         ledger_size: ctx.cfg.state.ledger_size.get(),
         progress,
+        enrich: ctx.cfg.enrich_users(),
     };
     let mut reports = Vec::new();
     let mut first_error = None;

@@ -78,6 +78,7 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs
         tag: ctx.tag.as_deref(),
         ledger_size: ctx.cfg.state.ledger_size.get(),
         progress: None,
+        enrich: ctx.cfg.enrich_users(),
     };
     let opts = Options {
         since: args.since,

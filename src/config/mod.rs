@@ -144,6 +144,10 @@ pub struct CustomerEventsConfig {
     /// Monitor generation.
     #[serde(default = "default_monitor_api")]
     pub api: MonitorApi,
+    /// With `sources.user_data` enabled: add `_user` (name, email, status, groups of the
+    /// event's user, from the last stored Admin record; no extra API call) to each event.
+    #[serde(default = "yes")]
+    pub enrich_users: bool,
 }
 
 impl Default for CustomerEventsConfig {
@@ -154,6 +158,7 @@ impl Default for CustomerEventsConfig {
             page_size: default_event_page(),
             first_fetch: default_first_fetch(),
             api: default_monitor_api(),
+            enrich_users: true,
         }
     }
 }
@@ -428,6 +433,11 @@ impl Config {
             return Err(invalid("state.interval", "must be longer than zero"));
         }
         Ok(())
+    }
+
+    /// Whether customer events get `_user` from the stored Admin user records.
+    pub fn enrich_users(&self) -> bool {
+        self.sources.customer_events.enrich_users && self.sources.user_data.enabled
     }
 
     /// Whether an enabled source needs the organization id.

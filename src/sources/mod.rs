@@ -123,13 +123,11 @@ pub trait Source: Send + Sync {
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error>;
 }
 
-/// The enabled sources, in a fixed order.
+/// The enabled sources, in a fixed order: users first, so the events of the same cycle are
+/// joined with the freshest user records.
 pub fn enabled(cfg: &Config, monitor_base: &str, admin_base: &str) -> Vec<Box<dyn Source>> {
     let mut v: Vec<Box<dyn Source>> = Vec::new();
     let s = &cfg.sources;
-    if s.customer_events.enabled {
-        v.push(Box::new(MonitorEvents::new(&s.customer_events, monitor_base, cfg.docusign.organization_id.as_deref())));
-    }
     if s.user_data.enabled {
         v.push(Box::new(AdminUsers::new(
             &s.user_data,
@@ -137,6 +135,9 @@ pub fn enabled(cfg: &Config, monitor_base: &str, admin_base: &str) -> Vec<Box<dy
             cfg.docusign.organization_id.as_deref().unwrap_or_default(),
             cfg.docusign.account_id.as_deref().unwrap_or_default(),
         )));
+    }
+    if s.customer_events.enabled {
+        v.push(Box::new(MonitorEvents::new(&s.customer_events, monitor_base, cfg.docusign.organization_id.as_deref())));
     }
     v
 }
@@ -190,7 +191,7 @@ pub mod fuzzing {
                     serde_json::to_string(&n.value).unwrap_or_default()
                 }
                 super::Record::Fast(f) => {
-                    let line = f.line(kind, &f.time(AT), AT, None);
+                    let line = f.line(kind, &f.time(AT), AT, None, None);
                     // The fast path must write exactly what the tree path writes.
                     let tree = serde_json::from_str(f.raw.get()).map(|m| normalize(kind, m, AT));
                     let fast = serde_json::from_str::<serde_json::Value>(&line);

@@ -70,25 +70,29 @@ impl Store {
         Ok(ids.into_iter().filter(|id| m.contains(id)).map(str::to_owned).collect())
     }
 
-    /// The stored fingerprints of these users.
+    /// The stored record (line) and fingerprint of each of these users that has one.
     ///
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
-    pub fn user_fingerprints<'a>(
+    pub fn user_records<'a>(
         &self,
         tenant: &str,
         ids: impl IntoIterator<Item = &'a str>,
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<HashMap<String, UserRow>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT fingerprint FROM users WHERE tenant = ?1 AND user_id = ?2")
+            .prepare_cached("SELECT fingerprint, record FROM users WHERE tenant = ?1 AND user_id = ?2")
             .map_err(self.sql())?;
         let mut out = HashMap::new();
         for id in ids {
-            let fp: Option<String> =
-                stmt.query_row(params![tenant, id], |r| r.get(0)).optional().map_err(self.sql())?;
-            if let Some(fp) = fp {
-                out.insert(id.to_owned(), fp);
+            let row = stmt
+                .query_row(params![tenant, id], |r| {
+                    Ok(UserRow { user_id: id.to_owned(), fingerprint: r.get(0)?, record: r.get(1)? })
+                })
+                .optional()
+                .map_err(self.sql())?;
+            if let Some(row) = row {
+                out.insert(id.to_owned(), row);
             }
         }
         Ok(out)
@@ -237,6 +241,8 @@ mod tests {
         let u = |fp: &str| UserRow { user_id: "u1".into(), fingerprint: fp.into(), record: "{}".into() };
         s.commit("t", "user_data", "x", &[], &[u("f1")], 1000).unwrap();
         s.commit("t", "user_data", "y", &[], &[u("f2")], 1000).unwrap();
-        assert_eq!(s.user_fingerprints("t", ["u1", "u2"]).unwrap().get("u1").map(String::as_str), Some("f2"));
+        let got = s.user_records("t", ["u1", "u2"]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got["u1"].fingerprint, "f2");
     }
 }

@@ -2,7 +2,6 @@
 //! commit cursor and ids in one transaction → repeat until the end of the stream, the
 //! per-run maximum, or shutdown. One page is in flight at a time; nothing else loops.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,14 @@ use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::error::Error;
-use crate::normalize::{Fast, Normalized, normalize, transition_id};
-use crate::sinks::{Batch, Fanout, Line};
-use crate::sources::{Record, Session, Source, SourceKind};
-use crate::state::{Store, UserRow};
+use crate::sinks::{Batch, Fanout};
+use crate::sources::{Session, Source, SourceKind};
+use crate::state::Store;
+
+mod enrich;
+mod page;
+
+pub use page::{PageContext, Prepared, prepare};
 
 /// Whether a run may move checkpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +80,8 @@ pub struct Collector<'a> {
     pub ledger_size: u32,
     /// A progress line on an interactive backfill.
     pub progress: Option<&'a crate::progress::Progress>,
+    /// Join customer events with the stored Admin record of their user (`_user`).
+    pub enrich: bool,
 }
 
 impl std::fmt::Debug for Collector<'_> {
@@ -85,7 +90,7 @@ impl std::fmt::Debug for Collector<'_> {
     }
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+pub(crate) fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -137,15 +142,15 @@ impl Collector<'_> {
             r.pages += 1;
             r.fetched += page.records.len() as u64;
             let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let Prepared { lines, ids, users, duplicates: dups } = prepare(
-                &self.store,
-                self.tenant,
-                self.tag,
+            let pc = PageContext {
+                tenant: self.tenant,
+                tag: self.tag,
                 kind,
-                page.records,
-                &collected_at,
-                opts.commit == Commit::Yes,
-            )?;
+                collected_at: &collected_at,
+                dedup: opts.commit == Commit::Yes,
+                enrich: self.enrich,
+            };
+            let Prepared { lines, ids, users, duplicates: dups } = prepare(&self.store, &pc, page.records)?;
             crate::failpoint::hit("before_send");
             r.duplicates += dups;
             // RFC 3339 UTC strings of one format compare like times.
@@ -190,127 +195,4 @@ impl Collector<'_> {
         );
         Ok(r)
     }
-}
-
-/// One page, deduplicated and normalized: what the sinks get and what the commit records.
-#[derive(Debug, Default)]
-pub struct Prepared {
-    /// The lines to send.
-    pub lines: Vec<Line>,
-    /// Ledger ids (customer events) to commit.
-    pub ids: Vec<String>,
-    /// User rows to commit.
-    pub users: Vec<UserRow>,
-    /// Records dropped as already delivered.
-    pub duplicates: u64,
-}
-
-/// A record on its way to a line.
-enum Item {
-    /// Kept as its bytes; `time` is its `_time`.
-    Fast(Fast, String),
-    /// Through the JSON tree.
-    Tree(Normalized),
-}
-
-impl Item {
-    fn event_id(&self) -> &str {
-        match self {
-            Item::Fast(f, _) => &f.event_id,
-            Item::Tree(n) => &n.event_id,
-        }
-    }
-}
-
-/// Dedups (when `dedup`) and normalizes a page: the hot path between the API reply and the sinks.
-///
-/// # Errors
-/// `StoreError` when the ledger cannot be read.
-pub fn prepare(
-    store: &Mutex<Store>,
-    tenant: &str,
-    tag: Option<&str>,
-    kind: SourceKind,
-    records: Vec<Record>,
-    collected_at: &str,
-    dedup: bool,
-) -> Result<Prepared, Error> {
-    let items: Vec<Item> = records
-        .into_iter()
-        .map(|r| match r {
-            Record::Fast(f) => {
-                let time = f.time(collected_at);
-                Item::Fast(f, time)
-            }
-            Record::Object(m) => {
-                let mut n = normalize(kind, m, collected_at);
-                if let Some(tag) = tag {
-                    n.value.insert("_tenant".into(), serde_json::Value::String(tag.to_owned()));
-                }
-                Item::Tree(n)
-            }
-        })
-        .collect();
-    let mut store = lock(store);
-    // Customer events: ids already delivered. Users: the stored fingerprint of each user.
-    let (known, previous): (HashSet<String>, HashMap<String, String>) = match (dedup, kind) {
-        (false, _) => Default::default(),
-        (true, SourceKind::CustomerEvents) => {
-            (store.seen(tenant, kind.key(), items.iter().map(Item::event_id))?, HashMap::new())
-        }
-        (true, SourceKind::UserData) => (
-            HashSet::new(),
-            store.user_fingerprints(
-                tenant,
-                items.iter().filter_map(|i| match i {
-                    Item::Tree(n) => n.user_id.as_deref(),
-                    Item::Fast(..) => None,
-                }),
-            )?,
-        ),
-    };
-    drop(store);
-    let mut in_page: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
-    in_page.reserve(if dedup { items.len() } else { 0 });
-    let mut out = Prepared::default();
-    out.lines.reserve(items.len());
-    for item in &items {
-        let id = item.event_id();
-        let before = match item {
-            Item::Tree(n) => n.user_id.as_ref().and_then(|u| previous.get(u)),
-            Item::Fast(..) => None,
-        };
-        let unchanged = known.contains(id) || before.is_some_and(|b| b == id);
-        if dedup && (unchanged || !in_page.insert(id)) {
-            out.duplicates += 1;
-            continue;
-        }
-        match item {
-            Item::Fast(f, time) => {
-                let json = f.line(kind, time, collected_at, tag);
-                out.ids.push(f.event_id.clone());
-                out.lines.push(Line { event_id: f.event_id.clone(), time: time.clone(), json });
-            }
-            Item::Tree(n) => {
-                let fingerprint = n.event_id.clone();
-                let mut value = std::borrow::Cow::Borrowed(&n.value);
-                let mut event_id = n.event_id.clone();
-                if let Some(prev) = before {
-                    // A change is its own event: active → suspended → active must not reuse the id
-                    // of the first "active", or a downstream dedup (Elasticsearch `create`) drops it.
-                    event_id = transition_id(prev, &fingerprint);
-                    value.to_mut().insert("event_id".into(), serde_json::Value::String(event_id.clone()));
-                }
-                let json = serde_json::to_string(&value).map_err(|e| Error::Internal(e.to_string()))?;
-                match &n.user_id {
-                    Some(user_id) => {
-                        out.users.push(UserRow { user_id: user_id.clone(), fingerprint, record: json.clone() });
-                    }
-                    None => out.ids.push(event_id.clone()),
-                }
-                out.lines.push(Line { event_id, time: n.time.clone(), json });
-            }
-        }
-    }
-    Ok(out)
 }
