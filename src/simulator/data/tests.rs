@@ -37,7 +37,7 @@ fn fast_rendering_is_byte_identical_to_the_json_literal() {
         RowContext { seed: 11, account_id: "acc", organization_id: "org", integration_key: "ik", actors: &actors };
     let empty = RowContext { actors: &[], ..full };
     for ctx in [&full, &empty] {
-        for i in 0..3000 {
+        for i in 0..600 {
             let origin = match i % 3 {
                 0 => Origin::Backlog(i),
                 1 => Origin::Tick(i),
