@@ -180,9 +180,10 @@ fn main() {
         );
     }
     if wants("drain") {
+        // The collector's requests_per_hour (quota × scale) must stay within its 1,000,000.
         let d = items::Drain {
-            per_hour: args.num("drain-per-hour", 3000, 3000, 3000),
-            time_scale: args.num("drain-scale", 30, 60, 1800),
+            per_hour: args.num("drain-per-hour", 3000, 3000, 30),
+            time_scale: args.num("drain-scale", 30, 60, 3600),
             hours: args.num("drain-hours", 1, 1, 1),
             page: args.num("drain-page", 100, 100, 1),
             burst: args.num("drain-burst", 500, 500, 500),
