@@ -149,6 +149,18 @@ pub struct SimulateArgs {
     /// Monitor events already in the stream at start (spread over the last 7 days).
     #[arg(long, default_value_t = 5000)]
     pub backlog: usize,
+    /// Enforce the account quota: answer 429 with `Retry-After` past it (else only counted).
+    #[arg(long)]
+    pub quota: bool,
+    /// Requests per hour of the quota (`X-RateLimit-Limit`).
+    #[arg(long, default_value_t = 3000)]
+    pub quota_per_hour: u64,
+    /// Requests per 30 s burst window (`X-BurstLimit-Limit`): 500 production, 200 demo.
+    #[arg(long, default_value_t = 500)]
+    pub quota_burst: u64,
+    /// Run the quota's clock this many times faster than real time (60: an hour per minute).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub time_scale: u32,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

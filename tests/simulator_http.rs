@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use esign_collector::simulator::{EventFeed, Fault, FaultKind, Route, SimConfig, Simulator};
+use esign_collector::simulator::{EventFeed, Fault, FaultKind, QuotaConfig, Route, SimConfig, Simulator};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::{Value, json};
@@ -494,6 +494,66 @@ async fn clock_feed_resumes_in_a_new_process() {
         assert!(after_end.len() <= 1, "only ticks that came due in between");
         let (_, body) = b.get_json(&tb, &format!("{path}?limit=5&cursor={}", urlencode(&mid))).await;
         assert_eq!(ids(body["resultData"].as_array().unwrap()), got[at + 1..at + 6].to_vec());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn enforced_quota_answers_429_with_docusign_headers() {
+    timed(async {
+        let h = start(|c| {
+            backlog(50, 1)(c);
+            c.quota = QuotaConfig { per_hour: 5, burst: 3, enforce: true, ..QuotaConfig::default() };
+        })
+        .await;
+        let t = h.token().await;
+        let path = "/api/v2.0/datasets/monitor/stream?limit=10";
+        // Three requests fit the burst (unless a 30 s window ends between them: then more do).
+        let mut last = h.get(&t, path).await;
+        let mut admitted = 1;
+        while last.status() == 200 {
+            assert!(admitted <= 5, "the hourly limit of 5 must refuse at the latest");
+            last = h.get(&t, path).await;
+            admitted += 1;
+        }
+        assert_eq!(last.status(), 429);
+        let header = |name: &str| last.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("x-ratelimit-limit"), "5");
+        assert_eq!(header("x-burstlimit-limit"), "3");
+        let retry: u64 = header("retry-after").parse().unwrap();
+        let body: Value = last.json().await.unwrap();
+        let code = body["error"].as_str().unwrap();
+        if code == "BURST_APIINVOCATION_LIMIT_EXCEEDED" {
+            assert!((1..=30).contains(&retry), "until the burst window ends: {retry}");
+        } else {
+            assert_eq!(code, "HOURLY_APIINVOCATION_LIMIT_EXCEEDED");
+            assert!((1..=3600).contains(&retry), "until the top of the hour: {retry}");
+        }
+        assert!(body["error_description"].as_str().unwrap().contains("maximum number of hourly API invocations"));
+        // Token requests do not count against the account's quota.
+        h.token().await;
+        let stats = h.sim.stats();
+        assert_eq!(stats.status_429, 1);
+        assert_eq!(stats.events_served, 10 * (admitted - 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn quota_is_only_counted_by_default() {
+    timed(async {
+        let h = start(|c| {
+            backlog(50, 1)(c);
+            c.quota.per_hour = 2;
+        })
+        .await;
+        let t = h.token().await;
+        for _ in 0..4 {
+            let resp = h.get(&t, "/api/v2.0/datasets/monitor/stream?limit=1").await;
+            assert_eq!(resp.status(), 200);
+            assert_eq!(resp.headers()["x-ratelimit-limit"], "2");
+        }
+        assert_eq!(h.sim.stats().status_429, 0);
     })
     .await;
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::cli::SimulateArgs;
 use crate::error::Error;
-use crate::simulator::{EventFeed, SimConfig, Simulator};
+use crate::simulator::{EventFeed, QuotaConfig, SimConfig, Simulator};
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -26,6 +26,25 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .open(path)
         .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
     f.write_all(bytes).map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
+}
+
+/// A `[rate_limit]` section matching an enforced quota, its hour and burst window shrunk by
+/// the time scale; empty when the quota is only counted.
+fn pacing(q: &QuotaConfig) -> String {
+    if !q.enforce {
+        return String::new();
+    }
+    let scale = u64::from(q.time_scale.max(1));
+    format!(
+        "\n# The simulator enforces {} requests per hour and {} per {} s, its clock {scale}× real time.\n\
+[rate_limit]\nrequests_per_hour = {}\nburst = {}\nburst_window = \"{}ms\"\n",
+        q.per_hour,
+        q.burst,
+        q.burst_window_secs,
+        (q.per_hour * scale).min(1_000_000),
+        q.burst.clamp(1, 100_000),
+        (q.burst_window_secs * 1000 / scale).max(1),
+    )
 }
 
 /// Serves until `shutdown` turns true.
@@ -44,13 +63,21 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     let mut sc = SimConfig::new(key.public_pem().to_owned());
     sc.feed = EventFeed::Backlog { count: args.backlog, span: std::time::Duration::from_secs(7 * 86_400) };
+    sc.quota = QuotaConfig {
+        per_hour: args.quota_per_hour,
+        burst: args.quota_burst,
+        enforce: args.quota,
+        time_scale: args.time_scale,
+        ..QuotaConfig::default()
+    };
     let base = format!("http://{addr}");
     let config = format!(
         "# Written by `esign-collector simulate`: a collector configuration for the simulator at {base}.\n\
 [docusign]\nenvironment = \"developer\"\nintegration_key = \"{ik}\"\nuser_id = \"{user}\"\naccount_id = \"{acc}\"\n\
 organization_id = \"{org}\"\nprivate_key_file = \"{key}\"\nauth_base_url = \"{base}\"\nmonitor_base_url = \"{base}\"\n\
 admin_base_url = \"{base}/management\"\n\n[sources.customer_events]\nenabled = true\n\n[sources.user_data]\nenabled = true\n\n\
-[state]\npath = \"state/simulator.db\"\ninterval = \"30s\"\n",
+[state]\npath = \"state/simulator.db\"\ninterval = \"30s\"\n{pacing}",
+        pacing = pacing(&sc.quota),
         ik = sc.integration_key,
         user = sc.user_id,
         acc = sc.account_id,

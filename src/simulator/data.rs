@@ -8,6 +8,7 @@ use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
 use super::events::Origin;
+use super::row::{Browser, ClientInfo, Device, Location, Os, Row, RowContext, Version};
 use super::seed::{Prng, guid};
 
 /// The two Monitor generations, which differ in how `timestamp` relates to ingestion.
@@ -17,16 +18,6 @@ pub(super) enum Generation {
     Legacy,
     /// v1 org stream: `timestamp` is up to 5 minutes before ingestion (rows not sorted by it).
     Current,
-}
-
-/// Tenant facts every row carries.
-#[derive(Debug)]
-pub(super) struct RowContext<'a> {
-    pub(super) seed: u64,
-    pub(super) account_id: &'a str,
-    pub(super) organization_id: &'a str,
-    pub(super) integration_key: &'a str,
-    pub(super) actors: &'a [String],
 }
 
 /// The `eventId` of the event at `origin`.
@@ -295,7 +286,30 @@ fn put(w: &mut What, key: &str, value: Value) {
 }
 
 /// One complete `StreamingEventRow` as JSON, with every attribute the SDK model declares.
+#[cfg(test)]
 pub(super) fn event_row(ctx: &RowContext<'_>, origin: Origin, ingested_nanos: i64, generation: Generation) -> Value {
+    with_row(ctx, origin, ingested_nanos, generation, |row| serde_json::to_value(row).unwrap_or_default())
+}
+
+/// Appends the row [`event_row`] describes to `out` as JSON, without building a `Value`.
+pub(super) fn write_row(
+    ctx: &RowContext<'_>,
+    origin: Origin,
+    ingested_nanos: i64,
+    generation: Generation,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    with_row(ctx, origin, ingested_nanos, generation, |row| serde_json::to_writer(out, row))
+}
+
+/// Builds the row of the event at `origin` and hands it to `f`.
+fn with_row<R>(
+    ctx: &RowContext<'_>,
+    origin: Origin,
+    ingested_nanos: i64,
+    generation: Generation,
+    f: impl FnOnce(&Row<'_>) -> R,
+) -> R {
     let parts = origin.seed_parts();
     let mut rng = Prng::new(ctx.seed, parts.0, &parts.1);
     // Draw the lateness and fraction choice for both generations so content stays identical.
@@ -321,80 +335,55 @@ pub(super) fn event_row(ctx: &RowContext<'_>, origin: Origin, ingested_nanos: i6
         _ => "",
     };
     let (proxy_status, proxy_type, proxy_level) = if place.6 { ("Proxy", "TOR", "High") } else { ("", "", "") };
-    let affected = w.affected.clone().unwrap_or_default();
-    json!({
-        "timestamp": format_timestamp(ts, fraction),
-        "eventId": event_id(ctx.seed, origin),
-        "site": "DEMO",
-        "accountId": if org_level { "" } else { ctx.account_id },
-        "organizationId": ctx.organization_id,
-        "userId": actor,
-        "integratorKey": integrator_key,
-        "userAgent": user_agent,
-        "userAgentClientInfo": {
-            "browser": { "family": browser, "version": { "major": bver[0], "minor": bver[1], "patch": bver[2] } },
-            "device": { "family": device, "brand": brand, "model": model },
-            "os": { "family": os, "version": { "major": over[0], "minor": over[1], "patch": "" } },
+    let affected = w.affected.as_deref().unwrap_or_default();
+    let version = |v: [&'static str; 3]| Version { major: v[0], minor: v[1], patch: v[2] };
+    f(&Row {
+        timestamp: format_timestamp(ts, fraction),
+        event_id: event_id(ctx.seed, origin),
+        site: "DEMO",
+        account_id: if org_level { "" } else { ctx.account_id },
+        organization_id: ctx.organization_id,
+        user_id: &actor,
+        integrator_key,
+        user_agent,
+        user_agent_client_info: ClientInfo {
+            browser: Browser { family: browser, version: version(bver) },
+            device: Device { family: device, brand, model },
+            os: Os { family: os, version: version([over[0], over[1], ""]) },
         },
-        "ipAddress": place.0,
-        "ipAddressLocation": {
-            "latitude": place.1, "longitude": place.2, "country": place.3, "state": place.4, "city": place.5,
+        ip_address: place.0,
+        ip_address_location: Location {
+            latitude: place.1,
+            longitude: place.2,
+            country: place.3,
+            state: place.4,
+            city: place.5,
         },
-        "object": w.object,
-        "action": w.action,
-        "property": w.property,
-        "field": w.field,
-        "result": w.result,
-        "source": w.source,
-        "isUserMemberOfDomain": !rng.chance(10),
-        "referencedUserIsMemberOfDomain": w.affected.is_some(),
-        "referencedUserId": affected,
-        "proxyStatus": proxy_status,
-        "proxyType": proxy_type,
-        "proxyLevel": proxy_level,
-        "latitude": place.1,
-        "longitude": place.2,
-        "city": place.5,
-        "state": place.4,
-        "country": place.3,
-        "device": device,
-        "browser": browser,
-        "os": os,
-        "affectedUserId": affected,
-        "affectedUserIsMemberOfDomain": w.affected.is_some(),
-        "data": Value::Object(w.data),
+        object: w.object,
+        action: w.action,
+        property: w.property,
+        field: w.field,
+        result: w.result,
+        source: w.source,
+        is_user_member_of_domain: !rng.chance(10),
+        referenced_user_is_member_of_domain: w.affected.is_some(),
+        referenced_user_id: affected,
+        proxy_status,
+        proxy_type,
+        proxy_level,
+        latitude: place.1,
+        longitude: place.2,
+        city: place.5,
+        state: place.4,
+        country: place.3,
+        device,
+        browser,
+        os,
+        affected_user_id: affected,
+        affected_user_is_member_of_domain: w.affected.is_some(),
+        data: &w.data,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_have_seven_digits_or_none() {
-        let nanos = 1_677_834_606_051_281_300;
-        assert_eq!(format_timestamp(nanos, true), "2023-03-03T09:10:06.0512813Z");
-        assert_eq!(format_timestamp(nanos, false), "2023-03-03T09:10:06Z");
-    }
-
-    #[test]
-    fn rows_are_deterministic_and_complete() {
-        let actors = vec!["u1".to_owned(), "u2".to_owned()];
-        let ctx =
-            RowContext { seed: 7, account_id: "acc", organization_id: "org", integration_key: "ik", actors: &actors };
-        let a = event_row(&ctx, Origin::Backlog(3), 1_700_000_000_000_000_000, Generation::Legacy);
-        let b = event_row(&ctx, Origin::Backlog(3), 1_700_000_000_000_000_000, Generation::Legacy);
-        assert_eq!(a, b);
-        assert_eq!(a.as_object().map(Map::len), Some(34));
-        let kinds: std::collections::HashSet<String> = (0..400)
-            .map(|i| event_row(&ctx, Origin::Backlog(i), 0, Generation::Current)["object"].to_string())
-            .collect();
-        assert!(kinds.len() >= 8, "{kinds:?}");
-        // An empty directory (`users = 0`) still yields complete rows.
-        let empty = RowContext { actors: &[], ..ctx };
-        for i in 0..200 {
-            let row = event_row(&empty, Origin::Tick(i), 0, Generation::Current);
-            assert!(row["userId"].as_str().is_some_and(|u| u.len() == 36));
-        }
-    }
-}
+mod tests;

@@ -165,6 +165,14 @@ impl EventStore {
         }
     }
 
+    /// The materialised list of a backlog feed (empty for a clock feed).
+    pub(super) fn backlog(&self) -> &[Entry] {
+        match self {
+            Self::Backlog(list) => list,
+            Self::Clock { .. } => &[],
+        }
+    }
+
     /// Every visible event, in key order.
     pub(super) fn all(&self, now: DateTime<Utc>) -> Vec<Entry> {
         self.page(Key { at: i64::MIN, seq: 0 }, usize::MAX, now)

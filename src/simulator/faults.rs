@@ -2,7 +2,8 @@
 //!
 //! The gate classifies a request ([`Route`]), counts it, applies the first queued [`Fault`]
 //! for that route (in push order), and stamps API replies with Docusign's rate-limit headers.
-//! Quotas are counted, not enforced: a 429 only ever comes from a pushed fault.
+//! The account quota (`quota.rs`) is counted; only when it is enforced does it answer 429 by
+//! itself, before any fault or route runs. Otherwise a 429 only comes from a pushed fault.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,13 +17,8 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::quota::{Exceeded, RateHeaders};
 use super::{ApiError, Simulator};
-
-/// `X-RateLimit-Limit`: Docusign's default hourly quota per account.
-const HOURLY_LIMIT: u64 = 3000;
-/// `X-BurstLimit-Limit`: requests per 30 s (production's 500; demo uses 200).
-const BURST_LIMIT: u64 = 500;
-const BURST_WINDOW_SECS: i64 = 30;
 
 /// A scripted misbehaviour for the next `times` requests of `route`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,43 +83,6 @@ pub enum FaultKind {
     Oversize,
 }
 
-/// Hourly and 30-second request counters behind the rate-limit headers.
-#[derive(Debug, Default)]
-pub(super) struct RateWindow {
-    hour: i64,
-    hour_count: u64,
-    burst_window: i64,
-    burst_count: u64,
-}
-
-/// Values for the rate-limit headers of one reply.
-#[derive(Debug, Clone, Copy)]
-struct RateHeaders {
-    remaining: u64,
-    reset: i64,
-    burst_remaining: u64,
-}
-
-impl RateWindow {
-    fn hit(&mut self, now_secs: i64) -> RateHeaders {
-        let hour = now_secs.div_euclid(3600);
-        if hour != self.hour {
-            (self.hour, self.hour_count) = (hour, 0);
-        }
-        let burst = now_secs.div_euclid(BURST_WINDOW_SECS);
-        if burst != self.burst_window {
-            (self.burst_window, self.burst_count) = (burst, 0);
-        }
-        self.hour_count += 1;
-        self.burst_count += 1;
-        RateHeaders {
-            remaining: HOURLY_LIMIT.saturating_sub(self.hour_count),
-            reset: (hour + 1) * 3600,
-            burst_remaining: BURST_LIMIT.saturating_sub(self.burst_count),
-        }
-    }
-}
-
 /// The route group of a path, or `None` for control and unknown paths.
 fn classify(path: &str) -> Option<Route> {
     let lower = path.to_ascii_lowercase();
@@ -160,12 +119,26 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
             Route::Monitor => counters.monitor_requests += 1,
             Route::Admin | Route::Any => counters.admin_requests += 1,
         }
+        let verdict = api.then(|| {
+            let (cfg, clock) = (&sim.inner.cfg.quota, sim.inner.clock);
+            state.rate.hit(cfg, clock, chrono::Utc::now().timestamp_millis())
+        });
+        if let Some((which, secs)) = verdict.and_then(|v| v.refused) {
+            state.stats.status_429 += 1;
+            drop(state);
+            tracing::debug!(?route, ?which, retry_after_s = secs, "Simulator refuses a request over the quota.");
+            let mut resp = quota_reply(which, secs);
+            if let Some(v) = verdict {
+                add_api_headers(resp.headers_mut(), v.headers);
+            }
+            return resp;
+        }
+        // A refused request never reaches the faults: the quota sits in front, as DocuSign's does.
         let fault = take_fault(&mut state.faults, route);
         if fault.is_some() {
             state.stats.faults_applied += 1;
         }
-        let rate = api.then(|| state.rate.hit(chrono::Utc::now().timestamp()));
-        (fault, rate)
+        (fault, verdict.map(|v| v.headers))
     };
     if let Some(kind) = &fault {
         tracing::debug!(?route, ?kind, "Simulator applies a fault.");
@@ -226,6 +199,18 @@ fn status_reply(code: u16, retry_after: Option<u64>) -> Response {
     resp
 }
 
+/// The 429 an exhausted account quota gets: DocuSign's error code and message, and how long
+/// until the exhausted window ends.
+fn quota_reply(which: Exceeded, retry_after_secs: u64) -> Response {
+    let body = json!({
+        "error": which.code(),
+        "error_description": "The maximum number of hourly API invocations has been exceeded.",
+    });
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    resp
+}
+
 fn html_reply() -> Response {
     let page = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\
                 <body><h1>Bad Gateway</h1><p>The upstream server is temporarily unavailable.</p></body></html>\n";
@@ -278,10 +263,10 @@ fn add_api_headers(headers: &mut HeaderMap, rate: RateHeaders) {
     let mut put = |name: &'static str, value: HeaderValue| {
         headers.insert(HeaderName::from_static(name), value);
     };
-    put("x-ratelimit-limit", HeaderValue::from(HOURLY_LIMIT));
+    put("x-ratelimit-limit", HeaderValue::from(rate.limit));
     put("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
     put("x-ratelimit-reset", HeaderValue::from(rate.reset));
-    put("x-burstlimit-limit", HeaderValue::from(BURST_LIMIT));
+    put("x-burstlimit-limit", HeaderValue::from(rate.burst_limit));
     put("x-burstlimit-remaining", HeaderValue::from(rate.burst_remaining));
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
@@ -315,17 +300,6 @@ mod tests {
         assert_eq!(f.kind, FaultKind::Status { code: 429, retry_after: Some(2) });
         let f: Fault = serde_json::from_str(r#"{"route":"user_info","kind":"not_json"}"#).unwrap();
         assert_eq!((f.route, f.times), (Route::UserInfo, 1));
-    }
-
-    #[test]
-    fn rate_window_counts_and_resets() {
-        let mut w = RateWindow::default();
-        let t = 1_767_225_600 + 59 * 60;
-        let a = w.hit(t);
-        let b = w.hit(t + 1);
-        assert_eq!((a.remaining, b.remaining), (2999, 2998));
-        assert_eq!(a.reset, 1_767_225_600 + 3600);
-        assert_eq!(w.hit(t + 61).remaining, 2999, "new hour");
     }
 
     #[test]

@@ -9,11 +9,15 @@
 //! - `mod.rs`: [`SimConfig`], the [`Simulator`] handle and its test knobs, the router.
 //! - `faults.rs`: the fault queue ([`Fault`]) and the per-request gate that applies faults,
 //!   counts requests and adds the `X-RateLimit-*` / `X-BurstLimit-*` headers.
+//! - `quota.rs`: the per-account hourly and burst quota ([`QuotaConfig`]), counted always and
+//!   enforced with 429 on request, on a clock that can run faster than real time.
 //! - `oauth.rs`: `POST /oauth/token` (JWT grant, verified against the public key),
 //!   `GET /oauth/userinfo`, and bearer-token checks for the API routes.
 //! - `events.rs`: the Monitor event store (backlog or clock feed) and opaque cursors.
 //! - `monitor.rs`: both Monitor stream generations (lens `datasets/monitor/stream`, v1 org stream).
-//! - `seed.rs` / `data.rs`: seeded randomness, and realistic `StreamingEventRow` content.
+//! - `seed.rs` / `data.rs` / `row.rs`: seeded randomness, realistic `StreamingEventRow`
+//!   content, and the row's shape, serialized straight into reply bodies; `prerender.rs`
+//!   renders a backlog once at start for benchmarks.
 //! - `users.rs` / `admin.rs`: the seeded Admin user directory and `GET .../users` with paging.
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
 
@@ -24,6 +28,9 @@ mod events;
 mod faults;
 mod monitor;
 mod oauth;
+mod prerender;
+mod quota;
+mod row;
 mod seed;
 mod users;
 
@@ -42,6 +49,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use faults::{Fault, FaultKind, Route};
+pub use quota::QuotaConfig;
 
 /// Everything the simulator needs to know to behave like one Docusign tenant.
 #[derive(Clone)]
@@ -68,6 +76,11 @@ pub struct SimConfig {
     /// Scopes the user consented to; a token request asking for a scope outside this set gets
     /// `consent_required`.
     pub consented_scopes: Vec<String>,
+    /// The account's API quota: counted for the rate-limit headers, enforced only on request.
+    pub quota: QuotaConfig,
+    /// Render the initial backlog's org-stream rows once at start (on all cores, about 1.4 KB
+    /// of memory per event) so serving a page is a copy: for benchmarks of the collector.
+    pub prerender: bool,
 }
 
 impl fmt::Debug for SimConfig {
@@ -83,14 +96,16 @@ impl fmt::Debug for SimConfig {
             .field("users", &self.users)
             .field("token_lifetime_secs", &self.token_lifetime_secs)
             .field("consented_scopes", &self.consented_scopes)
+            .field("quota", &self.quota)
+            .field("prerender", &self.prerender)
             .finish()
     }
 }
 
 impl SimConfig {
     /// A config with fixed GUID-looking ids, seed 42, a 500-event backlog over one day,
-    /// 50 users, one-hour tokens and consent to `signature impersonation organization_read
-    /// user_read`.
+    /// 50 users, one-hour tokens, consent to `signature impersonation organization_read
+    /// user_read`, and DocuSign's production quota counted but not enforced.
     pub fn new(public_key_pem: String) -> Self {
         Self {
             public_key_pem,
@@ -105,6 +120,8 @@ impl SimConfig {
             consented_scopes: ["signature", "impersonation", "organization_read", "user_read"]
                 .map(str::to_owned)
                 .to_vec(),
+            quota: QuotaConfig::default(),
+            prerender: false,
         }
     }
 }
@@ -180,8 +197,12 @@ struct Inner {
     /// `None` when the configured PEM did not parse: every assertion then fails its signature.
     key: Option<jsonwebtoken::DecodingKey>,
     started: DateTime<Utc>,
+    /// The quota's (possibly faster) clock, anchored at `started`.
+    clock: quota::ScaledClock,
     /// User ids of the seeded directory, the actors of generated events.
     actors: Vec<String>,
+    /// Backlog rows rendered at start (empty unless `cfg.prerender`).
+    prerendered: prerender::Prerendered,
     state: Mutex<State>,
 }
 
@@ -193,7 +214,7 @@ struct State {
     consent_revoked: bool,
     faults: VecDeque<Fault>,
     stats: Stats,
-    rate: faults::RateWindow,
+    rate: quota::RateWindow,
 }
 
 impl Simulator {
@@ -211,6 +232,11 @@ impl Simulator {
         let directory = users::Directory::seeded(&cfg, started);
         let actors = directory.ids();
         let events = events::EventStore::new(&cfg.feed, cfg.seed, started);
+        let prerendered = if cfg.prerender {
+            prerender::Prerendered::render(&row::RowContext::of(&cfg, &actors), events.backlog())
+        } else {
+            prerender::Prerendered::default()
+        };
         let state = State {
             events,
             directory,
@@ -218,9 +244,11 @@ impl Simulator {
             consent_revoked: false,
             faults: VecDeque::new(),
             stats: Stats::default(),
-            rate: faults::RateWindow::default(),
+            rate: quota::RateWindow::default(),
         };
-        Self { inner: Arc::new(Inner { cfg, key, started, actors, state: Mutex::new(state) }) }
+        let clock = quota::ScaledClock::new(started.timestamp_millis(), &cfg.quota);
+        let inner = Inner { cfg, key, started, clock, actors, prerendered, state: Mutex::new(state) };
+        Self { inner: Arc::new(inner) }
     }
 
     /// Serves until `shutdown` resolves. Takes an already-bound listener (tests bind

@@ -12,14 +12,15 @@
 //! official end-of-stream test.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::data::{Generation, RowContext, event_row};
+use super::data::{Generation, write_row};
 use super::events::{self, Start};
 use super::oauth::authorize;
+use super::row::RowContext;
 use super::{ApiError, Simulator};
 
 /// Page size when `limit` is absent.
@@ -65,8 +66,9 @@ pub(super) fn parse_query(raw: Option<&str>) -> Result<StreamQuery, ApiError> {
     Ok(StreamQuery { cursor, start, limit })
 }
 
-/// One page: the rows and the `endCursor`.
-fn page(sim: &Simulator, q: &StreamQuery, generation: Generation) -> (Vec<Value>, String) {
+/// One page as the reply `{"endCursor": …, "<array>": [rows…]}`, rendered straight into the
+/// body: building a `Value` per row first would make the simulator slower than the collector.
+fn page(sim: &Simulator, q: &StreamQuery, generation: Generation, array: &str) -> Response {
     let now = Utc::now();
     let lower = q.start.lower_key(now);
     let entries = sim.state().events.page(lower, q.limit, now);
@@ -75,18 +77,37 @@ fn page(sim: &Simulator, q: &StreamQuery, generation: Generation) -> (Vec<Value>
         (None, Some(sent)) => sent.clone(),
         (None, None) => events::encode_cursor(lower),
     };
-    let cfg = &sim.inner.cfg;
-    let ctx = RowContext {
-        seed: cfg.seed,
-        account_id: &cfg.account_id,
-        organization_id: &cfg.organization_id,
-        integration_key: &cfg.integration_key,
-        actors: &sim.inner.actors,
+    let ctx = RowContext::of(&sim.inner.cfg, &sim.inner.actors);
+    let ready = |e: &events::Entry| match generation {
+        Generation::Current => sim.inner.prerendered.row(e.origin),
+        Generation::Legacy => None,
     };
-    let rows: Vec<Value> = entries.iter().map(|e| event_row(&ctx, e.origin, e.key.at, generation)).collect();
-    sim.state().stats.events_served += rows.len() as u64;
-    tracing::debug!(?generation, rows = rows.len(), "Simulator served a Monitor page.");
-    (rows, end_cursor)
+    let mut body = Vec::with_capacity(64 + entries.len() * 1536);
+    let rendered = (|| {
+        body.extend_from_slice(b"{\"endCursor\":");
+        serde_json::to_writer(&mut body, &end_cursor)?;
+        body.extend_from_slice(b",");
+        serde_json::to_writer(&mut body, array)?;
+        body.extend_from_slice(b":[");
+        for (i, e) in entries.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            match ready(e) {
+                Some(row) => body.extend_from_slice(row),
+                None => write_row(&ctx, e.origin, e.key.at, generation, &mut body)?,
+            }
+        }
+        body.extend_from_slice(b"]}");
+        serde_json::Result::Ok(())
+    })();
+    if let Err(err) = rendered {
+        let msg = format!("The simulator could not render a page: {err}");
+        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &msg).into_response();
+    }
+    sim.state().stats.events_served += entries.len() as u64;
+    tracing::debug!(?generation, rows = entries.len(), "Simulator served a Monitor page.");
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// `GET /api/{version}/datasets/{dataSetName}/stream` (lens, legacy generation).
@@ -104,10 +125,7 @@ pub(super) async fn legacy_stream(
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", msg).into_response();
     }
     match parse_query(query.as_deref()) {
-        Ok(q) => {
-            let (rows, end_cursor) = page(&sim, &q, Generation::Legacy);
-            axum::Json(json!({ "endCursor": end_cursor, "data": rows })).into_response()
-        }
+        Ok(q) => page(&sim, &q, Generation::Legacy, "data"),
         Err(err) => err.into_response(),
     }
 }
@@ -128,10 +146,7 @@ pub(super) async fn org_stream(
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     match parse_query(query.as_deref()) {
-        Ok(q) => {
-            let (rows, end_cursor) = page(&sim, &q, Generation::Current);
-            axum::Json(json!({ "endCursor": end_cursor, "resultData": rows })).into_response()
-        }
+        Ok(q) => page(&sim, &q, Generation::Current, "resultData"),
         Err(err) => err.into_response(),
     }
 }
