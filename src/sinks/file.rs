@@ -126,13 +126,19 @@ impl FileSink {
                 std::fs::create_dir_all(dir).map_err(|e| self.err(e))?;
             }
             let existed = self.path.exists();
-            let f = OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| self.err(e))?;
+            let f =
+                OpenOptions::new().create(true).read(true).append(true).open(&self.path).map_err(|e| self.err(e))?;
             if !existed {
                 f.set_permissions(std::fs::Permissions::from_mode(self.mode)).map_err(|e| self.err(e))?;
                 // A new file's directory entry must be durable too, or a power loss after the
                 // checkpoint commit could take the whole file away.
                 let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
                 File::open(dir).and_then(|d| d.sync_all()).map_err(|e| self.err(e))?;
+            }
+            if existed {
+                drop_torn_tail(&f).map_err(|e| self.err(e))?.inspect(|cut| {
+                    warn!(sink = %self.name, path = %self.path.display(), bytes = cut, "The file ended in a partial line (a run was killed mid-write); removed it. Its page was not committed and is delivered again.");
+                });
             }
             info!(sink = %self.name, path = %self.path.display(), "Opened the output file.");
             self.file = Some(f);
@@ -141,6 +147,36 @@ impl FileSink {
             .as_mut()
             .ok_or_else(|| SinkError::Io { sink: "file".into(), source: std::io::Error::other("file not open") })
     }
+}
+
+/// Cuts a partial last line (no trailing newline) left by a process killed mid-write, so the
+/// next line does not glue onto it. Returns how many bytes were cut, if any.
+fn drop_torn_tail(f: &File) -> std::io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let n = usize::try_from(end - start).unwrap_or(chunk.len());
+        f.read_exact_at(&mut chunk[..n], start)?;
+        if let Some(i) = chunk[..n].iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep == len {
+                return Ok(None);
+            }
+            f.set_len(keep)?;
+            f.sync_data()?;
+            return Ok(Some(len - keep));
+        }
+        end = start;
+    }
+    if len == 0 {
+        return Ok(None);
+    }
+    f.set_len(0)?;
+    f.sync_data()?;
+    Ok(Some(len))
 }
 
 #[async_trait]
@@ -187,6 +223,25 @@ impl FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_cut_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let big = "x".repeat(100_000);
+        std::fs::write(&path, format!("{{\"a\":1}}\n{{\"b\":\"{big}")).unwrap();
+        let cfg: FileSinkConfig = toml::from_str(&format!("path = {:?}", path.display().to_string())).unwrap();
+        let mut sink = FileSink::open("file[0]", &cfg).unwrap();
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(sink.send(&batch(&["c"]))).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"id\":\"c\"}\n");
+        // A whole file is left alone; a file with no newline at all is all torn.
+        let f = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        assert_eq!(drop_torn_tail(&f).unwrap(), None);
+        std::fs::write(&path, "{\"partial").unwrap();
+        let f = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        assert_eq!(drop_torn_tail(&f).unwrap(), Some(9));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
     use crate::sinks::Line;
     use crate::sources::SourceKind;
 
