@@ -23,6 +23,7 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod failpoint;
+pub mod format;
 #[doc(hidden)]
 pub mod hotpath;
 pub mod normalize;

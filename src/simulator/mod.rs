@@ -314,6 +314,29 @@ impl Simulator {
         self.state().directory.len()
     }
 
+    /// The first `n` Monitor events as the org stream returns them, without HTTP: samples
+    /// for the output-format mappings and their tests.
+    pub fn sample_events(&self, n: usize) -> Vec<serde_json::Value> {
+        let now = Utc::now();
+        let entries = self.state().events.page(events::Start::Default.lower_key(now), n, now);
+        let cfg = &self.inner.cfg;
+        let (seed, actors) = (cfg.seed, &self.inner.actors);
+        let ctx = data::RowContext {
+            seed,
+            account_id: &cfg.account_id,
+            organization_id: &cfg.organization_id,
+            integration_key: &cfg.integration_key,
+            actors,
+        };
+        entries.iter().map(|e| data::event_row(&ctx, e.origin, e.key.at, data::Generation::Current)).collect()
+    }
+
+    /// Every Admin user record as `GET …/users?include_license=true` returns it.
+    pub fn sample_users(&self) -> Vec<serde_json::Value> {
+        let state = self.state();
+        state.directory.users().iter().map(|u| state.directory.to_json(u, true)).collect()
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
