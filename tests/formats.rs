@@ -426,3 +426,32 @@ fn user_records_give_state_and_change_documents() {
     // Raw stays one document, even for a change.
     assert_eq!(render(Format::Raw, SourceKind::UserData, &changed, &opts)[0].value, changed);
 }
+
+#[test]
+fn the_checks_reject_what_the_schemas_forbid() {
+    let line = &event_lines()[0];
+    let opts = FormatOptions::default();
+    let (e, o) = both(SourceKind::CustomerEvents, line, opts);
+    let v = &o[0].value;
+    let validator = &ocsf().validators[&v["class_uid"].as_u64().unwrap()];
+    assert!(validator.is_valid(&Value::Object(v.clone())));
+    let mut stray = v.clone();
+    stray.insert("bogus".into(), json!(1));
+    assert!(!validator.is_valid(&Value::Object(stray)), "a stray key must fail");
+    let mut missing = v.clone();
+    missing.remove("metadata");
+    assert!(!validator.is_valid(&Value::Object(missing)), "a missing required key must fail");
+    let mut bad = o[0].clone();
+    bad.value.insert("type_uid".into(), json!(1));
+    assert!(std::panic::catch_unwind(|| check_ocsf(&bad)).is_err(), "a wrong type_uid must fail");
+
+    let mut bad = e[0].clone();
+    bad.value.insert("made_up".into(), json!("x"));
+    assert!(std::panic::catch_unwind(|| check_ecs(&bad)).is_err(), "a field outside ECS must fail");
+    let mut bad = e[0].clone();
+    bad.value["event"]["type"] = json!(["installation"]);
+    assert!(std::panic::catch_unwind(|| check_ecs(&bad)).is_err(), "an unexpected category/type pair must fail");
+    let mut bad = e[0].clone();
+    bad.value["source"]["ip"] = json!("not an ip");
+    assert!(std::panic::catch_unwind(|| check_ecs(&bad)).is_err(), "a wrongly typed value must fail");
+}

@@ -7,8 +7,8 @@
 //! - `vocab.rs`: which family a Monitor `object`/`action` belongs to, and its ECS category/type
 //!   and OCSF class/activity.
 //! - `classes.rs`: the OCSF classes emitted (ids, captions) and the severity scales.
-//! - `ecs.rs`: the ECS mapping; `ocsf.rs`, `ocsf_user.rs`: the OCSF mapping of Monitor
-//!   events and of Admin user records.
+//! - `ecs/`, `ocsf/`: the two mappings, each with `event.rs` (Monitor events) and its Admin
+//!   user records (`ecs/mod.rs`, `ocsf/user.rs`).
 //!
 //! `docs/mapping.md` is the field-by-field table; the tests validate every mapped event
 //! against the official schemas (checked in under `tests/fixtures/`).
@@ -16,7 +16,6 @@
 mod classes;
 mod ecs;
 mod ocsf;
-mod ocsf_user;
 mod vocab;
 
 use std::borrow::Cow;
@@ -92,7 +91,7 @@ pub fn render(format: Format, kind: SourceKind, raw: &Map<String, Value>, opts: 
             (ecs::user(&line, opts.include_original), changed.then(|| ecs::user_change(&line)))
         }
         (Format::Ocsf, SourceKind::UserData) => {
-            (ocsf_user::user_state(&line, opts.include_original), changed.then(|| ocsf_user::user_change(&line)))
+            (ocsf::user_state(&line, opts.include_original), changed.then(|| ocsf::user_change(&line)))
         }
     };
     if let Some(change) = change {

@@ -309,3 +309,68 @@ pub(crate) fn kebab_into(s: &str, out: &mut String) {
         prev_lower = c.is_lowercase() || c.is_ascii_digit();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ocsf(object: &str, action: &str, result: &str, data: &Value) -> (u32, u8, Outcome) {
+        let c = classify(object, action, result, data.as_object());
+        (c.ocsf.uid, c.activity_id, c.outcome)
+    }
+
+    #[test]
+    fn recognised_pairs() {
+        let none = json!({});
+        assert_eq!(ocsf("Login", "Login", "Success", &none), (3002, 1, Outcome::Success));
+        assert_eq!(ocsf("Login", "Login", "Failure", &none), (3002, 1, Outcome::Failure));
+        assert_eq!(ocsf("User", "LoginFailed", "", &none), (3002, 1, Outcome::Failure));
+        assert_eq!(ocsf("Login", "Logoff", "Success", &none), (3002, 2, Outcome::Success));
+        assert_eq!(ocsf("Account", "UserAdded", "", &none).0, 3001);
+        assert_eq!(ocsf("Account", "UserClosed", "", &none).1, 5);
+        assert_eq!(ocsf("User", "UserReopened", "", &none).1, 2);
+        assert_eq!(ocsf("User", "PasswordChanged", "", &none).1, 3);
+        assert_eq!(ocsf("User", "AccountUnlocked", "", &none).1, 12);
+        assert_eq!(ocsf("User", "AccountLocked", "", &none).1, 9);
+        assert_eq!(ocsf("User", "TwoFactorDisabled", "", &none).1, 11);
+        assert_eq!(ocsf("User", "Updated", "", &none), (3001, 99, Outcome::Unknown));
+        assert_eq!(ocsf("User", "PermissionProfileChanged", "", &none), (3005, 1, Outcome::Unknown));
+        assert_eq!(ocsf("PermissionSet", "Updated", "", &json!({"NewValue": "true"})).1, 1);
+        assert_eq!(ocsf("PermissionSet", "Updated", "", &json!({"NewValue": "false"})).1, 2);
+        assert_eq!(ocsf("Group", "UsersAdded", "", &none), (3006, 3, Outcome::Unknown));
+        assert_eq!(ocsf("Group", "GroupDeleted", "", &none).1, 5);
+        assert_eq!(ocsf("Template", "Created", "", &none), (3004, 1, Outcome::Unknown));
+        assert_eq!(ocsf("IntegratorKey", "RsaKeypairDeleted", "", &none), (3004, 4, Outcome::Unknown));
+        assert_eq!(ocsf("AccountSettings", "Updated", "", &none).1, 3);
+        assert_eq!(ocsf("Envelope", "Sent", "", &none), (6003, 1, Outcome::Unknown));
+        assert_eq!(ocsf("Envelope", "Viewed", "", &none).1, 2);
+        assert_eq!(ocsf("Envelope", "Voided", "", &none).1, 3);
+        assert_eq!(ocsf("Alert", "MultipleFailedLogins", "", &none).0, 2004);
+        assert_eq!(ocsf("Widget", "Frobnicated", "", &none), (6003, 99, Outcome::Unknown));
+        assert_eq!(ocsf("Widget", "WidgetDeactivated", "", &none).1, 3);
+    }
+
+    #[test]
+    fn ecs_categories_follow_the_family() {
+        let c = classify("Login", "Login", "Failure", None);
+        assert_eq!((c.ecs_category, c.ecs_type), (&["authentication"][..], &["start"][..]));
+        let c = classify("Login", "Login", "Success", None);
+        assert_eq!(c.ecs_category, &["authentication", "session"]);
+        let c = classify("Alert", "BulkEnvelopeDownload", "", None);
+        assert_eq!((c.ecs_kind, c.ecs_category), ("alert", &["intrusion_detection"][..]));
+        let c = classify("IntegratorKey", "SecretKeyAdded", "", None);
+        assert_eq!((c.ecs_category, c.ecs_type), (&["configuration", "iam"][..], &["creation"][..]));
+    }
+
+    #[test]
+    fn actions_in_kebab_case() {
+        assert_eq!(ecs_action("Login", "Login"), "login");
+        assert_eq!(ecs_action("Login", "Logoff"), "login-logoff");
+        assert_eq!(ecs_action("Account", "UserAdded"), "account-user-added");
+        assert_eq!(ecs_action("Alert", "IpAddressOutsideAllowedRanges"), "alert-ip-address-outside-allowed-ranges");
+        assert_eq!(ecs_action("", "SSO2Enabled"), "sso2enabled");
+        assert_eq!(ecs_action("Envelope", ""), "envelope");
+        assert_eq!(ecs_action("Odd Object", "x_y"), "odd-object-x-y");
+    }
+}

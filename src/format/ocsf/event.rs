@@ -1,13 +1,13 @@
-//! The OCSF 1.4.0 mapping of Monitor events: one class per family (see `vocab`), the acting
-//! user in `actor.user` (or `user` for Authentication, `evidences` for Detection Finding),
-//! the client in `src_endpoint` and `http_request`, and every field without an OCSF home in
-//! `unmapped` under its DocuSign name. Admin user records are in `ocsf_user.rs`.
+//! OCSF events of Monitor records: the acting user in `actor.user` (or `user` for
+//! Authentication, `evidences` for Detection Finding), the client in `src_endpoint` and
+//! `http_request`, and every field without an OCSF home in `unmapped` under its DocuSign name.
 
 use serde_json::{Map, Value};
 
-use super::classes::{API_ACTIVITY, OcsfClass, alert_severity};
-use super::vocab::{Classification, Family, Outcome, classify};
-use super::{Line, OCSF_VERSION, USER_MAPPED, UserRecord, enrichment, is_blank, original, put_obj, s, text};
+use super::{header, metadata, uid_object, user_object};
+use crate::format::classes::{API_ACTIVITY, alert_severity};
+use crate::format::vocab::{Classification, Family, Outcome, classify};
+use crate::format::{Line, USER_MAPPED, enrichment, is_blank, original, put_obj, s, text};
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
 const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
@@ -31,83 +31,6 @@ const ALWAYS_MAPPED: &[&str] = &[
     "product",
     "source_log_type",
 ];
-
-/// The class, activity, severity, time and metadata every OCSF event starts with.
-pub(super) fn header(
-    class: OcsfClass,
-    activity_id: u8,
-    activity_name: &str,
-    (severity_id, severity): (u8, &str),
-    line: &Line<'_>,
-    metadata: Map<String, Value>,
-) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("class_uid".into(), class.uid.into());
-    out.insert("class_name".into(), s(class.name));
-    out.insert("category_uid".into(), class.category_uid.into());
-    out.insert("category_name".into(), s(class.category_name));
-    out.insert("activity_id".into(), activity_id.into());
-    out.insert("activity_name".into(), s(activity_name));
-    out.insert("type_uid".into(), (u64::from(class.uid) * 100 + u64::from(activity_id)).into());
-    let caption = class.activity_caption(activity_id);
-    out.insert("type_name".into(), Value::String(format!("{}: {caption}", class.name)));
-    out.insert("severity_id".into(), severity_id.into());
-    out.insert("severity".into(), s(severity));
-    out.insert("time".into(), line.time_ms().into());
-    out.insert("metadata".into(), Value::Object(metadata));
-    out
-}
-
-/// `metadata`: product, version, `uid`, and when the collector logged the line.
-pub(super) fn metadata(line: &Line<'_>, product: &str, uid: &str) -> Map<String, Value> {
-    let mut p = Map::new();
-    p.insert("name".into(), s(product));
-    p.insert("vendor_name".into(), s("DocuSign"));
-    let mut m = Map::new();
-    m.insert("product".into(), Value::Object(p));
-    m.insert("version".into(), s(OCSF_VERSION));
-    m.insert("uid".into(), s(uid));
-    if let Some(t) = line.collected_at.and_then(super::millis) {
-        m.insert("logged_time".into(), t.into());
-    }
-    if let Some(n) = text(line.raw, "source_log_type") {
-        m.insert("log_name".into(), s(n));
-    }
-    m
-}
-
-/// An OCSF `user` from an Admin record: uid, name (the login email), email, full name, groups.
-pub(super) fn user_object(u: UserRecord<'_>, m: &mut Map<String, Value>) {
-    if let Some(id) = u.id() {
-        m.entry("uid").or_insert_with(|| s(id));
-    }
-    if let Some(e) = u.email() {
-        m.insert("name".into(), s(e));
-        m.insert("email_addr".into(), s(e));
-    }
-    if let Some(n) = u.full_name() {
-        m.insert("full_name".into(), s(&n));
-    }
-    let groups: Vec<Value> = u
-        .groups()
-        .filter(|(id, name, _)| id.is_some() || name.is_some())
-        .map(|(id, name, _)| {
-            let mut g = Map::new();
-            g.extend(id.map(|v| ("uid".to_owned(), s(v))));
-            g.extend(name.map(|v| ("name".to_owned(), s(v))));
-            Value::Object(g)
-        })
-        .collect();
-    if !groups.is_empty() {
-        m.insert("groups".into(), Value::Array(groups));
-    }
-}
-
-fn uid_object(uid: &str) -> Value {
-    let mut m = Map::new();
-    m.insert("uid".into(), s(uid));
-    Value::Object(m)
-}
 
 /// Which raw fields (top level and in `data`) a mapping used, so `unmapped` gets the rest.
 #[derive(Debug, Default)]
@@ -263,7 +186,7 @@ fn leftover(v: &Value, skip: &[&str]) -> Map<String, Value> {
 }
 
 /// A Monitor event.
-pub(super) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Value> {
+pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Value> {
     let raw = line.raw;
     let (object, action) = (text(raw, "object").unwrap_or_default(), text(raw, "action").unwrap_or_default());
     let data = raw.get("data").and_then(Value::as_object);
