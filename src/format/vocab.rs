@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(ecs_action("Login", "Logoff"), "login-logoff");
         assert_eq!(ecs_action("Account", "UserAdded"), "account-user-added");
         assert_eq!(ecs_action("Alert", "IpAddressOutsideAllowedRanges"), "alert-ip-address-outside-allowed-ranges");
-        assert_eq!(ecs_action("", "SSO2Enabled"), "sso2enabled");
+        assert_eq!(ecs_action("", "SSO2Enabled"), "sso2-enabled");
         assert_eq!(ecs_action("Envelope", ""), "envelope");
         assert_eq!(ecs_action("Odd Object", "x_y"), "odd-object-x-y");
     }
