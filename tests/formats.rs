@@ -366,6 +366,13 @@ fn unknown_object_and_action_fall_back_to_api_activity() {
     check_ecs(&e[0]);
     assert_eq!(check_ocsf(&o[0]), (6003, 4));
     assert_eq!(o[0].value["actor"]["app_name"], "DocuSign");
+    for (object, action) in [("Login", "Login"), ("User", "Updated"), ("PermissionSet", "Updated")] {
+        let bare = obj(json!({"object": object, "action": action, "ipAddress": ""}));
+        let line = normalize(SourceKind::CustomerEvents, bare, COLLECTED_AT).value;
+        let (e, o) = both(SourceKind::CustomerEvents, &line, FormatOptions::default());
+        check_ecs(&e[0]);
+        check_ocsf(&o[0]);
+    }
 }
 
 #[test]

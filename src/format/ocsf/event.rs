@@ -235,7 +235,7 @@ pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Valu
                 Family::AccountChange | Family::UserAccess => {
                     let target = p.target();
                     let user = target.map(uid_object).or_else(|| actor_user_value(&p));
-                    out.insert("user".into(), user.unwrap_or_else(|| uid_object("")));
+                    out.insert("user".into(), user.unwrap_or_else(unknown_user));
                     if family == Family::UserAccess {
                         let privilege =
                             p.data("PermissionProfileName").or_else(|| p.data("PermissionProfileId")).unwrap_or(action);
@@ -267,6 +267,13 @@ pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Valu
     out
 }
 
+/// A `user` for a record that names none (the classes require one).
+fn unknown_user() -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), s("Unknown"));
+    Value::Object(m)
+}
+
 fn actor_user_value(p: &Parts<'_>) -> Option<Value> {
     p.actor_user().map(Value::Object)
 }
@@ -291,7 +298,7 @@ fn client(p: &mut Parts<'_>, out: &mut Map<String, Value>, required: bool) {
 }
 
 fn authentication(p: &mut Parts<'_>, out: &mut Map<String, Value>) {
-    let user = actor_user_value(p).unwrap_or_else(|| uid_object(""));
+    let user = actor_user_value(p).unwrap_or_else(unknown_user);
     out.insert("user".into(), user);
     // The schema wants the service (or destination) authenticated to.
     let mut service = Map::new();
