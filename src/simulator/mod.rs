@@ -320,13 +320,12 @@ impl Simulator {
         let now = Utc::now();
         let entries = self.state().events.page(events::Start::Default.lower_key(now), n, now);
         let cfg = &self.inner.cfg;
-        let (seed, actors) = (cfg.seed, &self.inner.actors);
         let ctx = data::RowContext {
-            seed,
+            seed: cfg.seed,
             account_id: &cfg.account_id,
             organization_id: &cfg.organization_id,
             integration_key: &cfg.integration_key,
-            actors,
+            actors: &self.inner.actors,
         };
         entries.iter().map(|e| data::event_row(&ctx, e.origin, e.key.at, data::Generation::Current)).collect()
     }
