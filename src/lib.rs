@@ -26,6 +26,7 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod failpoint;
+pub mod format;
 pub mod health;
 #[doc(hidden)]
 pub mod hotpath;

@@ -31,6 +31,7 @@ mod oauth;
 mod prerender;
 mod quota;
 mod row;
+mod samples;
 mod seed;
 mod users;
 

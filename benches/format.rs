@@ -1,0 +1,112 @@
+//! Cost of `format::render` per event: the simulator's Monitor events (plain and with the
+//! actor's Admin record attached) through raw, ECS and OCSF, alone and followed by the JSON
+//! serialization a sink does. Run with `cargo bench --bench format`; `-- --print` prints one
+//! rendered event per OCSF class instead. Times are this thread's CPU time (the machine may be
+//! shared), per event. Nothing here asserts timings.
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::hint::black_box;
+
+use esign_collector::format::{Format, FormatOptions, render};
+use esign_collector::normalize::normalize;
+use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
+use esign_collector::sources::SourceKind;
+use serde_json::{Map, Value};
+
+const EVENTS: usize = 2000;
+const ROUNDS: usize = 50;
+
+/// This thread's CPU time in nanoseconds.
+fn cpu_nanos() -> u128 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut t) };
+    u128::try_from(t.tv_sec).unwrap() * 1_000_000_000 + u128::try_from(t.tv_nsec).unwrap()
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+fn main() {
+    let mut cfg = SimConfig::new(String::new());
+    cfg.feed = EventFeed::Backlog { count: EVENTS, span: std::time::Duration::from_secs(86_400) };
+    let sim = Simulator::new(cfg);
+    let users: HashMap<String, Value> =
+        sim.sample_users().into_iter().map(|u| (u["id"].as_str().unwrap().to_owned(), u)).collect();
+    let plain: Vec<Map<String, Value>> = sim
+        .sample_events(EVENTS)
+        .into_iter()
+        .map(|r| normalize(SourceKind::CustomerEvents, obj(r), "2026-11-23T12:00:00.000Z").value)
+        .collect();
+    let enriched: Vec<Map<String, Value>> = plain
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if let Some(u) = l.get("userId").and_then(Value::as_str).and_then(|id| users.get(id)) {
+                l.insert("_user".into(), u.clone());
+            }
+            l
+        })
+        .collect();
+    let opts = FormatOptions::default();
+
+    if std::env::args().any(|a| a == "--print") {
+        let mut by_class = BTreeMap::new();
+        for line in &plain {
+            let doc = render(Format::Ocsf, SourceKind::CustomerEvents, line, &opts).remove(0);
+            let key = (doc.value["class_uid"].as_u64(), doc.value["activity_id"].as_u64());
+            by_class.entry(key).or_insert_with(|| (line.clone(), doc.value));
+        }
+        for (line, ocsf) in by_class.values() {
+            let ecs = render(Format::Ecs, SourceKind::CustomerEvents, line, &opts).remove(0).value;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"raw": line, "ecs": ecs, "ocsf": ocsf})).unwrap()
+            );
+        }
+        return;
+    }
+
+    // The floor: serializing the raw line alone, as the raw format's sink does today.
+    let start = cpu_nanos();
+    for _ in 0..ROUNDS {
+        for line in &plain {
+            black_box(serde_json::to_vec(line).unwrap());
+        }
+    }
+    let floor = (cpu_nanos() - start) as f64 / (ROUNDS * plain.len()) as f64;
+    println!("serializing a plain raw line alone: {floor:.0} ns/ev");
+    println!(
+        "{:<8} {:<9} {:>14} {:>22} {:>12}",
+        "format", "lines", "render ns/ev", "render+serialize ns/ev", "bytes/ev"
+    );
+    for (label, lines) in [("plain", &plain), ("enriched", &enriched)] {
+        for format in [Format::Raw, Format::Ecs, Format::Ocsf] {
+            let run = |serialize: bool| {
+                let mut bytes = 0usize;
+                let start = cpu_nanos();
+                for _ in 0..ROUNDS {
+                    for line in lines {
+                        for doc in render(format, SourceKind::CustomerEvents, line, &opts) {
+                            if serialize {
+                                bytes += serde_json::to_vec(&doc.value).unwrap().len();
+                            } else {
+                                black_box(&doc);
+                            }
+                        }
+                    }
+                }
+                ((cpu_nanos() - start) as f64 / (ROUNDS * lines.len()) as f64, bytes / (ROUNDS * lines.len()))
+            };
+            run(true); // warm-up
+            let (render_ns, _) = run(false);
+            let (total_ns, bytes) = run(true);
+            println!("{:<8} {label:<9} {render_ns:>14.0} {total_ns:>22.0} {bytes:>12}", format.as_str());
+        }
+    }
+}

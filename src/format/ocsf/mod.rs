@@ -1,0 +1,92 @@
+//! The OCSF 1.4.0 mapping: Monitor events (`event.rs`: one class per family, see `vocab`) and
+//! Admin user records (`user.rs`). This file holds what both build: the class header, the
+//! metadata and the `user` object.
+
+mod event;
+mod user;
+
+pub(crate) use event::event;
+pub(crate) use user::{user_change, user_state};
+
+use serde_json::{Map, Value};
+
+use super::classes::OcsfClass;
+use super::{Line, OCSF_VERSION, UserRecord, s, text};
+
+/// The class, activity, severity, time and metadata every OCSF event starts with.
+pub(super) fn header(
+    class: OcsfClass,
+    activity_id: u8,
+    activity_name: &str,
+    (severity_id, severity): (u8, &str),
+    line: &Line<'_>,
+    metadata: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("class_uid".into(), class.uid.into());
+    out.insert("class_name".into(), s(class.name));
+    out.insert("category_uid".into(), class.category_uid.into());
+    out.insert("category_name".into(), s(class.category_name));
+    out.insert("activity_id".into(), activity_id.into());
+    out.insert("activity_name".into(), s(activity_name));
+    out.insert("type_uid".into(), (u64::from(class.uid) * 100 + u64::from(activity_id)).into());
+    let caption = class.activity_caption(activity_id);
+    out.insert("type_name".into(), Value::String(format!("{}: {caption}", class.name)));
+    out.insert("severity_id".into(), severity_id.into());
+    out.insert("severity".into(), s(severity));
+    out.insert("time".into(), line.time_ms().into());
+    out.insert("metadata".into(), Value::Object(metadata));
+    out
+}
+
+/// `metadata`: product, version, `uid`, and when the collector logged the line.
+pub(super) fn metadata(line: &Line<'_>, product: &str, uid: &str) -> Map<String, Value> {
+    let mut p = Map::new();
+    p.insert("name".into(), s(product));
+    p.insert("vendor_name".into(), s("DocuSign"));
+    let mut m = Map::new();
+    m.insert("product".into(), Value::Object(p));
+    m.insert("version".into(), s(OCSF_VERSION));
+    m.insert("uid".into(), s(uid));
+    if let Some(t) = line.collected_at.and_then(super::millis) {
+        m.insert("logged_time".into(), t.into());
+    }
+    if let Some(n) = text(line.raw, "source_log_type") {
+        m.insert("log_name".into(), s(n));
+    }
+    m
+}
+
+/// An OCSF `user` from an Admin record: uid, name (the login email), email, full name, groups.
+pub(super) fn user_object(u: UserRecord<'_>, m: &mut Map<String, Value>) {
+    if let Some(id) = u.id() {
+        m.entry("uid").or_insert_with(|| s(id));
+    }
+    if let Some(e) = u.email() {
+        m.insert("name".into(), s(e));
+        m.insert("email_addr".into(), s(e));
+    }
+    if let Some(n) = u.full_name() {
+        m.insert("full_name".into(), s(&n));
+    }
+    let groups: Vec<Value> = u
+        .groups()
+        .filter(|(id, name, _)| id.is_some() || name.is_some())
+        .map(|(id, name, _)| {
+            let mut g = Map::new();
+            g.extend(id.map(|v| ("uid".to_owned(), s(v))));
+            g.extend(name.map(|v| ("name".to_owned(), s(v))));
+            Value::Object(g)
+        })
+        .collect();
+    if !groups.is_empty() {
+        m.insert("groups".into(), Value::Array(groups));
+    }
+}
+
+/// `{"uid": uid}`.
+pub(super) fn uid_object(uid: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("uid".into(), s(uid));
+    Value::Object(m)
+}
