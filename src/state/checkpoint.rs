@@ -66,8 +66,13 @@ impl Store {
         source: &str,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<String>, StoreError> {
+        let mut ids = ids.into_iter().peekable();
+        if ids.peek().is_none() {
+            // Nothing to look up: a timer run with nothing new never reads the ledger.
+            return Ok(HashSet::new());
+        }
         let m = self.mirror(tenant, source)?;
-        Ok(ids.into_iter().filter(|id| m.contains(id)).map(str::to_owned).collect())
+        Ok(ids.filter(|id| m.contains(id)).map(str::to_owned).collect())
     }
 
     /// The stored record (line) and fingerprint of each of these users that has one.

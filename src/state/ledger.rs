@@ -26,6 +26,10 @@ impl Mirror {
     /// Reads a source's ledger rows.
     pub(super) fn load(conn: &Connection, tenant: &str, source: &str) -> rusqlite::Result<Self> {
         let mut m = Mirror::default();
+        let n: i64 = conn
+            .prepare_cached("SELECT coalesce(sum(n), 0) FROM ledger_pages WHERE tenant = ?1 AND source = ?2")?
+            .query_row(params![tenant, source], |r| r.get(0))?;
+        m.ids.reserve(usize::try_from(n).unwrap_or(0));
         let mut stmt =
             conn.prepare_cached("SELECT seq, ids FROM ledger_pages WHERE tenant = ?1 AND source = ?2 ORDER BY seq")?;
         let mut rows = stmt.query(params![tenant, source])?;
