@@ -8,6 +8,8 @@
 //! `scripts/ecs-fixture.js`).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::Path;
@@ -461,4 +463,58 @@ fn the_checks_reject_what_the_schemas_forbid() {
     let mut bad = e[0].clone();
     bad.value["source"]["ip"] = json!("not an ip");
     assert!(std::panic::catch_unwind(|| check_ecs(&bad)).is_err(), "a wrongly typed value must fail");
+}
+
+/// Through the binary: sinks configured with `format = "ecs"` and `"ocsf"` write documents that
+/// pass the same checks, a changed user adds a change document, and the raw line rides along
+/// when asked.
+#[test]
+fn sinks_write_valid_ecs_and_ocsf_end_to_end() {
+    let h = common::Harness::start(common::backlog(300), 30);
+    let (ecs_file, ocsf_file) = (h.dir.path().join("ecs.jsonl"), h.dir.path().join("ocsf.jsonl"));
+    let extra = format!(
+        "[[sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"ecs\"\ninclude_original = true\n\n\
+         [[sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"ocsf\"\n",
+        ecs_file.display().to_string(),
+        ocsf_file.display().to_string()
+    );
+    h.write_config(&common::Opts { users: true, extra, ..common::Opts::default() });
+    let out = h.run(&["fetch"]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    h.sim.modify_users(3);
+    h.sim.append_events(20);
+    let out = h.run(&["fetch"]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    // Each document names its own id: ECS `event.id`, OCSF `metadata.uid`.
+    let read = |p: &Path, id: [&str; 2]| -> Vec<Doc> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let value = obj(serde_json::from_str(l).unwrap());
+                Doc { event_id: value[id[0]][id[1]].as_str().unwrap().to_owned(), value }
+            })
+            .collect()
+    };
+    let (e, o) = (read(&ecs_file, ["event", "id"]), read(&ocsf_file, ["metadata", "uid"]));
+    // 300 + 20 events, 30 + 3 user states, 3 change documents.
+    assert_eq!((e.len(), o.len()), (356, 356));
+    for d in &e {
+        check_ecs(d);
+        if !d.event_id.starts_with("chg:") {
+            assert!(d.value["event"]["original"].is_string(), "include_original keeps the raw line: {:?}", d.value);
+        }
+    }
+    for d in &o {
+        check_ocsf(d);
+    }
+    let changes = o
+        .iter()
+        .filter(|d| {
+            d.value["class_uid"] == 3001 && d.value["metadata"]["uid"].as_str().is_some_and(|u| u.starts_with("chg:"))
+        })
+        .count();
+    assert_eq!(changes, 3, "each changed user is a change event too");
+    let joined = e.iter().filter(|d| d.value.get("user").and_then(|u| u.get("email")).is_some()).count();
+    assert!(joined > 250, "events carry their user's email from the stored Admin record: {joined}");
 }

@@ -261,7 +261,7 @@ async fn udp_is_best_effort_but_arrives_on_loopback() {
 #[tokio::test]
 async fn rfc3164_over_tcp() {
     let rs = Rsyslog::start();
-    let mut s = sink_for(&rs, "tcp", "format = \"rfc3164\"\nfacility = \"auth\"\nseverity = \"warning\"");
+    let mut s = sink_for(&rs, "tcp", "protocol = \"rfc3164\"\nfacility = \"auth\"\nseverity = \"warning\"");
     let l = typical("bsd-1");
     send(&mut s, &batch(SourceKind::CustomerEvents, vec![l.clone()])).await.unwrap();
     let records = rs.wait_for(OUTPUT_LIMIT, |r| !r.is_empty());

@@ -29,11 +29,11 @@ pub(crate) async fn run(
     let _lock = StateLock::acquire(&cfg.state.path)?;
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let contexts = build_contexts(tenants, &store).await?;
-    let sinks = Fanout::new(sinks::build(&cfg.sinks)?);
+    let sinks = Fanout::configured(sinks::build(&cfg.sinks)?, &cfg.sinks);
     let opts = Options { since: args.since, from_checkpoint: true, max: args.all.then_some(0), commit: Commit::Yes };
     let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
     // A progress line on an interactive backfill, unless events print to the same terminal.
-    let stdout_tty = cfg.sinks.iter().any(|s| matches!(s, crate::config::SinkConfig::Stdout))
+    let stdout_tty = cfg.sinks.iter().any(|s| matches!(s, crate::config::SinkConfig::Stdout(_)))
         && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut progress = Progress::for_fetch((args.all || args.since.is_some()) && !stdout_tty);
     let results = join_all(contexts.iter().map(|ctx| async {

@@ -29,7 +29,7 @@ pub(crate) async fn run(cfg: Config, tenants: Vec<Tenant>, shutdown: watch::Rece
     let _lock = StateLock::acquire(&cfg.state.path)?;
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let contexts = super::fetch::build_contexts(tenants, &store).await?;
-    let sinks = Fanout::new(crate::metrics::instrument(sinks::build(&cfg.sinks)?));
+    let sinks = Fanout::configured(crate::metrics::instrument(sinks::build(&cfg.sinks)?), &cfg.sinks);
     let _metrics = crate::metrics::start(&cfg, &store).await?;
     let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
     let interval = cfg.state.interval.get();

@@ -273,7 +273,7 @@ impl Default for RateLimitConfig {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkConfig {
     /// JSON lines on standard output.
-    Stdout,
+    Stdout(crate::sinks::StdoutSinkConfig),
     /// JSON lines appended to a file, fsynced before confirming.
     File(crate::sinks::file::FileSinkConfig),
     /// RFC 5424/3164 over TCP, TLS, RELP or UDP (boxed: far larger than the other variants).
@@ -358,7 +358,7 @@ fn default_max_wait() -> HumanDuration {
     HumanDuration(Duration::from_secs(900))
 }
 fn default_sinks() -> Vec<SinkConfig> {
-    vec![SinkConfig::Stdout]
+    vec![SinkConfig::Stdout(crate::sinks::StdoutSinkConfig::default())]
 }
 fn default_demo_period() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
@@ -408,7 +408,7 @@ impl Config {
             match sink {
                 SinkConfig::Http(h) => h.validate(&format!("http[{i}]"))?,
                 SinkConfig::Syslog(s) => crate::sinks::syslog::validate(&format!("syslog[{i}]"), s)?,
-                SinkConfig::Stdout | SinkConfig::File(_) => {}
+                SinkConfig::Stdout(_) | SinkConfig::File(_) => {}
             }
         }
         self.validate_tenants()?;

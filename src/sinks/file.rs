@@ -26,6 +26,13 @@ pub struct FileSinkConfig {
     /// Permissions of a file the sink creates (e.g. `0o640` for a reading forwarder).
     #[serde(default = "default_mode")]
     pub mode: u32,
+    /// What each line is: `raw` (the record as it came plus our fields), `ecs` or `ocsf`
+    /// (see docs/mapping.md).
+    #[serde(default)]
+    pub format: crate::format::Format,
+    /// With `ecs` or `ocsf`: keep the raw line in `event.original` / `raw_data`.
+    #[serde(default)]
+    pub include_original: bool,
 }
 
 fn default_mode() -> u32 {
@@ -223,6 +230,7 @@ impl FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Format;
 
     #[test]
     fn a_torn_last_line_is_cut_on_open() {
@@ -256,7 +264,11 @@ mod tests {
     }
 
     fn sink(path: &std::path::Path) -> FileSink {
-        FileSink::open("file[0]", &FileSinkConfig { path: path.to_owned(), mode: 0o640 }).unwrap()
+        FileSink::open(
+            "file[0]",
+            &FileSinkConfig { path: path.to_owned(), mode: 0o640, format: Format::Raw, include_original: false },
+        )
+        .unwrap()
     }
 
     #[tokio::test]
@@ -314,7 +326,11 @@ mod tests {
 
     #[test]
     fn bad_mode_is_refused() {
-        let e = FileSink::open("file[0]", &FileSinkConfig { path: "x".into(), mode: 0o1777 }).unwrap_err();
+        let e = FileSink::open(
+            "file[0]",
+            &FileSinkConfig { path: "x".into(), mode: 0o1777, format: Format::Raw, include_original: false },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("permission mode"), "{e}");
     }
 }

@@ -15,6 +15,7 @@ mod writer;
 use async_trait::async_trait;
 
 use crate::config::{ConfigError, SinkConfig};
+use crate::format::{Format, FormatOptions};
 use crate::sources::SourceKind;
 
 pub use writer::WriterSink;
@@ -65,9 +66,39 @@ pub trait Sink: Send {
     async fn send(&mut self, batch: &Batch) -> Result<(), SinkError>;
 }
 
+/// `[[sinks]] type = "stdout"`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutSinkConfig {
+    /// What each line is: `raw` (the record as it came plus our fields), `ecs` or `ocsf`
+    /// (see docs/mapping.md).
+    #[serde(default)]
+    pub format: Format,
+    /// With `ecs` or `ocsf`: keep the raw line in `event.original` / `raw_data`.
+    #[serde(default)]
+    pub include_original: bool,
+}
+
+/// A sink's output: its format and options.
+pub type Output = (Format, FormatOptions);
+
+impl SinkConfig {
+    /// The format this sink writes.
+    pub fn output(&self) -> Output {
+        let (format, include_original) = match self {
+            SinkConfig::Stdout(c) => (c.format, c.include_original),
+            SinkConfig::File(c) => (c.format, c.include_original),
+            SinkConfig::Syslog(c) => (c.format, c.include_original),
+            SinkConfig::Http(c) => (c.format, c.include_original),
+        };
+        (format, FormatOptions { include_original })
+    }
+}
+
 /// Every configured sink behind one lock, shared by the tenants collected concurrently: a page
-/// is sent to each sink in turn and is confirmed only when all confirmed it.
-pub struct Fanout(tokio::sync::Mutex<Vec<Box<dyn Sink>>>);
+/// is sent to each sink in turn, in the sink's format, and is confirmed only when all
+/// confirmed it.
+pub struct Fanout(tokio::sync::Mutex<Vec<(Box<dyn Sink>, Output)>>);
 
 impl std::fmt::Debug for Fanout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,22 +107,58 @@ impl std::fmt::Debug for Fanout {
 }
 
 impl Fanout {
-    /// Wraps `sinks`.
+    /// Wraps `sinks`, each writing raw lines.
     pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
+        Self::with_outputs(sinks.into_iter().map(|s| (s, (Format::Raw, FormatOptions::default()))).collect())
+    }
+
+    /// Wraps `sinks` built from `cfgs` (same order), each in its configured format.
+    pub fn configured(sinks: Vec<Box<dyn Sink>>, cfgs: &[SinkConfig]) -> Self {
+        Self::with_outputs(sinks.into_iter().zip(cfgs.iter().map(SinkConfig::output)).collect())
+    }
+
+    fn with_outputs(sinks: Vec<(Box<dyn Sink>, Output)>) -> Self {
         Self(tokio::sync::Mutex::new(sinks))
     }
 
-    /// Delivers `batch` to every sink; `Ok` means every sink holds every line.
+    /// Delivers `batch` (raw lines) to every sink, rendered once per format in use; `Ok` means
+    /// every sink holds every line.
     ///
     /// # Errors
     /// The first sink's failure; the sinks after it are not tried (the page is not confirmed).
     pub async fn send(&self, batch: &Batch) -> Result<(), SinkError> {
         let mut sinks = self.0.lock().await;
-        for sink in sinks.iter_mut() {
-            sink.send(batch).await?;
+        let mut rendered: Vec<(Output, Batch)> = Vec::new();
+        for (sink, output) in sinks.iter_mut() {
+            if output.0 == Format::Raw {
+                sink.send(batch).await?;
+                continue;
+            }
+            let i = rendered.iter().position(|(o, _)| o == output).unwrap_or_else(|| {
+                rendered.push((*output, render(batch, *output)));
+                rendered.len() - 1
+            });
+            sink.send(&rendered[i].1).await?;
         }
         Ok(())
     }
+}
+
+/// A raw batch in another format: each line mapped, a changed user giving two documents.
+fn render(batch: &Batch, (format, opts): Output) -> Batch {
+    let mut lines = Vec::with_capacity(batch.lines.len());
+    for l in &batch.lines {
+        // Raw lines are our own serialization of a JSON object: they always parse.
+        let Ok(raw) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&l.json) else {
+            lines.push(l.clone());
+            continue;
+        };
+        for doc in crate::format::render(format, batch.source, &raw, &opts) {
+            let json = serde_json::Value::Object(doc.value).to_string();
+            lines.push(Line { event_id: doc.event_id, time: l.time.clone(), json });
+        }
+    }
+    Batch { source: batch.source, lines }
 }
 
 /// Builds the configured sinks.
@@ -104,7 +171,7 @@ pub fn build(cfgs: &[SinkConfig]) -> Result<Vec<Box<dyn Sink>>, ConfigError> {
         .map(|(i, c)| -> Result<Box<dyn Sink>, ConfigError> {
             // Named by type and position, e.g. `syslog[1]`, in logs and errors.
             Ok(match c {
-                SinkConfig::Stdout => Box::new(WriterSink::new("stdout", std::io::stdout())),
+                SinkConfig::Stdout(_) => Box::new(WriterSink::new("stdout", std::io::stdout())),
                 SinkConfig::File(f) => Box::new(file::FileSink::open(&format!("file[{i}]"), f)?),
                 SinkConfig::Syslog(s) => syslog::build(&format!("syslog[{i}]"), s)?,
                 SinkConfig::Http(h) => http::build(&format!("http[{i}]"), h)?,

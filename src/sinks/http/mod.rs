@@ -46,6 +46,13 @@ pub struct HttpSinkConfig {
     /// The receiver's protocol.
     #[serde(default)]
     pub preset: Preset,
+    /// What each line is: `raw` (the record as it came plus our fields), `ecs` or `ocsf`
+    /// (see docs/mapping.md).
+    #[serde(default)]
+    pub format: crate::format::Format,
+    /// With `ecs` or `ocsf`: keep the raw line in `event.original` / `raw_data`.
+    #[serde(default)]
+    pub include_original: bool,
     /// How to authenticate. Optional for `ndjson` and `elasticsearch`, required for `splunk_hec`.
     #[serde(default)]
     pub auth: Option<HttpAuthConfig>,

@@ -21,7 +21,13 @@ pub struct SyslogSinkConfig {
     pub transport: Transport,
     /// `rfc5424` (structured data carries the event id) or `rfc3164` (legacy BSD header).
     #[serde(default)]
-    pub format: Format,
+    pub protocol: Format,
+    /// What each message's JSON is: `raw`, `ecs` or `ocsf` (see docs/mapping.md).
+    #[serde(default)]
+    pub format: crate::format::Format,
+    /// With `ecs` or `ocsf`: keep the raw line in `event.original` / `raw_data`.
+    #[serde(default)]
+    pub include_original: bool,
     /// Syslog facility, for the receiver's routing rules.
     #[serde(default)]
     pub facility: Facility,
@@ -337,7 +343,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = parse("").unwrap();
-        assert_eq!((c.format, c.facility, c.severity), (Format::Rfc5424, Facility::Local0, Severity::Info));
+        assert_eq!((c.protocol, c.facility, c.severity), (Format::Rfc5424, Facility::Local0, Severity::Info));
         assert_eq!((c.facility.code(), c.severity.code()), (16, 6));
         assert_eq!(c.max_message_size.get(), 8192);
         assert_eq!(c.app_name.as_str(), "esign-collector");
@@ -353,7 +359,7 @@ mod tests {
             r#"
             address = "siem.example.com:6514"
             transport = "tls"
-            format = "rfc5424"
+            protocol = "rfc5424"
             facility = "local0"
             severity = "info"
             hostname = "collector-1.example.com"

@@ -51,7 +51,7 @@ impl Formatter {
     /// Header fields from the config; the host name from the machine unless configured.
     pub(super) fn new(cfg: &SyslogSinkConfig) -> Self {
         Self {
-            format: cfg.format,
+            format: cfg.protocol,
             pri: cfg.facility.code() * 8 + cfg.severity.code(),
             hostname: cfg.hostname.as_ref().map_or_else(machine_hostname, |h| h.as_str().to_owned()),
             app_name: cfg.app_name.as_str().to_owned(),
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn rfc3164_layout() {
-        let f = Formatter::new(&cfg("format = \"rfc3164\"\nfacility = \"auth\"\nseverity = \"warning\""));
+        let f = Formatter::new(&cfg("protocol = \"rfc3164\"\nfacility = \"auth\"\nseverity = \"warning\""));
         let mut l = line("e", "{}");
         l.time = "2024-05-01T07:08:09Z".into();
         assert_eq!(
