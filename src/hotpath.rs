@@ -45,3 +45,9 @@ pub fn floor(body: &[u8]) -> Result<usize, Error> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(serde_json::to_string(&v).map_err(|e| Error::Internal(e.to_string()))?.len())
 }
+
+/// Renders a prepared page's lines as a sink with `format` would send them; returns the lines.
+pub fn render(p: &Prepared, format: crate::format::Format) -> usize {
+    let batch = crate::sinks::Batch { source: SourceKind::CustomerEvents, lines: p.lines.clone() };
+    crate::sinks::render(&batch, (format, crate::format::FormatOptions::default())).lines.len()
+}

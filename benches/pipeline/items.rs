@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use esign_collector::format::Format;
 use esign_collector::hotpath;
 use esign_collector::simulator::{QuotaConfig, Stats};
 use esign_collector::state::Store;
@@ -184,10 +185,13 @@ pub fn hotpath(keys: &Keys, rt: &tokio::runtime::Runtime, reps: usize, pages: us
     let floor = time(&|| {
         hotpath::floor(probe).unwrap();
     });
-    let hot_row = |label: &str| {
+    let hot_row = |label: &str, format: Option<Format>| {
         let hot = time(&|| {
             let p = hotpath::page(&store, tenant, probe).unwrap();
             assert_eq!(p.lines.len(), 2000);
+            if let Some(f) = format {
+                assert_eq!(hotpath::render(&p, f), 2000);
+            }
         });
         format!(
             "| {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
@@ -198,7 +202,11 @@ pub fn hotpath(keys: &Keys, rt: &tokio::runtime::Runtime, reps: usize, pages: us
             hot.as_secs_f64() / floor.as_secs_f64()
         )
     };
-    let mut hot = vec![hot_row("empty")];
+    let mut hot = vec![
+        hot_row("empty", None),
+        hot_row("empty, format = ecs", Some(Format::Ecs)),
+        hot_row("empty, format = ocsf", Some(Format::Ocsf)),
+    ];
     let commit_ms = |range: std::ops::Range<usize>| {
         let (walls, cpus): (Vec<Duration>, Vec<Duration>) = bodies[range]
             .iter()
@@ -219,7 +227,7 @@ pub fn hotpath(keys: &Keys, rt: &tokio::runtime::Runtime, reps: usize, pages: us
     let mut commits = vec![("filling (0 → 100000 ids)", commit_ms(0..filled))];
     if filled < pages - 1 {
         commits.push(("full, pruning 2000 per commit", commit_ms(filled..pages - 1)));
-        hot.push(hot_row("full (100000 ids)"));
+        hot.push(hot_row("full (100000 ids)", None));
     }
     let commits = commits
         .iter()

@@ -145,7 +145,7 @@ impl Fanout {
 }
 
 /// A raw batch in another format: each line mapped, a changed user giving two documents.
-fn render(batch: &Batch, (format, opts): Output) -> Batch {
+pub(crate) fn render(batch: &Batch, (format, opts): Output) -> Batch {
     let mut lines = Vec::with_capacity(batch.lines.len());
     for l in &batch.lines {
         // Raw lines are our own serialization of a JSON object: they always parse.
