@@ -276,17 +276,19 @@ fn push_field(out: &mut String, key: &str, value: &str) {
     }
 }
 
+/// A JSON object literal as a map, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("not an object: {v}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     #[test]
     fn times_keep_precision() {

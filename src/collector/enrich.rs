@@ -60,13 +60,7 @@ pub(super) fn change(now: &Map<String, Value>, stored: Option<&str>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::normalize::obj;
 
     #[test]
     fn change_names_what_moved() {
