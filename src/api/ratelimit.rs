@@ -38,7 +38,6 @@ pub struct Pacer {
     hourly: DefaultDirectRateLimiter,
     burst: DefaultDirectRateLimiter,
     burst_window: Duration,
-    burst_size: u32,
     pause_until: Mutex<Option<Instant>>,
 }
 
@@ -57,7 +56,6 @@ impl Pacer {
             hourly: RateLimiter::direct(hourly),
             burst: RateLimiter::direct(burst_q),
             burst_window,
-            burst_size: burst_n.get(),
             pause_until: Mutex::new(None),
         }
     }
@@ -78,21 +76,16 @@ impl Pacer {
     }
 
     /// Adapts to the server's headers: an exhausted hourly budget pauses until its reset, an
-    /// exhausted burst budget for one burst window. Once the hour's budget left is down to one
-    /// burst, the rest is spread evenly until the reset: the account's limit is shared by every
-    /// app on it, and the server's count (not ours) says what is left, so a backlog drains at
-    /// the ceiling without meeting a 429. Returns the pause it set, if any.
+    /// exhausted burst budget for one burst window. Returns the pause it set, if any.
     pub fn observe(&self, b: ServerBudget) -> Option<Duration> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let to_reset_ms = |r: i64| u64::try_from((r * 1000 - now).clamp(1000, 3_600_000)).unwrap_or(60_000);
-        let pause = match b.hourly_remaining {
-            Some(0) => Some(Duration::from_millis(b.hourly_reset.map_or(60_000, to_reset_ms))),
-            Some(left) if left <= u64::from(self.burst_size) && b.hourly_reset.is_some() => {
-                let ms = b.hourly_reset.map_or(60_000, to_reset_ms);
-                Some(Duration::from_millis(ms / (left + 1)))
-            }
-            _ if b.burst_remaining == Some(0) => Some(self.burst_window),
-            _ => None,
+        let pause = if b.hourly_remaining == Some(0) {
+            let now = chrono::Utc::now().timestamp();
+            let secs = b.hourly_reset.map_or(60, |r| (r - now).clamp(1, 3600));
+            Some(Duration::from_secs(u64::try_from(secs).unwrap_or(60)))
+        } else if b.burst_remaining == Some(0) {
+            Some(self.burst_window)
+        } else {
+            None
         }?;
         self.pause_for(pause);
         Some(pause)
@@ -135,18 +128,6 @@ mod tests {
         let reset = chrono::Utc::now().timestamp() + 120;
         let d = p.observe(ServerBudget { hourly_remaining: Some(0), hourly_reset: Some(reset), ..Default::default() });
         assert!(d.unwrap() >= Duration::from_secs(119));
-    }
-
-    #[test]
-    fn the_last_burst_of_the_hour_is_spread_to_the_reset() {
-        let p = Pacer::new(3000, 200, Duration::from_secs(30));
-        let reset = chrono::Utc::now().timestamp() + 100;
-        let plenty = ServerBudget { hourly_remaining: Some(201), hourly_reset: Some(reset), ..Default::default() };
-        assert_eq!(p.observe(plenty), None, "a budget above one burst is spent at full speed");
-        let low = ServerBudget { hourly_remaining: Some(9), hourly_reset: Some(reset), ..Default::default() };
-        let d = p.observe(low).unwrap();
-        // 100 s left for 9 requests (and the reset): one every ~10 s.
-        assert!(d >= Duration::from_millis(9_500) && d <= Duration::from_millis(10_100), "{d:?}");
     }
 
     #[test]
