@@ -15,6 +15,7 @@ use esign_collector::sources::SourceKind;
 use serde_json::{Map, Value};
 
 const EVENTS: usize = 2000;
+/// Rounds under `cargo bench`; `cargo test` runs one round as a smoke test.
 const ROUNDS: usize = 50;
 
 /// This thread's CPU time in nanoseconds.
@@ -54,6 +55,7 @@ fn main() {
         })
         .collect();
     let opts = FormatOptions::default();
+    let rounds = if std::env::args().any(|a| a == "--bench") { ROUNDS } else { 1 };
 
     if std::env::args().any(|a| a == "--print") {
         let mut by_class = BTreeMap::new();
@@ -74,12 +76,12 @@ fn main() {
 
     // The floor: serializing the raw line alone, as the raw format's sink does today.
     let start = cpu_nanos();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for line in &plain {
             black_box(serde_json::to_vec(line).unwrap());
         }
     }
-    let floor = (cpu_nanos() - start) as f64 / (ROUNDS * plain.len()) as f64;
+    let floor = (cpu_nanos() - start) as f64 / (rounds * plain.len()) as f64;
     println!("serializing a plain raw line alone: {floor:.0} ns/ev");
     println!(
         "{:<8} {:<9} {:>14} {:>22} {:>12}",
@@ -90,7 +92,7 @@ fn main() {
             let run = |serialize: bool| {
                 let mut bytes = 0usize;
                 let start = cpu_nanos();
-                for _ in 0..ROUNDS {
+                for _ in 0..rounds {
                     for line in lines {
                         for doc in render(format, SourceKind::CustomerEvents, line, &opts) {
                             if serialize {
@@ -101,7 +103,7 @@ fn main() {
                         }
                     }
                 }
-                ((cpu_nanos() - start) as f64 / (ROUNDS * lines.len()) as f64, bytes / (ROUNDS * lines.len()))
+                ((cpu_nanos() - start) as f64 / (rounds * lines.len()) as f64, bytes / (rounds * lines.len()))
             };
             run(true); // warm-up
             let (render_ns, _) = run(false);
