@@ -57,6 +57,19 @@ pub(super) fn metadata(line: &Line<'_>, product: &str, uid: &str) -> Map<String,
     m
 }
 
+/// OCSF `group` objects (uid, name) from `(id, name, is_admin)` triples; nameless ones left out.
+pub(super) fn group_objects<'a>(groups: impl Iterator<Item = (Option<&'a str>, Option<&'a str>, bool)>) -> Vec<Value> {
+    groups
+        .filter(|(id, name, _)| id.is_some() || name.is_some())
+        .map(|(id, name, _)| {
+            let mut g = Map::new();
+            g.extend(id.map(|v| ("uid".to_owned(), s(v))));
+            g.extend(name.map(|v| ("name".to_owned(), s(v))));
+            Value::Object(g)
+        })
+        .collect()
+}
+
 /// An OCSF `user` from an Admin record: uid, name (the login email), email, full name, groups.
 pub(super) fn user_object(u: UserRecord<'_>, m: &mut Map<String, Value>) {
     if let Some(id) = u.id() {
@@ -69,16 +82,7 @@ pub(super) fn user_object(u: UserRecord<'_>, m: &mut Map<String, Value>) {
     if let Some(n) = u.full_name() {
         m.insert("full_name".into(), s(&n));
     }
-    let groups: Vec<Value> = u
-        .groups()
-        .filter(|(id, name, _)| id.is_some() || name.is_some())
-        .map(|(id, name, _)| {
-            let mut g = Map::new();
-            g.extend(id.map(|v| ("uid".to_owned(), s(v))));
-            g.extend(name.map(|v| ("name".to_owned(), s(v))));
-            Value::Object(g)
-        })
-        .collect();
+    let groups = group_objects(u.groups());
     if !groups.is_empty() {
         m.insert("groups".into(), Value::Array(groups));
     }

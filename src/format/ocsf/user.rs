@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{header, metadata, user_object};
+use super::{group_objects, header, metadata, user_object};
 use crate::format::classes::{ACCOUNT_CHANGE, USER_INVENTORY};
 use crate::format::{Line, UserRecord, groups_of, is_blank, original, put_obj, s};
 
@@ -105,16 +105,7 @@ pub(crate) fn user_change(line: &Line<'_>) -> Map<String, Value> {
             result.insert("full_name".into(), s(&n));
         }
         if let Some(list) = to("ds_groups").or_else(|| to("groups")) {
-            let groups: Vec<Value> = groups_of(Some(list))
-                .filter(|(id, name, _)| id.is_some() || name.is_some())
-                .map(|(id, name, _)| {
-                    let mut g = Map::new();
-                    g.extend(id.map(|v| ("uid".to_owned(), s(v))));
-                    g.extend(name.map(|v| ("name".to_owned(), s(v))));
-                    Value::Object(g)
-                })
-                .collect();
-            result.insert("groups".into(), Value::Array(groups));
+            result.insert("groups".into(), Value::Array(group_objects(groups_of(Some(list)))));
         }
     }
     if !result.is_empty() {
