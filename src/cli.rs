@@ -66,9 +66,16 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// Start from this time instead of the checkpoint: RFC 3339 (`2026-11-01T00:00:00Z`) or an age (`7d`, `12h`).
+    /// Earlier than the checkpoint re-reads (duplicates are dropped); later is refused unless
+    /// `--skip-backlog`. Never skips the first user snapshot.
     #[arg(long, value_parser = parse_since)]
     pub since: Option<DateTime<Utc>>,
-    /// Read every source to its end, ignoring the per-fetch maximum (backfills).
+    /// With `--since` later than a checkpoint: skip the undelivered events between them (the
+    /// span skipped is logged). Without it such a `--since` is refused.
+    #[arg(long, requires = "since")]
+    pub skip_backlog: bool,
+    /// Read every source to its end, ignoring an explicit per-run cap and `state.max_run_time`
+    /// (backfills).
     #[arg(long)]
     pub all: bool,
 }
@@ -167,18 +174,39 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 10s, 5m"))
 }
 
-/// Parses `--since`: RFC 3339, or an age such as `7d` / `12h` before now.
+/// The earliest time any DocuSign API this collector reads can hold data for (Monitor keeps
+/// nothing before 2021-01-01); a `--since` before it is a typo, not a backfill.
+pub const EARLIEST_SINCE: &str = "2021-01-01T00:00:00Z";
+
+/// Parses `--since`: RFC 3339, or an age such as `7d` / `12h` before now. A time in the future
+/// or before [`EARLIEST_SINCE`] is refused here, before any request.
 ///
 /// # Errors
-/// A message saying which forms are accepted.
+/// A message saying which forms and times are accepted.
 pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
-        return Ok(t.with_timezone(&Utc));
+    let s = s.trim();
+    let now = Utc::now();
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        t.with_timezone(&Utc)
+    } else if s.starts_with('+') {
+        return Err(format!("{s:?} is in the future; --since takes a past time or an age such as 7d"));
+    } else {
+        let age = humantime::parse_duration(s)
+            .map_err(|_| format!("{s:?} is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor an age (7d, 12h)"))?;
+        chrono::Duration::from_std(age)
+            .ok()
+            .and_then(|age| now.checked_sub_signed(age))
+            .ok_or_else(|| format!("{s:?} reaches before {EARLIEST_SINCE}, where DocuSign keeps nothing"))?
+    };
+    // A minute of slack for a clock a little behind the one that wrote the time.
+    if t > now + chrono::Duration::minutes(1) {
+        return Err(format!("{s:?} is in the future; --since takes a past time or an age such as 7d"));
     }
-    let age = humantime::parse_duration(s.trim())
-        .map_err(|_| format!("{s:?} is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor an age (7d, 12h)"))?;
-    let age = chrono::Duration::from_std(age).map_err(|e| e.to_string())?;
-    Utc::now().checked_sub_signed(age).ok_or_else(|| format!("{s:?} reaches too far back"))
+    let earliest = DateTime::parse_from_rfc3339(EARLIEST_SINCE).map_or(t, |e| e.with_timezone(&Utc));
+    if t < earliest {
+        return Err(format!("{s:?} reaches before {EARLIEST_SINCE}, where DocuSign keeps nothing"));
+    }
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -192,6 +220,16 @@ mod tests {
         let d = Utc::now() - t;
         assert!((d.num_minutes() - 720).abs() <= 1);
         assert!(parse_since("last tuesday").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn since_in_the_future_or_before_docusign_kept_anything_is_refused() {
+        assert!(parse_since("+2d").unwrap_err().contains("future"));
+        let tomorrow = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        assert!(parse_since(&tomorrow).unwrap_err().contains("future"));
+        assert!(parse_since("999999d").unwrap_err().contains("2021-01-01"));
+        assert!(parse_since("2020-12-31T23:59:59Z").unwrap_err().contains("2021-01-01"));
+        assert!(parse_since("2021-01-01T00:00:00Z").is_ok());
     }
 
     #[test]

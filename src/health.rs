@@ -20,6 +20,9 @@ pub enum Verdict {
     Stale,
     /// The last run failed.
     Failing,
+    /// The last run succeeded but ended with data left (its run-time budget or per-run cap
+    /// stopped it): a backfill is under way, or the collector cannot keep up. See the lag.
+    Backlog,
     /// No run recorded and no checkpoint.
     NeverRun,
 }
@@ -31,8 +34,14 @@ impl Verdict {
             Verdict::Ok => "ok",
             Verdict::Stale => "stale",
             Verdict::Failing => "failing",
+            Verdict::Backlog => "backlog",
             Verdict::NeverRun => "never-run",
         }
+    }
+
+    /// Ok, or (with `backlog_ok`) a backlog: a collector that is working.
+    pub fn acceptable(self, backlog_ok: bool) -> bool {
+        self == Verdict::Ok || (backlog_ok && self == Verdict::Backlog)
     }
 }
 
@@ -78,7 +87,8 @@ fn parse(t: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Judges one source. A failed last run is "failing" whatever its age; otherwise the last
-/// success (or, for a version 1 file without run records, `checkpoint_at`) decides.
+/// success (or, for a version 1 file without run records, `checkpoint_at`) decides between
+/// "stale" and the rest, and a recent success that left data behind is "backlog".
 pub fn verdict(
     run: Option<&RunRecord>,
     checkpoint_at: Option<DateTime<Utc>>,
@@ -92,6 +102,7 @@ pub fn verdict(
     match run.and_then(|r| r.last_success_at).or(checkpoint_at) {
         None => Verdict::NeverRun,
         Some(t) if now.signed_duration_since(t) > limit => Verdict::Stale,
+        Some(_) if run.is_some_and(|r| r.backlog) => Verdict::Backlog,
         Some(_) => Verdict::Ok,
     }
 }
@@ -128,11 +139,13 @@ pub fn assess(
     Ok(out)
 }
 
-/// A one-line summary of the sources that are not ok, or `None` when all are.
-pub fn problems(list: &[SourceHealth]) -> Option<String> {
+/// A one-line summary of the sources that are not ok, or `None` when all are. With
+/// `backlog_ok` (`/healthz`: a liveness probe must not restart a collector mid-backfill), a
+/// source in backlog counts as ok; `status` passes `false` and reports it.
+pub fn problems(list: &[SourceHealth], backlog_ok: bool) -> Option<String> {
     let bad: Vec<String> = list
         .iter()
-        .filter(|h| h.verdict != Verdict::Ok)
+        .filter(|h| !h.verdict.acceptable(backlog_ok))
         .map(|h| format!("{}/{}: {}", h.tenant, h.source, h.verdict.as_str()))
         .collect();
     (!bad.is_empty()).then(|| bad.join(", "))
@@ -158,6 +171,7 @@ mod tests {
             retries_last: 0,
             throttled_last: 0,
             duration_ms_last: 0,
+            backlog: false,
         }
     }
 
@@ -173,5 +187,9 @@ mod tests {
         assert_eq!(verdict(Some(&record(0, ago(3601))), ago(1), now, hour), Verdict::Stale);
         assert_eq!(verdict(Some(&record(1, ago(10))), None, now, hour), Verdict::Failing);
         assert_eq!(verdict(Some(&record(3, None)), None, now, hour), Verdict::Failing);
+        let behind = RunRecord { backlog: true, ..record(0, ago(10)) };
+        assert_eq!(verdict(Some(&behind), None, now, hour), Verdict::Backlog);
+        let behind_and_old = RunRecord { backlog: true, ..record(0, ago(7200)) };
+        assert_eq!(verdict(Some(&behind_and_old), None, now, hour), Verdict::Stale);
     }
 }

@@ -115,6 +115,7 @@ mod tests {
             delivered,
             duplicates: 0,
             cursor_moved: true,
+            out_of_time: false,
             at_end: true,
             elapsed: Duration::ZERO,
         }

@@ -2,39 +2,40 @@
 //! metrics, and, when it failed, a summary log line. `fetch::cycle` brackets every source
 //! with [`SourceRun::start`] and [`SourceRun::finish`].
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
-use crate::api::{Api, Counters};
+use crate::api::RunScope;
 use crate::collector::Report;
 use crate::error::Error;
 use crate::metrics::{self, Tally};
 use crate::sources::SourceKind;
 use crate::state::{RunOutcome, Store};
 
-/// A source's run in progress: the counters as they were at its start.
+/// A source's run in progress: its own API counters (the scope its requests run in) and the
+/// metrics tally as it was at its start.
 #[derive(Debug)]
 pub struct SourceRun {
     tenant: String,
     kind: SourceKind,
     started_at: DateTime<Utc>,
     clock: Instant,
-    api: Counters,
+    scope: Arc<RunScope>,
     tally: Tally,
 }
 
 impl SourceRun {
-    /// Notes the start of `kind`'s run.
-    pub fn start(api: &Api, tenant: &str, kind: SourceKind) -> Self {
+    /// Notes the start of `kind`'s run, whose requests run in `scope`.
+    pub fn start(scope: Arc<RunScope>, tenant: &str, kind: SourceKind) -> Self {
         Self {
             tenant: tenant.to_owned(),
             kind,
             started_at: Utc::now(),
             clock: Instant::now(),
-            api: api.counters(),
+            scope,
             tally: metrics::tally(tenant, kind),
         }
     }
@@ -42,8 +43,8 @@ impl SourceRun {
     /// Records how the run ended. Never fails: a run record that cannot be written is logged,
     /// and the run's own result stays what the caller returns. A run cut short by a stop
     /// request is neither a success nor a failure and is not recorded.
-    pub fn finish(self, api: &Api, store: &Mutex<Store>, result: &Result<Report, Error>) {
-        let calls = api.counters().since(&self.api);
+    pub fn finish(self, store: &Mutex<Store>, result: &Result<Report, Error>) {
+        let calls = self.scope.counters();
         let done = metrics::tally(&self.tenant, self.kind).since(&self.tally);
         let elapsed = self.clock.elapsed();
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
@@ -61,6 +62,7 @@ impl SourceRun {
             retries: calls.retries,
             throttled: calls.throttled,
             error: result.as_ref().err().map(|e| (e.to_string(), e.exit_code() as u8)),
+            backlog: result.as_ref().is_ok_and(|r| !r.at_end),
         };
         match result {
             Ok(r) => debug!(

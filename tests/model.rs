@@ -18,7 +18,7 @@ use esign_collector::config::Config;
 use esign_collector::error::Error;
 use esign_collector::normalize::Fast;
 use esign_collector::sinks::{Batch, Fanout, Sink, SinkError};
-use esign_collector::sources::{Page, Record, Session, Source, SourceKind};
+use esign_collector::sources::{Page, Record, Session, SinceStart, Source, SourceKind};
 use esign_collector::state::Store;
 use proptest::prelude::*;
 use serde_json::json;
@@ -56,8 +56,11 @@ impl Source for FakeSource {
     fn start_cursor(&self, _: Option<DateTime<Utc>>) -> Result<String, Error> {
         Ok("0".into())
     }
-    fn max_per_run(&self) -> u32 {
-        u32::MAX
+    fn since_start(&self, _: Option<&str>, _: DateTime<Utc>) -> Result<SinceStart, Error> {
+        Ok(SinceStart::From("0".into()))
+    }
+    fn max_per_run(&self) -> Option<u32> {
+        None
     }
     fn page_size(&self) -> u32 {
         7
@@ -153,7 +156,14 @@ fn run_model(len: usize, api: Vec<Api_>, sink: Vec<SinkDo>) -> Result<(), TestCa
     let died = Arc::new(Mutex::new(false));
     let sink_script: Arc<Mutex<VecDeque<SinkDo>>> = Arc::new(Mutex::new(sink.into()));
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let opts = Options { since: None, from_checkpoint: true, max: Some(0), commit: Commit::Yes };
+    let opts = Options {
+        since: None,
+        from_checkpoint: true,
+        max: Some(0),
+        deadline: None,
+        skip_backlog: false,
+        commit: Commit::Yes,
+    };
     let (mut last, mut risky) = (0usize, 0usize);
     // Restart after every failure, as a timer would, until a run reaches the end.
     for _ in 0..200 {

@@ -128,6 +128,7 @@ fn an_old_success_is_stale_and_a_disabled_source_does_not_count() {
             retries: 0,
             throttled: 0,
             error: None,
+            backlog: false,
         };
         store.record_run("default", "customer_events", &o).unwrap();
         store.record_run("default", "user_data", &o).unwrap();

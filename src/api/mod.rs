@@ -12,6 +12,7 @@ mod client;
 mod ratelimit;
 mod redact;
 pub(crate) mod retry;
+mod scope;
 pub mod trace;
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::Exit;
 
 pub use ratelimit::{Pacer, ServerBudget};
+pub use scope::{RunScope, scoped};
 
 /// DocuSign API problems.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,13 @@ pub enum ApiError {
         /// The call.
         what: String,
     },
+    /// The run's time budget (`state.max_run_time`) ends before the wait a retry or the
+    /// pacer needs: the page in flight is left for the next run, nothing is committed.
+    #[error("{what}: the run-time budget ends before the next try could be made")]
+    OutOfTime {
+        /// The call.
+        what: String,
+    },
     /// The reply is not what the API promises.
     #[error("malformed reply to {what}: {message}")]
     Malformed {
@@ -84,9 +93,10 @@ impl ApiError {
     /// Transient unavailability and refusals have different exit codes.
     pub fn exit_code(&self) -> Exit {
         match self {
-            ApiError::Unavailable { .. } | ApiError::WaitTooLong { .. } | ApiError::Interrupted { .. } => {
-                Exit::Unavailable
-            }
+            ApiError::Unavailable { .. }
+            | ApiError::WaitTooLong { .. }
+            | ApiError::Interrupted { .. }
+            | ApiError::OutOfTime { .. } => Exit::Unavailable,
             ApiError::Status { .. } | ApiError::Malformed { .. } => Exit::Api,
         }
     }
@@ -237,8 +247,9 @@ impl Api {
         *self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn count(&self, f: impl FnOnce(&mut Counters)) {
+    fn count(&self, f: impl Fn(&mut Counters)) {
         f(&mut self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        scope::count(f);
     }
 
     /// Sends the request `build` makes, retrying what is retryable. A 2xx reply comes back
@@ -279,12 +290,19 @@ impl Api {
         let mut attempt = 0u32;
         loop {
             if budget == Budget::Paced {
-                if let Some(p) = self.pacer.pending_pause().filter(|p| *p > self.max_wait) {
-                    return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.max_wait });
+                if let Some(p) = self.pacer.pending_pause() {
+                    if p > self.max_wait {
+                        return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.max_wait });
+                    }
+                    if past_deadline(p) {
+                        return Err(ApiError::OutOfTime { what: what.into() });
+                    }
                 }
+                let deadline = scope::deadline();
                 tokio::select! {
                     () = self.pacer.until_ready() => {}
                     () = crate::shutdown::wait() => return Err(ApiError::Interrupted { what: what.into() }),
+                    () = until(deadline) => return Err(ApiError::OutOfTime { what: what.into() }),
                 }
             }
             self.count(|c| {
@@ -331,6 +349,9 @@ impl Api {
             if wait > self.max_wait {
                 return Err(ApiError::WaitTooLong { what: what.into(), wait, max: self.max_wait });
             }
+            if past_deadline(wait) {
+                return Err(ApiError::OutOfTime { what: what.into() });
+            }
             warn!(call = what, attempt = attempt + 1, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), reason = %failure.message, "Request failed; retrying.");
             self.count(|c| c.retries += 1);
             if !crate::shutdown::sleep(wait).await {
@@ -350,16 +371,18 @@ impl Api {
     ) -> Result<(Reply, Option<T>), Failure> {
         let status = resp.status();
         let headers = resp.headers().clone();
+        let rate_limited_status = status == StatusCode::TOO_MANY_REQUESTS;
+        // Retry-After is read on every reply a retry may follow; on a success it means nothing.
+        let retry_after = (!status.is_success()).then(|| retry::retry_after(&headers)).flatten();
         if budget == Budget::Paced
-            && let Some(p) = self.pacer.observe(ServerBudget::from_headers(&headers))
+            && let Some(p) = self.pacer.observe(ServerBudget::from_headers(&headers), retry_after)
         {
-            {
-                debug!(
-                    call = what,
-                    pause_ms = u64::try_from(p.as_millis()).unwrap_or(u64::MAX),
-                    "Server budget exhausted; pausing."
-                );
-            }
+            debug!(
+                call = what,
+                pause_ms = u64::try_from(p.as_millis()).unwrap_or(u64::MAX),
+                retry_after = retry_after.is_some(),
+                "Server asked for a pause; pausing."
+            );
         }
         let body = match resp.bytes().await {
             Ok(b) => b,
@@ -373,16 +396,15 @@ impl Api {
         if let Some(t) = traced {
             t.reply(status, &headers, &body);
         }
-        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::BAD_REQUEST && retry::is_rate_limit_body(&body));
+        let rate_limited =
+            rate_limited_status || (status == StatusCode::BAD_REQUEST && retry::is_rate_limit_body(&body));
         if rate_limited || retry::is_retryable_status(status) {
             if rate_limited {
                 self.count(|c| c.throttled += 1);
             }
-            let wait = retry::retry_after(&headers);
-            if let Some(w) = wait {
-                self.pacer.pause_for(w);
-            }
+            // The pacer already holds the pause Retry-After asked for (free calls are not paced:
+            // their retry sleeps it instead).
+            let wait = retry_after;
             return Err(Failure {
                 message: format!("{what}: HTTP {status}: {}", quote(budget, &body)),
                 wait,
@@ -399,6 +421,19 @@ impl Api {
             };
         }
         Ok((Reply { status, headers, body, json: None }, None))
+    }
+}
+
+/// Whether waiting `d` from now would end past the current run's deadline.
+fn past_deadline(d: Duration) -> bool {
+    scope::deadline().is_some_and(|end| tokio::time::Instant::now() + d > end)
+}
+
+/// Resolves at `deadline`; never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

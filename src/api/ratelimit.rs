@@ -75,9 +75,16 @@ impl Pacer {
         self.burst.until_ready().await;
     }
 
-    /// Adapts to the server's headers: an exhausted hourly budget pauses until its reset, an
-    /// exhausted burst budget for one burst window. Returns the pause it set, if any.
-    pub fn observe(&self, b: ServerBudget) -> Option<Duration> {
+    /// Adapts to what the server said. `Retry-After`, when the reply carries one, is the
+    /// server's word: the pause is exactly that long (shorter or longer than any pause set
+    /// before), and neither the burst window nor the hourly reset is added on top. Without it,
+    /// an exhausted hourly budget pauses until its reset and an exhausted burst budget for one
+    /// burst window. Returns the pause it set, if any.
+    pub fn observe(&self, b: ServerBudget, retry_after: Option<Duration>) -> Option<Duration> {
+        if let Some(d) = retry_after {
+            self.set_pause(d);
+            return Some(d);
+        }
         let pause = if b.hourly_remaining == Some(0) {
             let now = chrono::Utc::now().timestamp();
             let secs = b.hourly_reset.map_or(60, |r| (r - now).clamp(1, 3600));
@@ -91,13 +98,18 @@ impl Pacer {
         Some(pause)
     }
 
-    /// Sets a pause (e.g. from `Retry-After`), never shortening one already set.
+    /// Sets a pause from our own reading of the headers, never shortening one already set.
     pub fn pause_for(&self, d: Duration) {
         let until = Instant::now() + d;
         let mut p = self.pause_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if p.is_none_or(|old| old < until) {
             *p = Some(until);
         }
+    }
+
+    /// Sets the pause to exactly `d` from now: the server's newest word replaces ours.
+    fn set_pause(&self, d: Duration) {
+        *self.pause_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now() + d);
     }
 }
 
@@ -121,13 +133,29 @@ mod tests {
     #[test]
     fn exhausted_budget_pauses() {
         let p = Pacer::new(3000, 200, Duration::from_secs(30));
-        assert_eq!(p.observe(ServerBudget { burst_remaining: Some(3), ..Default::default() }), None);
-        let d = p.observe(ServerBudget { burst_remaining: Some(0), ..Default::default() });
+        assert_eq!(p.observe(ServerBudget { burst_remaining: Some(3), ..Default::default() }, None), None);
+        let d = p.observe(ServerBudget { burst_remaining: Some(0), ..Default::default() }, None);
         assert_eq!(d, Some(Duration::from_secs(30)));
         assert!(p.pending_pause().is_some());
         let reset = chrono::Utc::now().timestamp() + 120;
-        let d = p.observe(ServerBudget { hourly_remaining: Some(0), hourly_reset: Some(reset), ..Default::default() });
+        let d = p
+            .observe(ServerBudget { hourly_remaining: Some(0), hourly_reset: Some(reset), ..Default::default() }, None);
         assert!(d.unwrap() >= Duration::from_secs(119));
+    }
+
+    /// A 429 with `Retry-After: 1` and `X-BurstLimit-Remaining: 0` waits one second, not the
+    /// 30-second burst window, even after an earlier reply had set a longer pause.
+    #[test]
+    fn retry_after_is_the_servers_word() {
+        let p = Pacer::new(3000, 200, Duration::from_secs(30));
+        let exhausted = ServerBudget { burst_remaining: Some(0), ..Default::default() };
+        assert_eq!(p.observe(exhausted, None), Some(Duration::from_secs(30)));
+        assert_eq!(p.observe(exhausted, Some(Duration::from_secs(1))), Some(Duration::from_secs(1)));
+        let left = p.pending_pause().unwrap();
+        assert!(left <= Duration::from_secs(1), "paused {left:?}");
+        // Without Retry-After the burst window applies again.
+        assert_eq!(p.observe(exhausted, None), Some(Duration::from_secs(30)));
+        assert!(p.pending_pause().unwrap() > Duration::from_secs(29));
     }
 
     #[test]

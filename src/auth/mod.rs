@@ -90,6 +90,9 @@ pub struct Authenticator {
     binding: String,
     store: Option<Arc<Mutex<Store>>>,
     current: Mutex<Option<Token>>,
+    /// Held while a token is requested: a tenant's sources run at the same time, and the
+    /// second to find no token waits for the first's instead of asking for another.
+    refresh: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -132,6 +135,7 @@ impl Authenticator {
             binding,
             store,
             current: Mutex::new(None),
+            refresh: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -166,6 +170,10 @@ impl Authenticator {
     /// # Errors
     /// `AuthError` for refusals and consent, `ApiError` when the OAuth host is unreachable.
     pub async fn token(&self, api: &Api) -> Result<SecretString, Error> {
+        if let Some(t) = self.cached() {
+            return Ok(t);
+        }
+        let _one_at_a_time = self.refresh.lock().await;
         if let Some(t) = self.cached() {
             return Ok(t);
         }
@@ -223,6 +231,20 @@ impl Authenticator {
         Ok(Token { secret: SecretString::from(token.to_owned()), expires_at: now() + lifetime - margin })
     }
 
+    /// Forgets `refused` after a 401, unless another request already replaced it (the sources
+    /// of a tenant share the token: the second 401 of one expiry must not drop the new token).
+    fn invalidate_refused(&self, refused: &SecretString) {
+        let same = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_none_or(|t| t.secret.expose_secret() == refused.expose_secret());
+        if same {
+            self.invalidate();
+        }
+    }
+
     /// Forgets the token in memory and in the state file (after a 401, or on request).
     pub fn invalidate(&self) {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -272,7 +294,7 @@ impl Authenticator {
             let status = reply.status.as_u16();
             if status == 401 && !reauthenticated {
                 info!(call = what, "Access token refused (401); authenticating again.");
-                self.invalidate();
+                self.invalidate_refused(&token);
                 reauthenticated = true;
                 continue;
             }

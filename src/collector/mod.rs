@@ -1,23 +1,28 @@
 //! THE loop: checkpoint → fetch one page → dedup → normalize → every sink confirms →
-//! commit cursor and ids in one transaction → repeat until the end of the stream, the
-//! per-run maximum, or shutdown. One page is in flight at a time; nothing else loops.
+//! commit cursor and ids in one transaction → repeat until the end of the stream, an
+//! explicit per-run cap, the run-time budget, or shutdown. One page is in flight at a time per
+//! source; nothing else loops.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+use crate::api::ApiError;
 use crate::error::Error;
 use crate::sinks::{Batch, Fanout};
-use crate::sources::{Session, Source, SourceKind};
+use crate::sources::{Session, SinceStart, Source, SourceKind, iso};
 use crate::state::Store;
 
 mod enrich;
 mod page;
 
 pub use page::{PageContext, Prepared, prepare};
+
+/// Empty pages in a row, each moving the cursor, after which a run takes the stream as read.
+const MAX_EMPTY_MOVES: u32 = 20;
 
 /// Whether a run may move checkpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +40,66 @@ pub struct Options {
     pub since: Option<DateTime<Utc>>,
     /// Without `since`: start from the checkpoint (else from the source's fresh start).
     pub from_checkpoint: bool,
-    /// Records to read at most; `None` means the source's per-run maximum; `Some(0)` means
-    /// until the end of the stream.
+    /// Records to read at most; `None` means the source's explicit cap, if configured (else
+    /// until the end); `Some(0)` means until the end of the stream.
     pub max: Option<u32>,
+    /// When the run-time budget ends: no page is started after it, and no retry wait may
+    /// reach past it. `None`: no budget (`fetch --all`, `get-events`).
+    pub deadline: Option<tokio::time::Instant>,
+    /// With `since` later than a checkpoint: skip what lies between (else refused).
+    pub skip_backlog: bool,
     /// Whether checkpoints move.
     pub commit: Commit,
+}
+
+/// Where a committing run asked to start at `since` begins for `source`: never past
+/// undelivered data unless `skip_backlog`, never before the first user snapshot. Reads the
+/// state file only, so `fetch` checks every source with it before any request. The second
+/// value is what the run must log (the span skipped, or why `since` is ignored).
+///
+/// # Errors
+/// `ConfigError::Argument` (exit 2) for a `--since` that would skip undelivered data; a
+/// source's refusal of `since`; `StoreError`.
+pub fn since_plan(
+    store: &Mutex<Store>,
+    tenant: &str,
+    source: &dyn Source,
+    since: DateTime<Utc>,
+    skip_backlog: bool,
+) -> Result<(String, Option<String>), Error> {
+    let kind = source.kind();
+    let stored = lock(store).checkpoint(tenant, kind.key())?;
+    match source.since_start(stored.as_ref().map(|c| c.cursor.as_str()), since)? {
+        SinceStart::From(c) => Ok((c, None)),
+        SinceStart::Ignored { cursor, why } => {
+            Ok((cursor, Some(format!("--since does not apply to {kind} now: {why}."))))
+        }
+        SinceStart::Skips { cursor, from } => {
+            let span = from.map_or_else(
+                || "an unknown span of undelivered data (the checkpoint records no time)".to_owned(),
+                |f| {
+                    let secs = (since - f).to_std().unwrap_or_default().as_secs();
+                    format!(
+                        "up to {} of undelivered data, from {} to {}",
+                        humantime::format_duration(std::time::Duration::from_secs(secs)),
+                        iso(f),
+                        iso(since)
+                    )
+                },
+            );
+            if !skip_backlog {
+                return Err(crate::config::ConfigError::Argument {
+                    arg: "--since".into(),
+                    message: format!(
+                        "is later than the {kind} checkpoint: starting there would skip {span}; \
+                         drop --since to continue from the checkpoint, or add --skip-backlog to skip it"
+                    ),
+                }
+                .into());
+            }
+            Ok((cursor, Some(format!("--skip-backlog: {kind} skips {span}; those events are never delivered."))))
+        }
+    }
 }
 
 /// What collecting one source did.
@@ -59,6 +119,8 @@ pub struct Report {
     pub cursor_moved: bool,
     /// Whether the stream was read to its end.
     pub at_end: bool,
+    /// Whether the run-time budget ended the run (with data left).
+    pub out_of_time: bool,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -108,17 +170,27 @@ impl Collector<'_> {
     ) -> Result<Report, Error> {
         let kind = source.kind();
         let started = Instant::now();
-        let stored = match (opts.since, opts.from_checkpoint) {
-            (None, true) => lock(&self.store).checkpoint(self.tenant, kind.key())?,
-            _ => None,
+        let mut cursor = match (opts.since, opts.commit) {
+            (Some(since), Commit::Yes) => {
+                let (cursor, note) = since_plan(&self.store, self.tenant, source, since, opts.skip_backlog)?;
+                match note {
+                    Some(n) if opts.skip_backlog => warn!(tenant = self.tenant, source = %kind, "{n}"),
+                    Some(n) => info!(tenant = self.tenant, source = %kind, "{n}"),
+                    None => {}
+                }
+                cursor
+            }
+            (Some(since), Commit::Never) => source.start_cursor(Some(since))?,
+            (None, _) => match opts.from_checkpoint.then(|| lock(&self.store).checkpoint(self.tenant, kind.key())) {
+                Some(stored) => match stored? {
+                    Some(c) => c.cursor,
+                    None => source.start_cursor(None)?,
+                },
+                None => source.start_cursor(None)?,
+            },
         };
-        let mut cursor = match stored {
-            Some(c) => c.cursor,
-            None => source.start_cursor(opts.since)?,
-        };
-        let budget = match opts.max {
-            None => u64::from(source.max_per_run()),
-            Some(0) => u64::MAX,
+        let budget = match opts.max.or(source.max_per_run()) {
+            None | Some(0) => u64::MAX,
             Some(n) => u64::from(n),
         };
         let mut r = Report {
@@ -129,18 +201,34 @@ impl Collector<'_> {
             duplicates: 0,
             cursor_moved: false,
             at_end: false,
+            out_of_time: false,
             elapsed: Duration::ZERO,
         };
+        // Empty pages in a row whose cursor moved (DocuSign: not the end of the stream).
+        let mut empty_moves = 0u32;
         loop {
             if *shutdown.borrow() {
                 info!(source = %kind, "Shutdown requested; stopping after the last committed page.");
                 break;
             }
+            if opts.deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                r.out_of_time = true;
+                break;
+            }
             let left = budget - r.fetched;
             let limit = u32::try_from(left.min(u64::from(source.page_size()))).unwrap_or(1).max(1);
-            let page = source.fetch_page(self.session, &cursor, limit).await?;
+            let page = match source.fetch_page(self.session, &cursor, limit).await {
+                Ok(p) => p,
+                Err(Error::Api(ApiError::OutOfTime { what })) => {
+                    debug!(source = %kind, call = %what, "A retry wait would pass the run-time budget; the page is left for the next run.");
+                    r.out_of_time = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             r.pages += 1;
             r.fetched += page.records.len() as u64;
+            let empty = page.records.is_empty();
             let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let pc = PageContext {
                 tenant: self.tenant,
@@ -171,8 +259,17 @@ impl Collector<'_> {
             if let Some(p) = self.progress {
                 p.page(kind.key(), r.delivered, newest.as_deref());
             }
+            let moved = page.next != cursor;
             cursor = page.next;
             if page.at_end {
+                r.at_end = true;
+                break;
+            }
+            // DocuSign's tracking-data guide: an empty page whose cursor moved is not the end;
+            // go on while the cursor changes. A server that moves it forever is cut off.
+            empty_moves = if empty && moved { empty_moves + 1 } else { 0 };
+            if empty_moves >= MAX_EMPTY_MOVES {
+                warn!(source = %kind, pages = empty_moves, "Empty pages keep moving the cursor; taking the stream as read to its end for this run.");
                 r.at_end = true;
                 break;
             }
@@ -193,6 +290,14 @@ impl Collector<'_> {
             at_end = r.at_end,
             "Source collected."
         );
+        if r.out_of_time {
+            warn!(
+                tenant = self.tenant,
+                source = %kind,
+                events = r.delivered,
+                "Run-time budget (state.max_run_time) spent with data left; the next run continues from the checkpoint."
+            );
+        }
         Ok(r)
     }
 }

@@ -6,14 +6,15 @@ use futures_util::future::join_all;
 use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument, error, info, info_span};
 
+use crate::api::{RunScope, scoped};
 use crate::cli::FetchArgs;
-use crate::collector::{Collector, Commit, Options, Report};
+use crate::collector::{Collector, Commit, Options, Report, since_plan};
 use crate::config::{Config, Tenant};
 use crate::context::Context;
 use crate::error::{Error, Exit};
 use crate::progress::Progress;
 use crate::sinks::{self, Fanout};
-use crate::sources;
+use crate::sources::{self, Source};
 use crate::state::{StateLock, Store};
 
 /// Runs one cycle for every tenant in `tenants`, at most `state.tenant_concurrency` at a time.
@@ -30,7 +31,24 @@ pub(crate) async fn run(
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let contexts = build_contexts(tenants, &store).await?;
     let sinks = Fanout::configured(sinks::build(&cfg.sinks)?, &cfg.sinks);
-    let opts = Options { since: args.since, from_checkpoint: true, max: args.all.then_some(0), commit: Commit::Yes };
+    // `--all` is a backfill: to the end of every stream, whatever the cap or the time budget.
+    let deadline = (!args.all).then(|| tokio::time::Instant::now() + cfg.state.max_run_time.get());
+    let opts = Options {
+        since: args.since,
+        from_checkpoint: true,
+        max: args.all.then_some(0),
+        deadline,
+        skip_backlog: args.skip_backlog,
+        commit: Commit::Yes,
+    };
+    // A `--since` that would skip undelivered data is refused before any request is sent.
+    if let Some(since) = args.since {
+        for ctx in &contexts {
+            for source in sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin) {
+                since_plan(&store, &ctx.tenant, source.as_ref(), since, args.skip_backlog)?;
+            }
+        }
+    }
     let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
     // A progress line on an interactive backfill, unless events print to the same terminal.
     let stdout_tty = cfg.sinks.iter().any(|s| matches!(s, crate::config::SinkConfig::Stdout(_)))
@@ -70,8 +88,9 @@ pub(crate) fn stopped_on_request(e: &Error) -> bool {
     crate::shutdown::requested() && matches!(e.exit_code(), Exit::Unavailable | Exit::Sink)
 }
 
-/// Collects every enabled source of one tenant once. A failing source does not stop the
-/// others; the first failure is returned after all ran.
+/// Collects every enabled source of one tenant once, the sources at the same time (each with
+/// its own page in flight; the tenant's shared pacer still bounds their requests together). A
+/// failing source does not stop the others; the first failure is returned after all ran.
 ///
 /// # Errors
 /// The first source's failure.
@@ -83,6 +102,39 @@ pub async fn cycle(
     shutdown: &watch::Receiver<bool>,
     progress: Option<&Progress>,
 ) -> Result<Vec<Report>, Error> {
+    let sources = sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin);
+    let results =
+        join_all(sources.iter().map(|s| collect_one(ctx, s.as_ref(), store, sinks, opts, shutdown, progress))).await;
+    let mut reports = Vec::with_capacity(results.len());
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
+}
+
+/// One source's run within a cycle: collected in its own scope (its counters, the run-time
+/// deadline), recorded in the state file, a failure logged.
+///
+/// # Errors
+/// The source's failure.
+pub(crate) async fn collect_one(
+    ctx: &Context,
+    source: &dyn Source,
+    store: &Arc<Mutex<Store>>,
+    sinks: &Fanout,
+    opts: &Options,
+    shutdown: &watch::Receiver<bool>,
+    progress: Option<&Progress>,
+) -> Result<Report, Error> {
     let mut collector = Collector {
         session: &ctx.session,
         store: store.clone(),
@@ -93,23 +145,14 @@ pub async fn cycle(
         progress,
         enrich: ctx.cfg.enrich_users(),
     };
-    let mut reports = Vec::new();
-    let mut first_error = None;
+    let kind = source.kind();
+    let scope = RunScope::new(opts.deadline);
+    let watch = crate::observe::SourceRun::start(scope.clone(), &ctx.tenant, kind);
     let span = info_span!("tenant", tenant = %ctx.tenant);
-    for source in sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin) {
-        let watch = crate::observe::SourceRun::start(&ctx.session.api, &ctx.tenant, source.kind());
-        let result = collector.collect(source.as_ref(), opts, shutdown).instrument(span.clone()).await;
-        watch.finish(&ctx.session.api, store, &result);
-        match result {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                error!(tenant = %ctx.tenant, source = %source.kind(), exit_code = e.exit_code() as u8, error = %e, "Source failed; its checkpoint stays at the last confirmed page.");
-                first_error.get_or_insert(e);
-            }
-        }
+    let result = scoped(scope, collector.collect(source, opts, shutdown)).instrument(span).await;
+    watch.finish(store, &result);
+    if let Err(e) = &result {
+        error!(tenant = %ctx.tenant, source = %kind, exit_code = e.exit_code() as u8, error = %e, "Source failed; its checkpoint stays at the last confirmed page.");
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(reports),
-    }
+    result
 }

@@ -84,6 +84,8 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs
         since: args.since,
         from_checkpoint: args.from_checkpoint,
         max: Some(args.limit),
+        deadline: None,
+        skip_backlog: false,
         commit: Commit::Never,
     };
     collector.collect(source.as_ref(), &opts, &never).await?;

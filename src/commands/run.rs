@@ -1,6 +1,7 @@
 //! `run`: the fetch cycle every `state.interval` until SIGTERM/SIGINT, one loop per tenant
-//! (at most `state.tenant_concurrency` cycles at a time). A cycle that stopped at the per-run
-//! maximum is followed at once by the next, so a backlog drains. Transient failures
+//! (at most `state.tenant_concurrency` cycles at a time). A source whose cycle ended with data
+//! left (the run-time budget or a cap) is collected again at once, so a backlog drains; a
+//! caught-up source waits `state.interval` (at least a minute). Transient failures
 //! (DocuSign unavailable, a sink down) are logged and retried next interval; consent,
 //! credential, configuration and state failures stop that tenant's loop with an ERROR (the
 //! other tenants go on), and the daemon exits with that code once no tenant is left.
@@ -12,12 +13,16 @@ use futures_util::future::join_all;
 use tokio::sync::{Semaphore, watch};
 use tracing::{error, info};
 
+use tokio::time::Instant;
+
+use super::fetch::collect_one;
 use crate::collector::{Commit, Options};
 use crate::config::{Config, Tenant};
 use crate::context::Context;
 use crate::error::{Error, Exit};
 use crate::notify;
 use crate::sinks::{self, Fanout};
+use crate::sources;
 use crate::state::{StateLock, Store};
 
 /// Runs until `shutdown` turns true.
@@ -48,7 +53,11 @@ pub(crate) async fn run(cfg: Config, tenants: Vec<Tenant>, shutdown: watch::Rece
     Ok(())
 }
 
-/// One tenant's loop. `several`: whether status lines name the tenant.
+/// One tenant's loop. Each cycle collects the tenant's due sources at the same time, each
+/// within `state.max_run_time`. A source that ended with data left is due again at once; one
+/// that is caught up is due `state.interval` (at least a minute) after its cycle ended, so an
+/// up-to-date stream is never polled faster than DocuSign asks. `several`: whether status
+/// lines name the tenant.
 async fn tenant_loop(
     ctx: &Context,
     several: bool,
@@ -57,7 +66,6 @@ async fn tenant_loop(
     bound: &Semaphore,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    let opts = Options { since: None, from_checkpoint: true, max: None, commit: Commit::Yes };
     let interval = ctx.cfg.state.interval.get();
     let status = |text: String| {
         if several {
@@ -66,39 +74,60 @@ async fn tenant_loop(
             notify::status(&text);
         }
     };
+    let sources = sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin);
+    let mut due: Vec<Instant> = vec![Instant::now(); sources.len()];
     loop {
-        let permit = bound.acquire().await.ok();
-        let result = super::cycle(ctx, store, sinks, &opts, &shutdown, None).await;
-        drop(permit);
-        let backlog = match result {
-            Ok(reports) => {
-                let backlog = reports.iter().any(|r| !r.at_end);
-                status(notify::cycle_status(Ok(&reports), (!backlog).then_some(interval)));
-                backlog
-            }
-            Err(e) if super::fetch::stopped_on_request(&e) => break,
-            Err(e) if matches!(e.exit_code(), Exit::Unavailable | Exit::Api | Exit::Sink) => {
-                error!(tenant = %ctx.tenant, error = %e, "Cycle failed; retrying at the next interval.");
-                status(notify::cycle_status(Err(e.exit_code()), Some(interval)));
-                false
-            }
-            Err(e) => {
-                error!(tenant = %ctx.tenant, exit_code = e.exit_code() as u8, error = %e, "Tenant stopped: retrying cannot fix this; fix it and restart.");
-                return Err(e);
-            }
-        };
-        if *shutdown.borrow() {
-            break;
-        }
-        if backlog {
-            continue;
-        }
+        let next = due.iter().min().copied().unwrap_or_else(Instant::now);
         tokio::select! {
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep_until(next) => {}
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
             break;
+        }
+        let permit = bound.acquire().await.ok();
+        let opts = Options {
+            since: None,
+            from_checkpoint: true,
+            max: None,
+            deadline: Some(Instant::now() + ctx.cfg.state.max_run_time.get()),
+            skip_backlog: false,
+            commit: Commit::Yes,
+        };
+        let now = Instant::now();
+        let picked: Vec<usize> = (0..sources.len()).filter(|&i| due[i] <= now).collect();
+        let results = join_all(
+            picked.iter().map(|&i| collect_one(ctx, sources[i].as_ref(), store, sinks, &opts, &shutdown, None)),
+        )
+        .await;
+        drop(permit);
+        let ended = Instant::now();
+        let mut reports = Vec::new();
+        let mut failed = None;
+        for (&i, result) in picked.iter().zip(results) {
+            due[i] = match result {
+                Ok(r) => {
+                    let again = if r.at_end { ended + interval } else { ended };
+                    reports.push(r);
+                    again
+                }
+                Err(e) if super::fetch::stopped_on_request(&e) => return Ok(()),
+                Err(e) if matches!(e.exit_code(), Exit::Unavailable | Exit::Api | Exit::Sink) => {
+                    error!(tenant = %ctx.tenant, source = %sources[i].kind(), error = %e, "Source failed; retrying at the next interval.");
+                    failed.get_or_insert(e.exit_code());
+                    ended + interval
+                }
+                Err(e) => {
+                    error!(tenant = %ctx.tenant, exit_code = e.exit_code() as u8, error = %e, "Tenant stopped: retrying cannot fix this; fix it and restart.");
+                    return Err(e);
+                }
+            };
+        }
+        let wait = due.iter().min().map(|d| d.saturating_duration_since(ended));
+        let next = wait.filter(|w| !w.is_zero());
+        match failed {
+            None => status(notify::cycle_status(Ok(&reports), next)),
+            Some(code) => status(notify::cycle_status(Err(code), next)),
         }
     }
     Ok(())

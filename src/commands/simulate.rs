@@ -76,7 +76,7 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
 [docusign]\nenvironment = \"developer\"\nintegration_key = \"{ik}\"\nuser_id = \"{user}\"\naccount_id = \"{acc}\"\n\
 organization_id = \"{org}\"\nprivate_key_file = \"{key}\"\nauth_base_url = \"{base}\"\nmonitor_base_url = \"{base}\"\n\
 admin_base_url = \"{base}/management\"\n\n[sources.customer_events]\nenabled = true\n\n[sources.user_data]\nenabled = true\n\n\
-[state]\npath = \"state/simulator.db\"\ninterval = \"30s\"\n{pacing}",
+[state]\npath = \"state/simulator.db\"\ninterval = \"60s\"\n{pacing}",
         pacing = pacing(&sc.quota),
         ik = sc.integration_key,
         user = sc.user_id,

@@ -63,7 +63,7 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
             path.display()
         )));
     }
-    match health::problems(&list) {
+    match health::problems(&list, false) {
         None => Ok(()),
         Some(p) => Err(Error::Unhealthy(format!("not every source is ok: {p}"))),
     }
@@ -104,6 +104,7 @@ fn document(list: &[SourceHealth], now: DateTime<Utc>, stale_after: Duration) ->
                     "pages": r.pages_last,
                     "retries": r.retries_last,
                     "throttled": r.throttled_last,
+                    "backlog": r.backlog,
                 })),
                 "checkpoint_updated_at": time(h.checkpoint_at),
                 "checkpoint_age_seconds": h.checkpoint_at.map(|t| age_secs(now, t)),

@@ -62,6 +62,10 @@ pub enum ConfigError {
     },
 }
 
+/// The shortest `state.interval`: DocuSign's tracking-data guide asks that an up-to-date
+/// Monitor stream is polled at most once a minute.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.to_owned(), message: message.into() }
 }
@@ -132,9 +136,10 @@ pub struct CustomerEventsConfig {
     /// Collect Monitor customer events.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Most events one run delivers (DocuSign's page limit is 2000); the rest comes next run.
-    #[serde(default = "default_max_events")]
-    pub max_events_per_fetch: Bounded<1, 2000>,
+    /// An explicit cap on the events one run reads (1..=2000, as XSOAR's); the rest comes next
+    /// run. Absent (the default): a run drains the stream within `state.max_run_time`.
+    #[serde(default)]
+    pub max_events_per_fetch: Option<Bounded<1, 2000>>,
     /// Events asked for per request (`limit`); DocuSign allows up to 2000.
     #[serde(default = "default_event_page")]
     pub page_size: Bounded<1, 2000>,
@@ -154,7 +159,7 @@ impl Default for CustomerEventsConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            max_events_per_fetch: default_max_events(),
+            max_events_per_fetch: None,
             page_size: default_event_page(),
             first_fetch: default_first_fetch(),
             api: default_monitor_api(),
@@ -170,9 +175,10 @@ pub struct UserDataConfig {
     /// Collect Admin user records (needs `organization_read user_read` consent).
     #[serde(default)]
     pub enabled: bool,
-    /// Most user records one run reads; the rest comes next run.
-    #[serde(default = "default_max_users")]
-    pub max_users_per_fetch: Bounded<1, 1250>,
+    /// An explicit cap on the user records one run reads (1..=1250); the rest comes next run.
+    /// Absent (the default): a run reads the whole pass within `state.max_run_time`.
+    #[serde(default)]
+    pub max_users_per_fetch: Option<Bounded<1, 1250>>,
     /// Users asked for per request (`take`); 250 is the ceiling known to work.
     #[serde(default = "default_user_page")]
     pub page_size: Bounded<1, 250>,
@@ -189,7 +195,7 @@ impl Default for UserDataConfig {
     fn default() -> Self {
         Self {
             enabled: false,
-            max_users_per_fetch: default_max_users(),
+            max_users_per_fetch: None,
             page_size: default_user_page(),
             modified_overlap: default_overlap(),
             full_snapshot_every: default_full_snapshot(),
@@ -204,9 +210,15 @@ pub struct StateConfig {
     /// SQLite file holding checkpoints, the dedup ledger and the encrypted token cache.
     #[serde(default = "default_state_path")]
     pub path: PathBuf,
-    /// Pause between cycles in `run` mode.
+    /// Pause between cycles in `run` mode once a source is caught up (at least 60 s: DocuSign
+    /// asks that an up-to-date Monitor stream is not polled more often than once a minute).
     #[serde(default = "default_interval")]
     pub interval: HumanDuration,
+    /// How long one collection cycle may run (`fetch`, and each cycle of `run`): past it, the
+    /// page in flight is finished and committed and the run ends with a backlog (logged, and
+    /// `status` says `backlog`). Default 4 minutes, below the shipped timer's 5-minute period.
+    #[serde(default = "default_max_run_time")]
+    pub max_run_time: HumanDuration,
     /// Event ids remembered per source for deduplication across pages and runs.
     #[serde(default = "default_ledger")]
     pub ledger_size: Bounded<1000, 10_000_000>,
@@ -220,6 +232,7 @@ impl Default for StateConfig {
         Self {
             path: default_state_path(),
             interval: default_interval(),
+            max_run_time: default_max_run_time(),
             ledger_size: default_ledger(),
             tenant_concurrency: default_tenant_concurrency(),
         }
@@ -303,20 +316,14 @@ impl Default for DemoConfig {
 fn yes() -> bool {
     true
 }
-fn default_max_events() -> Bounded<1, 2000> {
-    Bounded::<1, 2000>::new(2000).unwrap_or_else(|_| unreachable!())
-}
 fn default_event_page() -> Bounded<1, 2000> {
-    default_max_events()
+    Bounded::<1, 2000>::new(2000).unwrap_or_else(|_| unreachable!())
 }
 fn default_first_fetch() -> HumanDuration {
     HumanDuration(Duration::from_secs(7 * 86_400))
 }
 fn default_monitor_api() -> MonitorApi {
     MonitorApi::OrgStream
-}
-fn default_max_users() -> Bounded<1, 1250> {
-    Bounded::<1, 1250>::new(1250).unwrap_or_else(|_| unreachable!())
 }
 fn default_user_page() -> Bounded<1, 250> {
     Bounded::<1, 250>::new(250).unwrap_or_else(|_| unreachable!())
@@ -332,6 +339,9 @@ fn default_state_path() -> PathBuf {
 }
 fn default_interval() -> HumanDuration {
     HumanDuration(Duration::from_secs(300))
+}
+fn default_max_run_time() -> HumanDuration {
+    HumanDuration(Duration::from_secs(240))
 }
 fn default_ledger() -> Bounded<1000, 10_000_000> {
     Bounded::<1000, 10_000_000>::new(100_000).unwrap_or_else(|_| unreachable!())
@@ -429,8 +439,19 @@ impl Config {
         if rl.burst_window.get().is_zero() {
             return Err(invalid("rate_limit.burst_window", "must be longer than zero"));
         }
-        if self.state.interval.get().is_zero() {
-            return Err(invalid("state.interval", "must be longer than zero"));
+        if self.state.interval.get() < MIN_INTERVAL {
+            return Err(invalid(
+                "state.interval",
+                format!(
+                    "is {}, under the {} minimum: DocuSign's Monitor guide asks that an up-to-date stream is not \
+                     polled more often than once a minute (a backlog is still read without pause)",
+                    humantime::format_duration(self.state.interval.get()),
+                    humantime::format_duration(MIN_INTERVAL)
+                ),
+            ));
+        }
+        if self.state.max_run_time.get().is_zero() {
+            return Err(invalid("state.max_run_time", "must be longer than zero"));
         }
         Ok(())
     }

@@ -18,7 +18,9 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 #[test]
 fn minimal_config_takes_defaults() {
     let c = parse(MINIMAL).unwrap();
-    assert_eq!(c.sources.customer_events.max_events_per_fetch.get(), 2000);
+    assert_eq!(c.sources.customer_events.max_events_per_fetch, None, "no cap: a run drains the stream");
+    assert_eq!(c.sources.user_data.max_users_per_fetch, None);
+    assert_eq!(c.state.max_run_time.get(), std::time::Duration::from_secs(240));
     assert_eq!(c.sources.customer_events.api, MonitorApi::OrgStream);
     assert!(!c.sources.user_data.enabled);
     assert_eq!(c.scopes(), vec!["signature", "impersonation"]);
@@ -150,4 +152,13 @@ fn tenant_names_are_unique_and_plain() {
     assert!(e.contains("invalid tenant name") && e.contains("line"), "{e}");
     let e = parse(&format!("{SHARED}\n[[tenants]]\nname = \"a\"\nusr_id = \"u\"\n")).unwrap_err().to_string();
     assert!(e.contains("unknown field `usr_id`"), "{e}");
+}
+
+#[test]
+fn interval_under_a_minute_is_refused_with_the_reason() {
+    let e = parse(&format!("{MINIMAL}\n[state]\ninterval = \"30s\"\n")).unwrap_err().to_string();
+    assert!(e.contains("state.interval") && e.contains("once a minute"), "{e}");
+    assert!(parse(&format!("{MINIMAL}\n[state]\ninterval = \"60s\"\n")).is_ok());
+    let e = parse(&format!("{MINIMAL}\n[state]\nmax_run_time = \"0s\"\n")).unwrap_err().to_string();
+    assert!(e.contains("state.max_run_time"), "{e}");
 }

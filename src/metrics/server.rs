@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use super::{SourceLabels, global};
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
-use crate::health::{self, SourceHealth, Verdict};
+use crate::health::{self, SourceHealth};
 use crate::state::Store;
 
 /// What the handlers read.
@@ -82,7 +82,7 @@ fn refresh(list: &[SourceHealth]) {
     let now = Utc::now();
     for h in list {
         let l = SourceLabels::new(&h.tenant, &h.source);
-        m.healthy.get_or_create(&l).set(i64::from(h.verdict == Verdict::Ok));
+        m.healthy.get_or_create(&l).set(i64::from(h.verdict.acceptable(true)));
         let failures = h.run.as_ref().map_or(0, |r| r.consecutive_failures);
         m.failures.get_or_create(&l).set(i64::try_from(failures).unwrap_or(i64::MAX));
         if let Some(t) = h.run.as_ref().and_then(|r| r.last_success_at) {
@@ -116,12 +116,12 @@ async fn healthz(State(s): State<Arc<Shared>>) -> Response {
             return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
         }
     };
-    match health::problems(&list) {
+    match health::problems(&list, true) {
         None => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
         Some(reason) => {
             let sources: Vec<_> = list
                 .iter()
-                .filter(|h| h.verdict != Verdict::Ok)
+                .filter(|h| !h.verdict.acceptable(true))
                 .map(|h| json!({"tenant": h.tenant, "source": h.source, "verdict": h.verdict}))
                 .collect();
             let body = json!({"status": "unhealthy", "reason": reason, "sources": sources});

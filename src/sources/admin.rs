@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Page, Session, Source, SourceKind};
+use super::{Page, Session, SinceStart, Source, SourceKind};
 use crate::api::ApiError;
 use crate::config::UserDataConfig;
 use crate::error::Error;
@@ -35,7 +35,7 @@ struct Cursor {
 pub struct AdminUsers {
     url: String,
     account_id: String,
-    max_per_run: u32,
+    max_per_run: Option<u32>,
     page_size: u32,
     overlap: chrono::Duration,
     full_every: chrono::Duration,
@@ -48,7 +48,7 @@ impl AdminUsers {
         Self {
             url: format!("{}/v2/organizations/{org}/users", base.trim_end_matches('/')),
             account_id: account_id.to_owned(),
-            max_per_run: cfg.max_users_per_fetch.get(),
+            max_per_run: cfg.max_users_per_fetch.map(|b| b.get()),
             page_size: cfg.page_size.get(),
             overlap: chrono::Duration::from_std(cfg.modified_overlap.get()).unwrap_or(chrono::Duration::hours(1)),
             full_every: chrono::Duration::from_std(cfg.full_snapshot_every.get()).unwrap_or(chrono::Duration::days(7)),
@@ -100,7 +100,31 @@ impl Source for AdminUsers {
         serde_json::to_string(&c).map_err(|e| Error::Internal(e.to_string()))
     }
 
-    fn max_per_run(&self) -> u32 {
+    fn since_start(&self, stored: Option<&str>, since: DateTime<Utc>) -> Result<SinceStart, Error> {
+        let Some(stored) = stored else {
+            // The first pass is the full snapshot every later change is compared with.
+            return Ok(SinceStart::Ignored {
+                cursor: self.start_cursor(None)?,
+                why: "the first full user snapshot comes first",
+            });
+        };
+        let c: Cursor = serde_json::from_str(stored).map_err(|e| super::unreadable_cursor("user_data", &e))?;
+        if self.full_due(&c, Utc::now()) {
+            return Ok(SinceStart::Ignored {
+                cursor: stored.to_owned(),
+                why: "a full user snapshot is due or in progress",
+            });
+        }
+        // A changed-only pass from `since`, keeping when the last full snapshot ran.
+        let next = Cursor { since: Some(since), pass_started: None, offset: 0, last_full: c.last_full };
+        let cursor = serde_json::to_string(&next).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(match c.since {
+            Some(from) if since <= from => SinceStart::From(cursor),
+            from => SinceStart::Skips { cursor, from },
+        })
+    }
+
+    fn max_per_run(&self) -> Option<u32> {
         self.max_per_run
     }
 

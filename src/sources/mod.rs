@@ -88,6 +88,30 @@ pub struct Page {
     pub at_end: bool,
 }
 
+/// Where a committing run asked to start at `--since` begins, against the stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinceStart {
+    /// Start at this cursor: nothing undelivered is skipped (at most a re-read, which the
+    /// ledger absorbs).
+    From(String),
+    /// `--since` does not apply to this source now; the run starts at `cursor` as it would
+    /// without it (`why` says why: a first or due full user snapshot must not be skipped).
+    Ignored {
+        /// Where the run starts.
+        cursor: String,
+        /// Why `--since` is ignored.
+        why: &'static str,
+    },
+    /// Starting at `cursor` would skip what lies between the checkpoint's position (`from`,
+    /// when known) and `--since`: refused unless `--skip-backlog`.
+    Skips {
+        /// Where the run would start.
+        cursor: String,
+        /// The checkpoint's position, when the cursor records it.
+        from: Option<DateTime<Utc>>,
+    },
+}
+
 /// What a source needs to talk to DocuSign.
 #[derive(Debug)]
 pub struct Session {
@@ -109,8 +133,15 @@ pub trait Source: Send + Sync {
     /// Never for the built-in sources; the signature leaves room for sources that must ask.
     fn start_cursor(&self, since: Option<DateTime<Utc>>) -> Result<String, Error>;
 
-    /// Per-run maximum of records (config).
-    fn max_per_run(&self) -> u32;
+    /// Where a committing run asked to start at `since` begins, given the stored cursor.
+    ///
+    /// # Errors
+    /// As [`Source::start_cursor`]; a stored cursor this build cannot read.
+    fn since_start(&self, stored: Option<&str>, since: DateTime<Utc>) -> Result<SinceStart, Error>;
+
+    /// An explicit per-run cap on records (config); `None`: read to the end of the stream
+    /// within the run-time budget.
+    fn max_per_run(&self) -> Option<u32>;
 
     /// Largest page one request asks for.
     fn page_size(&self) -> u32;

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tracing::warn;
 
-use super::{Page, Record, Session, Source, SourceKind, iso, unreadable_cursor};
+use super::{Page, Record, Session, SinceStart, Source, SourceKind, iso, unreadable_cursor};
 use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::error::Error;
@@ -40,6 +40,9 @@ pub(crate) fn newest_event(stored: &str) -> Option<DateTime<Utc>> {
 /// be up to ~5 minutes late, so this re-reads a margin the ledger deduplicates.
 const RECOVERY_MARGIN_MINUTES: i64 = 15;
 
+/// How far back the Monitor stream keeps events.
+pub(crate) const STREAM_KEEPS: chrono::Duration = chrono::Duration::days(7);
+
 fn is_iso(c: &str) -> bool {
     DateTime::parse_from_rfc3339(c).is_ok()
 }
@@ -50,7 +53,7 @@ pub struct MonitorEvents {
     url: String,
     api: MonitorApi,
     first_fetch: std::time::Duration,
-    max_per_run: u32,
+    max_per_run: Option<u32>,
     page_size: u32,
 }
 
@@ -70,7 +73,7 @@ impl MonitorEvents {
             url,
             api: cfg.api,
             first_fetch: cfg.first_fetch.get(),
-            max_per_run: cfg.max_events_per_fetch.get(),
+            max_per_run: cfg.max_events_per_fetch.map(|b| b.get()),
             page_size: cfg.page_size.get(),
         }
     }
@@ -141,9 +144,10 @@ pub(super) fn parse(reply: Reply, api: MonitorApi, sent: &str, at: Option<DateTi
         newest = newest.max(time);
     }
     let end = if end.is_empty() { sent.to_owned() } else { end };
-    // DocuSign's own samples stop when endCursor == the cursor sent; peers stop on an empty
-    // page. Either ends the stream, but a non-empty page is always delivered first.
-    let at_end = records.is_empty() || end == sent;
+    // DocuSign's tracking-data guide and samples: the stream ends when endCursor == the cursor
+    // sent. An empty page whose endCursor moved is *not* the end (peers that stop there lose
+    // what follows): the collector goes on while the cursor changes.
+    let at_end = end == sent;
     let at = match (newest, at) {
         (Some(n), Some(a)) => Some(n.max(a)),
         (n, a) => n.or(a),
@@ -174,10 +178,35 @@ impl Source for MonitorEvents {
         let from = since.unwrap_or_else(|| {
             Utc::now() - chrono::Duration::from_std(self.first_fetch).unwrap_or(chrono::Duration::days(7))
         });
+        // The stream keeps seven days: an older start is a mistake, not a backfill.
+        if let Some(t) = since
+            && t < Utc::now() - STREAM_KEEPS - chrono::Duration::minutes(10)
+        {
+            return Err(crate::config::ConfigError::Argument {
+                arg: "--since".into(),
+                message: format!(
+                    "{} reaches before what DocuSign's Monitor stream keeps (the last 7 days); use 7d or later",
+                    iso(t)
+                ),
+            }
+            .into());
+        }
         Ok(cursor_json(&iso(from), None))
     }
 
-    fn max_per_run(&self) -> u32 {
+    fn since_start(&self, stored: Option<&str>, since: DateTime<Utc>) -> Result<SinceStart, Error> {
+        let cursor = self.start_cursor(Some(since))?;
+        let Some(stored) = stored else { return Ok(SinceStart::From(cursor)) };
+        let c: Cursor = serde_json::from_str(stored).map_err(|e| unreadable_cursor("customer_events", &e))?;
+        // The position reached: the newest event delivered, or the ISO time not yet read past.
+        let position = c.at.or_else(|| DateTime::parse_from_rfc3339(&c.cursor).ok().map(|t| t.with_timezone(&Utc)));
+        Ok(match position {
+            Some(p) if since <= p => SinceStart::From(cursor),
+            from => SinceStart::Skips { cursor, from },
+        })
+    }
+
+    fn max_per_run(&self) -> Option<u32> {
         self.max_per_run
     }
 
@@ -278,6 +307,9 @@ mod tests {
         assert!(p.at_end && p.records.len() == 1);
         let p = parse(r(json!({"data": []})), MonitorApi::V2, "c1", Some(t0())).unwrap();
         assert!(p.at_end);
+        // An empty page whose cursor moved is not the end: more may follow the new cursor.
+        let p = parse(r(json!({"endCursor": "c2", "data": []})), MonitorApi::V2, "c1", Some(t0())).unwrap();
+        assert!(!p.at_end && p.records.is_empty());
     }
 
     #[test]

@@ -33,10 +33,11 @@ pub use tokens::CachedToken;
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
-const MIGRATIONS: &[(i64, &str)] = &[(2, include_str!("runs.sql")), (3, include_str!("ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(2, include_str!("runs.sql")), (3, include_str!("ledger.sql")), (4, include_str!("backlog.sql"))];
 
 /// State-file problems.
 #[derive(Debug, thiserror::Error)]
@@ -192,9 +193,17 @@ impl Store {
             if version < 1 {
                 tx.execute_batch(include_str!("schema.sql")).map_err(err)?;
             }
+            let mut from = version.max(1);
             for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > version) {
                 tx.execute_batch(sql).map_err(err)?;
-                tracing::info!(path = %path.display(), from = version, to, "State file schema upgraded.");
+                // A new file is built by the same steps, but nothing was upgraded: say so once.
+                if version > 0 {
+                    tracing::info!(path = %path.display(), from, to, "State file schema upgraded.");
+                }
+                from = *to;
+            }
+            if version == 0 {
+                tracing::debug!(path = %path.display(), version = SCHEMA_VERSION, "State file created.");
             }
             tx.execute_batch(&format!(
                 "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
@@ -264,8 +273,16 @@ mod tests {
         assert_eq!(v, SCHEMA_VERSION);
         assert_eq!(s.checkpoint("default", "customer_events").unwrap().unwrap().cursor, "{\"cursor\":\"c1\"}");
         let now = chrono::Utc::now();
-        let o =
-            RunOutcome { started_at: now, ended_at: now, events: 1, pages: 1, retries: 0, throttled: 0, error: None };
+        let o = RunOutcome {
+            started_at: now,
+            ended_at: now,
+            events: 1,
+            pages: 1,
+            retries: 0,
+            throttled: 0,
+            error: None,
+            backlog: false,
+        };
         s.record_run("default", "customer_events", &o).unwrap();
         drop(s);
         let again = Store::open(&p).unwrap();
@@ -284,8 +301,16 @@ mod tests {
         drop(Store::open(&p).unwrap());
         let mut ro = Store::open_read_only(&p).unwrap().unwrap();
         let now = chrono::Utc::now();
-        let o =
-            RunOutcome { started_at: now, ended_at: now, events: 1, pages: 1, retries: 0, throttled: 0, error: None };
+        let o = RunOutcome {
+            started_at: now,
+            ended_at: now,
+            events: 1,
+            pages: 1,
+            retries: 0,
+            throttled: 0,
+            error: None,
+            backlog: false,
+        };
         assert!(ro.record_run("t", "s", &o).is_err());
     }
 

@@ -27,6 +27,9 @@ pub struct RunOutcome {
     pub throttled: u64,
     /// `None` on success; else the error's message (secret-free, as in the logs) and exit code.
     pub error: Option<(String, u8)>,
+    /// The run ended with data left: its run-time budget or an explicit per-run cap stopped it
+    /// before the end of the stream.
+    pub backlog: bool,
 }
 
 /// The last error of a source.
@@ -69,6 +72,8 @@ pub struct RunRecord {
     pub throttled_last: u64,
     /// How long the last run took, in milliseconds.
     pub duration_ms_last: u64,
+    /// The last successful run ended with data left (a backfill still under way).
+    pub backlog: bool,
 }
 
 fn text(t: DateTime<Utc>) -> String {
@@ -120,12 +125,17 @@ fn record(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         retries_last: uint(r, 12)?,
         throttled_last: uint(r, 13)?,
         duration_ms_last: uint(r, 14)?,
+        backlog: uint(r, 15)? != 0,
     })
 }
 
 const COLUMNS: &str = "tenant, source, started_at, ended_at, last_success_at, last_error, last_error_code, \
      last_error_at, consecutive_failures, events_total, events_last, pages_last, retries_last, throttled_last, \
      duration_ms_last";
+
+/// `backlog` came with schema 4; a version 2 or 3 file opened read-only reads it as 0.
+const BACKLOG_COLUMN: &str = "backlog";
+const NO_BACKLOG_COLUMN: &str = "0";
 
 impl Store {
     /// Records one run of a source: overwrites the last-run fields, adds to the totals, and
@@ -143,8 +153,8 @@ impl Store {
             .execute(
                 "INSERT INTO runs (tenant, source, started_at, ended_at, last_success_at, last_error, last_error_code,
                    last_error_at, consecutive_failures, events_total, events_last, pages_last, retries_last,
-                   throttled_last, duration_ms_last)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14)
+                   throttled_last, duration_ms_last, backlog)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (tenant, source) DO UPDATE SET
                    started_at = excluded.started_at, ended_at = excluded.ended_at,
                    last_success_at = coalesce(excluded.last_success_at, last_success_at),
@@ -155,7 +165,8 @@ impl Store {
                    events_total = events_total + excluded.events_last,
                    events_last = excluded.events_last, pages_last = excluded.pages_last,
                    retries_last = excluded.retries_last, throttled_last = excluded.throttled_last,
-                   duration_ms_last = excluded.duration_ms_last",
+                   duration_ms_last = excluded.duration_ms_last,
+                   backlog = CASE WHEN ?9 = 0 THEN excluded.backlog ELSE backlog END",
                 params![
                     tenant,
                     source,
@@ -171,6 +182,7 @@ impl Store {
                     int(o.retries),
                     int(o.throttled),
                     duration,
+                    i64::from(o.backlog && o.error.is_none()),
                 ],
             )
             .map_err(self.sql())?;
@@ -188,7 +200,7 @@ impl Store {
         }
         self.conn
             .query_row(
-                &format!("SELECT {COLUMNS} FROM runs WHERE tenant = ?1 AND source = ?2"),
+                &format!("SELECT {COLUMNS}, {} FROM runs WHERE tenant = ?1 AND source = ?2", self.backlog_column()?),
                 params![tenant, source],
                 record,
             )
@@ -204,8 +216,10 @@ impl Store {
         if !self.keeps_run_records()? {
             return Ok(Vec::new());
         }
-        let mut stmt =
-            self.conn.prepare(&format!("SELECT {COLUMNS} FROM runs ORDER BY tenant, source")).map_err(self.sql())?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {COLUMNS}, {} FROM runs ORDER BY tenant, source", self.backlog_column()?))
+            .map_err(self.sql())?;
         let rows = stmt.query_map([], record).map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
@@ -237,6 +251,16 @@ impl Store {
             .map(|o| o.is_some())
             .map_err(self.sql())
     }
+
+    fn backlog_column(&self) -> Result<&'static str, StoreError> {
+        let has = self
+            .conn
+            .query_row("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'backlog'", [], |_| Ok(()))
+            .optional()
+            .map_err(self.sql())?
+            .is_some();
+        Ok(if has { BACKLOG_COLUMN } else { NO_BACKLOG_COLUMN })
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +280,7 @@ mod tests {
             retries: 1,
             throttled: 1,
             error: error.map(|m| (m.to_owned(), 5)),
+            backlog: false,
         }
     }
 
@@ -283,5 +308,20 @@ mod tests {
         assert_eq!(r.last_success_at, Some(at("2026-11-01T00:00:05Z")));
         assert!(r.last_error.is_some(), "the last error stays on record");
         assert_eq!(s.run_records().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn backlog_follows_the_last_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let mut o = outcome("2026-11-01T00:00:02Z", 10, None);
+        o.backlog = true;
+        s.record_run("t", "customer_events", &o).unwrap();
+        assert!(s.run_record("t", "customer_events").unwrap().unwrap().backlog);
+        // A failure says nothing new about the backlog; the next success does.
+        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:03Z", 0, Some("down"))).unwrap();
+        assert!(s.run_record("t", "customer_events").unwrap().unwrap().backlog);
+        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:04Z", 1, None)).unwrap();
+        assert!(!s.run_record("t", "customer_events").unwrap().unwrap().backlog);
     }
 }
