@@ -17,7 +17,7 @@ fn get_events_prints_and_moves_no_checkpoint() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let header = text.lines().next().unwrap();
-    for col in ["eventId", "timestamp", "accountId", "userId", "object/action"] {
+    for col in ["eventId", "timestamp", "userId", "object/action", "result", "ipAddress", "accountId"] {
         assert!(header.contains(col), "{header}");
     }
     assert!(text.contains("(3 records)"), "{text}");

@@ -157,6 +157,54 @@ pub(crate) fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
 }
 
 impl Collector<'_> {
+    /// The summary line of a source's run, and the warning when the budget cut it short.
+    fn log_report(&self, r: &Report) {
+        let kind = r.kind;
+        info!(
+            tenant = self.tenant,
+            source = %kind,
+            events = r.delivered,
+            fetched = r.fetched,
+            duplicates = r.duplicates,
+            pages = r.pages,
+            duration_ms = u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX),
+            cursor_moved = r.cursor_moved,
+            at_end = r.at_end,
+            "Source collected."
+        );
+        if r.out_of_time {
+            warn!(
+                tenant = self.tenant,
+                source = %kind,
+                events = r.delivered,
+                "Run-time budget (state.max_run_time) spent with data left; the next run continues from the checkpoint."
+            );
+        }
+    }
+
+    /// Where a run of `source` starts: `--since` (checked against the checkpoint when the run
+    /// commits), the checkpoint, or the source's fresh start.
+    fn first_cursor(&self, source: &dyn Source, opts: &Options) -> Result<String, Error> {
+        let kind = source.kind();
+        Ok(match (opts.since, opts.commit) {
+            (Some(since), Commit::Yes) => {
+                let (cursor, note) = since_plan(&self.store, self.tenant, source, since, opts.skip_backlog)?;
+                match note {
+                    Some(n) if opts.skip_backlog => warn!(tenant = self.tenant, source = %kind, "{n}"),
+                    Some(n) => info!(tenant = self.tenant, source = %kind, "{n}"),
+                    None => {}
+                }
+                cursor
+            }
+            (Some(since), Commit::Never) => source.start_cursor(Some(since))?,
+            (None, _) if opts.from_checkpoint => match lock(&self.store).checkpoint(self.tenant, kind.key())? {
+                Some(c) => c.cursor,
+                None => source.start_cursor(None)?,
+            },
+            (None, _) => source.start_cursor(None)?,
+        })
+    }
+
     /// Collects one source until its end, its maximum, or `shutdown` turns true (checked
     /// between pages: the page in flight is always finished and committed).
     ///
@@ -170,25 +218,7 @@ impl Collector<'_> {
     ) -> Result<Report, Error> {
         let kind = source.kind();
         let started = Instant::now();
-        let mut cursor = match (opts.since, opts.commit) {
-            (Some(since), Commit::Yes) => {
-                let (cursor, note) = since_plan(&self.store, self.tenant, source, since, opts.skip_backlog)?;
-                match note {
-                    Some(n) if opts.skip_backlog => warn!(tenant = self.tenant, source = %kind, "{n}"),
-                    Some(n) => info!(tenant = self.tenant, source = %kind, "{n}"),
-                    None => {}
-                }
-                cursor
-            }
-            (Some(since), Commit::Never) => source.start_cursor(Some(since))?,
-            (None, _) => match opts.from_checkpoint.then(|| lock(&self.store).checkpoint(self.tenant, kind.key())) {
-                Some(stored) => match stored? {
-                    Some(c) => c.cursor,
-                    None => source.start_cursor(None)?,
-                },
-                None => source.start_cursor(None)?,
-            },
-        };
+        let mut cursor = self.first_cursor(source, opts)?;
         let budget = match opts.max.or(source.max_per_run()) {
             None | Some(0) => u64::MAX,
             Some(n) => u64::from(n),
@@ -278,26 +308,7 @@ impl Collector<'_> {
             }
         }
         r.elapsed = started.elapsed();
-        info!(
-            tenant = self.tenant,
-            source = %kind,
-            events = r.delivered,
-            fetched = r.fetched,
-            duplicates = r.duplicates,
-            pages = r.pages,
-            duration_ms = u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX),
-            cursor_moved = r.cursor_moved,
-            at_end = r.at_end,
-            "Source collected."
-        );
-        if r.out_of_time {
-            warn!(
-                tenant = self.tenant,
-                source = %kind,
-                events = r.delivered,
-                "Run-time budget (state.max_run_time) spent with data left; the next run continues from the checkpoint."
-            );
-        }
+        self.log_report(&r);
         Ok(r)
     }
 }

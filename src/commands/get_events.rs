@@ -118,7 +118,10 @@ fn cell(v: &Value, key: &str) -> String {
 /// Renders the columns an operator scans first.
 fn table(kind: SourceKind, lines: &[Line]) -> String {
     let headers: Vec<&str> = match kind {
-        SourceKind::CustomerEvents => vec!["eventId", "timestamp", "accountId", "userId", "object/action"],
+        // The result and the IP first tell a failed login from a successful one, and from where.
+        SourceKind::CustomerEvents => {
+            vec!["eventId", "timestamp", "userId", "object/action", "result", "ipAddress", "accountId"]
+        }
         SourceKind::UserData => vec!["id", "user_name", "email", "user_status", "membership_status"],
     };
     let rows: Vec<Vec<String>> = lines
@@ -129,9 +132,11 @@ fn table(kind: SourceKind, lines: &[Line]) -> String {
                 SourceKind::CustomerEvents => vec![
                     cell(&v, "eventId"),
                     cell(&v, "timestamp"),
-                    cell(&v, "accountId"),
                     cell(&v, "userId"),
                     format!("{}/{}", cell(&v, "object"), cell(&v, "action")),
+                    cell(&v, "result"),
+                    cell(&v, "ipAddress"),
+                    cell(&v, "accountId"),
                 ],
                 SourceKind::UserData => headers.iter().map(|h| cell(&v, h)).collect(),
             }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiError, Fault, Simulator, Stats};
+use super::{ApiError, Chaos, Fault, Simulator, Stats};
 
 /// Upper bound for `count`, so a typo cannot make the simulator allocate forever.
 const MAX_COUNT: usize = 1_000_000;
@@ -92,4 +92,28 @@ pub(super) async fn expire_tokens(State(sim): State<Simulator>) -> Response {
 /// `GET /_sim/stats`: the [`Stats`] counters.
 pub(super) async fn stats(State(sim): State<Simulator>) -> Json<Stats> {
     Json(sim.stats())
+}
+
+/// `POST /_sim/chaos` with a [`Chaos`] as JSON, e.g.
+/// `{"throttle_percent":20,"retry_after":1,"server_error_percent":5,"truncated_percent":5}`.
+pub(super) async fn set_chaos(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Chaos>(&body) {
+        Ok(c)
+            if u16::from(c.throttle_percent) + u16::from(c.server_error_percent) + u16::from(c.truncated_percent)
+                <= 100 =>
+        {
+            tracing::info!(?c, "Simulator chaos set.");
+            sim.set_chaos(Some(c));
+            Json(json!({ "chaos": c })).into_response()
+        }
+        Ok(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_chaos", "The shares add up to more than 100.")
+            .into_response(),
+        Err(e) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_chaos", &e.to_string()).into_response(),
+    }
+}
+
+/// `DELETE /_sim/chaos`: no more random faults.
+pub(super) async fn clear_chaos(State(sim): State<Simulator>) -> Response {
+    sim.set_chaos(None);
+    Json(json!({ "chaos": null })).into_response()
 }

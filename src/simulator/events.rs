@@ -265,8 +265,17 @@ pub(super) fn encode_cursor(key: Key) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A cursor for the same position as `key` under a new suffix: what an empty page whose
+/// `endCursor` moved without moving the position answers.
+pub(super) fn encode_moved_cursor(key: Key, suffix: u64) -> String {
+    format!("{}.{suffix:x}", encode_cursor(key))
+}
+
 /// The position in an opaque cursor, or `None` if it is not one of ours.
 pub(super) fn decode_cursor(raw: &str) -> Option<Key> {
+    // `<position>.<suffix>`: the suffix changes where the position does not (see
+    // [`encode_moved_cursor`]); only the position counts.
+    let raw = raw.split_once('.').map_or(raw, |(position, _)| position);
     let buf = URL_SAFE_NO_PAD.decode(raw).ok()?;
     if buf.len() != 21 || buf[0] != CURSOR_VERSION || checksum(&buf[..17]) != buf[17..] {
         return None;

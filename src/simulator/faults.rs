@@ -71,6 +71,16 @@ pub enum FaultKind {
         /// Delay in milliseconds.
         millis: u64,
     },
+    /// Answer 429 with `Retry-After: N` and `X-BurstLimit-Remaining: 0`, as DocuSign refuses
+    /// a request over the burst limit (the headers' other counters stay real).
+    Throttle {
+        /// Seconds for the `Retry-After` header.
+        retry_after: u64,
+    },
+    /// Monitor only: answer 200 with no rows and an `endCursor` that moved although the
+    /// position did not (a new suffix on the same place), as DocuSign's stream may: the
+    /// stream has not ended, and reading on from that cursor returns what follows.
+    EmptyPage,
     /// Answer 200 with the real JSON body cut in half.
     Truncated,
     /// Answer 200 with an HTML page instead of JSON.
@@ -134,7 +144,8 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
             return resp;
         }
         // A refused request never reaches the faults: the quota sits in front, as DocuSign's does.
-        let fault = take_fault(&mut state.faults, route);
+        let fault =
+            take_fault(&mut state.faults, route).or_else(|| state.chaos.as_mut().and_then(super::chaos::Dice::roll));
         if fault.is_some() {
             state.stats.faults_applied += 1;
         }
@@ -143,8 +154,11 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
     if let Some(kind) = &fault {
         tracing::debug!(?route, ?kind, "Simulator applies a fault.");
     }
+    let throttled = matches!(fault, Some(FaultKind::Throttle { .. }));
     let mut resp = match fault {
         None => next.run(req).await,
+        Some(FaultKind::Throttle { retry_after }) => status_reply(429, Some(retry_after)),
+        Some(FaultKind::EmptyPage) => super::monitor::moved_empty_page(&req),
         Some(FaultKind::Slow { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             next.run(req).await
@@ -159,6 +173,9 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
     // wait hint, so a test's `retry_after: 1` means one second, not "until the window resets".
     if let Some(rate) = rate {
         add_api_headers(resp.headers_mut(), rate);
+    }
+    if throttled {
+        resp.headers_mut().insert(HeaderName::from_static("x-burstlimit-remaining"), HeaderValue::from(0));
     }
     let mut state = sim.state();
     match resp.status() {

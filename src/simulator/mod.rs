@@ -22,6 +22,7 @@
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
 
 mod admin;
+mod chaos;
 mod control;
 mod data;
 mod events;
@@ -49,6 +50,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+pub use chaos::Chaos;
 pub use faults::{Fault, FaultKind, Route};
 pub use quota::QuotaConfig;
 
@@ -214,6 +216,7 @@ struct State {
     tokens: oauth::TokenStore,
     consent_revoked: bool,
     faults: VecDeque<Fault>,
+    chaos: Option<chaos::Dice>,
     stats: Stats,
     rate: quota::RateWindow,
 }
@@ -244,6 +247,7 @@ impl Simulator {
             tokens: oauth::TokenStore::default(),
             consent_revoked: false,
             faults: VecDeque::new(),
+            chaos: None,
             stats: Stats::default(),
             rate: quota::RateWindow::default(),
         };
@@ -287,6 +291,11 @@ impl Simulator {
         if fault.times > 0 {
             self.state().faults.push_back(fault);
         }
+    }
+
+    /// Sets (or with `None` ends) random faults on a share of every route's replies.
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        self.state().chaos = chaos.map(chaos::Dice::new);
     }
 
     /// Drops every queued fault.
@@ -360,6 +369,8 @@ impl Simulator {
             .route("/_sim/users/add", post(control::add_users))
             .route("/_sim/faults", post(control::push_fault))
             .route("/_sim/faults", delete(control::clear_faults))
+            .route("/_sim/chaos", post(control::set_chaos))
+            .route("/_sim/chaos", delete(control::clear_chaos))
             .route("/_sim/consent/revoke", post(control::revoke_consent))
             .route("/_sim/consent/grant", post(control::grant_consent))
             .route("/_sim/tokens/expire", post(control::expire_tokens))

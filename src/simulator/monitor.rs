@@ -151,6 +151,21 @@ pub(super) async fn org_stream(
     }
 }
 
+/// The reply of [`super::FaultKind::EmptyPage`]: no rows, and an `endCursor` for the position
+/// the request asked from under a new suffix. A request that is not a valid stream query gets
+/// the 400 the route would give.
+pub(super) fn moved_empty_page(req: &axum::extract::Request) -> Response {
+    let q = match parse_query(req.uri().query()) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let key = q.start.lower_key(Utc::now());
+    let suffix = u64::try_from(Utc::now().timestamp_nanos_opt().unwrap_or_default()).unwrap_or_default();
+    let array = if req.uri().path().starts_with("/api/") { "data" } else { "resultData" };
+    let body = serde_json::json!({ "endCursor": events::encode_moved_cursor(key, suffix), array: [] });
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,7 +48,7 @@ impl AdminUsers {
         Self {
             url: format!("{}/v2/organizations/{org}/users", base.trim_end_matches('/')),
             account_id: account_id.to_owned(),
-            max_per_run: cfg.max_users_per_fetch.map(|b| b.get()),
+            max_per_run: cfg.max_users_per_fetch.map(crate::config::Bounded::get),
             page_size: cfg.page_size.get(),
             overlap: chrono::Duration::from_std(cfg.modified_overlap.get()).unwrap_or(chrono::Duration::hours(1)),
             full_every: chrono::Duration::from_std(cfg.full_snapshot_every.get()).unwrap_or(chrono::Duration::days(7)),

@@ -73,7 +73,7 @@ impl MonitorEvents {
             url,
             api: cfg.api,
             first_fetch: cfg.first_fetch.get(),
-            max_per_run: cfg.max_events_per_fetch.map(|b| b.get()),
+            max_per_run: cfg.max_events_per_fetch.map(crate::config::Bounded::get),
             page_size: cfg.page_size.get(),
         }
     }
