@@ -229,7 +229,9 @@ mod tests {
 
     #[test]
     fn log_level_words_must_be_levels() {
-        for ok in ["info", "WARN", " debug ", "Off", "esign_collector=debug,info", "info,hyper=warn", "x[span]=debug", "a::b"] {
+        for ok in
+            ["info", "WARN", " debug ", "Off", "esign_collector=debug,info", "info,hyper=warn", "x[span]=debug", "a::b"]
+        {
             assert!(check_log_level(ok).is_ok(), "{ok}");
         }
         let e = check_log_level("warning").unwrap_err();

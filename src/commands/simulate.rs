@@ -96,7 +96,8 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
     write_private(&args.key_out, pem.as_bytes())?;
     // `--key-out` is relative to the working directory, but a relative path in a config file
     // is relative to that file's folder: write the key's absolute path.
-    let key_path = std::path::absolute(&args.key_out).map_err(|e| unwritable("--key-out", "resolve", &args.key_out, &e))?;
+    let key_path =
+        std::path::absolute(&args.key_out).map_err(|e| unwritable("--key-out", "resolve", &args.key_out, &e))?;
     let mut sc = SimConfig::new(key.public_pem().to_owned());
     sc.feed = EventFeed::Backlog { count: args.backlog, span: std::time::Duration::from_secs(7 * 86_400) };
     sc.quota = QuotaConfig {

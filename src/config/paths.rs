@@ -128,18 +128,18 @@ type = "stdout"
     #[test]
     fn relative_paths_join_the_config_folder_and_absolute_ones_stay() {
         let c = load(ALL, "/etc/ec");
-        let p = |s: &str| Some(PathBuf::from(s));
+        let p = |path: &str| Some(PathBuf::from(path));
         assert_eq!(c.docusign.private_key_file, p("/etc/ec/keys/app.pem"));
         assert_eq!(c.docusign.ca_file, p("/abs/ca.pem"));
         // The default state path follows the config too.
         assert_eq!(c.state.path, PathBuf::from("/etc/ec/state/esign-collector.db"));
         assert_eq!(c.tenants[0].private_key_file, p("/etc/ec/keys/acme.pem"));
         assert_eq!(c.tenants()[0].cfg.docusign.private_key_file, p("/etc/ec/keys/acme.pem"));
-        let [SinkConfig::File(f), SinkConfig::Syslog(s), SinkConfig::Http(h), SinkConfig::Stdout(_)] = &c.sinks[..]
+        let [SinkConfig::File(file), SinkConfig::Syslog(s), SinkConfig::Http(h), SinkConfig::Stdout(_)] = &c.sinks[..]
         else {
             panic!("sinks: {:?}", c.sinks)
         };
-        assert_eq!(f.path, PathBuf::from("/etc/ec/out/events.jsonl"));
+        assert_eq!(file.path, PathBuf::from("/etc/ec/out/events.jsonl"));
         assert_eq!((s.ca_file.clone(), s.cert_file.clone()), (p("/etc/ec/tls/ca.pem"), p("/etc/ec/tls/client.pem")));
         assert_eq!(s.key_file, p("/etc/ec/tls/client.key"));
         assert_eq!((h.ca_file.clone(), h.key_file.clone()), (p("/etc/ec/tls/siem-ca.pem"), p("/etc/ec/tls/c.key")));
