@@ -228,6 +228,12 @@ mod tests {
     }
 
     #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn log_level_words_must_be_levels() {
         for ok in
             ["info", "WARN", " debug ", "Off", "esign_collector=debug,info", "info,hyper=warn", "x[span]=debug", "a::b"]
@@ -239,11 +245,5 @@ mod tests {
         let e = check_log_level("loud").unwrap_err();
         assert!(e.contains("\"loud\" is not a level:"), "{e}");
         assert!(check_log_level("").is_err());
-    }
-
-    #[test]
-    fn cli_is_consistent() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
     }
 }
