@@ -13,7 +13,8 @@ pub struct Cli {
     /// Configuration file.
     #[arg(long, global = true, env = "ESIGN_COLLECTOR_CONFIG", default_value = "esign-collector.toml")]
     pub config: PathBuf,
-    /// Log level or filter (error, warn, info, debug, trace, or e.g. `esign_collector=debug`).
+    /// Log level (trace, debug, info, warn, error, off) or a filter such as
+    /// `esign_collector=debug,info`; any other single word is refused (exit 2). Empty: info.
     #[arg(long, global = true, env = "ESIGN_COLLECTOR_LOG", default_value = "info")]
     pub log_level: String,
     /// Work on this tenant only (a `[[tenants]]` name; `default` without `[[tenants]]`).
@@ -170,6 +171,38 @@ pub struct SimulateArgs {
     pub time_scale: u32,
 }
 
+/// The levels `--log-level` takes as one word, in the order of their verbosity.
+pub const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Checks `--log-level` (or `ESIGN_COLLECTOR_LOG`) before `tracing` reads it. `tracing` takes a
+/// bare word that is no level as a *target* name, so `warning` would silently hide every line,
+/// warnings and errors included. Directive lists (anything with `=`, `,`, `[` or `:`) pass
+/// through; `tracing` checks their syntax.
+///
+/// # Errors
+/// A message naming the levels, with a suggestion for a near miss such as `warning`.
+pub fn check_log_level(filter: &str) -> Result<(), String> {
+    let word = filter.trim();
+    if word.contains(['=', ',', '[', ':']) || LOG_LEVELS.iter().any(|l| word.eq_ignore_ascii_case(l)) {
+        return Ok(());
+    }
+    let near = match word.to_ascii_lowercase().as_str() {
+        "warning" | "warnings" => Some("warn"),
+        "err" | "errors" | "fatal" | "critical" | "crit" => Some("error"),
+        "information" | "informational" | "notice" => Some("info"),
+        "verbose" | "dbg" => Some("debug"),
+        "none" | "quiet" | "silent" => Some("off"),
+        "all" => Some("trace"),
+        _ => None,
+    };
+    let near = near.map(|l| format!(" (did you mean `{l}`?)")).unwrap_or_default();
+    Err(format!(
+        "{word:?} is not a level{near}: write one of {}, or target directives such as \
+         `esign_collector=debug,info` (a bare word would be taken as a target name and hide every line)",
+        LOG_LEVELS.join(", ")
+    ))
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 10s, 5m"))
 }
@@ -236,5 +269,19 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn log_level_words_must_be_levels() {
+        for ok in
+            ["info", "WARN", " debug ", "Off", "esign_collector=debug,info", "info,hyper=warn", "x[span]=debug", "a::b"]
+        {
+            assert!(check_log_level(ok).is_ok(), "{ok}");
+        }
+        let e = check_log_level("warning").unwrap_err();
+        assert!(e.contains("did you mean `warn`") && e.contains("trace, debug, info, warn, error, off"), "{e}");
+        let e = check_log_level("loud").unwrap_err();
+        assert!(e.contains("\"loud\" is not a level:"), "{e}");
+        assert!(check_log_level("").is_err());
     }
 }

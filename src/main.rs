@@ -3,15 +3,20 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use esign_collector::cli::{Cli, LogFormat};
 use esign_collector::commands;
 use esign_collector::error::{Error, Exit};
 use tracing_subscriber::EnvFilter;
 
-fn init_logging(cli: &Cli) -> Result<(), String> {
-    let filter =
-        EnvFilter::try_new(&cli.log_level).map_err(|e| format!("invalid --log-level {:?}: {e}", cli.log_level))?;
+/// `from_env`: the value came from `ESIGN_COLLECTOR_LOG`, so the message says so.
+fn init_logging(cli: &Cli, from_env: bool) -> Result<(), String> {
+    let what = if from_env { "--log-level (from ESIGN_COLLECTOR_LOG)" } else { "--log-level" };
+    // An empty value (`Environment=ESIGN_COLLECTOR_LOG=` in a unit) means unset, not "no logs".
+    let level = if cli.log_level.trim().is_empty() { "info" } else { cli.log_level.as_str() };
+    esign_collector::cli::check_log_level(level).map_err(|e| format!("invalid {what}: {e}"))?;
+    let filter = EnvFilter::try_new(level).map_err(|e| format!("invalid {what} {level:?}: {e}"))?;
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(esign_collector::progress::LogWriter::make);
     let r = match cli.log_format {
         LogFormat::Text => b.with_ansi(false).try_init(),
@@ -21,8 +26,10 @@ fn init_logging(cli: &Cli) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Err(e) = init_logging(&cli) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let from_env = matches.value_source("log_level") == Some(ValueSource::EnvVariable);
+    if let Err(e) = init_logging(&cli, from_env) {
         eprintln!("esign-collector: {e}");
         return Exit::Config.into();
     }

@@ -1,6 +1,8 @@
 //! The app's RSA private key: read from a file (refused when group/other can read it), a
 //! systemd credential (`$CREDENTIALS_DIRECTORY/NAME`, the same checks as a file) or an
-//! environment variable, repaired when a secret store flattened its newlines, validated.
+//! environment variable, repaired when a secret store flattened its newlines, validated: a
+//! key of another algorithm (EC, Ed25519, …) is named as such, and an RSA key under
+//! [`MIN_RSA_BITS`] is refused before anything is signed with it.
 
 use std::path::Path;
 
@@ -29,6 +31,59 @@ impl std::fmt::Debug for PrivateKey {
 
 fn bad(origin: &str, what: &str) -> AuthError {
     AuthError::Key(format!("{origin}: {what}"))
+}
+
+/// The smallest RSA modulus accepted. DocuSign generates 2048-bit keys, and NIST retired
+/// 1024-bit RSA for signatures; a smaller key is refused rather than signed and sent.
+pub const MIN_RSA_BITS: usize = 2048;
+
+const NEEDS_RSA: &str =
+    "DocuSign needs an RSA key (generate an RSA key pair on the app's page in Apps and Keys and save its private key)";
+
+/// What a key file of another kind holds, from its PEM label; `None` for the labels of RSA
+/// private keys and of things that are no private key at all.
+fn other_kind_by_label(label: &str) -> Option<String> {
+    match label {
+        "EC PRIVATE KEY" => Some(format!("holds an EC key: {NEEDS_RSA}")),
+        "DSA PRIVATE KEY" => Some(format!("holds a DSA key: {NEEDS_RSA}")),
+        "OPENSSH PRIVATE KEY" => Some(
+            "holds a key in OpenSSH's own format: DocuSign needs an RSA key in PEM (PKCS#1 or PKCS#8); \
+             if it is an RSA key, convert a copy with `ssh-keygen -p -m PEM -f COPY`"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// What a PKCS#8 `PRIVATE KEY` holds when its algorithm is not RSA; `None` for RSA and for a
+/// body that does not parse (the RSA parser then says why).
+fn other_kind_in_pkcs8(pem: &str) -> Option<String> {
+    let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(pem).ok()?;
+    let info = rsa::pkcs8::PrivateKeyInfo::try_from(doc.as_bytes()).ok()?;
+    let oid = info.algorithm.oid.to_string();
+    let kind = match oid.as_str() {
+        "1.2.840.113549.1.1.1" => return None,
+        "1.2.840.10045.2.1" => "an EC key",
+        "1.3.101.112" => "an Ed25519 key",
+        "1.3.101.113" => "an Ed448 key",
+        "1.3.101.110" | "1.3.101.111" => "an X25519 or X448 key (for key agreement, not signatures)",
+        "1.2.840.10040.4.1" => "a DSA key",
+        "1.2.840.113549.1.1.10" => "an RSA key restricted to RSA-PSS (DocuSign signs with RS256)",
+        _ => return Some(format!("holds a key of algorithm {oid}, not RSA: {NEEDS_RSA}")),
+    };
+    Some(format!("holds {kind}: {NEEDS_RSA}"))
+}
+
+/// Why bytes read from a key file are not PEM text.
+fn not_text(bytes: &[u8]) -> String {
+    // A DER key (what `openssl … -outform DER` writes) is an ASN.1 SEQUENCE: byte 0x30.
+    if bytes.first() == Some(&0x30) {
+        "is not a PEM text file: it holds binary data, probably a DER-encoded key; convert it \
+         with `openssl pkey -inform DER -in FILE -out key.pem`"
+            .to_owned()
+    } else {
+        "is not a PEM text file: it holds binary data, not a -----BEGIN … PRIVATE KEY----- block".to_owned()
+    }
 }
 
 impl PrivateKey {
@@ -86,9 +141,11 @@ impl PrivateKey {
         if !meta.is_file() {
             return Err(bad(&origin, "is not a regular file"));
         }
-        let text =
-            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(&origin, &format!("cannot read it: {e}")))?);
-        Self::from_pem(&text, &origin)
+        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| bad(&origin, &format!("cannot read it: {e}")))?);
+        match std::str::from_utf8(&bytes) {
+            Ok(text) if !text.contains('\0') => Self::from_pem(text, &origin),
+            _ => Err(bad(&origin, &not_text(&bytes))),
+        }
     }
 
     /// Reads the PEM from an environment variable.
@@ -97,14 +154,18 @@ impl PrivateKey {
     /// `AuthError::Key` when the variable is unset or not a usable key.
     pub fn from_env(var: &str) -> Result<Self, AuthError> {
         let origin = format!("environment variable {var}");
-        let text = Zeroizing::new(std::env::var(var).map_err(|_| bad(&origin, "is not set or not UTF-8"))?);
+        let text = Zeroizing::new(std::env::var(var).map_err(|e| match e {
+            std::env::VarError::NotPresent => bad(&origin, "is not set"),
+            std::env::VarError::NotUnicode(_) => bad(&origin, "is not a PEM text: it is not UTF-8"),
+        })?);
         Self::from_pem(&text, &origin)
     }
 
     /// Parses a PEM (PKCS#1 or PKCS#8), repairing flattened newlines first.
     ///
     /// # Errors
-    /// `AuthError::Key` naming `origin`.
+    /// `AuthError::Key` naming `origin`: no PEM, encrypted, another algorithm than RSA
+    /// (named), malformed, or an RSA key under [`MIN_RSA_BITS`].
     pub fn from_pem(text: &str, origin: &str) -> Result<Self, AuthError> {
         let pem = repair_pem(text).ok_or_else(|| bad(origin, "holds no PEM block (-----BEGIN … PRIVATE KEY-----)"))?;
         if pem.contains("ENCRYPTED") || pem.contains("Proc-Type:") {
@@ -117,13 +178,26 @@ impl PrivateKey {
             rsa::RsaPrivateKey::from_pkcs1_pem(&pem)
                 .map_err(|e| bad(origin, &format!("is not a valid PKCS#1 RSA key: {e}")))?
         } else if pem.starts_with("-----BEGIN PRIVATE KEY-----") {
+            if let Some(why) = other_kind_in_pkcs8(&pem) {
+                return Err(bad(origin, &why));
+            }
             rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
                 .map_err(|e| bad(origin, &format!("is not a valid PKCS#8 RSA key: {e}")))?
         } else {
-            let label =
-                pem.lines().next().unwrap_or_default().trim_matches('-').trim_start_matches("BEGIN ").to_owned();
-            return Err(bad(origin, &format!("holds a {label}, not an RSA private key")));
+            let label = pem.lines().next().unwrap_or_default().trim_matches('-').trim_start_matches("BEGIN ");
+            let why = other_kind_by_label(label).unwrap_or_else(|| format!("holds a {label}, not an RSA private key"));
+            return Err(bad(origin, &why));
         };
+        let bits = rsa::traits::PublicKeyParts::n(&key).bits();
+        if bits < MIN_RSA_BITS {
+            return Err(bad(
+                origin,
+                &format!(
+                    "holds a {bits}-bit RSA key: DocuSign needs at least {MIN_RSA_BITS} bits; generate a new RSA \
+                     key pair on the app's page in Apps and Keys (and remove this one there)"
+                ),
+            ));
+        }
         Self::from_rsa(&key).map_err(|e| bad(origin, &e))
     }
 
@@ -230,6 +304,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a valid PKCS#8"), "{e}");
+    }
+
+    /// A PKCS#8 structure with `oid` as its algorithm and junk as the key: enough to be
+    /// recognised, no real key material.
+    fn pkcs8_of(oid: &str) -> String {
+        use rsa::pkcs8::der::Encode;
+        let info = rsa::pkcs8::PrivateKeyInfo::new(
+            rsa::pkcs8::AlgorithmIdentifierRef { oid: rsa::pkcs8::ObjectIdentifier::new_unwrap(oid), parameters: None },
+            &[4, 2, 0, 0],
+        );
+        let der = info.to_der().unwrap();
+        rsa::pkcs8::der::pem::encode_string("PRIVATE KEY", rsa::pkcs8::LineEnding::LF, &der).unwrap()
+    }
+
+    #[test]
+    fn other_algorithms_are_named() {
+        for (oid, says) in [
+            ("1.2.840.10045.2.1", "holds an EC key: DocuSign needs an RSA key"),
+            ("1.3.101.112", "holds an Ed25519 key: DocuSign needs an RSA key"),
+            ("1.2.840.10040.4.1", "holds a DSA key: DocuSign needs an RSA key"),
+            ("1.2.3.4", "holds a key of algorithm 1.2.3.4, not RSA"),
+        ] {
+            let e = PrivateKey::from_pem(&pkcs8_of(oid), "k").unwrap_err().to_string();
+            assert!(e.starts_with("k: ") && e.contains(says), "{oid}: {e}");
+            assert!(!e.contains("1.2.840.113549.1.1.1"), "{e}");
+        }
+        let sec1 = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n";
+        let e = PrivateKey::from_pem(sec1, "k").unwrap_err().to_string();
+        assert!(e.contains("holds an EC key: DocuSign needs an RSA key"), "{e}");
+        let ssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\n";
+        let e = PrivateKey::from_pem(ssh, "k").unwrap_err().to_string();
+        assert!(e.contains("ssh-keygen -p -m PEM"), "{e}");
+    }
+
+    #[test]
+    fn rsa_keys_under_2048_bits_are_refused() {
+        let small = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap();
+        for pem in [
+            small.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap(),
+            small.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap(),
+        ] {
+            let e = PrivateKey::from_pem(&pem, "k").unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::Exit::Config);
+            let e = e.to_string();
+            assert!(e.contains("holds a 1024-bit RSA key: DocuSign needs at least 2048 bits"), "{e}");
+        }
+    }
+
+    #[test]
+    fn binary_files_are_not_pem_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.der");
+        let der = key().to_pkcs8_der().unwrap();
+        std::fs::write(&p, der.as_bytes()).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let e = PrivateKey::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("is not a PEM text file") && e.contains("-inform DER"), "{e}");
+        std::fs::write(&p, [0xff, 0xfe, 0x41, 0x00]).unwrap();
+        let e = PrivateKey::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("is not a PEM text file") && !e.contains("UTF-8"), "{e}");
+        // Valid UTF-8 with a NUL is binary too.
+        std::fs::write(&p, b"ab\0cd").unwrap();
+        let e = PrivateKey::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("is not a PEM text file"), "{e}");
     }
 
     #[test]

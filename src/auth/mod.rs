@@ -24,7 +24,7 @@ use crate::state::Store;
 
 pub use consent::consent_url;
 pub use jwt::Grant;
-pub use key::PrivateKey;
+pub use key::{MIN_RSA_BITS, PrivateKey};
 
 /// Authentication and consent problems. None of them carries a key or a token.
 #[derive(Debug, thiserror::Error)]

@@ -11,12 +11,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::cli::SimulateArgs;
+use crate::config::ConfigError;
 use crate::error::Error;
 use crate::simulator::{EventFeed, QuotaConfig, SimConfig, Simulator};
 
+/// A path given on the command line could not be written: a usage error (exit 2), not a bug.
+fn unwritable(arg: &str, what: &str, path: &Path, e: &std::io::Error) -> Error {
+    ConfigError::Argument { arg: arg.to_owned(), message: format!("cannot {what} {}: {e}", path.display()) }.into()
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| unwritable("--key-out", "create", dir, &e))?;
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -24,8 +30,35 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
-    f.write_all(bytes).map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| unwritable("--key-out", "write", path, &e))?;
+    f.write_all(bytes).map_err(|e| unwritable("--key-out", "write", path, &e))
+}
+
+/// Why the port cannot be had. A busy port usually means a simulator already runs there;
+/// since nothing was written yet, its key and configuration are left as they are.
+fn bind_error(port: u16, e: &std::io::Error) -> Error {
+    let arg = "--port".to_owned();
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => ConfigError::Argument {
+            arg,
+            message: format!(
+                "127.0.0.1:{port} is in use: another process listens there (a simulator already running?); \
+                 stop it or choose another port (0 picks a free one). No file was written."
+            ),
+        }
+        .into(),
+        std::io::ErrorKind::PermissionDenied => ConfigError::Argument {
+            arg,
+            message: format!("cannot listen on 127.0.0.1:{port}: {e}; choose a port above 1023 (0 picks a free one)"),
+        }
+        .into(),
+        _ => Error::Internal(format!("cannot listen on 127.0.0.1:{port}: {e}")),
+    }
+}
+
+/// `path` as a TOML string, quoted and escaped.
+fn toml_path(path: &Path) -> String {
+    toml::Value::String(path.display().to_string()).to_string()
 }
 
 /// A `[rate_limit]` section matching an enforced quota, its hour and burst window shrunk by
@@ -50,17 +83,21 @@ fn pacing(q: &QuotaConfig) -> String {
 /// Serves until `shutdown` turns true.
 ///
 /// # Errors
-/// `Error::Internal` when the port cannot be bound or the files cannot be written.
+/// `ConfigError::Argument` (exit 2) when the port is busy or the files cannot be written.
 pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+    // Bind before writing anything: on a busy port another simulator may be serving, and
+    // overwriting the key it trusts would break every collector pointed at it.
+    let listener = TcpListener::bind(("127.0.0.1", args.port)).await.map_err(|e| bind_error(args.port, &e))?;
+    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     let (rsa, key) = crate::demo::generate_key()?;
     let pem = rsa
         .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
         .map_err(|e| Error::Internal(format!("cannot encode the key: {e}")))?;
     write_private(&args.key_out, pem.as_bytes())?;
-    let listener = TcpListener::bind(("127.0.0.1", args.port))
-        .await
-        .map_err(|e| Error::Internal(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
-    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    // `--key-out` is relative to the working directory, but a relative path in a config file
+    // is relative to that file's folder: write the key's absolute path.
+    let key_path =
+        std::path::absolute(&args.key_out).map_err(|e| unwritable("--key-out", "resolve", &args.key_out, &e))?;
     let mut sc = SimConfig::new(key.public_pem().to_owned());
     sc.feed = EventFeed::Backlog { count: args.backlog, span: std::time::Duration::from_secs(7 * 86_400) };
     sc.quota = QuotaConfig {
@@ -74,7 +111,7 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
     let config = format!(
         "# Written by `esign-collector simulate`: a collector configuration for the simulator at {base}.\n\
 [docusign]\nenvironment = \"developer\"\nintegration_key = \"{ik}\"\nuser_id = \"{user}\"\naccount_id = \"{acc}\"\n\
-organization_id = \"{org}\"\nprivate_key_file = \"{key}\"\nauth_base_url = \"{base}\"\nmonitor_base_url = \"{base}\"\n\
+organization_id = \"{org}\"\nprivate_key_file = {key}\nauth_base_url = \"{base}\"\nmonitor_base_url = \"{base}\"\n\
 admin_base_url = \"{base}/management\"\n\n[sources.customer_events]\nenabled = true\n\n[sources.user_data]\nenabled = true\n\n\
 [state]\npath = \"state/simulator.db\"\ninterval = \"60s\"\n{pacing}",
         pacing = pacing(&sc.quota),
@@ -82,10 +119,10 @@ admin_base_url = \"{base}/management\"\n\n[sources.customer_events]\nenabled = t
         user = sc.user_id,
         acc = sc.account_id,
         org = sc.organization_id,
-        key = args.key_out.display(),
+        key = toml_path(&key_path),
     );
     std::fs::write(&args.write_config, config)
-        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", args.write_config.display())))?;
+        .map_err(|e| unwritable("--write-config", "write", &args.write_config, &e))?;
     let sim = Simulator::new(sc);
     let ticker = sim.clone();
     let period = args.event_period;
@@ -109,4 +146,25 @@ admin_base_url = \"{base}/management\"\n\n[sources.customer_events]\nenabled = t
     })
     .await
     .map_err(|e| Error::Internal(format!("simulator: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Exit;
+
+    #[test]
+    fn a_busy_port_is_a_usage_error_naming_it() {
+        let e = bind_error(8787, &std::io::Error::from(std::io::ErrorKind::AddrInUse));
+        assert_eq!(e.exit_code(), Exit::Config);
+        let m = e.to_string();
+        assert!(m.contains("127.0.0.1:8787 is in use: another process listens there"), "{m}");
+    }
+
+    #[test]
+    fn key_paths_are_written_as_toml_strings() {
+        let p = Path::new("/tmp/a \"b\"\\c.pem");
+        let v: toml::Table = toml::from_str(&format!("k = {}", toml_path(p))).unwrap();
+        assert_eq!(v["k"].as_str(), Some("/tmp/a \"b\"\\c.pem"));
+    }
 }

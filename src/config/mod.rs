@@ -6,11 +6,13 @@
 //!   key and line of a bad value.
 //! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
 //! - `monitoring.rs`: `[status]` and `[metrics]`.
+//! - `paths.rs`: relative paths resolve against the config file's folder.
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
 mod monitoring;
 mod network;
+mod paths;
 mod tenants;
 mod types;
 
@@ -22,6 +24,7 @@ use serde::Deserialize;
 pub use docusign::{DocusignConfig, Environment};
 pub use monitoring::{MetricsConfig, StatusConfig};
 pub use network::NetworkConfig;
+pub use paths::PATH_KEYS;
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 pub use types::{Bounded, HttpUrl, HumanDuration};
 
@@ -207,7 +210,8 @@ impl Default for UserDataConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
-    /// SQLite file holding checkpoints, the dedup ledger and the encrypted token cache.
+    /// SQLite file holding checkpoints, the dedup ledger and the encrypted token cache
+    /// (relative to the config file's folder, like every path key).
     #[serde(default = "default_state_path")]
     pub path: PathBuf,
     /// Pause between cycles in `run` mode once a source is caught up (at least 60 s: DocuSign
@@ -378,17 +382,22 @@ fn default_demo_users() -> Bounded<0, 100_000> {
 }
 
 impl Config {
-    /// Reads, parses and validates a configuration file.
+    /// Reads, parses and validates a configuration file. Relative paths in it (and the
+    /// default state path) are taken relative to the file's folder, not the working directory
+    /// (see [`Config::resolve_paths`]).
     ///
     /// # Errors
     /// `ConfigError` naming the file, or the key and line at fault.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::parse(&text, path)
+        let mut cfg = Self::parse(&text, path)?;
+        cfg.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(cfg)
     }
 
-    /// Parses and validates configuration text; `path` only labels errors.
+    /// Parses and validates configuration text; `path` only labels errors, and relative paths
+    /// stay as written.
     ///
     /// # Errors
     /// `ConfigError::Parse` or `ConfigError::Invalid`.

@@ -57,12 +57,16 @@ pub struct TenantConfig {
     /// `docusign.user_id`: the user impersonated in this tenant's account.
     #[serde(default)]
     pub user_id: Option<String>,
-    /// `docusign.private_key_file` (replaces any key source set in `[docusign]`).
+    /// `docusign.private_key_file` (replaces every key source set in `[docusign]`).
     #[serde(default)]
     pub private_key_file: Option<PathBuf>,
-    /// `docusign.private_key_env` (replaces any key source set in `[docusign]`).
+    /// `docusign.private_key_env` (replaces every key source set in `[docusign]`).
     #[serde(default)]
     pub private_key_env: Option<String>,
+    /// `docusign.private_key_credential`: a systemd credential name (replaces every key source
+    /// set in `[docusign]`).
+    #[serde(default)]
+    pub private_key_credential: Option<String>,
     /// `docusign.account_id` of this tenant.
     #[serde(default)]
     pub account_id: Option<String>,
@@ -84,6 +88,11 @@ pub struct TenantConfig {
 }
 
 impl TenantConfig {
+    /// Whether this tenant sets its own key (file, environment variable or credential).
+    fn has_key_source(&self) -> bool {
+        self.private_key_file.is_some() || self.private_key_env.is_some() || self.private_key_credential.is_some()
+    }
+
     /// `base` with this tenant's keys applied.
     fn apply(&self, base: &DocusignConfig) -> DocusignConfig {
         fn set<T: Clone>(slot: &mut Option<T>, v: Option<&T>) {
@@ -97,9 +106,12 @@ impl TenantConfig {
         }
         set(&mut d.integration_key, self.integration_key.as_ref());
         set(&mut d.user_id, self.user_id.as_ref());
-        if self.private_key_file.is_some() || self.private_key_env.is_some() {
+        // A tenant's key source replaces all of [docusign]'s, not only the one of the same
+        // name: a shared credential plus the tenant's own file would be two sources.
+        if self.has_key_source() {
             d.private_key_file.clone_from(&self.private_key_file);
             d.private_key_env.clone_from(&self.private_key_env);
+            d.private_key_credential.clone_from(&self.private_key_credential);
         }
         set(&mut d.account_id, self.account_id.as_ref());
         set(&mut d.organization_id, self.organization_id.as_ref());

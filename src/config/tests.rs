@@ -137,6 +137,38 @@ fn tenants_inherit_and_override_docusign() {
 }
 
 #[test]
+fn a_tenants_key_source_replaces_every_key_source_of_docusign() {
+    let shared = SHARED.replace("private_key_file = \"key.pem\"", "private_key_credential = \"docusign-key\"");
+    let one = |name: &str, key: &str| {
+        format!("[[tenants]]\nname = \"{name}\"\nuser_id = \"u\"\norganization_id = \"o\"\n{key}\n")
+    };
+    let text = format!(
+        "{shared}\n{}\n{}\n{}",
+        one("file", "private_key_file = \"acme.pem\""),
+        one("env", "private_key_env = \"ENV_KEY\""),
+        one("shared", ""),
+    );
+    let c = parse(&text).unwrap();
+    let all = c.tenants();
+    let keys = |i: usize| {
+        let d = &all[i].cfg.docusign;
+        (d.private_key_file.clone(), d.private_key_env.clone(), d.private_key_credential.clone())
+    };
+    assert_eq!(keys(0), (Some("acme.pem".into()), None, None));
+    assert_eq!(keys(1), (None, Some("ENV_KEY".into()), None));
+    assert_eq!(keys(2), (None, None, Some("docusign-key".into())));
+    // And a tenant's credential replaces [docusign]'s file.
+    let text = format!("{SHARED}\n{}", one("cred", "private_key_credential = \"cred-key\""));
+    let c = parse(&text).unwrap();
+    let d = &c.tenants()[0].cfg.docusign;
+    assert_eq!((d.private_key_file.as_deref(), d.private_key_credential.as_deref()), (None, Some("cred-key")));
+    // Two sources within one tenant are still refused, named under the tenant.
+    let text = format!("{SHARED}\n{}", one("two", "private_key_file = \"a.pem\"\nprivate_key_env = \"K\""));
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("tenants[0].private_key_env") && e.contains("choose one"), "{e}");
+}
+
+#[test]
 fn a_tenant_missing_a_required_key_is_named() {
     let text = format!("{SHARED}\n[[tenants]]\nname = \"acme\"\nuser_id = \"u1\"\n");
     let e = parse(&text).unwrap_err().to_string();

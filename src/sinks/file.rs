@@ -23,7 +23,8 @@ use crate::config::ConfigError;
 pub struct FileSinkConfig {
     /// The file lines are appended to (its folder is created if missing).
     pub path: PathBuf,
-    /// Permissions of a file the sink creates (e.g. `0o640` for a reading forwarder).
+    /// Permissions of the file (e.g. `0o640` for a reading forwarder): given to a file the sink
+    /// creates, and to an existing file when the sink opens it.
     #[serde(default = "default_mode")]
     pub mode: u32,
     /// What each line is: `raw` (the record as it came plus our fields), `ecs` or `ocsf`
@@ -84,6 +85,8 @@ pub struct FileSink {
     file: Option<File>,
     seen_hangups: u64,
     buf: Vec<u8>,
+    /// Whether the "cannot apply the mode" warning was logged (once per sink, not per reopen).
+    mode_warned: bool,
 }
 
 impl FileSink {
@@ -106,11 +109,50 @@ impl FileSink {
             file: None,
             seen_hangups: HANGUPS.load(Ordering::SeqCst),
             buf: Vec::new(),
+            mode_warned: false,
         })
     }
 
     fn err(&self, source: std::io::Error) -> SinkError {
         SinkError::Io { sink: format!("{} ({})", self.name, self.path.display()), source }
+    }
+
+    /// Gives a file that already existed the configured mode, so a file created `0644` (by
+    /// hand, by an older version, by logrotate) does not stay readable by everyone. When the
+    /// chmod fails (another user owns the file) one warning names both modes; writing goes on.
+    fn apply_mode(&mut self, file: &File) {
+        let have = match file.metadata() {
+            Ok(m) => m.permissions().mode() & 0o777,
+            Err(e) => return self.warn_mode(None, &e),
+        };
+        if have == self.mode {
+            return;
+        }
+        match file.set_permissions(std::fs::Permissions::from_mode(self.mode)) {
+            Ok(()) => info!(
+                sink = %self.name,
+                path = %self.path.display(),
+                from = %format!("{have:03o}"),
+                to = %format!("{:03o}", self.mode),
+                "Gave the existing output file its configured mode."
+            ),
+            Err(e) => self.warn_mode(Some(have), &e),
+        }
+    }
+
+    fn warn_mode(&mut self, have: Option<u32>, e: &std::io::Error) {
+        if std::mem::replace(&mut self.mode_warned, true) {
+            return;
+        }
+        let have = have.map_or_else(|| "unknown".to_owned(), |m| format!("{m:03o}"));
+        warn!(
+            sink = %self.name,
+            path = %self.path.display(),
+            mode = %have,
+            configured = %format!("{:03o}", self.mode),
+            error = %e,
+            "Cannot give the existing output file its configured mode; it keeps its own. Fix its owner or mode."
+        );
     }
 
     /// Whether the open file is still the one the path names.
@@ -143,6 +185,7 @@ impl FileSink {
                 File::open(dir).and_then(|d| d.sync_all()).map_err(|e| self.err(e))?;
             }
             if existed {
+                self.apply_mode(&f);
                 drop_torn_tail(&f).map_err(|e| self.err(e))?.inspect(|cut| {
                     warn!(sink = %self.name, path = %self.path.display(), bytes = cut, "The file ended in a partial line (a run was killed mid-write); removed it. Its page was not committed and is delivered again.");
                 });
@@ -280,6 +323,30 @@ mod tests {
         s.send(&batch(&["c"])).await.unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+    }
+
+    #[tokio::test]
+    async fn an_existing_file_gets_the_configured_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("events.jsonl");
+        std::fs::write(&p, "{\"id\":\"old\"}\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut s = sink(&p);
+        s.send(&batch(&["a"])).await.unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"id\":\"old\"}\n{\"id\":\"a\"}\n");
+        assert!(!s.mode_warned);
+    }
+
+    #[test]
+    fn a_file_it_cannot_chmod_is_warned_about_once() {
+        // procfs refuses a chmod of a process's entries, even to root.
+        let Ok(f) = File::open("/proc/self/stat") else { return };
+        let mut s = sink(std::path::Path::new("unused"));
+        s.apply_mode(&f);
+        assert!(s.mode_warned, "the failed chmod is reported");
+        s.apply_mode(&f);
+        assert!(s.mode_warned);
     }
 
     #[tokio::test]
