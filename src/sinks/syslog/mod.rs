@@ -28,6 +28,7 @@
 //! - `format.rs`: headers, structured-data escaping, octet framing.
 //! - `truncate.rs`: fitting an event into `max_message_size` with a marker.
 //! - `conn.rs`: connecting, TLS or not, the TCP/TLS confirmation, UDP datagrams.
+//! - `pace.rs`: spacing UDP datagrams to `udp_rate`.
 //! - `tls.rs`: the rustls client built from `ca_file`, `cert_file`, `key_file`.
 //! - `relp_frame.rs`, `relp.rs`: the RELP frame codec and client session.
 //! - `sink.rs`: the [`Sink`] implementation: render once, deliver, retry with backoff.
@@ -36,13 +37,16 @@
 mod config;
 mod conn;
 mod format;
+mod pace;
 mod relp;
 mod relp_frame;
 mod sink;
 mod tls;
 mod truncate;
 
-pub use config::{Facility, Format, HostPort, SdId, Severity, SyslogName, SyslogSinkConfig, Transport};
+pub use config::{
+    DEFAULT_UDP_RATE, Facility, Format, Framing, HostPort, SdId, Severity, SyslogName, SyslogSinkConfig, Transport,
+};
 
 use super::Sink;
 use crate::config::ConfigError;
@@ -69,6 +73,12 @@ pub fn validate(name: &str, cfg: &SyslogSinkConfig) -> Result<(), ConfigError> {
         if let Some((key, _)) = tls_only.iter().find(|(_, set)| *set) {
             return Err(invalid(key, "applies only to transport = \"tls\""));
         }
+    }
+    if cfg.framing.is_some() && !matches!(cfg.transport, Transport::Tcp | Transport::Tls) {
+        return Err(invalid("framing", "applies only to transport = \"tcp\" or \"tls\""));
+    }
+    if cfg.udp_rate.is_some() && cfg.transport != Transport::Udp {
+        return Err(invalid("udp_rate", "applies only to transport = \"udp\""));
     }
     if cfg.transport == Transport::Udp && cfg.max_message_size.get() > MAX_UDP_PAYLOAD {
         return Err(invalid("max_message_size", "must be at most 65507 with transport = \"udp\""));
@@ -117,6 +127,10 @@ mod tests {
         assert!(e.contains("initial_backoff"), "{e}");
         let e = err("address = \"h:1\"\ntransport = \"relp\"\nwrite_timeout = \"0s\"");
         assert!(e.contains("write_timeout"), "{e}");
+        let e = err("address = \"h:1\"\ntransport = \"relp\"\nframing = \"newline\"");
+        assert!(e.contains("`sinks.syslog[0].framing` applies only to transport = \"tcp\" or \"tls\""), "{e}");
+        let e = err("address = \"h:1\"\ntransport = \"tcp\"\nudp_rate = 100");
+        assert!(e.contains("`sinks.syslog[0].udp_rate` applies only to transport = \"udp\""), "{e}");
     }
 
     #[test]
