@@ -10,12 +10,13 @@
 //!    `"_truncated": {"fields": [JSON pointers], "original_length": bytes of the original JSON}`.
 //!    Keys, numbers, short strings and the key fields ([`KEEP`]) are never touched, so the
 //!    result stays valid JSON with the same shape.
-//! 3. When cutting every long string is not enough (real events hold many short values),
-//!    whole optional fields are removed as well: the fewest that make it fit, the largest
-//!    first, the context fields of [`LAST`] only after every other. Their pointers go to
-//!    `_truncated.removed`; strings are then cut only as far as still needed. The key fields
-//!    (time, event id, actor, action, result, IP, in the raw, ECS and OCSF shapes) are never
-//!    removed.
+//! 3. When cutting every long string is not enough (real events hold dozens of short
+//!    values), whole optional fields are removed as well: the fewest that make it fit, the
+//!    noise of [`FIRST`] (geolocation, client details, vendor constants) before the others,
+//!    the context of [`LAST`] after them, the largest first within each. `_truncated.removed`
+//!    counts them; a list of their pointers would cost as much as it saves. Strings are then
+//!    cut only as far as still needed. The key fields (time, event id, actor, action,
+//!    result, IP, in the raw, ECS and OCSF shapes) are never removed.
 //! 4. When even the key fields alone cannot fit (or the line is not a JSON object), MSG
 //!    becomes `{"event_id":…,"_time":…,"_truncated":{"fields":[""],"original_length":N}}`:
 //!    the pointer `""` names the whole document (RFC 6901).
@@ -84,6 +85,48 @@ pub(super) const KEEP: &[&str] = &[
     "/actor/user/uid",
     "/actor/user/email_addr",
     "/src_endpoint/ip",
+    // OCSF Detection Finding (Monitor alerts): the actor and IP are evidence.
+    "/evidences/0/actor/user/uid",
+    "/evidences/0/actor/user/email_addr",
+    "/evidences/0/src_endpoint/ip",
+];
+
+/// Noise removed before any other optional field.
+pub(super) const FIRST: &[&str] = &[
+    "/userAgentClientInfo",
+    "/ipAddressLocation",
+    "/latitude",
+    "/longitude",
+    "/city",
+    "/state",
+    "/country",
+    "/device",
+    "/browser",
+    "/os",
+    "/proxyStatus",
+    "/proxyType",
+    "/proxyLevel",
+    "/property",
+    "/field",
+    "/site",
+    "/vendor",
+    "/product",
+    "/_collected_at",
+    "/integratorKey",
+    "/isUserMemberOfDomain",
+    "/referencedUserIsMemberOfDomain",
+    "/affectedUserIsMemberOfDomain",
+    "/organizationId",
+    "/_user/groups",
+    "/_user/first_name",
+    "/_user/last_name",
+    "/_user/id",
+    "/ecs",
+    "/related",
+    "/source/geo",
+    "/src_endpoint/location",
+    "/metadata/product",
+    "/unmapped",
 ];
 
 /// Context removed only after every other optional field.
@@ -111,8 +154,9 @@ pub(super) const FLOOR: usize = 16;
 /// Room kept for a new marker and its `_truncated` entry, beyond the pointer's own length.
 const MARKER_ROOM: usize = 96;
 
-/// Most fields removed from one event; beyond that the minimal object is sent.
-const MAX_REMOVED: usize = 64;
+/// Most fields removed from one event; beyond that the minimal object is sent (bounds the
+/// work for an event of thousands of keys).
+const MAX_REMOVED: usize = 256;
 
 /// Fits `json` into `budget` bytes; see the module documentation for the rule.
 pub(super) fn fit(json: &str, budget: usize, event_id: &str, time: &str) -> Fit {
@@ -121,7 +165,7 @@ pub(super) fn fit(json: &str, budget: usize, event_id: &str, time: &str) -> Fit 
     }
     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) {
         let doc = Value::Object(map);
-        if let Some(s) = shorten(doc.clone(), &[], budget, json.len()) {
+        if let Some(s) = shorten(doc.clone(), 0, budget, json.len()) {
             return Fit::Shortened(s);
         }
         if let Some(s) = reduce(&doc, budget, json.len()) {
@@ -144,7 +188,7 @@ struct Candidate {
     /// The pointer of the object holding it, and its key there.
     parent: String,
     key: String,
-    /// 1 for [`LAST`], else 0.
+    /// 0 for [`FIRST`], 2 for [`LAST`], else 1.
     tier: u8,
     /// Bytes its `"key":value,` takes.
     size: usize,
@@ -154,9 +198,8 @@ struct Candidate {
 fn reduce(doc: &Value, budget: usize, original_length: usize) -> Option<String> {
     let mut candidates = Vec::new();
     sheddable(doc, "", &mut candidates);
-    // Only removals that save more than their pointer costs in `removed`: then removing more
-    // never lengthens the message, and the fewest that fit can be found by bisection.
-    candidates.retain(|c| c.size > c.pointer.len() + 3);
+    // Every removal shortens the message (`removed` is a count), so the fewest that fit can
+    // be found by bisection.
     candidates.sort_by(|a, b| a.tier.cmp(&b.tier).then(b.size.cmp(&a.size)));
     candidates.truncate(MAX_REMOVED);
     let attempt = |k: usize| {
@@ -166,8 +209,7 @@ fn reduce(doc: &Value, budget: usize, original_length: usize) -> Option<String> 
                 m.shift_remove(&c.key);
             }
         }
-        let removed: Vec<&str> = candidates[..k].iter().map(|c| c.pointer.as_str()).collect();
-        shorten(d, &removed, budget, original_length)
+        shorten(d, k, budget, original_length)
     };
     let (mut lo, mut hi) = (1, candidates.len());
     let mut best = attempt(hi)?;
@@ -184,7 +226,14 @@ fn reduce(doc: &Value, budget: usize, original_length: usize) -> Option<String> 
     Some(best)
 }
 
-/// Every maximal subtree under the object `v` that holds no [`KEEP`] field.
+/// Whether a [`KEEP`] pointer lies strictly below `pointer`.
+fn holds_kept(pointer: &str) -> bool {
+    KEEP.iter().any(|keep| keep.len() > pointer.len() && keep.starts_with(pointer) && keep[pointer.len()..].starts_with('/'))
+}
+
+/// Every maximal object member under the object `v` that holds no [`KEEP`] field. Array
+/// elements are never candidates (removing one would renumber the pointers after it); an
+/// element holding a kept field is searched like an object.
 fn sheddable(v: &Value, pointer: &str, out: &mut Vec<Candidate>) {
     let Value::Object(m) = v else { return };
     for (k, child) in m {
@@ -192,14 +241,31 @@ fn sheddable(v: &Value, pointer: &str, out: &mut Vec<Candidate>) {
         if k == "_truncated" || KEEP.contains(&p.as_str()) {
             continue;
         }
-        let holds_kept = KEEP.iter().any(|keep| keep.len() > p.len() && keep.starts_with(&p) && keep[p.len()..].starts_with('/'));
-        if holds_kept {
-            sheddable(child, &p, out);
-            continue;
+        match child {
+            Value::Array(items) if holds_kept(&p) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("{p}/{i}");
+                    if holds_kept(&at) {
+                        sheddable(item, &at, out);
+                    }
+                }
+                continue;
+            }
+            Value::Object(_) if holds_kept(&p) => {
+                sheddable(child, &p, out);
+                continue;
+            }
+            _ => {}
         }
         let value_len = serde_json::to_string(child).map_or(0, |t| t.len());
         out.push(Candidate {
-            tier: u8::from(LAST.contains(&p.as_str())),
+            tier: if FIRST.contains(&p.as_str()) {
+                0
+            } else if LAST.contains(&p.as_str()) {
+                2
+            } else {
+                1
+            },
             size: escaped_len(k) + 2 + 1 + value_len + 1,
             parent: pointer.to_owned(),
             key: k.clone(),
@@ -224,8 +290,8 @@ impl Leaf {
     }
 }
 
-/// Step 2 of the rule on `doc` (from which the fields in `removed` were taken).
-fn shorten(mut doc: Value, removed: &[&str], budget: usize, original_length: usize) -> Option<String> {
+/// Step 2 of the rule on `doc` (from which `removed` fields were taken).
+fn shorten(mut doc: Value, removed: usize, budget: usize, original_length: usize) -> Option<String> {
     let mut leaves = Vec::new();
     if let Value::Object(map) = &doc {
         for (k, v) in map {
@@ -236,12 +302,12 @@ fn shorten(mut doc: Value, removed: &[&str], budget: usize, original_length: usi
     }
     loop {
         let cut: Vec<&str> = leaves.iter().filter(|l| l.kept.is_some()).map(|l| l.pointer.as_str()).collect();
-        if (!cut.is_empty() || !removed.is_empty())
+        if (!cut.is_empty() || removed > 0)
             && let Value::Object(m) = &mut doc
         {
             let mut marker = Map::new();
             marker.insert("fields".into(), json!(cut));
-            if !removed.is_empty() {
+            if removed > 0 {
                 marker.insert("removed".into(), json!(removed));
             }
             marker.insert("original_length".into(), json!(original_length));
@@ -390,6 +456,58 @@ mod tests {
         let not_json = format!("not json {}", "x".repeat(500));
         assert_eq!(fitted(&not_json, 200)["_truncated"]["original_length"], not_json.len());
         assert_eq!(fit(&not_json, 20, "id", "t"), Fit::Impossible);
+    }
+
+    /// The largest raw, ECS and OCSF events and user records of a simulator backlog.
+    const SHAPES: &str = include_str!("../../../tests/fixtures/syslog-shapes.jsonl");
+
+    #[test]
+    fn real_shapes_keep_their_key_fields_at_1024_and_2048() {
+        // An RFC 5424 header with a GUID event id takes about 150 bytes.
+        for budget in [1024 - 150, 2048 - 150] {
+            for line in SHAPES.lines() {
+                let original: Value = serde_json::from_str(line).unwrap();
+                let got = match fit(line, budget, "id", "t") {
+                    Fit::Whole => continue,
+                    Fit::Shortened(s) | Fit::Reduced(s) => s,
+                    other => panic!("{budget}: a real event must keep its key fields, got {other:?}"),
+                };
+                assert!(got.len() <= budget, "{} > {budget}", got.len());
+                let v: Value = serde_json::from_str(&got).unwrap();
+                let mut kept = 0;
+                for p in KEEP {
+                    if let Some(want) = original.pointer(p) {
+                        assert_eq!(v.pointer(p), Some(want), "{budget}: {p} lost in {got}");
+                        kept += 1;
+                    }
+                }
+                assert!(kept >= 7, "{budget}: only {kept} key fields in {line}");
+                let marker = &v["_truncated"];
+                assert_eq!(marker["original_length"], line.len());
+                let removed = marker["removed"].as_u64().unwrap_or(0);
+                assert!(removed < 40, "{budget}: {removed} removed from {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn strings_are_cut_before_fields_are_removed() {
+        let json = json!({"event_id": "e", "action": "Sent", "a": "x".repeat(600), "b": "y".repeat(300),
+                          "c": {"d": 1, "e": "short"}})
+        .to_string();
+        // Cutting both long strings is enough: nothing removed.
+        let v = fitted(&json, 400);
+        assert_eq!(v["c"], json!({"d": 1, "e": "short"}));
+        assert!(v["_truncated"].get("removed").is_none(), "{v}");
+        // Not enough: the largest optional field goes, the next one is cut.
+        let v = fitted(&json, 200);
+        assert_eq!((v["event_id"].as_str(), v["action"].as_str()), (Some("e"), Some("Sent")));
+        assert_eq!((v.get("a"), &v["_truncated"]["removed"]), (None, &json!(1)), "{v}");
+        assert_eq!(v["_truncated"]["fields"], json!(["/b"]));
+        // Less still: only the key fields stay.
+        let v = fitted(&json, 100);
+        assert_eq!(v["_truncated"]["removed"], json!(3), "{v}");
+        assert_eq!((v["event_id"].as_str(), v["action"].as_str()), (Some("e"), Some("Sent")));
     }
 
     #[test]
