@@ -183,8 +183,6 @@ pub(super) fn fit(json: &str, budget: usize, event_id: &str, time: &str) -> Fit 
 
 /// A field that may be removed whole.
 struct Candidate {
-    /// Its pointer, for `_truncated.removed`.
-    pointer: String,
     /// The pointer of the object holding it, and its key there.
     parent: String,
     key: String,
@@ -269,7 +267,6 @@ fn sheddable(v: &Value, pointer: &str, out: &mut Vec<Candidate>) {
             size: escaped_len(k) + 2 + 1 + value_len + 1,
             parent: pointer.to_owned(),
             key: k.clone(),
-            pointer: p,
         });
     }
 }
