@@ -126,9 +126,10 @@ impl fmt::Display for Framing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
-    /// Plain TCP, RFC 6587 octet counting; confirmed by a half-close the receiver answers.
+    /// Plain TCP, RFC 6587 framing (`framing`); confirmed by a half-close the receiver
+    /// answers, which proves it read the page, not that it stored it.
     Tcp,
-    /// TLS over TCP (RFC 5425), octet counting; confirmed like `tcp`.
+    /// TLS over TCP (RFC 5425), framed and confirmed like `tcp`.
     Tls,
     /// rsyslog's Reliable Event Logging Protocol: every message acknowledged.
     Relp,
