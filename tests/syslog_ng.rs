@@ -90,8 +90,12 @@ fn tricky(prefix: &str) -> Vec<Line> {
 fn assert_one_record_each(records: &[Record], lines: &[Line], what: &str) {
     assert_eq!(records.len(), lines.len(), "{what}: one record per event: {records:#?}");
     for l in lines {
-        let r = records.iter().find(|r| r.event_id == l.event_id).unwrap_or_else(|| panic!("{what}: {} missing", l.event_id));
-        let got: Value = serde_json::from_str(&r.msg).unwrap_or_else(|e| panic!("{what}: {}: {e}: {:?}", l.event_id, r.msg));
+        let r = records
+            .iter()
+            .find(|r| r.event_id == l.event_id)
+            .unwrap_or_else(|| panic!("{what}: {} missing", l.event_id));
+        let got: Value =
+            serde_json::from_str(&r.msg).unwrap_or_else(|e| panic!("{what}: {}: {e}: {:?}", l.event_id, r.msg));
         assert_eq!(got, serde_json::from_str::<Value>(&l.json).unwrap(), "{what}: {}", l.event_id);
         assert_eq!((r.host.as_str(), r.msgid.as_str()), ("collector-test", "customer_events"), "{what}");
     }

@@ -144,7 +144,11 @@ pub struct SyslogNg {
 fn config(root: &Path, p: Ports, certs: &Certs, ss: &SelfSigned) -> String {
     let r = root.display();
     let tls = |cert: &Path, key: &Path| {
-        format!("tls(key-file(\"{}\") cert-file(\"{}\") peer-verify(optional-untrusted))", key.display(), cert.display())
+        format!(
+            "tls(key-file(\"{}\") cert-file(\"{}\") peer-verify(optional-untrusted))",
+            key.display(),
+            cert.display()
+        )
     };
     let leaf = tls(&certs.server_cert, &certs.server_key);
     format!(
@@ -202,7 +206,11 @@ impl SyslogNg {
             s.ports = Ports::pick();
             std::fs::write(&s.conf, config(&root, s.ports, &s.certs, &s.self_signed)).unwrap();
             let check = s.command().arg("--syntax-only").output().unwrap();
-            assert!(check.status.success(), "syslog-ng rejected the test config: {}", String::from_utf8_lossy(&check.stderr));
+            assert!(
+                check.status.success(),
+                "syslog-ng rejected the test config: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
             match s.spawn() {
                 Ok(()) => return s,
                 Err(e) => last = e,
@@ -309,13 +317,7 @@ impl SyslogNg {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .map(|v| {
                 let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
-                Record {
-                    src: s("src"),
-                    event_id: s("event_id"),
-                    msgid: s("msgid"),
-                    host: s("host"),
-                    msg: s("msg"),
-                }
+                Record { src: s("src"), event_id: s("event_id"), msgid: s("msgid"), host: s("host"), msg: s("msg") }
             })
             .collect()
     }

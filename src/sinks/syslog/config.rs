@@ -423,8 +423,7 @@ mod tests {
         assert_eq!(c.write_timeout.get(), Duration::from_secs(30));
         assert_eq!(c.max_backoff.get(), default_max_backoff().get());
         assert_eq!(c.framing, Some(Framing::Newline));
-        let u: SyslogSinkConfig =
-            toml::from_str("address = \"h:514\"\ntransport = \"udp\"\nudp_rate = 5000").unwrap();
+        let u: SyslogSinkConfig = toml::from_str("address = \"h:514\"\ntransport = \"udp\"\nudp_rate = 5000").unwrap();
         assert_eq!(u.udp_rate.map(Bounded::get), Some(5000));
     }
 

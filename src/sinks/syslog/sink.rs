@@ -58,7 +58,7 @@ impl SyslogSink {
             max_backoff: cfg.max_backoff.get(),
             relp_window: usize::try_from(cfg.relp_window.get()).unwrap_or(usize::MAX),
             framing: cfg.framing.unwrap_or_default(),
-            udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, |r| r.get()),
+            udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, crate::config::Bounded::get),
         }
     }
 

@@ -226,7 +226,8 @@ fn reduce(doc: &Value, budget: usize, original_length: usize) -> Option<String> 
 
 /// Whether a [`KEEP`] pointer lies strictly below `pointer`.
 fn holds_kept(pointer: &str) -> bool {
-    KEEP.iter().any(|keep| keep.len() > pointer.len() && keep.starts_with(pointer) && keep[pointer.len()..].starts_with('/'))
+    KEEP.iter()
+        .any(|keep| keep.len() > pointer.len() && keep.starts_with(pointer) && keep[pointer.len()..].starts_with('/'))
 }
 
 /// Every maximal object member under the object `v` that holds no [`KEEP`] field. Array
