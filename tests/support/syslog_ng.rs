@@ -310,6 +310,19 @@ impl SyslogNg {
         }
     }
 
+    /// Ends the output with a newline if a killed daemon left half a record, so the next
+    /// run's first record is not glued to it. Returns whether it had to.
+    pub fn end_torn_line(&self) -> bool {
+        use std::io::Write;
+        let path = self.root().join("out/msg.jsonl");
+        let torn = std::fs::read(&path).is_ok_and(|b| b.last().is_some_and(|c| *c != b'\n'));
+        if torn {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(b"\n").unwrap();
+        }
+        torn
+    }
+
     /// Every record stored so far (a partly written last line is skipped).
     pub fn records(&self) -> Vec<Record> {
         let text = std::fs::read_to_string(self.root().join("out/msg.jsonl")).unwrap_or_default();

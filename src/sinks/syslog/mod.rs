@@ -12,7 +12,7 @@
 //!   side after reading everything with every byte acknowledged by its kernel, and it then
 //!   completed an empty check session (see `conn`). This proves the receiver *read* the page
 //!   and was still running afterwards, not that it stored it: syslog-ng SIGKILLed right after
-//!   a confirmed page lost its tail in 5 of 120 trials (README). A receiver stopped mid-page
+//!   a confirmed page lost its tail in 9 of 210 trials (README). A receiver stopped mid-page
 //!   gets the whole page again.
 //! - `relp`: every message answered `200 OK`; only unanswered messages are sent again.
 //!   rsyslog answers once the message is in its queue, so how durable that is follows the
