@@ -106,6 +106,7 @@ pub struct Metrics {
     sink_events: Family<SinkLabels, Counter>,
     sink_errors: Family<SinkLabels, Counter>,
     sink_seconds: Timings<SinkLabels>,
+    udp_datagrams: Family<SinkLabels, Counter>,
     pub(crate) last_success: Seconds,
     pub(crate) checkpoint_lag: Seconds,
     pub(crate) failures: Family<SourceLabels, Gauge>,
@@ -129,6 +130,7 @@ impl Metrics {
             sink_events: Family::default(),
             sink_errors: Family::default(),
             sink_seconds: Family::new_with_constructor(send_buckets),
+            udp_datagrams: Family::default(),
             last_success: Family::default(),
             checkpoint_lag: Family::default(),
             failures: Family::default(),
@@ -156,6 +158,11 @@ impl Metrics {
         r.register("esign_sink_events", "Lines a sink confirmed", m.sink_events.clone());
         r.register("esign_sink_errors", "Pages a sink failed to confirm", m.sink_errors.clone());
         r.register("esign_sink_send_duration_seconds", "Time a sink took to confirm a page", m.sink_seconds.clone());
+        r.register(
+            "esign_syslog_udp_datagrams",
+            "Datagrams a UDP syslog sink handed to the kernel (paced by udp_rate; receipt unknown)",
+            m.udp_datagrams.clone(),
+        );
         r.register(
             "esign_last_success_timestamp_seconds",
             "End of the last successful run of a source (Unix time)",
@@ -262,6 +269,16 @@ pub(crate) fn sink_sent(sink: &str, lines: usize, bytes: usize, seconds: f64, ok
     }
 }
 
+/// A UDP syslog sink handed `n` more datagrams to the kernel.
+pub(crate) fn udp_datagrams_sent(sink: &str, n: usize) {
+    global().udp_datagrams.get_or_create(&SinkLabels { sink: sink.to_owned() }).inc_by(n as u64);
+}
+
+/// Datagrams counted so far for `sink` (what `esign_syslog_udp_datagrams_total` shows).
+pub fn udp_datagrams(sink: &str) -> u64 {
+    global().udp_datagrams.get_or_create(&SinkLabels { sink: sink.to_owned() }).get()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +289,7 @@ mod tests {
         let api = Counters { by_class: [0, 3, 0, 0, 1], retries: 1, throttled: 0, ..Counters::default() };
         source_finished("t-enc", SourceKind::CustomerEvents, &api, 0.5, true);
         sink_sent("file[0]", 7, 700, 0.01, true);
+        udp_datagrams_sent("syslog[9]", 3);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, global().registry()).unwrap();
         for want in [
@@ -280,6 +298,7 @@ mod tests {
             r#"esign_api_requests_total{tenant="t-enc",source="customer_events",class="5xx"} 1"#,
             r#"esign_source_runs_total{tenant="t-enc",source="customer_events",result="ok"} 1"#,
             r#"esign_sink_send_duration_seconds_count{sink="file[0]"}"#,
+            r#"esign_syslog_udp_datagrams_total{sink="syslog[9]"} 3"#,
         ] {
             assert!(out.contains(want), "{want} missing from\n{out}");
         }

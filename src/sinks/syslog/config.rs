@@ -82,15 +82,54 @@ pub struct SyslogSinkConfig {
     /// RELP: messages sent ahead of their acknowledgements (rsyslog's own default is 128).
     #[serde(default = "default_relp_window")]
     pub relp_window: Bounded<1, 65_536>,
+    /// TCP and TLS: how messages are delimited on the stream (RFC 6587). The receiver decides:
+    /// syslog-ng's `network()` source and Logstash/Graylog TCP inputs split on newlines, and
+    /// read octet-counted messages merged into garbage. Default (unset): octet counting.
+    #[serde(default)]
+    pub framing: Option<Framing>,
+    /// UDP: datagrams per second at most, so a page does not overflow the receiver's socket
+    /// buffer (2,000 back to back lose most of a page). `0` sends back to back. Default
+    /// (unset): [`DEFAULT_UDP_RATE`].
+    #[serde(default)]
+    pub udp_rate: Option<Bounded<0, 1_000_000>>,
+}
+
+/// Datagrams per second when `udp_rate` is unset; see README "UDP pacing" for the
+/// measurement against syslog-ng's default receive buffer that chose it.
+pub const DEFAULT_UDP_RATE: u32 = 10_000;
+
+/// RFC 6587 framing of a TCP or TLS stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// `MSG-LEN SP MSG` (RFC 6587 §3.4.1, RFC 5425): any byte may appear in a message.
+    /// rsyslog `imtcp` (both framings), syslog-ng `syslog()` source.
+    #[default]
+    OctetCounting,
+    /// `MSG LF` (RFC 6587 §3.4.2, "non-transparent framing"). A CR, LF or NUL inside a
+    /// message becomes a space, so one event stays one record; in our JSON lines that is
+    /// whitespace between tokens (JSON strings cannot hold a raw control character), so
+    /// the JSON keeps its value. syslog-ng `network()`, Logstash and Graylog TCP inputs.
+    Newline,
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Framing::OctetCounting => "octet-counting",
+            Framing::Newline => "newline",
+        })
+    }
 }
 
 /// How messages travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
-    /// Plain TCP, RFC 6587 octet counting; confirmed by a half-close the receiver answers.
+    /// Plain TCP, RFC 6587 framing (`framing`); confirmed by a half-close the receiver
+    /// answers, which proves it read the page, not that it stored it.
     Tcp,
-    /// TLS over TCP (RFC 5425), octet counting; confirmed like `tcp`.
+    /// TLS over TCP (RFC 5425), framed and confirmed like `tcp`.
     Tls,
     /// rsyslog's Reliable Event Logging Protocol: every message acknowledged.
     Relp,
@@ -376,12 +415,16 @@ mod tests {
             initial_backoff = "1s"
             max_backoff = "30s"
             relp_window = 128
+            framing = "newline"
             "#,
         )
         .unwrap();
         assert_eq!((c.transport, c.address.port), (Transport::Tls, 6514));
         assert_eq!(c.write_timeout.get(), Duration::from_secs(30));
         assert_eq!(c.max_backoff.get(), default_max_backoff().get());
+        assert_eq!(c.framing, Some(Framing::Newline));
+        let u: SyslogSinkConfig = toml::from_str("address = \"h:514\"\ntransport = \"udp\"\nudp_rate = 5000").unwrap();
+        assert_eq!(u.udp_rate.map(Bounded::get), Some(5000));
     }
 
     #[test]
@@ -407,5 +450,9 @@ mod tests {
         let e = parse("bogus = 1").unwrap_err();
         assert!(e.contains("unknown field"), "{e}");
         assert_eq!(parse("severity = \"error\"").unwrap().severity, Severity::Err);
+        let e = parse("framing = \"lf\"").unwrap_err();
+        assert!(e.contains("framing") && e.contains("octet-counting"), "{e}");
+        let e = parse("udp_rate = -1").unwrap_err();
+        assert!(e.contains("udp_rate") && e.contains("0..=1000000"), "{e}");
     }
 }

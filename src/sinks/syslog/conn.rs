@@ -30,6 +30,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::config::HostPort;
 use super::format::Message;
+use super::pace::Pacer;
 use super::tls::TlsSettings;
 
 /// Bytes written per step, so `write_timeout` means "no progress for that long".
@@ -107,7 +108,7 @@ pub(super) async fn connect(addr: &HostPort, tls: Option<&TlsSettings>, limit: D
                     return match tls {
                         None => Ok(Stream::Plain(tcp)),
                         Some(t) => {
-                            let s = t.connector.connect(t.server_name.clone(), tcp).await?;
+                            let s = t.connector.connect(t.server_name.clone(), tcp).await.map_err(explain_tls)?;
                             Ok(Stream::Tls(Box::new(s)))
                         }
                     };
@@ -118,6 +119,24 @@ pub(super) async fn connect(addr: &HostPort, tls: Option<&TlsSettings>, limit: D
         Err(last.unwrap_or_else(|| io::Error::other("no address to connect to")))
     };
     timeout(limit, attempt).await.map_err(|_| timed_out(format!("no connection within {limit:?}")))?
+}
+
+/// Adds what to do to the TLS refusals an operator can fix on the receiver's side.
+fn explain_tls(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    if text.contains("CaUsedAsEndEntity") {
+        return io::Error::new(
+            e.kind(),
+            format!(
+                "{text}: the receiver presents a CA certificate (basicConstraints CA:TRUE, which \
+                 `openssl req -x509` sets by default since OpenSSL 3) as its own, and that is refused. \
+                 Give the receiver a leaf certificate with basicConstraints=CA:FALSE: either signed by \
+                 a CA whose certificate is in ca_file, or self-signed with `-addext \
+                 basicConstraints=critical,CA:FALSE` and itself in ca_file (README: TLS certificates)"
+            ),
+        );
+    }
+    e
 }
 
 /// Writes `framed`, half-closes, and returns only when the receiver confirmed it as the
@@ -216,8 +235,8 @@ fn unacknowledged_bytes(_: &TcpStream) -> io::Result<u64> {
     Ok(0)
 }
 
-/// Sends every message not yet in `sent` as one datagram each; **best effort**: `Ok` means
-/// the kernel took them, not that anyone received them.
+/// Sends every message not yet in `sent` as one datagram each, each in its `pacer` slot;
+/// **best effort**: `Ok` means the kernel took them, not that anyone received them.
 ///
 /// # Errors
 /// Resolution, socket or send errors (e.g. an ICMP port-unreachable reported on a later send).
@@ -226,6 +245,7 @@ pub(super) async fn send_datagrams(
     msgs: &[Message],
     sent: &mut [bool],
     limit: Duration,
+    pacer: &mut Pacer,
 ) -> io::Result<()> {
     let target = *timeout(limit, resolve(addr))
         .await
@@ -236,6 +256,7 @@ pub(super) async fn send_datagrams(
     let sock = UdpSocket::bind(local).await?;
     sock.connect(target).await?;
     for (m, done) in msgs.iter().zip(sent.iter_mut()).filter(|(_, done)| !**done) {
+        pacer.wait().await;
         let n = timeout(limit, sock.send(&m.bytes))
             .await
             .map_err(|_| timed_out(format!("the socket took no datagram for {limit:?}")))??;
@@ -346,7 +367,7 @@ mod tests {
         let msgs: Vec<Message> =
             ["a", "bé"].iter().map(|m| Message { event_id: (*m).into(), bytes: m.as_bytes().to_vec() }).collect();
         let mut sent = [false, false];
-        send_datagrams(&addr, &msgs, &mut sent, T).await.unwrap();
+        send_datagrams(&addr, &msgs, &mut sent, T, &mut Pacer::new(1000)).await.unwrap();
         assert_eq!(sent, [true, true]);
         let mut buf = [0u8; 64];
         let n = server.recv(&mut buf).await.unwrap();

@@ -1,5 +1,5 @@
 //! Message layout: the RFC 5424 and RFC 3164 headers, RFC 5424 structured-data escaping, and
-//! RFC 6587 octet-counting framing.
+//! the two RFC 6587 framings (octet counting, newline).
 //!
 //! MSG is the JSON line, UTF-8, **without** the BOM that RFC 5424 §6.4 attaches to its
 //! `MSG-UTF8` form. RFC 5424 also allows `MSG-ANY` (octets, no BOM); the payload is JSON, and
@@ -31,7 +31,9 @@ pub(super) enum Shape {
     Whole,
     /// Some string values were shortened (`_truncated` says which).
     Shortened,
-    /// Even shortening could not fit: replaced by a minimal JSON with the marker.
+    /// Shortening was not enough: whole optional fields were removed as well.
+    Reduced,
+    /// Not even the key fields could fit: replaced by a minimal JSON with the marker.
     Replaced,
 }
 
@@ -111,6 +113,10 @@ impl Formatter {
                 fitted = s;
                 (fitted.as_str(), Shape::Shortened)
             }
+            Fit::Reduced(s) => {
+                fitted = s;
+                (fitted.as_str(), Shape::Reduced)
+            }
             Fit::Replaced(s) => {
                 fitted = s;
                 (fitted.as_str(), Shape::Replaced)
@@ -155,6 +161,26 @@ pub(super) fn octet_frame(msg: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(msg.len().to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(msg);
+}
+
+/// RFC 6587 §3.4.2 non-transparent framing: `SYSLOG-MSG LF`. A CR, LF or NUL inside the
+/// message would end or split the record at a newline-framed receiver (syslog-ng also ends
+/// one at NUL), so each becomes a space. Returns how many were replaced.
+///
+/// Our MSG is JSON, where a raw control character can only stand between tokens (inside a
+/// string it must be escaped), so the replacement keeps the JSON's value.
+pub(super) fn newline_frame(msg: &[u8], out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(msg);
+    let mut replaced = 0;
+    for b in &mut out[start..] {
+        if matches!(*b, b'\n' | b'\r' | 0) {
+            *b = b' ';
+            replaced += 1;
+        }
+    }
+    out.push(b'\n');
+    replaced
 }
 
 /// This machine's host name, reduced to what a syslog HOSTNAME may hold (printable ASCII,
@@ -237,6 +263,18 @@ mod tests {
         octet_frame("héllo ✓".as_bytes(), &mut out);
         octet_frame(b"a\nb", &mut out);
         assert_eq!(out, "10 héllo ✓3 a\nb".as_bytes());
+    }
+
+    #[test]
+    fn newline_framing_keeps_one_record_per_message() {
+        let mut out = Vec::new();
+        assert_eq!(newline_frame(b"a", &mut out), 0);
+        let pretty = b"{\r\n  \"k\": \"v\\n\",\n\0 \"n\": 1\n}";
+        assert_eq!(newline_frame(pretty, &mut out), 5);
+        assert_eq!(out, b"a\n{    \"k\": \"v\\n\",   \"n\": 1 }\n");
+        let json = &out[2..out.len() - 1];
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        assert_eq!(v, serde_json::json!({"k": "v\n", "n": 1}), "same value, escaped LF untouched");
     }
 
     #[test]

@@ -8,9 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::{debug, info, warn};
 
-use super::config::{HostPort, SyslogSinkConfig, Transport};
+use super::config::{DEFAULT_UDP_RATE, Framing, HostPort, SyslogSinkConfig, Transport};
 use super::conn::{connect, send_datagrams, still_accepting, write_confirmed};
-use super::format::{Formatter, Message, Shape, octet_frame};
+use super::format::{Formatter, Message, Shape, newline_frame, octet_frame};
+use super::pace::Pacer;
 use super::relp::Session;
 use super::tls::TlsSettings;
 use crate::api::retry::backoff;
@@ -35,6 +36,8 @@ pub(super) struct SyslogSink {
     initial_backoff: Duration,
     max_backoff: Duration,
     relp_window: usize,
+    framing: Framing,
+    udp_rate: u32,
 }
 
 impl SyslogSink {
@@ -54,6 +57,8 @@ impl SyslogSink {
             initial_backoff: cfg.initial_backoff.get(),
             max_backoff: cfg.max_backoff.get(),
             relp_window: usize::try_from(cfg.relp_window.get()).unwrap_or(usize::MAX),
+            framing: cfg.framing.unwrap_or_default(),
+            udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, crate::config::Bounded::get),
         }
     }
 
@@ -65,12 +70,16 @@ impl SyslogSink {
     fn render(&self, batch: &Batch) -> Result<Vec<Message>, SinkError> {
         let mut msgs = Vec::with_capacity(batch.lines.len());
         let mut cut: Vec<&str> = Vec::new();
-        let mut replaced = 0usize;
+        let (mut reduced, mut replaced) = (0usize, 0usize);
         for line in &batch.lines {
             let (m, shape) = self.formatter.render(batch.source, line).map_err(|e| self.err(io::Error::other(e)))?;
             match shape {
                 Shape::Whole => {}
                 Shape::Shortened => cut.push(&line.event_id),
+                Shape::Reduced => {
+                    cut.push(&line.event_id);
+                    reduced += 1;
+                }
                 Shape::Replaced => {
                     cut.push(&line.event_id);
                     replaced += 1;
@@ -87,10 +96,11 @@ impl SyslogSink {
                 sink = %self.name,
                 source = %batch.source,
                 truncated = cut.len(),
+                fields_removed = reduced,
                 replaced_whole = replaced,
                 max_message_size = self.max_message_size,
                 event_ids = %ids,
-                "Events longer than max_message_size were truncated; `_truncated` in each names the fields cut."
+                "Events longer than max_message_size were truncated; `_truncated` in each names the fields cut or removed."
             );
         }
         Ok(msgs)
@@ -120,7 +130,13 @@ impl SyslogSink {
                 session.close().await;
                 Ok(())
             }
-            Transport::Udp => send_datagrams(&self.address, msgs, done, self.write_timeout).await,
+            Transport::Udp => {
+                let before = done.iter().filter(|d| **d).count();
+                let mut pacer = Pacer::new(self.udp_rate);
+                let r = send_datagrams(&self.address, msgs, done, self.write_timeout, &mut pacer).await;
+                crate::metrics::udp_datagrams_sent(&self.name, done.iter().filter(|d| **d).count() - before);
+                r
+            }
         }
     }
 }
@@ -139,8 +155,19 @@ impl Sink for SyslogSink {
         let mut framed = Vec::new();
         if matches!(self.transport, Transport::Tcp | Transport::Tls) {
             framed.reserve(msgs.iter().map(|m| m.bytes.len() + 8).sum());
+            let mut flattened = 0usize;
             for m in &msgs {
-                octet_frame(&m.bytes, &mut framed);
+                match self.framing {
+                    Framing::OctetCounting => octet_frame(&m.bytes, &mut framed),
+                    Framing::Newline => flattened += usize::from(newline_frame(&m.bytes, &mut framed) > 0),
+                }
+            }
+            if flattened > 0 {
+                debug!(
+                    sink = %self.name,
+                    messages = flattened,
+                    "Line breaks inside messages were sent as spaces, as newline framing requires."
+                );
             }
         }
         let mut done = vec![false; msgs.len()];
