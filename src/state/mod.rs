@@ -272,8 +272,16 @@ mod tests {
         let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         assert_eq!(s.checkpoint("default", "customer_events").unwrap().unwrap().cursor, "{\"cursor\":\"c1\"}");
+        let o = one_good_run();
+        s.record_run("default", "customer_events", &o).unwrap();
+        drop(s);
+        let again = Store::open(&p).unwrap();
+        assert_eq!(again.run_records().unwrap().len(), 1);
+    }
+
+    fn one_good_run() -> RunOutcome {
         let now = chrono::Utc::now();
-        let o = RunOutcome {
+        RunOutcome {
             started_at: now,
             ended_at: now,
             events: 1,
@@ -282,11 +290,7 @@ mod tests {
             throttled: 0,
             error: None,
             backlog: false,
-        };
-        s.record_run("default", "customer_events", &o).unwrap();
-        drop(s);
-        let again = Store::open(&p).unwrap();
-        assert_eq!(again.run_records().unwrap().len(), 1);
+        }
     }
 
     #[test]
@@ -300,17 +304,7 @@ mod tests {
         assert!(Store::open_read_only(&p).unwrap().is_none());
         drop(Store::open(&p).unwrap());
         let mut ro = Store::open_read_only(&p).unwrap().unwrap();
-        let now = chrono::Utc::now();
-        let o = RunOutcome {
-            started_at: now,
-            ended_at: now,
-            events: 1,
-            pages: 1,
-            retries: 0,
-            throttled: 0,
-            error: None,
-            backlog: false,
-        };
+        let o = one_good_run();
         assert!(ro.record_run("t", "s", &o).is_err());
     }
 
