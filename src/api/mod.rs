@@ -183,26 +183,6 @@ pub struct Counters {
     pub token_requests: u64,
 }
 
-impl Counters {
-    /// What happened between `earlier` and `self` (counters only grow).
-    #[must_use]
-    pub fn since(&self, earlier: &Counters) -> Counters {
-        let d = |a: u64, b: u64| a.saturating_sub(b);
-        let mut by_class = [0; 5];
-        for (i, c) in by_class.iter_mut().enumerate() {
-            *c = d(self.by_class[i], earlier.by_class[i]);
-        }
-        Counters {
-            requests: d(self.requests, earlier.requests),
-            retries: d(self.retries, earlier.retries),
-            throttled: d(self.throttled, earlier.throttled),
-            by_class,
-            transport_errors: d(self.transport_errors, earlier.transport_errors),
-            token_requests: d(self.token_requests, earlier.token_requests),
-        }
-    }
-}
-
 /// The HTTP client with pacing and retries.
 #[derive(Debug)]
 pub struct Api {
@@ -212,7 +192,6 @@ pub struct Api {
     initial_backoff: Duration,
     max_backoff: Duration,
     max_wait: Duration,
-    counters: std::sync::Mutex<Counters>,
     /// `--trace-http`, when given.
     trace: Option<std::sync::Arc<trace::HttpTrace>>,
 }
@@ -232,7 +211,6 @@ impl Api {
             initial_backoff: rl.initial_backoff.get(),
             max_backoff: rl.max_backoff.get(),
             max_wait: rl.max_wait.get(),
-            counters: std::sync::Mutex::default(),
             trace: trace::global(),
         })
     }
@@ -242,13 +220,9 @@ impl Api {
         &self.client
     }
 
-    /// Counters so far.
-    pub fn counters(&self) -> Counters {
-        *self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn count(&self, f: impl Fn(&mut Counters)) {
-        f(&mut self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    /// Counts into the current source run's scope (the only reader of these counters).
+    #[allow(clippy::unused_self)] // kept a method so every call site reads `self.count(…)`
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
         scope::count(f);
     }
 

@@ -105,20 +105,8 @@ pub async fn cycle(
     let sources = sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin);
     let results =
         join_all(sources.iter().map(|s| collect_one(ctx, s.as_ref(), store, sinks, opts, shutdown, progress))).await;
-    let mut reports = Vec::with_capacity(results.len());
-    let mut first_error = None;
-    for result in results {
-        match result {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(reports),
-    }
+    // Every source ran; the first failure, in source order, is the cycle's.
+    results.into_iter().collect()
 }
 
 /// One source's run within a cycle: collected in its own scope (its counters, the run-time
