@@ -10,7 +10,7 @@
 //! reads the next bytes, so even SIGKILL loses nothing it has confirmed.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::missing_panics_doc)]
 
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +20,82 @@ pub const PACKAGES: &str = "rsyslog rsyslog-gnutls rsyslog-openssl rsyslog-relp 
 
 /// How long rsyslogd may take to open its ports.
 const START_LIMIT: Duration = Duration::from_secs(20);
+
+/// Process handling for the daemons the syslog tests start (rsyslogd here, syslog-ng in
+/// `syslog_ng.rs`): each is one child, started, watched and stopped by its PID.
+pub mod process {
+    use std::net::{TcpStream, UdpSocket};
+    use std::process::Child;
+    use std::time::{Duration, Instant};
+
+    /// Whether every TCP port accepts a connection and the UDP port is taken (the daemon holds
+    /// it once binding it here fails), all on 127.0.0.1.
+    pub fn listening(tcp: &[u16], udp: u16) -> bool {
+        let tcp_up = tcp.iter().all(|port| {
+            TcpStream::connect_timeout(&([127, 0, 0, 1], *port).into(), Duration::from_millis(200)).is_ok()
+        });
+        tcp_up && UdpSocket::bind(("127.0.0.1", udp)).is_err()
+    }
+
+    /// Waits until `up()` says the freshly spawned `child` serves, it exits (its `stderr()` in
+    /// the error), or `limit` passes (then it is killed).
+    pub fn await_up(
+        child: &mut Option<Child>,
+        name: &str,
+        limit: Duration,
+        up: impl Fn() -> bool,
+        stderr: impl Fn() -> String,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                *child = None;
+                return Err(format!("{name} exited with {status}: {}", stderr()));
+            }
+            if up() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                stop(child, libc::SIGKILL, name);
+                return Err(format!("{name} not up within {limit:?}: {}", stderr()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends `signal` to the daemon by PID and waits (bounded) until it is gone; KILL if it
+    /// outlives the wait.
+    pub fn stop(child: &mut Option<Child>, signal: i32, name: &str) {
+        let Some(mut c) = child.take() else { return };
+        let pid = i32::try_from(c.id()).unwrap();
+        // SAFETY: kill(2) on the PID of our own child, which is not reaped yet.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                if let Err(e) = c.kill().and_then(|()| c.wait().map(drop)) {
+                    eprintln!("cannot kill {name} {pid}: {e}");
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Calls `spawn` until it succeeds (the old sockets may linger after a stop), for `limit`.
+    pub fn restart(name: &str, limit: Duration, mut spawn: impl FnMut() -> Result<(), String>) {
+        let deadline = Instant::now() + limit;
+        loop {
+            match spawn() {
+                Ok(()) => return,
+                Err(e) => assert!(Instant::now() < deadline, "{name} did not restart: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
 
 fn missing(what: &str) -> ! {
     panic!(
@@ -52,7 +128,8 @@ pub struct Certs {
     pub other_ca: PathBuf,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Runs `openssl` in `dir`, failing the test when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -275,31 +352,15 @@ impl Rsyslog {
             .spawn()
             .map_err(|e| format!("cannot run rsyslogd: {e}"))?;
         self.child = Some(child);
-        let deadline = Instant::now() + START_LIMIT;
-        loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                self.child = None;
-                return Err(format!("rsyslogd exited with {status}: {}", self.stderr()));
-            }
-            if self.inputs_up() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                self.stop(libc::SIGKILL);
-                return Err(format!("inputs not up within {START_LIMIT:?}: {}", self.stderr()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn inputs_up(&self) -> bool {
         let p = self.ports;
-        let tcp_up = [p.tcp, p.tls, p.mtls, p.relp].iter().all(|port| {
-            TcpStream::connect_timeout(&([127, 0, 0, 1], *port).into(), Duration::from_millis(200)).is_ok()
-        });
-        // rsyslogd holds the UDP port once binding it here fails.
-        let udp_up = UdpSocket::bind(("127.0.0.1", p.udp)).is_err();
-        tcp_up && udp_up
+        let log = root.join("rsyslogd.stderr");
+        process::await_up(
+            &mut self.child,
+            "rsyslogd",
+            START_LIMIT,
+            || process::listening(&[p.tcp, p.tls, p.mtls, p.relp], p.udp),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        )
     }
 
     /// What rsyslogd wrote to stderr so far.
@@ -315,34 +376,12 @@ impl Rsyslog {
     /// Sends `signal` to the daemon by PID and waits (bounded) until it is gone; KILL if it
     /// outlives the wait.
     pub fn stop(&mut self, signal: i32) {
-        let Some(mut child) = self.child.take() else { return };
-        let pid = i32::try_from(child.id()).unwrap();
-        // SAFETY: kill(2) on the PID of our own child, which is not reaped yet.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                if let Err(e) = child.kill().and_then(|()| child.wait().map(drop)) {
-                    eprintln!("cannot kill rsyslogd {pid}: {e}");
-                }
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        process::stop(&mut self.child, signal, "rsyslogd");
     }
 
     /// Starts the daemon again on the same ports (retrying while the old sockets linger).
     pub fn restart(&mut self) {
-        let deadline = Instant::now() + START_LIMIT;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) => assert!(Instant::now() < deadline, "rsyslogd did not restart: {e}"),
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        process::restart("rsyslogd", START_LIMIT, || self.spawn());
     }
 
     /// Every record written so far.

@@ -17,14 +17,14 @@
 //! An installed `/usr/sbin/syslog-ng` is used when neither exists.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::missing_panics_doc)]
 
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::rsyslog::Certs;
+use super::rsyslog::{Certs, openssl, process};
 
 /// How long syslog-ng may take to open its ports.
 const START_LIMIT: Duration = Duration::from_secs(20);
@@ -101,11 +101,6 @@ impl Ports {
 pub struct SelfSigned {
     pub ca_true: (PathBuf, PathBuf),
     pub ca_false: (PathBuf, PathBuf),
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 impl SelfSigned {
@@ -249,28 +244,15 @@ impl SyslogNg {
             .spawn()
             .map_err(|e| format!("cannot run syslog-ng: {e}"))?;
         self.child = Some(child);
-        let deadline = Instant::now() + START_LIMIT;
-        loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                self.child = None;
-                return Err(format!("syslog-ng exited with {status}: {}", self.stderr()));
-            }
-            if self.ports_up() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                self.stop(libc::SIGKILL);
-                return Err(format!("ports not up within {START_LIMIT:?}: {}", self.stderr()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn ports_up(&self) -> bool {
-        let tcp_up = self.ports.tcp().iter().all(|port| {
-            TcpStream::connect_timeout(&([127, 0, 0, 1], *port).into(), Duration::from_millis(200)).is_ok()
-        });
-        tcp_up && UdpSocket::bind(("127.0.0.1", self.ports.udp)).is_err()
+        let p = self.ports;
+        let log = self.root().join("syslog-ng.stderr");
+        process::await_up(
+            &mut self.child,
+            "syslog-ng",
+            START_LIMIT,
+            || process::listening(&p.tcp(), p.udp),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        )
     }
 
     /// What syslog-ng wrote to stderr so far.
@@ -280,34 +262,12 @@ impl SyslogNg {
 
     /// Sends `signal` to the daemon by PID and waits (bounded) until it is gone.
     pub fn stop(&mut self, signal: i32) {
-        let Some(mut child) = self.child.take() else { return };
-        let pid = i32::try_from(child.id()).unwrap();
-        // SAFETY: kill(2) on the PID of our own child, which is not reaped yet.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                if let Err(e) = child.kill().and_then(|()| child.wait().map(drop)) {
-                    eprintln!("cannot kill syslog-ng {pid}: {e}");
-                }
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        process::stop(&mut self.child, signal, "syslog-ng");
     }
 
     /// Starts the daemon again on the same ports (retrying while the old sockets linger).
     pub fn restart(&mut self) {
-        let deadline = Instant::now() + START_LIMIT;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) => assert!(Instant::now() < deadline, "syslog-ng did not restart: {e}"),
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        process::restart("syslog-ng", START_LIMIT, || self.spawn());
     }
 
     /// Ends the output with a newline if a killed daemon left half a record, so the next
