@@ -13,7 +13,7 @@
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Debian packages these tests need.
 pub const PACKAGES: &str = "rsyslog rsyslog-gnutls rsyslog-openssl rsyslog-relp openssl";
@@ -81,6 +81,31 @@ pub mod process {
                 return;
             }
             std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Polls `read()` until `done` holds; panics with what arrived, and `stderr()`, after `limit`.
+    pub fn wait_for<R: std::fmt::Debug>(
+        name: &str,
+        limit: Duration,
+        read: impl Fn() -> Vec<R>,
+        done: impl Fn(&[R]) -> bool,
+        stderr: impl Fn() -> String,
+    ) -> Vec<R> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let r = read();
+            if done(&r) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} output incomplete after {limit:?}: {} records; last: {:?}; stderr: {}",
+                r.len(),
+                r.last(),
+                stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -418,21 +443,7 @@ impl Rsyslog {
 
     /// Polls the output until `done(records)` holds; panics with what arrived after `limit`.
     pub fn wait_for(&self, limit: Duration, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let r = self.records();
-            if done(&r) {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "rsyslog output incomplete after {limit:?}: {} records; last: {:?}; stderr: {}",
-                r.len(),
-                r.last(),
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        process::wait_for("rsyslog", limit, || self.records(), done, || self.stderr())
     }
 }
 

@@ -20,7 +20,7 @@
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -297,21 +297,7 @@ impl SyslogNg {
 
     /// Polls the output until `done(records)` holds; panics with what arrived after `limit`.
     pub fn wait_for(&self, limit: Duration, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let r = self.records();
-            if done(&r) {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "syslog-ng output incomplete after {limit:?}: {} records; last: {:?}; stderr: {}",
-                r.len(),
-                r.last(),
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        process::wait_for("syslog-ng", limit, || self.records(), done, || self.stderr())
     }
 }
 
