@@ -220,12 +220,6 @@ impl Api {
         &self.client
     }
 
-    /// Counts into the current source run's scope (the only reader of these counters).
-    #[allow(clippy::unused_self)] // kept a method so every call site reads `self.count(…)`
-    fn count(&self, f: impl FnOnce(&mut Counters)) {
-        scope::count(f);
-    }
-
     /// Sends the request `build` makes, retrying what is retryable. A 2xx reply comes back
     /// with its JSON parsed (an unparsable 2xx body counts as a failed try); any other reply
     /// that retrying cannot cure comes back as it is, for the caller to classify.
@@ -279,7 +273,7 @@ impl Api {
                     () = until(deadline) => return Err(ApiError::OutOfTime { what: what.into() }),
                 }
             }
-            self.count(|c| {
+            scope::count(|c| {
                 c.requests += 1;
                 c.token_requests += u64::from(budget == Budget::Free);
             });
@@ -290,7 +284,7 @@ impl Api {
                 }
                 Err(e) => (Err(e), None),
             };
-            self.count(|c| match &sent.0 {
+            scope::count(|c| match &sent.0 {
                 Ok(resp) => c.by_class[usize::from(resp.status().as_u16() / 100).clamp(1, 5) - 1] += 1,
                 Err(_) => c.transport_errors += 1,
             });
@@ -327,7 +321,7 @@ impl Api {
                 return Err(ApiError::OutOfTime { what: what.into() });
             }
             warn!(call = what, attempt = attempt + 1, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), reason = %failure.message, "Request failed; retrying.");
-            self.count(|c| c.retries += 1);
+            scope::count(|c| c.retries += 1);
             if !crate::shutdown::sleep(wait).await {
                 return Err(ApiError::Interrupted { what: what.into() });
             }
@@ -374,7 +368,7 @@ impl Api {
             rate_limited_status || (status == StatusCode::BAD_REQUEST && retry::is_rate_limit_body(&body));
         if rate_limited || retry::is_retryable_status(status) {
             if rate_limited {
-                self.count(|c| c.throttled += 1);
+                scope::count(|c| c.throttled += 1);
             }
             // The pacer already holds the pause Retry-After asked for (free calls are not paced:
             // their retry sleeps it instead).
