@@ -174,7 +174,7 @@ fn main() {
         let secs = args.num("token-secs", 60, 30, 4);
         table(
             "Token economy in run mode",
-            "a 200,000-event backlog read 20 events a request, so `run` polls without pause all along; the collector renews a token a tenth of its lifetime early.",
+            "a 200,000-event backlog read one event a request, so `run` polls without pause all along; the collector renews a token a tenth of its lifetime early.",
             "| token lifetime | run | token requests | tokens issued | run ÷ lifetime | tokens per lifetime | tokens per hour | Monitor requests |",
             &items::tokens(&keys, lifetime, secs),
         );

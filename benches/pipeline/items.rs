@@ -239,9 +239,10 @@ pub fn hotpath(keys: &Keys, rt: &tokio::runtime::Runtime, reps: usize, pages: us
 /// Item 5b: `run` mode for `secs` with access tokens living `lifetime` seconds, new events
 /// arriving all the time; counts the tokens the collector asked for.
 pub fn tokens(keys: &Keys, lifetime: u64, secs: u64) -> Vec<String> {
-    // A backlog the run cannot finish in `secs` at 20 events a request, so `run` polls without
-    // pause: a caught-up stream is polled once a minute (DocuSign's guidance), which would
-    // leave nothing to measure in a short run.
+    // A backlog the run cannot finish in `secs` at one event a request (the release build
+    // drains 200,000 at 20 a request in under 7 s, inside one token lifetime), so `run` polls
+    // without pause all along: a caught-up stream is polled once a minute (DocuSign's
+    // guidance), which would leave nothing to measure.
     let mut sc = keys.sim_config(200_000);
     // The account's counted budget must not run out either: its headers would pause the run.
     sc.quota.per_hour = 1_000_000;
@@ -250,7 +251,7 @@ pub fn tokens(keys: &Keys, lifetime: u64, secs: u64) -> Vec<String> {
     sc.prerender = false;
     let sim = Sim::start(sc);
     let out = keys.path("tokens.jsonl");
-    let extra = format!("[sources.customer_events]\npage_size = 20\n\n{}", file_sink(&out));
+    let extra = format!("[sources.customer_events]\npage_size = 1\n\n{}", file_sink(&out));
     let cfg = sim.config(keys, "tokens", "interval = \"60s\"", &extra);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let appender = {
