@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 
-use esign_collector::format::{Format, FormatOptions, render};
-use esign_collector::normalize::normalize;
+use esign_collector::connectors::docusign::MONITOR_EVENTS;
+use esign_collector::core::normalize::normalize;
+use esign_collector::format::{Format, FormatOptions};
 use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
-use esign_collector::sources::SourceKind;
 use serde_json::{Map, Value};
 
 const EVENTS: usize = 2000;
@@ -42,7 +42,7 @@ fn main() {
     let plain: Vec<Map<String, Value>> = sim
         .sample_events(EVENTS)
         .into_iter()
-        .map(|r| normalize(SourceKind::CustomerEvents, obj(r), "2026-11-23T12:00:00.000Z").value)
+        .map(|r| normalize(&MONITOR_EVENTS, obj(r), "2026-11-23T12:00:00.000Z").value)
         .collect();
     let enriched: Vec<Map<String, Value>> = plain
         .iter()
@@ -60,12 +60,12 @@ fn main() {
     if std::env::args().any(|a| a == "--print") {
         let mut by_class = BTreeMap::new();
         for line in &plain {
-            let doc = render(Format::Ocsf, SourceKind::CustomerEvents, line, &opts).remove(0);
+            let doc = MONITOR_EVENTS.render(Format::Ocsf, line, &opts).remove(0);
             let key = (doc.value["class_uid"].as_u64(), doc.value["activity_id"].as_u64());
             by_class.entry(key).or_insert_with(|| (line.clone(), doc.value));
         }
         for (line, ocsf) in by_class.values() {
-            let ecs = render(Format::Ecs, SourceKind::CustomerEvents, line, &opts).remove(0).value;
+            let ecs = MONITOR_EVENTS.render(Format::Ecs, line, &opts).remove(0).value;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({"raw": line, "ecs": ecs, "ocsf": ocsf})).unwrap()
@@ -94,7 +94,7 @@ fn main() {
                 let start = cpu_nanos();
                 for _ in 0..rounds {
                     for line in lines {
-                        for doc in render(format, SourceKind::CustomerEvents, line, &opts) {
+                        for doc in MONITOR_EVENTS.render(format, line, &opts) {
                             if serialize {
                                 bytes += serde_json::to_vec(&doc.value).unwrap().len();
                             } else {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::stream::Stream;
+
 /// DocuSign Monitor and Admin security-event collector.
 #[derive(Debug, Parser)]
 #[command(name = "esign-collector", version, about, long_about = None)]
@@ -81,13 +83,38 @@ pub struct FetchArgs {
     pub all: bool,
 }
 
-/// Event types of `get-events`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EventType {
-    /// Monitor customer events.
-    CustomerEvents,
-    /// Admin user records.
-    UserData,
+/// `get-events --type`: a stream of the registry, by its key with dashes (or underscores).
+#[derive(Debug, Clone, Copy)]
+pub struct StreamArg;
+
+impl clap::builder::TypedValueParser for StreamArg {
+    type Value = &'static Stream;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let text = value.to_string_lossy();
+        crate::connectors::stream(&text).ok_or_else(|| {
+            let mut e = clap::Error::new(ErrorKind::InvalidValue).with_cmd(cmd);
+            if let Some(a) = arg {
+                e.insert(ContextKind::InvalidArg, ContextValue::String(a.to_string()));
+            }
+            e.insert(ContextKind::InvalidValue, ContextValue::String(text.into_owned()));
+            let valid = crate::connectors::streams().map(Stream::cli_name).collect();
+            e.insert(ContextKind::ValidValue, ContextValue::Strings(valid));
+            e
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        // Help text only: a few short names, leaked once per rendering.
+        let names = crate::connectors::streams().map(|s| &*Box::leak(s.cli_name().into_boxed_str()));
+        Some(Box::new(names.map(clap::builder::PossibleValue::new)))
+    }
 }
 
 /// Output of `get-events`.
@@ -103,8 +130,8 @@ pub enum Output {
 #[derive(Debug, Args)]
 pub struct GetEventsArgs {
     /// Which stream.
-    #[arg(long = "type", value_enum)]
-    pub kind: EventType,
+    #[arg(long = "type", value_parser = StreamArg)]
+    pub kind: &'static Stream,
     /// How many records at most.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub limit: u32,

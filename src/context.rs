@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use crate::api::Api;
 use crate::auth::{Authenticator, Grant, PrivateKey};
 use crate::config::{Config, Environment, Tenant};
+use crate::core::source::{Session, Source};
 use crate::demo::Demo;
 use crate::error::Error;
-use crate::sources::Session;
 use crate::state::Store;
 
 /// Resolved endpoints.
@@ -53,6 +53,11 @@ fn audience(base: &str) -> String {
 }
 
 impl Context {
+    /// The tenant's enabled sources, in the order a cycle collects them.
+    pub fn sources(&self) -> Vec<Box<dyn Source>> {
+        crate::connectors::docusign::enabled(&self.cfg, &self.endpoints.monitor, &self.endpoints.admin)
+    }
+
     /// Builds one tenant's context. `store` enables the sealed token cache.
     ///
     /// # Errors

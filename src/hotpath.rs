@@ -4,10 +4,10 @@
 
 use std::sync::Mutex;
 
-use crate::collector::{PageContext, Prepared, prepare};
 use crate::config::MonitorApi;
+use crate::connectors::docusign::{MONITOR_EVENTS, parse_monitor_reply};
+use crate::core::collector::{PageContext, Prepared, prepare};
 use crate::error::Error;
-use crate::sources::{SourceKind, parse_monitor_reply};
 use crate::state::Store;
 
 /// Runs one org-stream reply `body` through the hot path against the ledger of `tenant`.
@@ -19,7 +19,7 @@ pub fn page(store: &Mutex<Store>, tenant: &str, body: &[u8]) -> Result<Prepared,
     let pc = PageContext {
         tenant,
         tag: None,
-        kind: SourceKind::CustomerEvents,
+        kind: &MONITOR_EVENTS,
         collected_at: "2026-01-01T00:00:00.000Z",
         dedup: true,
         enrich: false,
@@ -33,7 +33,7 @@ pub fn page(store: &Mutex<Store>, tenant: &str, body: &[u8]) -> Result<Prepared,
 /// `StoreError` when the commit fails.
 pub fn commit(store: &Mutex<Store>, tenant: &str, cursor: &str, p: &Prepared, ledger_size: u32) -> Result<(), Error> {
     let mut s = store.lock().map_err(|_| Error::Internal("state lock poisoned".into()))?;
-    s.commit(tenant, SourceKind::CustomerEvents.key(), cursor, &p.ids, &p.users, ledger_size)?;
+    s.commit(tenant, MONITOR_EVENTS.key, cursor, &p.ids, &p.users, ledger_size)?;
     Ok(())
 }
 
@@ -48,6 +48,6 @@ pub fn floor(body: &[u8]) -> Result<usize, Error> {
 
 /// Renders a prepared page's lines as a sink with `format` would send them; returns the lines.
 pub fn render(p: &Prepared, format: crate::format::Format) -> usize {
-    let batch = crate::sinks::Batch { source: SourceKind::CustomerEvents, lines: p.lines.clone() };
-    crate::sinks::render(&batch, (format, crate::format::FormatOptions::default())).lines.len()
+    let batch = crate::sinks::Batch { source: &MONITOR_EVENTS, lines: p.lines.clone() };
+    crate::core::fanout::render(&batch, (format, crate::format::FormatOptions::default())).lines.len()
 }

@@ -19,10 +19,11 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod collector;
 pub mod commands;
 pub mod config;
+pub mod connectors;
 pub mod context;
+pub mod core;
 pub mod demo;
 pub mod error;
 pub mod failpoint;
@@ -31,12 +32,11 @@ pub mod health;
 #[doc(hidden)]
 pub mod hotpath;
 pub mod metrics;
-pub mod normalize;
 pub mod notify;
 pub mod observe;
 pub mod progress;
 pub mod shutdown;
 pub mod simulator;
 pub mod sinks;
-pub mod sources;
 pub mod state;
+pub mod stream;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tracing::{info, warn};
 
-use crate::collector::Report;
+use crate::core::collector::Report;
 use crate::error::Exit;
 
 /// Tells the service manager that start-up is finished, with a first status line.
@@ -105,9 +105,9 @@ pub fn cycle_status(outcome: Result<&[Report], Exit>, next: Option<Duration>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::SourceKind;
+    use crate::stream::{Stream, TEST, TEST_SNAPSHOT};
 
-    fn report(kind: SourceKind, delivered: u64) -> Report {
+    fn report(kind: &'static Stream, delivered: u64) -> Report {
         Report {
             kind,
             pages: 1,
@@ -123,12 +123,12 @@ mod tests {
 
     #[test]
     fn status_lines_say_what_happened_and_what_is_next() {
-        let reports = [report(SourceKind::CustomerEvents, 120), report(SourceKind::UserData, 3)];
+        let reports = [report(&TEST, 120), report(&TEST_SNAPSHOT, 3)];
         let s = cycle_status(Ok(&reports), Some(Duration::from_secs(300)));
-        assert!(s.starts_with("Delivered 123 events (customer_events 120, user_data 3); next cycle at 20"), "{s}");
+        assert!(s.starts_with("Delivered 123 events (test_events 120, test_users 3); next cycle at 20"), "{s}");
         assert!(s.ends_with(" UTC."), "{s}");
         let s = cycle_status(Ok(&reports[..1]), None);
-        assert_eq!(s, "Delivered 120 events (customer_events 120); a backlog remains, next cycle now.");
+        assert_eq!(s, "Delivered 120 events (test_events 120); a backlog remains, next cycle now.");
         let s = cycle_status(Err(Exit::Unavailable), Some(Duration::from_secs(60)));
         assert!(s.starts_with("Last cycle failed (Unavailable, exit 5), will retry; next cycle at "), "{s}");
     }

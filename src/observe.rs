@@ -9,18 +9,18 @@ use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
 use crate::api::RunScope;
-use crate::collector::Report;
+use crate::core::collector::Report;
 use crate::error::Error;
 use crate::metrics::{self, Tally};
-use crate::sources::SourceKind;
 use crate::state::{RunOutcome, Store};
+use crate::stream::Stream;
 
 /// A source's run in progress: its own API counters (the scope its requests run in) and the
 /// metrics tally as it was at its start.
 #[derive(Debug)]
 pub struct SourceRun {
     tenant: String,
-    kind: SourceKind,
+    kind: &'static Stream,
     started_at: DateTime<Utc>,
     clock: Instant,
     scope: Arc<RunScope>,
@@ -29,14 +29,14 @@ pub struct SourceRun {
 
 impl SourceRun {
     /// Notes the start of `kind`'s run, whose requests run in `scope`.
-    pub fn start(scope: Arc<RunScope>, tenant: &str, kind: SourceKind) -> Self {
+    pub fn start(scope: Arc<RunScope>, tenant: &str, kind: &'static Stream) -> Self {
         Self {
             tenant: tenant.to_owned(),
             kind,
             started_at: Utc::now(),
             clock: Instant::now(),
             scope,
-            tally: metrics::tally(tenant, kind),
+            tally: metrics::tally(tenant, kind.key),
         }
     }
 
@@ -45,15 +45,15 @@ impl SourceRun {
     /// request is neither a success nor a failure and is not recorded.
     pub fn finish(self, store: &Mutex<Store>, result: &Result<Report, Error>) {
         let calls = self.scope.counters();
-        let done = metrics::tally(&self.tenant, self.kind).since(&self.tally);
+        let done = metrics::tally(&self.tenant, self.kind.key).since(&self.tally);
         let elapsed = self.clock.elapsed();
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        let (tenant, source) = (self.tenant.as_str(), self.kind.key());
+        let (tenant, source) = (self.tenant.as_str(), self.kind.key);
         if result.is_err() && crate::shutdown::requested() {
             debug!(tenant, source, "Run stopped on request; no run record written.");
             return;
         }
-        metrics::source_finished(tenant, self.kind, &calls, elapsed.as_secs_f64(), result.is_ok());
+        metrics::source_finished(tenant, source, &calls, elapsed.as_secs_f64(), result.is_ok());
         let outcome = RunOutcome {
             started_at: self.started_at,
             ended_at: Utc::now(),

@@ -15,10 +15,11 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use esign_collector::format::{Doc, ECS_VERSION, Format, FormatOptions, OCSF_VERSION, render};
-use esign_collector::normalize::normalize;
+use esign_collector::connectors::docusign::{ADMIN_USERS, MONITOR_EVENTS};
+use esign_collector::core::normalize::normalize;
+use esign_collector::format::{Doc, ECS_VERSION, Format, FormatOptions, OCSF_VERSION};
 use esign_collector::simulator::{SimConfig, Simulator};
-use esign_collector::sources::SourceKind;
+use esign_collector::stream::Stream;
 use serde_json::{Map, Value, json};
 
 const COLLECTED_AT: &str = "2026-11-23T12:00:00.123Z";
@@ -185,16 +186,12 @@ fn sim() -> &'static Simulator {
 
 /// The simulator's Monitor events as raw lines.
 fn event_lines() -> Vec<Map<String, Value>> {
-    sim()
-        .sample_events(2000)
-        .into_iter()
-        .map(|r| normalize(SourceKind::CustomerEvents, obj(r), COLLECTED_AT).value)
-        .collect()
+    sim().sample_events(2000).into_iter().map(|r| normalize(&MONITOR_EVENTS, obj(r), COLLECTED_AT).value).collect()
 }
 
 /// The simulator's Admin users as raw lines.
 fn user_lines() -> Vec<Map<String, Value>> {
-    sim().sample_users().into_iter().map(|r| normalize(SourceKind::UserData, obj(r), COLLECTED_AT).value).collect()
+    sim().sample_users().into_iter().map(|r| normalize(&ADMIN_USERS, obj(r), COLLECTED_AT).value).collect()
 }
 
 /// `_user` as the collector attaches it: the full Admin record, or the short shape with `groups`.
@@ -215,8 +212,8 @@ fn enrich(line: &mut Map<String, Value>, users: &HashMap<String, Map<String, Val
     line.insert("_user".into(), value);
 }
 
-fn both(kind: SourceKind, line: &Map<String, Value>, opts: FormatOptions) -> (Vec<Doc>, Vec<Doc>) {
-    (render(Format::Ecs, kind, line, &opts), render(Format::Ocsf, kind, line, &opts))
+fn both(kind: &'static Stream, line: &Map<String, Value>, opts: FormatOptions) -> (Vec<Doc>, Vec<Doc>) {
+    (kind.render(Format::Ecs, line, &opts), kind.render(Format::Ocsf, line, &opts))
 }
 
 #[test]
@@ -230,7 +227,7 @@ fn every_simulated_event_maps_to_valid_ecs_and_ocsf() {
             enrich(&mut line, &users, i % 3 == 1);
         }
         let opts = FormatOptions { include_original: i % 5 == 0 };
-        let (e, o) = both(SourceKind::CustomerEvents, &line, opts);
+        let (e, o) = both(&MONITOR_EVENTS, &line, opts);
         assert_eq!((e.len(), o.len()), (1, 1));
         check_ecs(&e[0]);
         let (class, activity) = check_ocsf(&o[0]);
@@ -289,7 +286,7 @@ fn mapped_fields_land_where_the_schemas_put_them() {
         lines.iter().find(|l| l["object"] == object && l["action"] == action && l["result"] == result).unwrap()
     };
     let failed = find("Login", "Login", "Failure");
-    let (e, o) = both(SourceKind::CustomerEvents, failed, FormatOptions::default());
+    let (e, o) = both(&MONITOR_EVENTS, failed, FormatOptions::default());
     let (e, o) = (&e[0].value, &o[0].value);
     assert_eq!(e["@timestamp"], failed["_time"]);
     assert_eq!(e["event"]["outcome"], "failure");
@@ -311,14 +308,14 @@ fn mapped_fields_land_where_the_schemas_put_them() {
     assert_eq!(o["unmapped"]["site"], failed["site"]);
 
     let added = find("Account", "UserAdded", "");
-    let (e, o) = both(SourceKind::CustomerEvents, added, FormatOptions::default());
+    let (e, o) = both(&MONITOR_EVENTS, added, FormatOptions::default());
     assert_eq!(e[0].value["user"]["target"]["id"], added["data"]["AffectedUserId"]);
     assert_eq!(e[0].value["event"]["type"], json!(["user", "creation"]));
     assert_eq!(o[0].value["user"]["uid"], added["data"]["AffectedUserId"]);
     assert_eq!(o[0].value["actor"]["user"]["uid"], added["userId"]);
 
     let alert = lines.iter().find(|l| l["object"] == "Alert").unwrap();
-    let (e, o) = both(SourceKind::CustomerEvents, alert, FormatOptions::default());
+    let (e, o) = both(&MONITOR_EVENTS, alert, FormatOptions::default());
     assert_eq!(e[0].value["event"]["kind"], "alert");
     assert_eq!(e[0].value["rule"]["name"], alert["action"]);
     let f = &o[0].value;
@@ -338,8 +335,8 @@ fn unknown_object_and_action_fall_back_to_api_activity() {
         "object": "Widget", "action": "Frobnicated", "result": "", "source": "API", "traceToken": "t-1",
         "data": {"WidgetId": "w1", "Nested": {"a": [1, 2]}}
     }));
-    let line = normalize(SourceKind::CustomerEvents, record, COLLECTED_AT).value;
-    let (e, o) = both(SourceKind::CustomerEvents, &line, FormatOptions::default());
+    let line = normalize(&MONITOR_EVENTS, record, COLLECTED_AT).value;
+    let (e, o) = both(&MONITOR_EVENTS, &line, FormatOptions::default());
     check_ecs(&e[0]);
     check_ocsf(&o[0]);
     let o = &o[0].value;
@@ -358,20 +355,16 @@ fn unknown_object_and_action_fall_back_to_api_activity() {
     assert_eq!(e["docusign"]["data"], line["data"]);
 
     // A known verb on an unknown object still gives a CRUD activity; a bare record still maps.
-    let line = normalize(
-        SourceKind::CustomerEvents,
-        obj(json!({"object": "Gadget", "action": "GadgetDeleted"})),
-        COLLECTED_AT,
-    )
-    .value;
-    let (e, o) = both(SourceKind::CustomerEvents, &line, FormatOptions::default());
+    let line =
+        normalize(&MONITOR_EVENTS, obj(json!({"object": "Gadget", "action": "GadgetDeleted"})), COLLECTED_AT).value;
+    let (e, o) = both(&MONITOR_EVENTS, &line, FormatOptions::default());
     check_ecs(&e[0]);
     assert_eq!(check_ocsf(&o[0]), (6003, 4));
     assert_eq!(o[0].value["actor"]["app_name"], "DocuSign");
     for (object, action) in [("Login", "Login"), ("User", "Updated"), ("PermissionSet", "Updated")] {
         let bare = obj(json!({"object": object, "action": action, "ipAddress": ""}));
-        let line = normalize(SourceKind::CustomerEvents, bare, COLLECTED_AT).value;
-        let (e, o) = both(SourceKind::CustomerEvents, &line, FormatOptions::default());
+        let line = normalize(&MONITOR_EVENTS, bare, COLLECTED_AT).value;
+        let (e, o) = both(&MONITOR_EVENTS, &line, FormatOptions::default());
         check_ecs(&e[0]);
         check_ocsf(&o[0]);
     }
@@ -394,7 +387,7 @@ fn user_records_give_state_and_change_documents() {
     );
     let opts = FormatOptions { include_original: true };
     for line in lines.iter().chain([&observed]) {
-        let (e, o) = both(SourceKind::UserData, line, opts);
+        let (e, o) = both(&ADMIN_USERS, line, opts);
         assert_eq!((e.len(), o.len()), (1, 1));
         check_ecs(&e[0]);
         assert_eq!(check_ocsf(&o[0]), (5003, 2));
@@ -403,11 +396,11 @@ fn user_records_give_state_and_change_documents() {
         assert_eq!(o[0].value["user"]["email_addr"], line["email"]);
         assert_eq!(e[0].event_id, line["event_id"].as_str().unwrap());
     }
-    let (_, o) = both(SourceKind::UserData, &observed, opts);
+    let (_, o) = both(&ADMIN_USERS, &observed, opts);
     assert_eq!(o[0].value["user"]["type"], "Admin");
     assert_eq!(o[0].value["unmapped"]["change_type"], "observed");
 
-    let (e, o) = both(SourceKind::UserData, &changed, opts);
+    let (e, o) = both(&ADMIN_USERS, &changed, opts);
     assert_eq!((e.len(), o.len()), (2, 2));
     let id = changed["event_id"].as_str().unwrap();
     for docs in [&e, &o] {
@@ -433,14 +426,14 @@ fn user_records_give_state_and_change_documents() {
     assert!(oc.get("raw_data").is_none() && ec["event"].get("original").is_none());
 
     // Raw stays one document, even for a change.
-    assert_eq!(render(Format::Raw, SourceKind::UserData, &changed, &opts)[0].value, changed);
+    assert_eq!(ADMIN_USERS.render(Format::Raw, &changed, &opts)[0].value, changed);
 }
 
 #[test]
 fn the_checks_reject_what_the_schemas_forbid() {
     let line = &event_lines()[0];
     let opts = FormatOptions::default();
-    let (e, o) = both(SourceKind::CustomerEvents, line, opts);
+    let (e, o) = both(&MONITOR_EVENTS, line, opts);
     let v = &o[0].value;
     let validator = &ocsf().validators[&v["class_uid"].as_u64().unwrap()];
     assert!(validator.is_valid(&Value::Object(v.clone())));

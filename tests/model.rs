@@ -13,12 +13,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use esign_collector::api::{Api, ApiError};
 use esign_collector::auth::{Authenticator, Grant, PrivateKey};
-use esign_collector::collector::{Collector, Commit, Options};
 use esign_collector::config::Config;
+use esign_collector::connectors::docusign::MONITOR_EVENTS;
+use esign_collector::core::collector::{Collector, Commit, Options};
+use esign_collector::core::fanout::Fanout;
+use esign_collector::core::normalize::Fast;
+use esign_collector::core::source::{Page, Record, Session, SinceStart, Source, Stream};
 use esign_collector::error::Error;
-use esign_collector::normalize::Fast;
-use esign_collector::sinks::{Batch, Fanout, Sink, SinkError};
-use esign_collector::sources::{Page, Record, Session, SinceStart, Source, SourceKind};
+use esign_collector::sinks::{Batch, Sink, SinkError};
 use esign_collector::state::Store;
 use proptest::prelude::*;
 use serde_json::json;
@@ -50,8 +52,8 @@ struct FakeSource {
 
 #[async_trait]
 impl Source for FakeSource {
-    fn kind(&self) -> SourceKind {
-        SourceKind::CustomerEvents
+    fn kind(&self) -> &'static Stream {
+        &MONITOR_EVENTS
     }
     fn start_cursor(&self, _: Option<DateTime<Utc>>) -> Result<String, Error> {
         Ok("0".into())
@@ -84,7 +86,7 @@ impl Source for FakeSource {
             .map(|id| {
                 // As the Monitor source reads them: the bytes kept, on the fast path.
                 let text = json!({"eventId": id, "timestamp": "2026-01-01T00:00:00Z"}).to_string();
-                match Fast::probe(RawValue::from_string(text).unwrap()) {
+                match Fast::probe(&MONITOR_EVENTS, RawValue::from_string(text).unwrap()) {
                     Ok(f) => Record::Fast(f),
                     Err(raw) => Record::Object(serde_json::from_str(raw.get()).unwrap()),
                 }

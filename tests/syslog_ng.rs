@@ -14,9 +14,9 @@ mod syslog_ng;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use esign_collector::connectors::docusign::MONITOR_EVENTS;
 use esign_collector::sinks::syslog::{SyslogSinkConfig, build};
 use esign_collector::sinks::{Batch, Line, Sink, SinkError};
-use esign_collector::sources::SourceKind;
 use serde_json::{Value, json};
 use syslog_ng::{Record, SyslogNg};
 
@@ -60,7 +60,7 @@ fn typical(id: &str) -> Line {
 }
 
 fn page(lines: Vec<Line>) -> Batch {
-    Batch { source: SourceKind::CustomerEvents, lines }
+    Batch { source: &MONITOR_EVENTS, lines }
 }
 
 async fn send(s: &mut Box<dyn Sink>, b: &Batch) -> Result<(), SinkError> {

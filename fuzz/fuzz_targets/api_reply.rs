@@ -2,7 +2,7 @@
 //! must reject or accept, never panic or hang.
 #![no_main]
 
-use esign_collector::sources::fuzzing;
+use esign_collector::connectors::docusign::fuzzing;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,13 +8,14 @@ use tracing::{Instrument, error, info, info_span};
 
 use crate::api::{RunScope, scoped};
 use crate::cli::FetchArgs;
-use crate::collector::{Collector, Commit, Options, Report, since_plan};
 use crate::config::{Config, Tenant};
 use crate::context::Context;
+use crate::core::collector::{Collector, Commit, Options, Report, since_plan};
+use crate::core::fanout::Fanout;
+use crate::core::source::Source;
 use crate::error::{Error, Exit};
 use crate::progress::Progress;
-use crate::sinks::{self, Fanout};
-use crate::sources::{self, Source};
+use crate::sinks;
 use crate::state::{StateLock, Store};
 
 /// Runs one cycle for every tenant in `tenants`, at most `state.tenant_concurrency` at a time.
@@ -44,7 +45,7 @@ pub(crate) async fn run(
     // A `--since` that would skip undelivered data is refused before any request is sent.
     if let Some(since) = args.since {
         for ctx in &contexts {
-            for source in sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin) {
+            for source in ctx.sources() {
                 since_plan(&store, &ctx.tenant, source.as_ref(), since, args.skip_backlog)?;
             }
         }
@@ -102,7 +103,7 @@ pub async fn cycle(
     shutdown: &watch::Receiver<bool>,
     progress: Option<&Progress>,
 ) -> Result<Vec<Report>, Error> {
-    let sources = sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin);
+    let sources = ctx.sources();
     let results =
         join_all(sources.iter().map(|s| collect_one(ctx, s.as_ref(), store, sinks, opts, shutdown, progress))).await;
     // Every source ran; the first failure, in source order, is the cycle's.

@@ -10,13 +10,14 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::cli::{EventType, GetEventsArgs, Output};
-use crate::collector::{Collector, Commit, Options};
+use crate::cli::{GetEventsArgs, Output};
 use crate::config::{Config, ConfigError, Tenant};
 use crate::context::Context;
+use crate::core::collector::{Collector, Commit, Options};
+use crate::core::fanout::Fanout;
+use crate::core::source::Stream;
 use crate::error::Error;
-use crate::sinks::{Batch, Fanout, Line, Sink, SinkError};
-use crate::sources::{self, SourceKind};
+use crate::sinks::{Batch, Line, Sink, SinkError};
 use crate::state::Store;
 
 /// Keeps what it is sent, to print at the end.
@@ -44,17 +45,10 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs
         arg: "--tenant".into(),
         message: format!("is required with several tenants: one of {}", names.join(", ")),
     })?;
-    let kind = match args.kind {
-        EventType::CustomerEvents => SourceKind::CustomerEvents,
-        EventType::UserData => SourceKind::UserData,
-    };
-    let enabled = match kind {
-        SourceKind::CustomerEvents => cfg.sources.customer_events.enabled,
-        SourceKind::UserData => cfg.sources.user_data.enabled,
-    };
-    if !enabled {
+    let kind = args.kind;
+    if !cfg.source_enabled(kind.key) {
         return Err(ConfigError::Invalid {
-            key: format!("sources.{}.enabled", kind.key()),
+            key: format!("sources.{}.enabled", kind.key),
             message: "is false: enable the source (and grant the consent it needs) before reading it".into(),
         }
         .into());
@@ -62,8 +56,7 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs
     // No lock: reading a checkpoint never conflicts with a running fetch.
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let ctx = Context::build(tenant, Some(store.clone())).await?;
-    let all = sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin);
-    let Some(source) = all.into_iter().find(|s| s.kind() == kind) else {
+    let Some(source) = ctx.sources().into_iter().find(|s| s.kind() == kind) else {
         return Err(Error::Internal("enabled source not built".into()));
     };
     let kept = Keep::default();
@@ -115,31 +108,15 @@ fn cell(v: &Value, key: &str) -> String {
     if s.chars().count() > 40 { format!("{}…", s.chars().take(39).collect::<String>()) } else { s }
 }
 
-/// Renders the columns an operator scans first.
-fn table(kind: SourceKind, lines: &[Line]) -> String {
-    let headers: Vec<&str> = match kind {
-        // The result and the IP first tell a failed login from a successful one, and from where.
-        SourceKind::CustomerEvents => {
-            vec!["eventId", "timestamp", "userId", "object/action", "result", "ipAddress", "accountId"]
-        }
-        SourceKind::UserData => vec!["id", "user_name", "email", "user_status", "membership_status"],
-    };
+/// Renders the columns an operator scans first (the stream's `columns`; `a/b` shows two
+/// fields joined by `/`).
+fn table(kind: &Stream, lines: &[Line]) -> String {
+    let headers: &[&str] = kind.columns;
     let rows: Vec<Vec<String>> = lines
         .iter()
         .map(|l| {
             let v: Value = serde_json::from_str(&l.json).unwrap_or(Value::Null);
-            match kind {
-                SourceKind::CustomerEvents => vec![
-                    cell(&v, "eventId"),
-                    cell(&v, "timestamp"),
-                    cell(&v, "userId"),
-                    format!("{}/{}", cell(&v, "object"), cell(&v, "action")),
-                    cell(&v, "result"),
-                    cell(&v, "ipAddress"),
-                    cell(&v, "accountId"),
-                ],
-                SourceKind::UserData => headers.iter().map(|h| cell(&v, h)).collect(),
-            }
+            headers.iter().map(|h| h.split('/').map(|k| cell(&v, k)).collect::<Vec<_>>().join("/")).collect()
         })
         .collect();
     let widths: Vec<usize> = (0..headers.len())

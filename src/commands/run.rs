@@ -16,13 +16,13 @@ use tracing::{error, info};
 use tokio::time::Instant;
 
 use super::fetch::collect_one;
-use crate::collector::{Commit, Options};
 use crate::config::{Config, Tenant};
 use crate::context::Context;
+use crate::core::collector::{Commit, Options};
+use crate::core::fanout::Fanout;
 use crate::error::{Error, Exit};
 use crate::notify;
-use crate::sinks::{self, Fanout};
-use crate::sources;
+use crate::sinks;
 use crate::state::{StateLock, Store};
 
 /// Runs until `shutdown` turns true.
@@ -35,7 +35,7 @@ pub(crate) async fn run(cfg: Config, tenants: Vec<Tenant>, shutdown: watch::Rece
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let contexts = super::fetch::build_contexts(tenants, &store).await?;
     let sinks = Fanout::configured(crate::metrics::instrument(sinks::build(&cfg.sinks)?), &cfg.sinks);
-    let _metrics = crate::metrics::start(&cfg, &store).await?;
+    let _metrics = crate::health::start(&cfg, &store).await?;
     let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
     let interval = cfg.state.interval.get();
     info!(interval_s = interval.as_secs(), tenants = contexts.len(), "Collecting until SIGTERM or SIGINT.");
@@ -74,7 +74,7 @@ async fn tenant_loop(
             notify::status(&text);
         }
     };
-    let sources = sources::enabled(&ctx.cfg, &ctx.endpoints.monitor, &ctx.endpoints.admin);
+    let sources = ctx.sources();
     let mut due: Vec<Instant> = vec![Instant::now(); sources.len()];
     loop {
         let next = due.iter().min().copied().unwrap_or_else(Instant::now);

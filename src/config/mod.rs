@@ -121,6 +121,17 @@ pub struct SourcesConfig {
     pub user_data: UserDataConfig,
 }
 
+impl SourcesConfig {
+    /// Whether the source with config key `key` is enabled (an unknown key is not).
+    pub fn enabled(&self, key: &str) -> bool {
+        match key {
+            "customer_events" => self.customer_events.enabled,
+            "user_data" => self.user_data.enabled,
+            _ => false,
+        }
+    }
+}
+
 /// Which Monitor generation to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum MonitorApi {
@@ -468,6 +479,11 @@ impl Config {
     /// Whether customer events get `_user` from the stored Admin user records.
     pub fn enrich_users(&self) -> bool {
         self.sources.customer_events.enrich_users && self.sources.user_data.enabled
+    }
+
+    /// Whether the source with config key `key` is enabled.
+    pub fn source_enabled(&self, key: &str) -> bool {
+        self.sources.enabled(key)
     }
 
     /// Whether an enabled source needs the organization id.

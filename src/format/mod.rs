@@ -1,28 +1,14 @@
-//! Output formats: renders a normalized line (see `normalize`) as itself, as an Elastic Common
-//! Schema (ECS 9.4.0) document or as an OCSF 1.4.0 event. Pure functions, no I/O.
+//! Output formats, vendor-neutral: which shape a sink writes ([`Format`]), the options every
+//! mapped format shares, and one output document ([`Doc`]). Each connector maps its own
+//! streams (see `Stream::render`); `docs/mapping.md` is the field-by-field table.
 //!
 //! # Architecture
-//! - this file: [`Format`], [`FormatOptions`], [`Doc`], [`render`], and a view of the fields
-//!   both mappings read (times, the acting user's Admin record, `_change`).
-//! - `vocab.rs`: which family a Monitor `object`/`action` belongs to, and its ECS category/type
-//!   and OCSF class/activity.
-//! - `classes.rs`: the OCSF classes emitted (ids, captions) and the severity scales.
-//! - `ecs/`, `ocsf/`: the two mappings, each with `event.rs` (Monitor events) and its Admin
-//!   user records (`ecs/mod.rs`, `ocsf/user.rs`).
-//!
-//! `docs/mapping.md` is the field-by-field table; the tests validate every mapped event
-//! against the official schemas (checked in under `tests/fixtures/`).
+//! - this file: [`Format`], [`FormatOptions`], [`Doc`].
+//! - `time.rs`: reading and writing event times.
 
-mod classes;
-mod ecs;
-mod ocsf;
-mod vocab;
-
-use std::borrow::Cow;
+pub mod time;
 
 use serde_json::{Map, Value};
-
-use crate::sources::SourceKind;
 
 /// The ECS version the ECS mapping follows (`ecs.version`).
 pub const ECS_VERSION: &str = "9.4.0";
@@ -75,178 +61,9 @@ pub struct Doc {
     pub value: Map<String, Value>,
 }
 
-/// Renders one raw line object in `format`: usually one document; a user record that changed
-/// gives two: its state record and a change event (ids: the line's `event_id`, and
-/// `"chg:" + event_id`).
-pub fn render(format: Format, kind: SourceKind, raw: &Map<String, Value>, opts: &FormatOptions) -> Vec<Doc> {
-    let line = Line::new(raw);
-    let event_id = line.event_id.to_owned();
-    let changed = kind == SourceKind::UserData && line.change().is_some_and(|c| c.updated);
-    let mut docs = Vec::with_capacity(if changed { 2 } else { 1 });
-    let (state, change) = match (format, kind) {
-        (Format::Raw, _) => (raw.clone(), None),
-        (Format::Ecs, SourceKind::CustomerEvents) => (ecs::event(&line, opts.include_original), None),
-        (Format::Ocsf, SourceKind::CustomerEvents) => (ocsf::event(&line, opts.include_original), None),
-        (Format::Ecs, SourceKind::UserData) => {
-            (ecs::user(&line, opts.include_original), changed.then(|| ecs::user_change(&line)))
-        }
-        (Format::Ocsf, SourceKind::UserData) => {
-            (ocsf::user_state(&line, opts.include_original), changed.then(|| ocsf::user_change(&line)))
-        }
-    };
-    if let Some(change) = change {
-        docs.push(Doc { event_id: format!("chg:{event_id}"), value: change });
-    }
-    docs.insert(0, Doc { event_id, value: state });
-    docs
-}
-
-/// A non-empty string field.
-pub(crate) fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    m.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-/// Whether a value carries nothing (null, `""`, `{}`, `[]`): such fields are left out.
-pub(crate) fn is_blank(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Bool(_) | Value::Number(_) => false,
-    }
-}
-
-/// A string value.
-pub(crate) fn s(v: &str) -> Value {
-    Value::String(v.to_owned())
-}
-
-/// Inserts `m` under `key` unless it is empty.
-pub(crate) fn put_obj(out: &mut Map<String, Value>, key: &str, m: Map<String, Value>) {
-    if !m.is_empty() {
-        out.insert(key.to_owned(), Value::Object(m));
-    }
-}
-
-/// The fields of a raw line both mappings read.
-#[derive(Debug)]
-pub(crate) struct Line<'a> {
-    pub(crate) raw: &'a Map<String, Value>,
-    pub(crate) event_id: &'a str,
-    /// `_time` (RFC 3339), falling back to the record's own `timestamp`.
-    pub(crate) time: Option<&'a str>,
-    pub(crate) collected_at: Option<&'a str>,
-}
-
-impl<'a> Line<'a> {
-    pub(crate) fn new(raw: &'a Map<String, Value>) -> Self {
-        Self {
-            raw,
-            event_id: text(raw, "event_id").unwrap_or_default(),
-            time: text(raw, "_time").or_else(|| text(raw, "timestamp")),
-            collected_at: text(raw, "_collected_at"),
-        }
-    }
-
-    /// `time` in Unix milliseconds (0 when absent or unreadable).
-    pub(crate) fn time_ms(&self) -> i64 {
-        self.time.and_then(millis).unwrap_or(0)
-    }
-
-    /// The `_change` of a user record.
-    pub(crate) fn change(&self) -> Option<Change<'a>> {
-        let c = self.raw.get("_change")?.as_object()?;
-        Some(Change {
-            updated: text(c, "type") == Some("updated"),
-            previous_event_id: text(c, "previous_event_id"),
-            fields: c.get("fields").and_then(Value::as_object),
-        })
-    }
-}
-
-/// RFC 3339 → Unix milliseconds.
-pub(crate) fn millis(t: &str) -> Option<i64> {
-    crate::normalize::parse_time(t).map(|(t, _)| t.timestamp_millis())
-}
-
-/// A user record's `_change`: first observation or a change since the last stored snapshot.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Change<'a> {
-    /// `type: "updated"` (a change); otherwise `"observed"` (first sight).
-    pub(crate) updated: bool,
-    pub(crate) previous_event_id: Option<&'a str>,
-    /// `{field: {from, to}}`.
-    pub(crate) fields: Option<&'a Map<String, Value>>,
-}
-
-/// An Admin user record (a user line itself, or the `_user` enrichment of an event).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UserRecord<'a>(pub(crate) &'a Map<String, Value>);
-
-/// The fields of an Admin user record the mappings place in schema fields; the rest goes to
-/// the vendor namespace (ECS `docusign.user`, OCSF `unmapped`).
-pub(crate) const USER_MAPPED: &[&str] = &["id", "email", "user_name", "groups", "ds_groups"];
-
-impl<'a> UserRecord<'a> {
-    pub(crate) fn id(self) -> Option<&'a str> {
-        text(self.0, "id")
-    }
-
-    pub(crate) fn email(self) -> Option<&'a str> {
-        text(self.0, "email")
-    }
-
-    /// `user_name` (DocuSign's display name), else first and last name.
-    pub(crate) fn full_name(self) -> Option<Cow<'a, str>> {
-        if let Some(n) = text(self.0, "user_name") {
-            return Some(Cow::Borrowed(n));
-        }
-        match (text(self.0, "first_name"), text(self.0, "last_name")) {
-            (Some(f), Some(l)) => Some(Cow::Owned(format!("{f} {l}"))),
-            (Some(n), None) | (None, Some(n)) => Some(Cow::Borrowed(n)),
-            (None, None) => None,
-        }
-    }
-
-    /// `(id, name, is_admin)` of each group: Admin API `ds_groups` (`ds_group_id`,
-    /// `group_name`) or the collector's `groups` (`id`, `name`).
-    pub(crate) fn groups(self) -> impl Iterator<Item = (Option<&'a str>, Option<&'a str>, bool)> {
-        groups_of(self.0.get("groups").or_else(|| self.0.get("ds_groups")))
-    }
-}
-
-/// `(id, name, is_admin)` of each group object in a `groups`/`ds_groups` list.
-pub(crate) fn groups_of(list: Option<&Value>) -> impl Iterator<Item = (Option<&str>, Option<&str>, bool)> {
-    list.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_object).map(|g| {
-        let id = text(g, "id").or_else(|| text(g, "ds_group_id")).or_else(|| text(g, "group_id"));
-        let name = text(g, "name").or_else(|| text(g, "group_name"));
-        (id, name, g.get("is_admin").and_then(Value::as_bool).unwrap_or(false))
-    })
-}
-
-/// The acting user's Admin record on a Monitor event, if the collector attached one.
-pub(crate) fn enrichment(raw: &Map<String, Value>) -> Option<UserRecord<'_>> {
-    raw.get("_user").and_then(Value::as_object).map(UserRecord)
-}
-
-/// The serialized raw line, for `event.original` / `raw_data`.
-pub(crate) fn original(raw: &Map<String, Value>) -> Value {
-    Value::String(serde_json::to_string(raw).unwrap_or_default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::obj;
-    use serde_json::json;
-
-    #[test]
-    fn raw_is_returned_unchanged() {
-        let raw = obj(json!({"eventId": "e", "event_id": "e", "object": "Login", "x": [1]}));
-        let docs = render(Format::Raw, SourceKind::CustomerEvents, &raw, &FormatOptions::default());
-        assert_eq!(docs, vec![Doc { event_id: "e".into(), value: raw }]);
-    }
 
     #[test]
     fn format_parses_lowercase() {
@@ -259,16 +76,5 @@ mod tests {
         assert!(toml::from_str::<C>("f = \"OCSF\"").is_err());
         assert_eq!(Format::default(), Format::Raw);
         assert_eq!(Format::Ecs.to_string(), "ecs");
-    }
-
-    #[test]
-    fn user_record_view() {
-        let u = obj(json!({"id": "u", "first_name": "Zoë", "last_name": "Müller", "ds_groups": [
-            {"ds_group_id": "g1", "group_name": "Administrators", "is_admin": true}, {"group_id": "7"}]}));
-        let r = UserRecord(&u);
-        assert_eq!(r.full_name().as_deref(), Some("Zoë Müller"));
-        let g: Vec<_> = r.groups().collect();
-        assert_eq!(g, vec![(Some("g1"), Some("Administrators"), true), (Some("7"), None, false)]);
-        assert_eq!(millis("2023-03-03T09:10:06.0512813Z"), Some(1_677_834_606_051));
     }
 }

@@ -1,10 +1,9 @@
-//! Prometheus metrics: one process-wide registry, the instrumentation points, and (in
-//! `server.rs`) the `/metrics` and `/healthz` listener that `run` starts.
+//! Prometheus metrics: one process-wide registry and the instrumentation points (the
+//! `/metrics` and `/healthz` listener that `run` starts is `health::server`).
 //!
 //! # Architecture
 //! - this file: [`Metrics`], its families and names, the recording functions.
 //! - `sink.rs`: [`Metered`], a wrapper that times and counts every sink's sends.
-//! - `server.rs`: the axum listener; gauges read from the state file at scrape time.
 //!
 //! # Why a process-wide registry
 //! A process serves at most one `/metrics`, and the counters live where the work happens
@@ -13,7 +12,6 @@
 //! nothing that matters. Per-run figures (events of the last run, retries of one source) are
 //! taken as differences of these counters, so the run records and the metrics always agree.
 
-mod server;
 mod sink;
 
 use std::sync::LazyLock;
@@ -27,9 +25,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::api::Counters;
-use crate::sources::SourceKind;
 
-pub use server::{Server, start};
 pub use sink::{Metered, instrument};
 
 /// `tenant` and `source` labels.
@@ -215,8 +211,8 @@ impl Tally {
 }
 
 /// The counts so far of one source.
-pub fn tally(tenant: &str, kind: SourceKind) -> Tally {
-    let l = SourceLabels::new(tenant, kind.key());
+pub fn tally(tenant: &str, source: &str) -> Tally {
+    let l = SourceLabels::new(tenant, source);
     let m = global();
     Tally {
         events: m.events.get_or_create(&l).get(),
@@ -226,8 +222,8 @@ pub fn tally(tenant: &str, kind: SourceKind) -> Tally {
 }
 
 /// The collector delivered and committed one page: `delivered` lines, `duplicates` dropped.
-pub fn page_committed(tenant: &str, kind: SourceKind, delivered: usize, duplicates: u64) {
-    let l = SourceLabels::new(tenant, kind.key());
+pub fn page_committed(tenant: &str, source: &str, delivered: usize, duplicates: u64) {
+    let l = SourceLabels::new(tenant, source);
     let m = global();
     m.pages.get_or_create(&l).inc();
     m.events.get_or_create(&l).inc_by(delivered as u64);
@@ -236,10 +232,10 @@ pub fn page_committed(tenant: &str, kind: SourceKind, delivered: usize, duplicat
 
 /// A source's run ended: its API traffic (`api`, the difference over the run), its duration
 /// and whether it succeeded.
-pub fn source_finished(tenant: &str, kind: SourceKind, api: &Counters, seconds: f64, ok: bool) {
+pub fn source_finished(tenant: &str, source: &str, api: &Counters, seconds: f64, ok: bool) {
     let m = global();
-    let l = SourceLabels::new(tenant, kind.key());
-    let class = |class: &'static str| ClassLabels { tenant: tenant.to_owned(), source: kind.key().to_owned(), class };
+    let l = SourceLabels::new(tenant, source);
+    let class = |class: &'static str| ClassLabels { tenant: tenant.to_owned(), source: source.to_owned(), class };
     for (n, name) in api.by_class.iter().zip(["1xx", "2xx", "3xx", "4xx", "5xx"]) {
         if *n > 0 {
             m.requests.get_or_create(&class(name)).inc_by(*n);
@@ -252,7 +248,7 @@ pub fn source_finished(tenant: &str, kind: SourceKind, api: &Counters, seconds: 
     m.throttled.get_or_create(&l).inc_by(api.throttled);
     m.tokens.get_or_create(&TenantLabels { tenant: tenant.to_owned() }).inc_by(api.token_requests);
     let result = if ok { "ok" } else { "failed" };
-    m.runs.get_or_create(&RunLabels { tenant: tenant.to_owned(), source: kind.key().to_owned(), result }).inc();
+    m.runs.get_or_create(&RunLabels { tenant: tenant.to_owned(), source: source.to_owned(), result }).inc();
     m.run_seconds.get_or_create(&l).observe(seconds);
 }
 
@@ -285,23 +281,23 @@ mod tests {
 
     #[test]
     fn encodes_what_was_recorded() {
-        page_committed("t-enc", SourceKind::CustomerEvents, 7, 2);
+        page_committed("t-enc", "test_events", 7, 2);
         let api = Counters { by_class: [0, 3, 0, 0, 1], retries: 1, throttled: 0, ..Counters::default() };
-        source_finished("t-enc", SourceKind::CustomerEvents, &api, 0.5, true);
+        source_finished("t-enc", "test_events", &api, 0.5, true);
         sink_sent("file[0]", 7, 700, 0.01, true);
         udp_datagrams_sent("syslog[9]", 3);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, global().registry()).unwrap();
         for want in [
-            r#"esign_events_delivered_total{tenant="t-enc",source="customer_events"} 7"#,
-            r#"esign_api_requests_total{tenant="t-enc",source="customer_events",class="2xx"} 3"#,
-            r#"esign_api_requests_total{tenant="t-enc",source="customer_events",class="5xx"} 1"#,
-            r#"esign_source_runs_total{tenant="t-enc",source="customer_events",result="ok"} 1"#,
+            r#"esign_events_delivered_total{tenant="t-enc",source="test_events"} 7"#,
+            r#"esign_api_requests_total{tenant="t-enc",source="test_events",class="2xx"} 3"#,
+            r#"esign_api_requests_total{tenant="t-enc",source="test_events",class="5xx"} 1"#,
+            r#"esign_source_runs_total{tenant="t-enc",source="test_events",result="ok"} 1"#,
             r#"esign_sink_send_duration_seconds_count{sink="file[0]"}"#,
             r#"esign_syslog_udp_datagrams_total{sink="syslog[9]"} 3"#,
         ] {
             assert!(out.contains(want), "{want} missing from\n{out}");
         }
-        assert_eq!(tally("t-enc", SourceKind::CustomerEvents), Tally { events: 7, pages: 1, duplicates: 2 });
+        assert_eq!(tally("t-enc", "test_events"), Tally { events: 7, pages: 1, duplicates: 2 });
     }
 }

@@ -294,11 +294,10 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     }
     use crate::sinks::Line;
-    use crate::sources::SourceKind;
 
     fn batch(ids: &[&str]) -> Batch {
         Batch {
-            source: SourceKind::CustomerEvents,
+            source: &crate::stream::TEST,
             lines: ids
                 .iter()
                 .map(|i| Line { event_id: (*i).into(), time: String::new(), json: format!("{{\"id\":\"{i}\"}}") })

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use crate::config::{ConfigError, SinkConfig};
 use crate::format::{Format, FormatOptions};
-use crate::sources::SourceKind;
+use crate::stream::Stream;
 
 pub use writer::WriterSink;
 
@@ -48,7 +48,7 @@ pub struct Line {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     /// Where the lines come from.
-    pub source: SourceKind,
+    pub source: &'static Stream,
     /// The lines.
     pub lines: Vec<Line>,
 }
@@ -93,72 +93,6 @@ impl SinkConfig {
         };
         (format, FormatOptions { include_original })
     }
-}
-
-/// Every configured sink behind one lock, shared by the tenants collected concurrently: a page
-/// is sent to each sink in turn, in the sink's format, and is confirmed only when all
-/// confirmed it.
-pub struct Fanout(tokio::sync::Mutex<Vec<(Box<dyn Sink>, Output)>>);
-
-impl std::fmt::Debug for Fanout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fanout").finish_non_exhaustive()
-    }
-}
-
-impl Fanout {
-    /// Wraps `sinks`, each writing raw lines.
-    pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
-        Self::with_outputs(sinks.into_iter().map(|s| (s, (Format::Raw, FormatOptions::default()))).collect())
-    }
-
-    /// Wraps `sinks` built from `cfgs` (same order), each in its configured format.
-    pub fn configured(sinks: Vec<Box<dyn Sink>>, cfgs: &[SinkConfig]) -> Self {
-        Self::with_outputs(sinks.into_iter().zip(cfgs.iter().map(SinkConfig::output)).collect())
-    }
-
-    fn with_outputs(sinks: Vec<(Box<dyn Sink>, Output)>) -> Self {
-        Self(tokio::sync::Mutex::new(sinks))
-    }
-
-    /// Delivers `batch` (raw lines) to every sink, rendered once per format in use; `Ok` means
-    /// every sink holds every line.
-    ///
-    /// # Errors
-    /// The first sink's failure; the sinks after it are not tried (the page is not confirmed).
-    pub async fn send(&self, batch: &Batch) -> Result<(), SinkError> {
-        let mut sinks = self.0.lock().await;
-        let mut rendered: Vec<(Output, Batch)> = Vec::new();
-        for (sink, output) in sinks.iter_mut() {
-            if output.0 == Format::Raw {
-                sink.send(batch).await?;
-                continue;
-            }
-            let i = rendered.iter().position(|(o, _)| o == output).unwrap_or_else(|| {
-                rendered.push((*output, render(batch, *output)));
-                rendered.len() - 1
-            });
-            sink.send(&rendered[i].1).await?;
-        }
-        Ok(())
-    }
-}
-
-/// A raw batch in another format: each line mapped, a changed user giving two documents.
-pub(crate) fn render(batch: &Batch, (format, opts): Output) -> Batch {
-    let mut lines = Vec::with_capacity(batch.lines.len());
-    for l in &batch.lines {
-        // Raw lines are our own serialization of a JSON object: they always parse.
-        let Ok(raw) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&l.json) else {
-            lines.push(l.clone());
-            continue;
-        };
-        for doc in crate::format::render(format, batch.source, &raw, &opts) {
-            let json = serde_json::Value::Object(doc.value).to_string();
-            lines.push(Line { event_id: doc.event_id, time: l.time.clone(), json });
-        }
-    }
-    Batch { source: batch.source, lines }
 }
 
 /// Builds the configured sinks.

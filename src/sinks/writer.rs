@@ -50,7 +50,6 @@ impl<W: Write + Send> Sink for WriterSink<W> {
 mod tests {
     use super::*;
     use crate::sinks::Line;
-    use crate::sources::SourceKind;
 
     struct Broken;
     impl Write for Broken {
@@ -64,7 +63,7 @@ mod tests {
 
     fn batch() -> Batch {
         Batch {
-            source: SourceKind::CustomerEvents,
+            source: &crate::stream::TEST,
             lines: vec![
                 Line { event_id: "a".into(), time: String::new(), json: r#"{"a":1}"#.into() },
                 Line { event_id: "b".into(), time: String::new(), json: r#"{"b":"x\ny"}"#.into() },

@@ -18,7 +18,7 @@ use super::error::HttpSinkError;
 use crate::api::retry::{is_retryable_status, retry_after};
 use crate::config::HttpUrl;
 use crate::sinks::Line;
-use crate::sources::SourceKind;
+use crate::stream::Stream;
 
 /// The media type.
 pub(super) const CONTENT_TYPE: &str = "application/x-ndjson";
@@ -50,8 +50,8 @@ pub(super) struct Bulk {
 
 impl Bulk {
     /// The action line's `"_index":"…",` part for a batch.
-    pub(super) fn index_part(&self, kind: SourceKind) -> String {
-        format!("\"_index\":{},", Value::String(self.index.replace("{source}", kind.key())))
+    pub(super) fn index_part(&self, kind: &Stream) -> String {
+        format!("\"_index\":{},", Value::String(self.index.replace("{source}", kind.key)))
     }
 }
 
@@ -198,10 +198,10 @@ mod tests {
         let b = Bulk { index: DEFAULT_INDEX.into(), data_stream: false };
         let line = Line { event_id: "id\"1".into(), time: "2024-01-01T00:00:00Z".into(), json: r#"{"a":1}"#.into() };
         let mut out = Vec::new();
-        encode(&line, &b.index_part(SourceKind::UserData), b.data_stream, &mut out);
+        encode(&line, &b.index_part(&crate::stream::TEST), b.data_stream, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\"create\":{\"_index\":\"docusign-user_data\",\"_id\":\"id\\\"1\"}}\n{\"a\":1}\n"
+            "{\"create\":{\"_index\":\"docusign-test_events\",\"_id\":\"id\\\"1\"}}\n{\"a\":1}\n"
         );
         let mut out = Vec::new();
         encode(&line, "", true, &mut out);

@@ -25,7 +25,7 @@ use super::error::{HttpSinkError, shown};
 use crate::api::retry::retry_after;
 use crate::config::HttpUrl;
 use crate::sinks::Line;
-use crate::sources::SourceKind;
+use crate::stream::Stream;
 
 /// The media type.
 pub(super) const CONTENT_TYPE: &str = "application/json";
@@ -80,7 +80,7 @@ pub(super) struct Hec {
 
 impl Hec {
     /// The envelope fields shared by a batch's events, each followed by a comma.
-    pub(super) fn meta(&self, kind: SourceKind) -> String {
+    pub(super) fn meta(&self, kind: &Stream) -> String {
         let mut out = String::new();
         let fields = [
             ("host", self.host.as_deref()),
@@ -90,7 +90,7 @@ impl Hec {
         ];
         for (k, v) in fields {
             if let Some(v) = v {
-                let v = v.replace("{source}", kind.key());
+                let v = v.replace("{source}", kind.key);
                 out.push('"');
                 out.push_str(k);
                 out.push_str("\":");
@@ -268,14 +268,14 @@ mod tests {
             json: r#"{"_time":"2024-04-05T19:21:18.123Z","a":"x\"y"}"#.into(),
         };
         let mut out = Vec::new();
-        encode(&line, &hec().meta(SourceKind::CustomerEvents), &mut out);
+        encode(&line, &hec().meta(&crate::stream::TEST), &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with("}\n"));
         assert!(text.starts_with(r#"{"time":1712344878.123,"#), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["host"], "collector-1");
-        assert_eq!(v["sourcetype"], "docusign:customer_events");
-        assert_eq!(v["index"], "sec_customer_events");
+        assert_eq!(v["sourcetype"], "docusign:test_events");
+        assert_eq!(v["index"], "sec_test_events");
         assert!(v.get("source").is_none());
         assert_eq!(v["event"]["a"], "x\"y");
         // No usable time: HEC stamps it on receipt.

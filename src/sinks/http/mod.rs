@@ -98,7 +98,7 @@ pub struct HttpSinkConfig {
     #[serde(default)]
     pub insecure_skip_verify: bool,
     /// `splunk_hec`: the Splunk index; `elasticsearch`: the index or data stream. `{source}`
-    /// becomes the source kind (`customer_events`, `user_data`). HEC default: the token's
+    /// becomes the source key (its `[sources.<key>]` name). HEC default: the token's
     /// default index; Elasticsearch default: `docusign-{source}`.
     #[serde(default)]
     pub index: Option<String>,

@@ -11,9 +11,9 @@ use chrono::Utc;
 
 use super::config::{Format, SyslogSinkConfig};
 use super::truncate::{self, Fit};
-use crate::normalize::{format_time, parse_time};
+use crate::format::time::{format_time, parse_time};
 use crate::sinks::Line;
-use crate::sources::SourceKind;
+use crate::stream::Stream;
 
 /// One message ready for a transport (no framing).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Formatter {
     }
 
     /// The header, up to and including the space before MSG.
-    pub(super) fn header(&self, source: SourceKind, line: &Line) -> String {
+    pub(super) fn header(&self, source: &Stream, line: &Line) -> String {
         match self.format {
             Format::Rfc5424 => format!(
                 "<{}>1 {} {} {} {} {} [{} event_id=\"{}\"] ",
@@ -73,7 +73,7 @@ impl Formatter {
                 self.hostname,
                 self.app_name,
                 self.procid,
-                source.key(),
+                source.key,
                 self.sd_id,
                 escape_sd_value(&line.event_id),
             ),
@@ -94,7 +94,7 @@ impl Formatter {
     ///
     /// # Errors
     /// When not even a minimal JSON fits beside the header (an event id of hundreds of bytes).
-    pub(super) fn render(&self, source: SourceKind, line: &Line) -> Result<(Message, Shape), String> {
+    pub(super) fn render(&self, source: &Stream, line: &Line) -> Result<(Message, Shape), String> {
         let header = self.header(source, line);
         let too_big = || {
             format!(
@@ -215,12 +215,12 @@ mod tests {
     #[test]
     fn rfc5424_layout() {
         let f = Formatter::new(&cfg(""));
-        let (m, shape) = f.render(SourceKind::CustomerEvents, &line("e-1", r#"{"a":"é"}"#)).unwrap();
+        let (m, shape) = f.render(&crate::stream::TEST, &line("e-1", r#"{"a":"é"}"#)).unwrap();
         let pid = std::process::id();
         assert_eq!(
             String::from_utf8(m.bytes).unwrap(),
             format!(
-                "<134>1 2023-03-03T09:10:06.051281Z web-1 esign-collector {pid} customer_events \
+                "<134>1 2023-03-03T09:10:06.051281Z web-1 esign-collector {pid} test_events \
                  [esign@32473 event_id=\"e-1\"] {{\"a\":\"é\"}}"
             )
         );
@@ -231,9 +231,9 @@ mod tests {
     fn sd_values_are_escaped() {
         assert_eq!(escape_sd_value(r#"a"b\c]d[e"#), r#"a\"b\\c\]d[e"#);
         let f = Formatter::new(&cfg("facility = \"authpriv\"\nseverity = \"notice\""));
-        let h = f.header(SourceKind::UserData, &line(r#"x"]"#, "{}"));
+        let h = f.header(&crate::stream::TEST, &line(r#"x"]"#, "{}"));
         assert!(h.starts_with("<85>1 "), "{h}");
-        assert!(h.ends_with(r#" user_data [esign@32473 event_id="x\"\]"] "#), "{h}");
+        assert!(h.ends_with(r#" test_events [esign@32473 event_id="x\"\]"] "#), "{h}");
     }
 
     #[test]
@@ -242,7 +242,7 @@ mod tests {
         let mut l = line("e", "{}");
         l.time = "2024-05-01T07:08:09Z".into();
         assert_eq!(
-            f.header(SourceKind::CustomerEvents, &l),
+            f.header(&crate::stream::TEST, &l),
             format!("<36>May  1 07:08:09 web-1 esign-collector[{}]: ", std::process::id())
         );
     }
@@ -281,11 +281,11 @@ mod tests {
     fn oversize_events_are_cut_to_the_limit() {
         let f = Formatter::new(&cfg("max_message_size = 1024"));
         let big = format!(r#"{{"event_id":"e","detail":"{}"}}"#, "x".repeat(5000));
-        let (m, shape) = f.render(SourceKind::CustomerEvents, &line("e", &big)).unwrap();
+        let (m, shape) = f.render(&crate::stream::TEST, &line("e", &big)).unwrap();
         assert_eq!(shape, Shape::Shortened);
         assert!(m.bytes.len() <= 1024 && m.bytes.len() > 900, "{}", m.bytes.len());
         let huge_id = "i".repeat(2000);
-        let e = f.render(SourceKind::CustomerEvents, &line(&huge_id, "{}")).unwrap_err();
+        let e = f.render(&crate::stream::TEST, &line(&huge_id, "{}")).unwrap_err();
         assert!(e.contains("raise max_message_size"), "{e}");
     }
 

@@ -3,8 +3,8 @@
 //!
 //! An RFC 5424 message is
 //! `<PRI>1 TIMESTAMP HOSTNAME esign-collector PID MSGID [esign@32473 event_id="…"] JSON`,
-//! where TIMESTAMP is the event's `_time`, MSGID is the source (`customer_events`,
-//! `user_data`) and MSG is the JSON line without a BOM (see `format`).
+//! where TIMESTAMP is the event's `_time`, MSGID is the source key (the stream's
+//! `[sources.<key>]` name) and MSG is the JSON line without a BOM (see `format`).
 //!
 //! What `Ok` from `send` means, per transport:
 //! - `tcp`, `tls`: a connection per page, RFC 6587 octet counting or newline framing
@@ -168,7 +168,7 @@ mod tests {
         )
         .unwrap();
         let batch = crate::sinks::Batch {
-            source: crate::sources::SourceKind::CustomerEvents,
+            source: &crate::stream::TEST,
             lines: vec![crate::sinks::Line { event_id: "e".into(), time: String::new(), json: "{}".into() }],
         };
         let e = s.send(&batch).await.unwrap_err().to_string();

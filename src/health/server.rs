@@ -15,10 +15,10 @@ use chrono::Utc;
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{SourceLabels, global};
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
 use crate::health::{self, SourceHealth};
+use crate::metrics::{SourceLabels, global};
 use crate::state::Store;
 
 /// What the handlers read.

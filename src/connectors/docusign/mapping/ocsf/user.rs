@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::{group_objects, header, metadata, user_object};
-use crate::format::classes::{ACCOUNT_CHANGE, USER_INVENTORY};
-use crate::format::{Line, UserRecord, groups_of, is_blank, original, put_obj, s};
+use crate::connectors::docusign::mapping::classes::{ACCOUNT_CHANGE, USER_INVENTORY};
+use crate::connectors::docusign::mapping::{Line, UserRecord, groups_of, is_blank, original, put_obj, s};
 
 /// Line fields the header maps, and record fields `user` holds; the rest is `unmapped`.
 const MAPPED: &[&str] = &[

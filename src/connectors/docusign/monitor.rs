@@ -13,11 +13,12 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tracing::warn;
 
-use super::{Page, Record, Session, SinceStart, Source, SourceKind, iso, unreadable_cursor};
+use super::MONITOR_EVENTS;
 use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
+use crate::core::normalize::{Fast, parse_time};
+use crate::core::source::{Page, Record, Session, SinceStart, Source, Stream, iso, unreadable_cursor};
 use crate::error::Error;
-use crate::normalize::{Fast, parse_time};
 
 /// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and `at`:
 /// the newest event timestamp read so far. Every event not yet read was ingested after the
@@ -127,7 +128,7 @@ pub(super) fn parse(reply: Reply, api: MonitorApi, sent: &str, at: Option<DateTi
             let text: String = row.get().chars().take(80).collect();
             return Err(malformed(format!("row {i} is not an object: {text}")));
         }
-        let time = match Fast::probe(row) {
+        let time = match Fast::probe(&MONITOR_EVENTS, row) {
             Ok(fast) => {
                 let t = fast.time.map(|(t, _)| t);
                 records.push(Record::Fast(fast));
@@ -170,8 +171,8 @@ impl MonitorEvents {
 
 #[async_trait]
 impl Source for MonitorEvents {
-    fn kind(&self) -> SourceKind {
-        SourceKind::CustomerEvents
+    fn kind(&self) -> &'static Stream {
+        &MONITOR_EVENTS
     }
 
     fn start_cursor(&self, since: Option<DateTime<Utc>>) -> Result<String, Error> {

@@ -11,7 +11,8 @@ pub(crate) use user::{user_change, user_state};
 use serde_json::{Map, Value};
 
 use super::classes::OcsfClass;
-use super::{Line, OCSF_VERSION, UserRecord, s, text};
+use super::{Line, UserRecord, s, text};
+use crate::format::OCSF_VERSION;
 
 /// The class, activity, severity, time and metadata every OCSF event starts with.
 pub(super) fn header(

@@ -1,5 +1,12 @@
 //! Judging each source from the state file alone: ok, stale, failing or never-run. `status`,
 //! `/healthz` and the scrape-time gauges all call [`assess`], so they always agree.
+//!
+//! - `server.rs`: the `/metrics` and `/healthz` listener of `run`; gauges read from the state
+//!   file at scrape time.
+
+mod server;
+
+pub use server::{Server, start};
 
 use std::time::Duration;
 
@@ -131,7 +138,8 @@ pub fn assess(
             tenant: tenant.clone(),
             source: source.clone(),
             verdict: verdict(run.as_ref(), checkpoint_at.filter(|_| by_checkpoint), now, stale_after),
-            newest_event_at: cp.and_then(|c| crate::sources::newest_event_time(source, &c.cursor)),
+            newest_event_at: cp
+                .and_then(|c| crate::connectors::stream(source).and_then(|s| (s.newest_event)(&c.cursor))),
             run,
             checkpoint_at,
         });

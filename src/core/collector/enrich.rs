@@ -1,40 +1,31 @@
-//! What user data adds to lines, from the state file only (no API call): the `_user` summary
-//! joined into customer events, and the `_change` of a user record against the stored one.
+//! What snapshots add to lines, from the state file only (no API call): the `_user` summary
+//! of an event's actor joined into events, and the `_change` of a snapshot record against the
+//! stored one.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::normalize::OURS;
+use crate::core::fields::{ADDED, CHANGE};
 use crate::state::UserRow;
 
-/// The Admin record fields a customer event's `_user` carries.
-const SUMMARY: [&str; 7] = ["id", "user_name", "first_name", "last_name", "email", "user_status", "membership_status"];
-
-/// `_user` objects (JSON text) by user id, from stored user lines.
-pub(super) fn summaries(rows: &HashMap<String, UserRow>) -> HashMap<String, String> {
+/// `_user` objects (JSON text) by entity id, from stored snapshot lines, each the stream's
+/// `summary` of the record.
+pub(super) fn summaries(
+    rows: &HashMap<String, UserRow>,
+    summary: fn(&Map<String, Value>) -> Map<String, Value>,
+) -> HashMap<String, String> {
     rows.iter()
         .filter_map(|(id, row)| {
             let Ok(Value::Object(rec)) = serde_json::from_str::<Value>(&row.record) else { return None };
-            let mut m = Map::new();
-            for k in SUMMARY {
-                if let Some(v) = rec.get(k).filter(|v| !v.is_null()) {
-                    m.insert(k.into(), v.clone());
-                }
-            }
-            if let Some(Value::Array(groups)) = rec.get("ds_groups") {
-                let g: Vec<Value> =
-                    groups.iter().map(|g| json!({"id": g.get("ds_group_id"), "name": g.get("group_name")})).collect();
-                m.insert("groups".into(), Value::Array(g));
-            }
-            Some((id.clone(), Value::Object(m).to_string()))
+            Some((id.clone(), Value::Object(summary(&rec)).to_string()))
         })
         .collect()
 }
 
 /// The API's own fields of a user line (ours and `_change` left out).
 fn own(rec: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
-    rec.iter().filter(|(k, _)| !OURS.contains(&k.as_str()) && k.as_str() != "_change")
+    rec.iter().filter(|(k, _)| !ADDED.contains(&k.as_str()) && k.as_str() != CHANGE)
 }
 
 /// A user record's `_change`: `observed` without a stored record, else `updated` with each
@@ -60,7 +51,7 @@ pub(super) fn change(now: &Map<String, Value>, stored: Option<&str>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::obj;
+    use crate::core::normalize::obj;
 
     #[test]
     fn change_names_what_moved() {
@@ -77,21 +68,5 @@ mod tests {
         assert_eq!(f["ds_groups"], json!({"from": null, "to": []}));
         assert_eq!(f["closed_on"], json!({"from": "t0", "to": null}));
         assert_eq!(change(&now, None), json!({"type": "observed"}));
-    }
-
-    #[test]
-    fn summary_keeps_identity_status_and_groups() {
-        let rec = json!({"id": "u", "user_name": "A B", "email": "a@x", "user_status": "active", "created_on": "t",
-                         "ds_groups": [{"ds_group_id": "g1", "group_name": "Admins", "user_count": 3}]});
-        let rows = HashMap::from([(
-            "u".to_owned(),
-            UserRow { user_id: "u".into(), fingerprint: "f".into(), record: rec.to_string() },
-        )]);
-        let s: Value = serde_json::from_str(&summaries(&rows)["u"]).unwrap();
-        assert_eq!(
-            s,
-            json!({"id": "u", "user_name": "A B", "email": "a@x", "user_status": "active",
-                             "groups": [{"id": "g1", "name": "Admins"}]})
-        );
     }
 }

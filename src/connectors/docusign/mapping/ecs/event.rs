@@ -3,9 +3,11 @@
 use serde_json::{Map, Value};
 
 use super::{event_base, head, rest, user_fields};
-use crate::format::classes::{alert_severity, ecs_severity};
-use crate::format::vocab::{Family, Outcome, classify, ecs_action};
-use crate::format::{Line, USER_MAPPED, UserRecord, enrichment, is_blank, original, put_obj, s, text};
+use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
+use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
+use crate::connectors::docusign::mapping::{
+    Line, USER_MAPPED, UserRecord, enrichment, is_blank, original, put_obj, s, text,
+};
 
 /// Raw Monitor fields that are mapped to ECS fields (or are our own line fields) and so are
 /// not repeated under `docusign.*`.

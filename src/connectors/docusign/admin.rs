@@ -12,9 +12,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Page, Session, SinceStart, Source, SourceKind};
+use super::ADMIN_USERS;
 use crate::api::ApiError;
 use crate::config::UserDataConfig;
+use crate::core::source::{Page, Session, SinceStart, Source, Stream};
 use crate::error::Error;
 
 /// The stored cursor.
@@ -90,8 +91,8 @@ pub(super) fn parse(reply: Value) -> Result<(Vec<Map<String, Value>>, bool), Err
 
 #[async_trait]
 impl Source for AdminUsers {
-    fn kind(&self) -> SourceKind {
-        SourceKind::UserData
+    fn kind(&self) -> &'static Stream {
+        &ADMIN_USERS
     }
 
     fn start_cursor(&self, since: Option<DateTime<Utc>>) -> Result<String, Error> {
@@ -108,7 +109,8 @@ impl Source for AdminUsers {
                 why: "the first full user snapshot comes first",
             });
         };
-        let c: Cursor = serde_json::from_str(stored).map_err(|e| super::unreadable_cursor("user_data", &e))?;
+        let c: Cursor =
+            serde_json::from_str(stored).map_err(|e| crate::core::source::unreadable_cursor(ADMIN_USERS.key, &e))?;
         if self.full_due(&c, Utc::now()) {
             return Ok(SinceStart::Ignored {
                 cursor: stored.to_owned(),
@@ -133,7 +135,8 @@ impl Source for AdminUsers {
     }
 
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
-        let mut c: Cursor = serde_json::from_str(cursor).map_err(|e| super::unreadable_cursor("user_data", &e))?;
+        let mut c: Cursor =
+            serde_json::from_str(cursor).map_err(|e| crate::core::source::unreadable_cursor(ADMIN_USERS.key, &e))?;
         let now = Utc::now();
         if c.pass_started.is_none() {
             c.pass_started = Some(now);

@@ -5,9 +5,9 @@
 use serde_json::{Map, Value};
 
 use super::{header, metadata, uid_object, user_object};
-use crate::format::classes::{API_ACTIVITY, alert_severity};
-use crate::format::vocab::{Classification, Family, Outcome, classify};
-use crate::format::{Line, USER_MAPPED, enrichment, is_blank, original, put_obj, s, text};
+use crate::connectors::docusign::mapping::classes::{API_ACTIVITY, alert_severity};
+use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify};
+use crate::connectors::docusign::mapping::{Line, USER_MAPPED, enrichment, is_blank, original, put_obj, s, text};
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
 const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";

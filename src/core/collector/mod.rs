@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use super::fanout::Fanout;
+use super::source::{Session, SinceStart, Source, Stream, iso};
 use crate::api::ApiError;
 use crate::error::Error;
-use crate::sinks::{Batch, Fanout};
-use crate::sources::{Session, SinceStart, Source, SourceKind, iso};
+use crate::sinks::Batch;
 use crate::state::Store;
 
 mod enrich;
@@ -68,7 +69,7 @@ pub fn since_plan(
     skip_backlog: bool,
 ) -> Result<(String, Option<String>), Error> {
     let kind = source.kind();
-    let stored = lock(store).checkpoint(tenant, kind.key())?;
+    let stored = lock(store).checkpoint(tenant, kind.key)?;
     match source.since_start(stored.as_ref().map(|c| c.cursor.as_str()), since)? {
         SinceStart::From(c) => Ok((c, None)),
         SinceStart::Ignored { cursor, why } => {
@@ -106,7 +107,7 @@ pub fn since_plan(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Which source.
-    pub kind: SourceKind,
+    pub kind: &'static Stream,
     /// Pages fetched.
     pub pages: u64,
     /// Records the API returned.
@@ -127,7 +128,7 @@ pub struct Report {
 
 /// Runs sources into sinks.
 pub struct Collector<'a> {
-    /// DocuSign access.
+    /// The platform's API access.
     pub session: &'a Session,
     /// The state file.
     pub store: Arc<Mutex<Store>>,
@@ -142,7 +143,7 @@ pub struct Collector<'a> {
     pub ledger_size: u32,
     /// A progress line on an interactive backfill.
     pub progress: Option<&'a crate::progress::Progress>,
-    /// Join customer events with the stored Admin record of their user (`_user`).
+    /// Join events with the stored snapshot record of their actor (`_user`).
     pub enrich: bool,
 }
 
@@ -197,7 +198,7 @@ impl Collector<'_> {
                 cursor
             }
             (Some(since), Commit::Never) => source.start_cursor(Some(since))?,
-            (None, _) if opts.from_checkpoint => match lock(&self.store).checkpoint(self.tenant, kind.key())? {
+            (None, _) if opts.from_checkpoint => match lock(&self.store).checkpoint(self.tenant, kind.key)? {
                 Some(c) => c.cursor,
                 None => source.start_cursor(None)?,
             },
@@ -280,14 +281,14 @@ impl Collector<'_> {
             }
             crate::failpoint::hit("after_send");
             if opts.commit == Commit::Yes {
-                lock(&self.store).commit(self.tenant, kind.key(), &page.next, &ids, &users, self.ledger_size)?;
+                lock(&self.store).commit(self.tenant, kind.key, &page.next, &ids, &users, self.ledger_size)?;
                 crate::failpoint::hit("after_commit");
                 r.cursor_moved |= page.next != cursor;
                 debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
-                crate::metrics::page_committed(self.tenant, kind, ids.len() + users.len(), dups);
+                crate::metrics::page_committed(self.tenant, kind.key, ids.len() + users.len(), dups);
             }
             if let Some(p) = self.progress {
-                p.page(kind.key(), r.delivered, newest.as_deref());
+                p.page(kind.key, r.delivered, newest.as_deref());
             }
             let moved = page.next != cursor;
             cursor = page.next;
@@ -295,8 +296,8 @@ impl Collector<'_> {
                 r.at_end = true;
                 break;
             }
-            // DocuSign's tracking-data guide: an empty page whose cursor moved is not the end;
-            // go on while the cursor changes. A server that moves it forever is cut off.
+            // An empty page whose cursor moved is not the end (DocuSign's tracking-data guide
+            // says so of its streams); go on while the cursor changes. A server that moves it forever is cut off.
             empty_moves = if empty && moved { empty_moves + 1 } else { 0 };
             if empty_moves >= MAX_EMPTY_MOVES {
                 warn!(source = %kind, pages = empty_moves, "Empty pages keep moving the cursor; taking the stream as read to its end for this run.");

@@ -9,11 +9,13 @@ use serde_json::Value;
 
 use super::enrich;
 use super::lock;
+use crate::core::fields;
+use crate::core::normalize::{Fast, Normalized, normalize, transition_id};
+use crate::core::source::{Record, Stream};
 use crate::error::Error;
-use crate::normalize::{Fast, Normalized, normalize, transition_id};
 use crate::sinks::Line;
-use crate::sources::{Record, SourceKind};
 use crate::state::{Store, UserRow};
+use crate::stream::Identity;
 
 /// What a page is prepared with.
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +25,7 @@ pub struct PageContext<'a> {
     /// `_tenant` written into lines, if any.
     pub tag: Option<&'a str>,
     /// Which source the page is from.
-    pub kind: SourceKind,
+    pub kind: &'static Stream,
     /// This page's collection time (RFC 3339).
     pub collected_at: &'a str,
     /// Drop what the ledger (events) or the stored fingerprints (users) already hold.
@@ -61,11 +63,11 @@ impl Item {
         }
     }
 
-    /// The acting user of a customer event.
-    fn actor(&self) -> Option<&str> {
+    /// The acting entity of an event (`field`: the stream's actor field).
+    fn actor(&self, field: &str) -> Option<&str> {
         match self {
             Item::Fast(f, _) => f.user_id.as_deref(),
-            Item::Tree(n) => n.value.get("userId").and_then(Value::as_str),
+            Item::Tree(n) => n.value.get(field).and_then(Value::as_str),
         }
     }
 }
@@ -88,27 +90,28 @@ pub fn prepare(store: &Mutex<Store>, pc: &PageContext<'_>, records: Vec<Record>)
             Record::Object(m) => {
                 let mut n = normalize(kind, m, collected_at);
                 if let Some(tag) = tag {
-                    n.value.insert("_tenant".into(), Value::String(tag.to_owned()));
+                    n.value.insert(fields::TENANT.into(), Value::String(tag.to_owned()));
                 }
                 Item::Tree(n)
             }
         })
         .collect();
     let mut guard = lock(store);
-    // Customer events: ids already delivered, and the users to join. Users: the stored record
-    // of each user (its fingerprint decides "unchanged").
+    // Events: ids already delivered, and the entities to join. Snapshots: the stored record
+    // of each entity (its fingerprint decides "unchanged").
     let (mut known, mut previous, mut people) = (HashSet::new(), HashMap::new(), HashMap::new());
-    match kind {
-        SourceKind::CustomerEvents => {
+    let actor = kind.actor.filter(|_| enrich);
+    match kind.identity {
+        Identity::Field(_) => {
             if dedup {
-                known = guard.seen(tenant, kind.key(), items.iter().map(Item::event_id))?;
+                known = guard.seen(tenant, kind.key, items.iter().map(Item::event_id))?;
             }
-            if enrich {
-                let actors: FxHashSet<&str> = items.iter().filter_map(Item::actor).collect();
-                people = enrich::summaries(&guard.user_records(tenant, actors)?);
+            if let Some(a) = actor {
+                let actors: FxHashSet<&str> = items.iter().filter_map(|i| i.actor(a.field)).collect();
+                people = enrich::summaries(&guard.user_records(tenant, actors)?, a.summary);
             }
         }
-        SourceKind::UserData if dedup => {
+        Identity::Snapshot(_) if dedup => {
             previous = guard.user_records(
                 tenant,
                 items.iter().filter_map(|i| match i {
@@ -117,7 +120,7 @@ pub fn prepare(store: &Mutex<Store>, pc: &PageContext<'_>, records: Vec<Record>)
                 }),
             )?;
         }
-        SourceKind::UserData => {}
+        Identity::Snapshot(_) => {}
     }
     drop(guard);
     let mut in_page: FxHashSet<&str> = FxHashSet::default();
@@ -135,7 +138,7 @@ pub fn prepare(store: &Mutex<Store>, pc: &PageContext<'_>, records: Vec<Record>)
             out.duplicates += 1;
             continue;
         }
-        let person = item.actor().and_then(|u| people.get(u)).map(String::as_str);
+        let person = actor.and_then(|a| item.actor(a.field)).and_then(|u| people.get(u)).map(String::as_str);
         match item {
             Item::Fast(f, time) => {
                 let json = f.line(kind, time, collected_at, tag, person);
@@ -148,17 +151,17 @@ pub fn prepare(store: &Mutex<Store>, pc: &PageContext<'_>, records: Vec<Record>)
                 let mut event_id = n.event_id.clone();
                 if let Some(p) = person {
                     let v = serde_json::from_str(p).map_err(|e| Error::Internal(e.to_string()))?;
-                    value.to_mut().insert("_user".into(), v);
+                    value.to_mut().insert(fields::USER.into(), v);
                 }
                 if n.user_id.is_some() {
                     let change = enrich::change(&n.value, before.map(|b| b.record.as_str()));
-                    value.to_mut().insert("_change".into(), change);
+                    value.to_mut().insert(fields::CHANGE.into(), change);
                 }
                 if let Some(prev) = before {
                     // A change is its own event: active → suspended → active must not reuse the id
                     // of the first "active", or a downstream dedup (Elasticsearch `create`) drops it.
                     event_id = transition_id(&prev.fingerprint, &fingerprint);
-                    value.to_mut().insert("event_id".into(), Value::String(event_id.clone()));
+                    value.to_mut().insert(fields::EVENT_ID.into(), Value::String(event_id.clone()));
                 }
                 let json = serde_json::to_string(&value).map_err(|e| Error::Internal(e.to_string()))?;
                 match &n.user_id {

@@ -9,7 +9,8 @@ pub(crate) use event::event;
 
 use serde_json::{Map, Value};
 
-use super::{ECS_VERSION, Line, UserRecord, groups_of, is_blank, original, put_obj, s, text};
+use super::{Line, UserRecord, groups_of, is_blank, original, put_obj, s, text};
+use crate::format::ECS_VERSION;
 
 pub(super) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
     Value::Array(items.into_iter().map(s).collect())
