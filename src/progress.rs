@@ -170,8 +170,8 @@ mod tests {
         assert!(!Progress::for_fetch(true).is_visible());
         assert!(!Progress::for_fetch(false).is_visible());
         let mut p = Progress::hidden();
-        p.page("customer_events", 10, None);
-        assert!(p.message(chrono::Utc::now()).starts_with("customer_events: 10 events"));
+        p.page("test_events", 10, None);
+        assert!(p.message(chrono::Utc::now()).starts_with("test_events: 10 events"));
         p.finish();
     }
 
@@ -179,14 +179,14 @@ mod tests {
     fn the_line_says_count_position_and_lag() {
         let mut p = Progress::drawn_to(ProgressDrawTarget::hidden());
         assert!(p.is_visible());
-        p.page("customer_events", 2000, Some("2026-11-20T10:00:00Z"));
-        p.page("customer_events", 4000, None);
-        p.page("user_data", 250, Some("garbage"));
+        p.page("test_events", 2000, Some("2026-11-20T10:00:00Z"));
+        p.page("test_events", 4000, None);
+        p.page("test_users", 250, Some("garbage"));
         let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T13:30:20Z").unwrap().with_timezone(&chrono::Utc);
         let m = p.message(now);
-        assert!(m.starts_with("customer_events: 4000 events ("), "{m}");
+        assert!(m.starts_with("test_events: 4000 events ("), "{m}");
         assert!(m.contains("at 2026-11-20T10:00:00Z (2days 3h 30m behind)"), "{m}");
-        assert!(m.contains(" · user_data: 250 events ("), "{m}");
+        assert!(m.contains(" · test_users: 250 events ("), "{m}");
         assert!(!m.contains("garbage ("), "{m}");
         assert!(ACTIVE.lock().unwrap().is_some());
         p.finish();

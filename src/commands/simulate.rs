@@ -112,9 +112,13 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
         "# Written by `esign-collector simulate`: a collector configuration for the simulator at {base}.\n\
 [docusign]\nenvironment = \"developer\"\nintegration_key = \"{ik}\"\nuser_id = \"{user}\"\naccount_id = \"{acc}\"\n\
 organization_id = \"{org}\"\nprivate_key_file = {key}\nauth_base_url = \"{base}\"\nmonitor_base_url = \"{base}\"\n\
-admin_base_url = \"{base}/management\"\n\n[sources.customer_events]\nenabled = true\n\n[sources.user_data]\nenabled = true\n\n\
+admin_base_url = \"{base}/management\"\n\n{sources}\
 [state]\npath = \"state/simulator.db\"\ninterval = \"60s\"\n{pacing}",
         pacing = pacing(&sc.quota),
+        sources = crate::connectors::docusign::STREAMS
+            .iter()
+            .map(|s| format!("[sources.{}]\nenabled = true\n\n", s.key))
+            .collect::<String>(),
         ik = sc.integration_key,
         user = sc.user_id,
         acc = sc.account_id,

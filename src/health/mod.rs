@@ -72,11 +72,8 @@ pub struct SourceHealth {
 /// The (tenant, source) pairs the configuration enables, for every tenant or only `only`:
 /// the ones that must be ok.
 pub fn expected(cfg: &Config, only: Option<&str>) -> Vec<(String, String)> {
-    let s = &cfg.sources;
-    let sources: Vec<&str> = [(s.customer_events.enabled, "customer_events"), (s.user_data.enabled, "user_data")]
-        .into_iter()
-        .filter_map(|(on, key)| on.then_some(key))
-        .collect();
+    let sources: Vec<&str> =
+        crate::connectors::streams().filter(|s| cfg.source_enabled(s.key)).map(|s| s.key).collect();
     cfg.tenants()
         .into_iter()
         .filter(|t| only.is_none_or(|o| o == t.name))
@@ -167,7 +164,7 @@ mod tests {
         let now = Utc::now();
         RunRecord {
             tenant: "t".into(),
-            source: "customer_events".into(),
+            source: "test_events".into(),
             started_at: now,
             ended_at: now,
             last_success_at: success,

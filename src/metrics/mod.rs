@@ -166,7 +166,7 @@ impl Metrics {
         );
         r.register(
             "esign_checkpoint_lag_seconds",
-            "Now minus the newest event time committed (customer_events only)",
+            "Now minus the newest event time committed (sources whose checkpoints record one)",
             m.checkpoint_lag.clone(),
         );
         r.register("esign_consecutive_failures", "Failed runs of a source since its last success", m.failures.clone());

@@ -184,12 +184,12 @@ mod tests {
     fn commit_then_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        assert_eq!(s.checkpoint("t", "customer_events").unwrap(), None);
-        s.commit("t", "customer_events", "\"c1\"", &ids(&["a", "b"]), &[], 1000).unwrap();
-        assert_eq!(s.checkpoint("t", "customer_events").unwrap().unwrap().cursor, "\"c1\"");
-        let seen = s.seen("t", "customer_events", ["a", "x"]).unwrap();
+        assert_eq!(s.checkpoint("t", "test_events").unwrap(), None);
+        s.commit("t", "test_events", "\"c1\"", &ids(&["a", "b"]), &[], 1000).unwrap();
+        assert_eq!(s.checkpoint("t", "test_events").unwrap().unwrap().cursor, "\"c1\"");
+        let seen = s.seen("t", "test_events", ["a", "x"]).unwrap();
         assert_eq!(seen, HashSet::from(["a".to_owned()]));
-        assert!(s.seen("t", "user_data", ["a"]).unwrap().is_empty());
+        assert!(s.seen("t", "test_users", ["a"]).unwrap().is_empty());
     }
 
     #[test]
@@ -225,16 +225,13 @@ mod tests {
             c.execute_batch(include_str!("schema.sql")).unwrap();
             c.execute_batch("PRAGMA application_id = 1163084593; PRAGMA user_version = 1;").unwrap();
             for id in ["a", "b", "c"] {
-                c.execute(
-                    "INSERT INTO ledger (tenant, source, event_id) VALUES ('default', 'customer_events', ?1)",
-                    [id],
-                )
-                .unwrap();
+                c.execute("INSERT INTO ledger (tenant, source, event_id) VALUES ('default', 'test_events', ?1)", [id])
+                    .unwrap();
             }
         }
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.ledger_len("default", "customer_events").unwrap(), 3);
-        assert_eq!(s.seen("default", "customer_events", ["a", "c", "z"]).unwrap().len(), 2);
+        assert_eq!(s.ledger_len("default", "test_events").unwrap(), 3);
+        assert_eq!(s.seen("default", "test_events", ["a", "c", "z"]).unwrap().len(), 2);
         let order: String = s.conn.query_row("SELECT ids FROM ledger_pages", [], |r| r.get(0)).unwrap();
         assert_eq!(order, r#"["a","b","c"]"#);
     }
@@ -244,8 +241,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
         let u = |fp: &str| UserRow { user_id: "u1".into(), fingerprint: fp.into(), record: "{}".into() };
-        s.commit("t", "user_data", "x", &[], &[u("f1")], 1000).unwrap();
-        s.commit("t", "user_data", "y", &[], &[u("f2")], 1000).unwrap();
+        s.commit("t", "test_users", "x", &[], &[u("f1")], 1000).unwrap();
+        s.commit("t", "test_users", "y", &[], &[u("f2")], 1000).unwrap();
         let got = s.user_records("t", ["u1", "u2"]).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got["u1"].fingerprint, "f2");

@@ -258,7 +258,7 @@ mod tests {
         v1.execute_batch(include_str!("schema.sql")).unwrap();
         v1.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;")).unwrap();
         v1.execute(
-            "INSERT INTO checkpoints VALUES ('default', 'customer_events', '{\"cursor\":\"c1\"}', '2026-11-01T00:00:00.000Z')",
+            "INSERT INTO checkpoints VALUES ('default', 'test_events', '{\"cursor\":\"c1\"}', '2026-11-01T00:00:00.000Z')",
             [],
         )
         .unwrap();
@@ -271,9 +271,9 @@ mod tests {
         let mut s = Store::open(&p).unwrap();
         let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert_eq!(s.checkpoint("default", "customer_events").unwrap().unwrap().cursor, "{\"cursor\":\"c1\"}");
+        assert_eq!(s.checkpoint("default", "test_events").unwrap().unwrap().cursor, "{\"cursor\":\"c1\"}");
         let o = one_good_run();
-        s.record_run("default", "customer_events", &o).unwrap();
+        s.record_run("default", "test_events", &o).unwrap();
         drop(s);
         let again = Store::open(&p).unwrap();
         assert_eq!(again.run_records().unwrap().len(), 1);

@@ -48,7 +48,7 @@ pub struct LastError {
 pub struct RunRecord {
     /// State namespace.
     pub tenant: String,
-    /// Source key (`customer_events`, `user_data`).
+    /// Source key (its stream's `[sources.<key>]` name).
     pub source: String,
     /// Start of the last run.
     pub started_at: DateTime<Utc>,
@@ -288,12 +288,11 @@ mod tests {
     fn success_failure_success() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        assert_eq!(s.run_record("t", "customer_events").unwrap(), None);
-        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:02Z", 10, None)).unwrap();
-        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:03Z", 3, Some("DocuSign unavailable")))
-            .unwrap();
-        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:04Z", 0, Some(&"x".repeat(2000)))).unwrap();
-        let r = s.run_record("t", "customer_events").unwrap().unwrap();
+        assert_eq!(s.run_record("t", "test_events").unwrap(), None);
+        s.record_run("t", "test_events", &outcome("2026-11-01T00:00:02Z", 10, None)).unwrap();
+        s.record_run("t", "test_events", &outcome("2026-11-01T00:00:03Z", 3, Some("DocuSign unavailable"))).unwrap();
+        s.record_run("t", "test_events", &outcome("2026-11-01T00:00:04Z", 0, Some(&"x".repeat(2000)))).unwrap();
+        let r = s.run_record("t", "test_events").unwrap().unwrap();
         assert_eq!(r.consecutive_failures, 2);
         assert_eq!(r.events_total, 13);
         assert_eq!(r.events_last, 0);
@@ -302,8 +301,8 @@ mod tests {
         let e = r.last_error.unwrap();
         assert_eq!((e.exit_code, e.at), (5, at("2026-11-01T00:00:04Z")));
         assert_eq!(e.message.chars().count(), MAX_ERROR_CHARS + 1);
-        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:05Z", 1, None)).unwrap();
-        let r = s.run_record("t", "customer_events").unwrap().unwrap();
+        s.record_run("t", "test_events", &outcome("2026-11-01T00:00:05Z", 1, None)).unwrap();
+        let r = s.run_record("t", "test_events").unwrap().unwrap();
         assert_eq!((r.consecutive_failures, r.events_total), (0, 14));
         assert_eq!(r.last_success_at, Some(at("2026-11-01T00:00:05Z")));
         assert!(r.last_error.is_some(), "the last error stays on record");
@@ -316,12 +315,12 @@ mod tests {
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
         let mut o = outcome("2026-11-01T00:00:02Z", 10, None);
         o.backlog = true;
-        s.record_run("t", "customer_events", &o).unwrap();
-        assert!(s.run_record("t", "customer_events").unwrap().unwrap().backlog);
+        s.record_run("t", "test_events", &o).unwrap();
+        assert!(s.run_record("t", "test_events").unwrap().unwrap().backlog);
         // A failure says nothing new about the backlog; the next success does.
-        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:03Z", 0, Some("down"))).unwrap();
-        assert!(s.run_record("t", "customer_events").unwrap().unwrap().backlog);
-        s.record_run("t", "customer_events", &outcome("2026-11-01T00:00:04Z", 1, None)).unwrap();
-        assert!(!s.run_record("t", "customer_events").unwrap().unwrap().backlog);
+        s.record_run("t", "test_events", &outcome("2026-11-01T00:00:03Z", 0, Some("down"))).unwrap();
+        assert!(s.run_record("t", "test_events").unwrap().unwrap().backlog);
+        s.record_run("t", "test_events", &outcome("2026-11-01T00:00:04Z", 1, None)).unwrap();
+        assert!(!s.run_record("t", "test_events").unwrap().unwrap().backlog);
     }
 }

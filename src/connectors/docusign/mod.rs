@@ -54,9 +54,9 @@ pub static ADMIN_USERS: Stream = Stream {
     newest_event: |_| None,
 };
 
-/// The connector's streams, in the order a cycle collects them: users first, so the events
-/// of the same cycle are joined with the freshest user records.
-pub static STREAMS: &[&Stream] = &[&ADMIN_USERS, &MONITOR_EVENTS];
+/// The connector's streams, in the order `status` lists them (a cycle collects users first:
+/// see [`enabled`]).
+pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS];
 
 /// The Admin record fields a customer event's `_user` carries.
 const SUMMARY: [&str; 7] = ["id", "user_name", "first_name", "last_name", "email", "user_status", "membership_status"];
