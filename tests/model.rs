@@ -18,7 +18,7 @@ use esign_collector::connectors::docusign::MONITOR_EVENTS;
 use esign_collector::core::collector::{Collector, Commit, Options};
 use esign_collector::core::fanout::Fanout;
 use esign_collector::core::normalize::Fast;
-use esign_collector::core::source::{Page, Record, Session, SinceStart, Source, Stream};
+use esign_collector::core::source::{Page, Paging, Record, Session, SinceStart, Source, Stream};
 use esign_collector::error::Error;
 use esign_collector::sinks::{Batch, Sink, SinkError};
 use esign_collector::state::Store;
@@ -61,11 +61,8 @@ impl Source for FakeSource {
     fn since_start(&self, _: Option<&str>, _: DateTime<Utc>) -> Result<SinceStart, Error> {
         Ok(SinceStart::From("0".into()))
     }
-    fn max_per_run(&self) -> Option<u32> {
-        None
-    }
-    fn page_size(&self) -> u32 {
-        7
+    fn paging(&self) -> Paging {
+        Paging { page_size: 7, max_per_run: None }
     }
     async fn fetch_page(&self, _: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
         let at: usize = cursor.parse().unwrap();

@@ -119,19 +119,7 @@ fn table(kind: &Stream, lines: &[Line]) -> String {
             headers.iter().map(|h| h.split('/').map(|k| cell(&v, k)).collect::<Vec<_>>().join("/")).collect()
         })
         .collect();
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
-        .collect();
-    let fmt_row = |cells: &[String]| {
-        let mut s = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
-        s.truncate(s.trim_end().len());
-        s.push('\n');
-        s
-    };
-    let mut out = fmt_row(&headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
-    for r in &rows {
-        out.push_str(&fmt_row(r));
-    }
+    let mut out = super::columns::render(headers, &rows);
     let noun = if rows.len() == 1 { "record" } else { "records" };
     writeln!(out, "({} {noun})", rows.len()).unwrap_or_default();
     out

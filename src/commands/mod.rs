@@ -9,6 +9,7 @@
 //! - `simulate.rs`: the standalone simulator.
 
 mod auth_test;
+mod columns;
 mod consent_url;
 mod fetch;
 mod get_events;

@@ -176,19 +176,7 @@ fn table(list: &[SourceHealth], now: DateTime<Utc>) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
-        .collect();
-    let line = |cells: &[String]| {
-        let mut s = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
-        s.truncate(s.trim_end().len());
-        s.push('\n');
-        s
-    };
-    let mut out = line(&headers.map(str::to_owned));
-    for r in &rows {
-        out.push_str(&line(r));
-    }
+    let mut out = super::columns::render(&headers, &rows);
     for h in list {
         if let Some(e) = h.run.as_ref().and_then(|r| r.last_error.as_ref()) {
             let msg = e.message.replace(['\n', '\r'], " ");

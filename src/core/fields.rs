@@ -21,6 +21,14 @@ pub const USER: &str = "_user";
 /// A snapshot record's change against the stored one.
 pub const CHANGE: &str = "_change";
 
+/// The fields every line gets (the mappings place them in their own header fields).
+pub const LINE: [&str; 6] = [TIME, LOG_TYPE, VENDOR, PRODUCT, COLLECTED_AT, EVENT_ID];
+
 /// Every field we add to a record: a record already carrying one takes the tree path, where
 /// ours replace them (the fast path would write the key twice).
 pub const ADDED: [&str; 8] = [TIME, LOG_TYPE, VENDOR, PRODUCT, COLLECTED_AT, EVENT_ID, TENANT, USER];
+
+/// Whether `key` is one of [`LINE`].
+pub fn is_line_field(key: &str) -> bool {
+    LINE.contains(&key)
+}

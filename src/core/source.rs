@@ -61,6 +61,16 @@ pub enum SinceStart {
     },
 }
 
+/// How much a source reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Largest page one request asks for.
+    pub page_size: u32,
+    /// An explicit per-run cap on records (config); `None`: read to the end of the stream
+    /// within the run-time budget.
+    pub max_per_run: Option<u32>,
+}
+
 /// What a source needs to talk to its platform.
 #[derive(Debug)]
 pub struct Session {
@@ -88,12 +98,8 @@ pub trait Source: Send + Sync {
     /// As [`Source::start_cursor`]; a stored cursor this build cannot read.
     fn since_start(&self, stored: Option<&str>, since: DateTime<Utc>) -> Result<SinceStart, Error>;
 
-    /// An explicit per-run cap on records (config); `None`: read to the end of the stream
-    /// within the run-time budget.
-    fn max_per_run(&self) -> Option<u32>;
-
-    /// Largest page one request asks for.
-    fn page_size(&self) -> u32;
+    /// How much one request and one run read.
+    fn paging(&self) -> Paging;
 
     /// Fetches one page of at most `limit` records after `cursor`.
     ///

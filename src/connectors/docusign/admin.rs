@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::ADMIN_USERS;
 use crate::api::ApiError;
 use crate::config::UserDataConfig;
-use crate::core::source::{Page, Session, SinceStart, Source, Stream};
+use crate::core::source::{Page, Paging, Session, SinceStart, Source, Stream};
 use crate::error::Error;
 
 /// The stored cursor.
@@ -36,8 +36,7 @@ struct Cursor {
 pub struct AdminUsers {
     url: String,
     account_id: String,
-    max_per_run: Option<u32>,
-    page_size: u32,
+    paging: Paging,
     overlap: chrono::Duration,
     full_every: chrono::Duration,
 }
@@ -49,8 +48,10 @@ impl AdminUsers {
         Self {
             url: format!("{}/v2/organizations/{org}/users", base.trim_end_matches('/')),
             account_id: account_id.to_owned(),
-            max_per_run: cfg.max_users_per_fetch.map(crate::config::Bounded::get),
-            page_size: cfg.page_size.get(),
+            paging: Paging {
+                page_size: cfg.page_size.get(),
+                max_per_run: cfg.max_users_per_fetch.map(crate::config::Bounded::get),
+            },
             overlap: chrono::Duration::from_std(cfg.modified_overlap.get()).unwrap_or(chrono::Duration::hours(1)),
             full_every: chrono::Duration::from_std(cfg.full_snapshot_every.get()).unwrap_or(chrono::Duration::days(7)),
         }
@@ -126,12 +127,8 @@ impl Source for AdminUsers {
         })
     }
 
-    fn max_per_run(&self) -> Option<u32> {
-        self.max_per_run
-    }
-
-    fn page_size(&self) -> u32 {
-        self.page_size
+    fn paging(&self) -> Paging {
+        self.paging
     }
 
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {

@@ -17,7 +17,7 @@ use super::MONITOR_EVENTS;
 use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::core::normalize::{Fast, parse_time};
-use crate::core::source::{Page, Record, Session, SinceStart, Source, Stream, iso, unreadable_cursor};
+use crate::core::source::{Page, Paging, Record, Session, SinceStart, Source, Stream, iso, unreadable_cursor};
 use crate::error::Error;
 
 /// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and `at`:
@@ -54,8 +54,7 @@ pub struct MonitorEvents {
     url: String,
     api: MonitorApi,
     first_fetch: std::time::Duration,
-    max_per_run: Option<u32>,
-    page_size: u32,
+    paging: Paging,
 }
 
 impl MonitorEvents {
@@ -74,8 +73,10 @@ impl MonitorEvents {
             url,
             api: cfg.api,
             first_fetch: cfg.first_fetch.get(),
-            max_per_run: cfg.max_events_per_fetch.map(crate::config::Bounded::get),
-            page_size: cfg.page_size.get(),
+            paging: Paging {
+                page_size: cfg.page_size.get(),
+                max_per_run: cfg.max_events_per_fetch.map(crate::config::Bounded::get),
+            },
         }
     }
 }
@@ -207,12 +208,8 @@ impl Source for MonitorEvents {
         })
     }
 
-    fn max_per_run(&self) -> Option<u32> {
-        self.max_per_run
-    }
-
-    fn page_size(&self) -> u32 {
-        self.page_size
+    fn paging(&self) -> Paging {
+        self.paging
     }
 
     async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {

@@ -220,7 +220,7 @@ impl Collector<'_> {
         let kind = source.kind();
         let started = Instant::now();
         let mut cursor = self.first_cursor(source, opts)?;
-        let budget = match opts.max.or(source.max_per_run()) {
+        let budget = match opts.max.or(source.paging().max_per_run) {
             None | Some(0) => u64::MAX,
             Some(n) => u64::from(n),
         };
@@ -247,7 +247,7 @@ impl Collector<'_> {
                 break;
             }
             let left = budget - r.fetched;
-            let limit = u32::try_from(left.min(u64::from(source.page_size()))).unwrap_or(1).max(1);
+            let limit = u32::try_from(left.min(u64::from(source.paging().page_size))).unwrap_or(1).max(1);
             let page = match source.fetch_page(self.session, &cursor, limit).await {
                 Ok(p) => p,
                 Err(Error::Api(ApiError::OutOfTime { what })) => {

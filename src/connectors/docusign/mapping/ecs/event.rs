@@ -1,5 +1,6 @@
 //! ECS documents of Monitor events.
 
+use crate::core::fields;
 use serde_json::{Map, Value};
 
 use super::{event_base, head, rest, user_fields};
@@ -9,8 +10,8 @@ use crate::connectors::docusign::mapping::{
     Line, USER_MAPPED, UserRecord, enrichment, is_blank, original, put_obj, s, text,
 };
 
-/// Raw Monitor fields that are mapped to ECS fields (or are our own line fields) and so are
-/// not repeated under `docusign.*`.
+/// Raw Monitor fields that are mapped to ECS fields and so are not repeated under
+/// `docusign.*` (nor are our own line fields and `_user`).
 const EVENT_MAPPED: &[&str] = &[
     "timestamp",
     "eventId",
@@ -39,13 +40,6 @@ const EVENT_MAPPED: &[&str] = &[
     "proxyType",
     "proxyLevel",
     "integratorKey",
-    "_user",
-    "_time",
-    "_collected_at",
-    "event_id",
-    "vendor",
-    "product",
-    "source_log_type",
 ];
 
 /// `source.*` and `user_agent.*` of a Monitor event.
@@ -225,7 +219,7 @@ pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Valu
 fn vendor(raw: &Map<String, Value>, enriched: Option<UserRecord<'_>>) -> Map<String, Value> {
     let mut d = Map::new();
     for (k, v) in raw {
-        if is_blank(v) || EVENT_MAPPED.contains(&k.as_str()) {
+        if is_blank(v) || EVENT_MAPPED.contains(&k.as_str()) || fields::is_line_field(k) || k == fields::USER {
             continue;
         }
         d.insert(k.clone(), v.clone());

@@ -7,6 +7,7 @@ mod event;
 
 pub(crate) use event::event;
 
+use crate::core::fields;
 use serde_json::{Map, Value};
 
 use super::{Line, UserRecord, groups_of, is_blank, original, put_obj, s, text};
@@ -104,7 +105,7 @@ pub(super) fn user(line: &Line<'_>, include_original: bool) -> Map<String, Value
     put_obj(&mut out, "user", user);
     let mut d = Map::new();
     let mut skip = vec!["id", "email", "user_name", "_change"];
-    skip.extend(LINE_FIELDS);
+    skip.extend(fields::LINE);
     rest(raw, &skip, &mut d);
     if let Some(c) = line.change() {
         d.insert("change_type".into(), s(if c.updated { "updated" } else { "observed" }));
@@ -117,9 +118,6 @@ pub(super) fn user(line: &Line<'_>, include_original: bool) -> Map<String, Value
     out.insert("docusign".into(), Value::Object(docusign));
     out
 }
-
-/// Our own line fields, mapped to `event.*`.
-const LINE_FIELDS: &[&str] = &["_time", "_collected_at", "event_id", "vendor", "product", "source_log_type"];
 
 fn related_users(u: UserRecord<'_>) -> Value {
     let mut r = Map::new();

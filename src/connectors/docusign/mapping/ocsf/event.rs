@@ -2,6 +2,7 @@
 //! Authentication, `evidences` for Detection Finding), the client in `src_endpoint` and
 //! `http_request`, and every field without an OCSF home in `unmapped` under its DocuSign name.
 
+use crate::core::fields;
 use serde_json::{Map, Value};
 
 use super::{header, metadata, uid_object, user_object};
@@ -12,7 +13,8 @@ use crate::connectors::docusign::mapping::{Line, USER_MAPPED, enrichment, is_bla
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
 const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
 
-/// Line and record fields every Monitor event maps (or that only duplicate mapped ones).
+/// Record fields every Monitor event maps (or that only duplicate mapped ones); our own line
+/// fields are mapped too.
 const ALWAYS_MAPPED: &[&str] = &[
     "timestamp",
     "eventId",
@@ -24,12 +26,6 @@ const ALWAYS_MAPPED: &[&str] = &[
     "userAgent",
     "object",
     "action",
-    "_time",
-    "_collected_at",
-    "event_id",
-    "vendor",
-    "product",
-    "source_log_type",
 ];
 
 /// Which raw fields (top level and in `data`) a mapping used, so `unmapped` gets the rest.
@@ -156,7 +152,7 @@ impl<'a> Parts<'a> {
         let client_info = self.raw.get("userAgentClientInfo").is_some_and(|v| !is_blank(v));
         for (k, v) in self.raw {
             let k = k.as_str();
-            if is_blank(v) || ALWAYS_MAPPED.contains(&k) || self.used.top.contains(&k) {
+            if is_blank(v) || ALWAYS_MAPPED.contains(&k) || fields::is_line_field(k) || self.used.top.contains(&k) {
                 continue;
             }
             match k {

@@ -2,6 +2,7 @@
 //! (activity Collect: we polled the directory); a record that changed since the last snapshot
 //! also gives an Account Change event whose `user_result` holds the new values.
 
+use crate::core::fields;
 use serde_json::{Map, Value};
 
 use super::{group_objects, header, metadata, user_object};
@@ -9,18 +10,7 @@ use crate::connectors::docusign::mapping::classes::{ACCOUNT_CHANGE, USER_INVENTO
 use crate::connectors::docusign::mapping::{Line, UserRecord, groups_of, is_blank, original, put_obj, s};
 
 /// Line fields the header maps, and record fields `user` holds; the rest is `unmapped`.
-const MAPPED: &[&str] = &[
-    "id",
-    "email",
-    "user_name",
-    "_change",
-    "_time",
-    "_collected_at",
-    "event_id",
-    "vendor",
-    "product",
-    "source_log_type",
-];
+const MAPPED: &[&str] = &["id", "email", "user_name", fields::CHANGE];
 const PRODUCT: &str = "DocuSign Admin";
 
 /// `user` of a record: its fields, and `type` Admin when one of its groups is an admin group.
@@ -41,7 +31,7 @@ pub(crate) fn user_state(line: &Line<'_>, include_original: bool) -> Map<String,
     out.insert("user".into(), Value::Object(user(UserRecord(raw))));
     let mut unmapped = Map::new();
     for (k, v) in raw {
-        if !is_blank(v) && !MAPPED.contains(&k.as_str()) {
+        if !is_blank(v) && !MAPPED.contains(&k.as_str()) && !fields::is_line_field(k) {
             unmapped.insert(k.clone(), v.clone());
         }
     }
