@@ -4,6 +4,8 @@
 //! - nothing outside `src/connectors/` names a connector's stream: the core, the sinks, the
 //!   state and the commands know streams only by their descriptors.
 
+#![allow(clippy::unwrap_used, reason = "tests may unwrap: a panic is a failed test")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
