@@ -14,6 +14,9 @@
 //! Every source's run leaves a run record in the state file and metrics (`observe`);
 //! `health` judges them for `status` and `/healthz` (`metrics`).
 //!
+//! `core::push` is the push path for senders that POST their events (webhooks): verified,
+//! stored in a durable inbox before the 2xx, then delivered to the sinks like a page.
+//!
 //! `simulator` is a faithful stand-in for DocuSign (demo environment, tests); `demo` starts it.
 
 pub mod api;

@@ -45,7 +45,7 @@ impl Store {
     }
 
     /// The in-memory ledger of a source, read from the file the first time.
-    fn mirror(&mut self, tenant: &str, source: &str) -> Result<&mut Mirror, StoreError> {
+    pub(super) fn mirror(&mut self, tenant: &str, source: &str) -> Result<&mut Mirror, StoreError> {
         let key = (tenant.to_owned(), source.to_owned());
         if !self.mirrors.contains_key(&key) {
             let m = Mirror::load(&self.conn, tenant, source).map_err(self.sql())?;

@@ -7,12 +7,14 @@
 //! - `tokens.rs`: the encrypted access-token cache.
 //! - `runs.rs`: run records (last success, last error, counts) for `status` and `/healthz`.
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
+//! - `inbox.rs`: the push path's durable inbox (accepted, not yet delivered messages).
 //!
 //! # Schema versions
 //! `schema.sql` is version 1; each later version is one forward migration in [`MIGRATIONS`],
 //! applied in order inside the opening transaction, so an older file upgrades in place.
 
 mod checkpoint;
+mod inbox;
 mod ledger;
 mod lock;
 mod runs;
@@ -26,6 +28,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::Exit;
 
 pub use checkpoint::{Checkpoint, UserRow};
+pub use inbox::{InboxEntry, InboxHead, InboxRow, Put, push_ledger_tenant};
 pub use lock::StateLock;
 pub use runs::{LastError, RunOutcome, RunRecord};
 pub use tokens::CachedToken;
@@ -33,11 +36,15 @@ pub use tokens::CachedToken;
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
-const MIGRATIONS: &[(i64, &str)] =
-    &[(2, include_str!("runs.sql")), (3, include_str!("ledger.sql")), (4, include_str!("backlog.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (2, include_str!("runs.sql")),
+    (3, include_str!("ledger.sql")),
+    (4, include_str!("backlog.sql")),
+    (5, include_str!("inbox.sql")),
+];
 
 /// State-file problems.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +108,15 @@ impl StoreError {
             StoreError::Locked { .. } => Exit::Locked,
             _ => Exit::State,
         }
+    }
+
+    /// Whether SQLite gave up for want of space (`SQLITE_FULL`): a writer may try again later.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sql { source: rusqlite::Error::SqliteFailure(e, _), .. }
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
     }
 }
 

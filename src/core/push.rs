@@ -1,0 +1,313 @@
+//! The push path: events a sender POSTs to us (webhooks), delivered at least once with no gap.
+//!
+//! receiver → verify → parse → dedup → durable inbox (one SQLite transaction) → 2xx →
+//! delivery to every sink → commit. A 2xx is our promise that the message is durable: it is
+//! answered only after the inbox write committed; when that write fails the answer is 5xx and
+//! the sender retries. A message leaves the inbox only once every sink confirmed it, in the
+//! same transaction that writes its key into the ledger; what was acknowledged but not yet
+//! delivered when the process stopped is delivered at the next start.
+//!
+//! # Architecture
+//! - this file: the [`Receiver`] trait a connector implements, [`Message`], [`Push`] (the
+//!   pipeline: building it, serving, counters).
+//! - `counts.rs`: what took each way ([`PushCounts`]).
+//! - `intake.rs`: one request: checks in order, the inbox write, the HTTP answer.
+//! - `deliver.rs`: the delivery loop: inbox → sinks → commit.
+
+mod counts;
+mod deliver;
+mod intake;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::routing::any;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+pub use counts::PushCounts;
+use counts::{Counters, add};
+
+use crate::core::dedup::Dedup;
+use super::fanout::Fanout;
+use crate::stream::Stream;
+use crate::state::{Store, StoreError};
+
+/// A connector's webhook endpoint: the vendor's parts of the push path.
+pub trait Receiver: Send + Sync + 'static {
+    /// A stable name: logs, counters, inbox rows and the ledger. Renaming it leaves what waits
+    /// in the inbox under the old name (kept, not delivered, until that name is back).
+    fn name(&self) -> &str;
+
+    /// The URL path it answers on: literal, starting with `/` (e.g. `/hooks/docusign`).
+    fn path(&self) -> &str;
+
+    /// The stream its lines are delivered as.
+    fn kind(&self) -> &'static Stream;
+
+    /// How its messages are deduplicated.
+    fn dedup(&self) -> Dedup;
+
+    /// Checks that `body` (the raw bytes, before any parsing) comes from the sender, e.g. an
+    /// HMAC signature in `headers`, compared in constant time.
+    ///
+    /// # Errors
+    /// `Rejection` (answered 401 without detail) when it does not.
+    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection>;
+
+    /// Turns a verified body into its messages. None is fine (a test ping): answered 2xx.
+    ///
+    /// # Errors
+    /// `Malformed` (answered 400) when the body is not what this sender sends.
+    fn parse(&self, body: &[u8]) -> Result<Vec<Message>, Malformed>;
+}
+
+/// Why a request failed verification, for the log. A `&'static str`, so it can never carry a
+/// secret, a signature or a byte of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection(&'static str);
+
+impl Rejection {
+    /// A rejection for `reason`, e.g. "no signature header" or "no signature matches".
+    pub fn new(reason: &'static str) -> Self {
+        Self(reason)
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Why a verified body could not be parsed, for the log (never sent back).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(String);
+
+impl Malformed {
+    /// A parse failure described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// One event a sender pushed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The sender's stable event id, when its events have one.
+    pub id: Option<String>,
+    /// When the event happened (the line's time).
+    pub time: DateTime<Utc>,
+    /// The sender's identity (an account, an organisation): scopes dedup.
+    pub source: String,
+    /// The event: the line delivered.
+    pub event: Map<String, Value>,
+}
+
+/// Limits of the push path.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Largest body accepted; larger is answered 413.
+    pub max_body: usize,
+    /// Most messages waiting in the inbox; past it requests are answered 503.
+    pub inbox_capacity: u64,
+    /// The `Retry-After` of a 503.
+    pub retry_after: Duration,
+    /// Keys kept per source in the ledger once delivered (as `state.ledger_size`).
+    pub ledger_size: u32,
+    /// Most lines handed to the sinks at once.
+    pub batch: usize,
+    /// First wait after a failed delivery; doubled after each failure up to `backoff_max`.
+    pub backoff_min: Duration,
+    /// Longest wait between delivery attempts.
+    pub backoff_max: Duration,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        Self {
+            max_body: 4 * 1024 * 1024,
+            inbox_capacity: 100_000,
+            retry_after: Duration::from_secs(60),
+            ledger_size: 100_000,
+            batch: 500,
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Push path problems.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The receivers cannot be served together.
+    #[error("push receivers: {0}")]
+    Receivers(String),
+    /// The state file refused an operation.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A sink did not confirm a batch: it stays in the inbox.
+    #[error(transparent)]
+    Sink(#[from] crate::sinks::SinkError),
+    /// The listener failed.
+    #[error("push listener {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What the request handlers and the delivery loop share.
+struct Shared {
+    receivers: Vec<Arc<dyn Receiver>>,
+    store: Arc<Mutex<Store>>,
+    opts: PushOptions,
+    counters: Counters,
+    /// Wakes the delivery loop when messages were stored.
+    wake: Notify,
+    /// Whether the inbox (or the disk) is refusing messages: logged when it starts and ends,
+    /// not for every refused request.
+    refusing: AtomicBool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.receivers.iter().map(|r| r.name()).collect();
+        f.debug_struct("Shared").field("receivers", &names).field("opts", &self.opts).finish_non_exhaustive()
+    }
+}
+
+/// The push pipeline: serves the receivers' paths and delivers their messages to the sinks.
+#[derive(Debug)]
+pub struct Push {
+    shared: Arc<Shared>,
+    sinks: Arc<Fanout>,
+}
+
+/// Whether `path` is one axum routes literally: `/`, then segments of URL-safe characters.
+fn literal_path(path: &str) -> bool {
+    path.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/')
+            .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)))
+    })
+}
+
+impl Push {
+    /// Builds the pipeline over `receivers`, the state file and the sinks. Messages an earlier
+    /// run acknowledged but did not deliver are delivered first once [`Push::run`] starts.
+    ///
+    /// # Errors
+    /// `PushError::Receivers` when two receivers share a name or a path, or a path is not a
+    /// literal `/…` path; `PushError::Store` when the inbox cannot be read.
+    pub fn new(
+        receivers: Vec<Arc<dyn Receiver>>,
+        store: Arc<Mutex<Store>>,
+        sinks: Arc<Fanout>,
+        opts: PushOptions,
+    ) -> Result<Self, PushError> {
+        for (i, r) in receivers.iter().enumerate() {
+            if !literal_path(r.path()) {
+                return Err(PushError::Receivers(format!(
+                    "receiver {:?}: path {:?} must start with '/' and use only letters, digits, '-', '.', '_' and '~' between single slashes",
+                    r.name(),
+                    r.path()
+                )));
+            }
+            if let Some(o) = receivers[..i].iter().find(|o| o.name() == r.name() || o.path() == r.path()) {
+                return Err(PushError::Receivers(format!(
+                    "receivers {:?} ({}) and {:?} ({}) share a name or a path",
+                    o.name(),
+                    o.path(),
+                    r.name(),
+                    r.path()
+                )));
+            }
+        }
+        let heads = lock(&store).inbox_heads()?;
+        for h in heads {
+            if receivers.iter().any(|r| r.name() == h.receiver) {
+                info!(receiver = %h.receiver, waiting = h.len, "Pushed messages accepted earlier wait in the inbox; delivering them first.");
+            } else {
+                warn!(receiver = %h.receiver, waiting = h.len, "Pushed messages of a receiver that is not configured wait in the inbox; they are kept until it is.");
+            }
+        }
+        let shared = Shared {
+            receivers,
+            store,
+            opts,
+            counters: Counters::default(),
+            wake: Notify::new(),
+            refusing: AtomicBool::new(false),
+        };
+        Ok(Self { shared: Arc::new(shared), sinks })
+    }
+
+    /// The routes: each receiver's path (any method; only POST is accepted), and 404 for the
+    /// rest. For serving beside other routes; [`Push::run`] serves it alone.
+    pub fn router(&self) -> Router {
+        let mut router = Router::new();
+        for (i, r) in self.shared.receivers.iter().enumerate() {
+            let handler =
+                move |State(s): State<Arc<Shared>>, req: Request| async move { intake::receive(&s, i, req).await };
+            router = router.route(r.path(), any(handler));
+        }
+        router.fallback(intake::not_found).with_state(self.shared.clone())
+    }
+
+    /// Serves the receivers on `listener` (already bound: tests bind port 0) and delivers what
+    /// they accept, until `shutdown` resolves: then new connections are refused, requests in
+    /// flight are answered and the batch in flight is finished; what still waits stays in the
+    /// inbox for the next start.
+    ///
+    /// # Errors
+    /// `PushError::Listen` when serving fails.
+    pub async fn run(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), PushError> {
+        let addr = listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut server_stop = stop_rx.clone();
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            // A closed channel means the pipeline is ending anyway.
+            server_stop.wait_for(|s| *s).await.map(drop).unwrap_or_default();
+        });
+        let paths: Vec<&str> = self.shared.receivers.iter().map(|r| r.path()).collect();
+        info!(addr = %addr, paths = ?paths, "Receiving pushed events.");
+        let stop = async move {
+            shutdown.await;
+            stop_tx.send_replace(true);
+        };
+        let (outcome, (), ()) = tokio::join!(server.into_future(), self.deliver_loop(stop_rx), stop);
+        info!(addr = %addr, "Push listener stopped.");
+        outcome.map_err(|source| PushError::Listen { addr, source })
+    }
+
+    /// What happened so far.
+    pub fn counts(&self) -> PushCounts {
+        self.shared.counters.snapshot()
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
