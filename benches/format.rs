@@ -10,8 +10,8 @@ use std::hint::black_box;
 
 use esign_collector::format::{Format, FormatOptions, render};
 use esign_collector::normalize::normalize;
-use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
 use esign_collector::sources::SourceKind;
+use esign_sim::docusign::{EventFeed, SimConfig, Simulator};
 use serde_json::{Map, Value};
 
 const EVENTS: usize = 2000;

@@ -14,7 +14,7 @@
 //! Every source's run leaves a run record in the state file and metrics (`observe`);
 //! `health` judges them for `status` and `/healthz` (`metrics`).
 //!
-//! `simulator` is a faithful stand-in for DocuSign (demo environment, tests); `demo` starts it.
+//! `demo` starts the DocuSign simulator (the `esign-sim` crate) for `environment = "demo"`.
 
 pub mod api;
 pub mod auth;
@@ -36,7 +36,6 @@ pub mod notify;
 pub mod observe;
 pub mod progress;
 pub mod shutdown;
-pub mod simulator;
 pub mod sinks;
 pub mod sources;
 pub mod state;

@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Harness, Opts, backlog, checkpoint};
-use esign_collector::simulator::Simulator;
+use esign_sim::docusign::Simulator;
 use rand::{Rng, SeedableRng};
 
 const KILLS: usize = 200;

@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 
 use esign_collector::format::{Doc, ECS_VERSION, Format, FormatOptions, OCSF_VERSION, render};
 use esign_collector::normalize::normalize;
-use esign_collector::simulator::{SimConfig, Simulator};
 use esign_collector::sources::SourceKind;
+use esign_sim::docusign::{SimConfig, Simulator};
 use serde_json::{Map, Value, json};
 
 const COLLECTED_AT: &str = "2026-11-23T12:00:00.123Z";
@@ -175,10 +175,8 @@ fn sim() -> &'static Simulator {
     static S: OnceLock<Simulator> = OnceLock::new();
     S.get_or_init(|| {
         let mut cfg = SimConfig::new(String::new());
-        cfg.feed = esign_collector::simulator::EventFeed::Backlog {
-            count: 2000,
-            span: std::time::Duration::from_secs(86_400),
-        };
+        cfg.feed =
+            esign_sim::docusign::EventFeed::Backlog { count: 2000, span: std::time::Duration::from_secs(86_400) };
         Simulator::new(cfg)
     })
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use esign_collector::format::Format;
 use esign_collector::hotpath;
-use esign_collector::simulator::{QuotaConfig, Stats};
 use esign_collector::state::Store;
+use esign_sim::docusign::{QuotaConfig, Stats};
 
 use super::harness::{
     HttpCounter, Keys, Measure, RawApi, Rsyslog, Sim, count_lines, file_sink, own_cpu, run, thread_cpu,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
+use esign_sim::docusign::{EventFeed, SimConfig, Simulator};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
 /// How long one run of the binary may take before the test fails.
