@@ -38,6 +38,8 @@ mod rsyslog;
 
 #[path = "pipeline/harness.rs"]
 mod harness;
+#[path = "pipeline/hotpath.rs"]
+mod hotpath;
 #[path = "pipeline/items.rs"]
 mod items;
 

@@ -28,8 +28,6 @@ pub mod error;
 pub mod failpoint;
 pub mod format;
 pub mod health;
-#[doc(hidden)]
-pub mod hotpath;
 pub mod metrics;
 pub mod normalize;
 pub mod notify;

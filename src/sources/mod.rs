@@ -197,7 +197,7 @@ pub fn iso(t: DateTime<Utc>) -> String {
 ///
 /// # Errors
 /// `ApiError::Malformed` when the body is not a stream reply.
-pub(crate) fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: &str) -> Result<Page, Error> {
+pub fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: &str) -> Result<Page, Error> {
     let reply = monitor::read(body)
         .map_err(|message| crate::api::ApiError::Malformed { what: "Monitor stream".into(), message })?;
     monitor::parse(reply, api, cursor, None)
