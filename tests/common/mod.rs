@@ -3,6 +3,8 @@
 //! bounded time.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::let_underscore_must_use)]
 
+pub mod batch;
+
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
