@@ -11,7 +11,7 @@ use std::hint::black_box;
 use esign_collector::connectors::docusign::MONITOR_EVENTS;
 use esign_collector::core::normalize::normalize;
 use esign_collector::format::{Format, FormatOptions};
-use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
+use esign_sim::docusign::{EventFeed, SimConfig, Simulator};
 use serde_json::{Map, Value};
 
 const EVENTS: usize = 2000;

@@ -38,6 +38,8 @@ mod rsyslog;
 
 #[path = "pipeline/harness.rs"]
 mod harness;
+#[path = "pipeline/hotpath.rs"]
+mod hotpath;
 #[path = "pipeline/items.rs"]
 mod items;
 
@@ -157,7 +159,7 @@ fn main() {
         table(
             "Hot path alone (one page of 2000)",
             &format!(
-                "hotpath::page (parse, dedup against the ledger, normalize, serialize) vs hotpath::floor (serde_json parse and serialize of the same bytes); the `format = ecs|ocsf` rows add rendering the page as those sinks would (hotpath::render); thread CPU time, medians of {reps}."
+                "hotpath::page (parse, dedup against the ledger, normalize, serialize) vs hotpath::floor (serde_json parse and serialize of the same bytes); the `format = ecs|ocsf` rows add rendering the page as those sinks would (hotpath::Render, through the sinks' fan-out); thread CPU time, medians of {reps}."
             ),
             "| ledger | hot path µs | ns per event | floor µs | floor ns per event | ratio |",
             &hot,

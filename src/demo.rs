@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use esign_sim::docusign::{EventFeed, SimConfig, Simulator};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tracing::info;
@@ -11,7 +12,6 @@ use tracing::info;
 use crate::auth::PrivateKey;
 use crate::config::Config;
 use crate::error::Error;
-use crate::simulator::{EventFeed, SimConfig, Simulator};
 
 /// A running in-process simulator; it stops when dropped.
 #[derive(Debug)]

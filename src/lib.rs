@@ -17,7 +17,7 @@
 //! `core::push` is the push path for senders that POST their events (webhooks): verified,
 //! stored in a durable inbox before the 2xx, then delivered to the sinks like a page.
 //!
-//! `simulator` is a faithful stand-in for DocuSign (demo environment, tests); `demo` starts it.
+//! `demo` starts the DocuSign simulator (the `esign-sim` crate) for `environment = "demo"`.
 
 pub mod api;
 pub mod auth;
@@ -32,14 +32,11 @@ pub mod error;
 pub mod failpoint;
 pub mod format;
 pub mod health;
-#[doc(hidden)]
-pub mod hotpath;
 pub mod metrics;
 pub mod notify;
 pub mod observe;
 pub mod progress;
 pub mod shutdown;
-pub mod simulator;
 pub mod sinks;
 pub mod state;
 pub mod stream;

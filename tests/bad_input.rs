@@ -8,7 +8,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{Harness, backlog, code, stderr};
-use esign_collector::simulator::{Fault, FaultKind, Route};
+use esign_sim::docusign::{Fault, FaultKind, Route};
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 
 struct Row {

@@ -212,7 +212,7 @@ fn a_cached_token_is_not_reused_for_other_scopes() {
 
 #[test]
 fn a_token_reply_is_never_quoted() {
-    use esign_collector::simulator::{Fault, FaultKind, Route};
+    use esign_sim::docusign::{Fault, FaultKind, Route};
     let h = Harness::start(backlog(5), 0);
     h.sim.push_fault(Fault { route: Route::Token, kind: FaultKind::Truncated, times: 100 });
     let out = h.run(&["--log-level", "trace", "fetch"]);

@@ -5,6 +5,10 @@
 //!
 //! Invariants: nothing lost; the checkpoint never moves backwards; duplicates only for pages
 //! in flight when it died; once healthy, the checkpoint advances to the end.
+//!
+//! The failpoints exist only in a build with the `failpoints` feature (`scripts/test` builds
+//! with it): `cargo test --features failpoints --test crash`.
+#![cfg(feature = "failpoints")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -14,7 +18,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Harness, Opts, backlog, checkpoint};
-use esign_collector::simulator::Simulator;
+use esign_sim::docusign::Simulator;
 use rand::{Rng, SeedableRng};
 
 const KILLS: usize = 200;

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Harness, backlog, checkpoint, code, ids, stderr};
-use esign_collector::simulator::{Fault, FaultKind, Route};
+use esign_sim::docusign::{Fault, FaultKind, Route};
 
 fn fault(route: Route, kind: FaultKind, times: u32) -> Fault {
     Fault { route, kind, times }

@@ -18,8 +18,8 @@ use std::sync::OnceLock;
 use esign_collector::connectors::docusign::{ADMIN_USERS, MONITOR_EVENTS};
 use esign_collector::core::normalize::normalize;
 use esign_collector::format::{Doc, ECS_VERSION, Format, FormatOptions, OCSF_VERSION};
-use esign_collector::simulator::{SimConfig, Simulator};
 use esign_collector::stream::Stream;
+use esign_sim::docusign::{SimConfig, Simulator};
 use serde_json::{Map, Value, json};
 
 const COLLECTED_AT: &str = "2026-11-23T12:00:00.123Z";
@@ -176,10 +176,8 @@ fn sim() -> &'static Simulator {
     static S: OnceLock<Simulator> = OnceLock::new();
     S.get_or_init(|| {
         let mut cfg = SimConfig::new(String::new());
-        cfg.feed = esign_collector::simulator::EventFeed::Backlog {
-            count: 2000,
-            span: std::time::Duration::from_secs(86_400),
-        };
+        cfg.feed =
+            esign_sim::docusign::EventFeed::Backlog { count: 2000, span: std::time::Duration::from_secs(86_400) };
         Simulator::new(cfg)
     })
 }

@@ -3,6 +3,7 @@
 //! the collector builds it: a TOML `[[sinks]]` body parsed into `HttpSinkConfig`, then `build`.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "support/receiver.rs"]
 mod receiver;
 
@@ -12,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use esign_collector::connectors::docusign::{ADMIN_USERS, MONITOR_EVENTS};
+use common::batch::{events, users};
 use esign_collector::sinks::http::{HttpSinkConfig, HttpSinkError, build};
 use esign_collector::sinks::{Batch, Line, Sink, SinkError};
 use receiver::{Receiver, Reply, black_hole};
@@ -90,8 +91,12 @@ fn line(prefix: &str, i: usize) -> Line {
     Line { event_id, time, json }
 }
 
+fn lines(prefix: &str, n: usize) -> Vec<Line> {
+    (0..n).map(|i| line(prefix, i)).collect()
+}
+
 fn batch(prefix: &str, n: usize) -> Batch {
-    Batch { source: &MONITOR_EVENTS, lines: (0..n).map(|i| line(prefix, i)).collect() }
+    events(lines(prefix, n))
 }
 
 /// The http sink's own error inside a `SinkError`.
@@ -133,7 +138,7 @@ async fn ndjson_gzip_headers_auth_and_every_event_once() {
         assert_eq!(ids(&events, "/event_id"), expected_ids("n", 2000), "every event once, in order");
         assert_eq!(events[5].to_string(), batch("n", 6).lines[5].json, "lines arrive unchanged");
         // An empty page sends nothing.
-        s.send(&Batch { source: &ADMIN_USERS, lines: vec![] }).await.unwrap();
+        s.send(&users(vec![])).await.unwrap();
         assert_eq!(rx.requests().len(), 7);
     })
     .await;
@@ -464,7 +469,7 @@ async fn bulk_throttled_items_are_resent_alone() {
             s.item_faults.insert("q5".into(), [(503, "unavailable_shards_exception")].into());
         });
         let mut s = es_sink(&rx, "index = \"sec-{source}\"\ndata_stream = true\n");
-        s.send(&Batch { source: &ADMIN_USERS, ..batch("q", 8) }).await.unwrap();
+        s.send(&users(lines("q", 8))).await.unwrap();
         let sent: Vec<Vec<String>> = rx
             .requests()
             .iter()

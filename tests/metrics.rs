@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Harness, backlog};
-use esign_collector::simulator::{Fault, FaultKind, Route};
+use esign_sim::docusign::{Fault, FaultKind, Route};
 
 /// A plain HTTP/1.1 GET: (status, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {

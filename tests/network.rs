@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Harness, backlog, code, stderr};
-use esign_collector::simulator::{Fault, FaultKind, Route};
+use esign_sim::docusign::{Fault, FaultKind, Route};
 
 const PROXY_VARS: [&str; 8] =
     ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];

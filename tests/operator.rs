@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{Harness, Opts, backlog, checkpoint, code, ids, lines, stderr};
-use esign_collector::simulator::{Chaos, EventFeed, Fault, FaultKind, Route};
+use esign_sim::docusign::{Chaos, EventFeed, Fault, FaultKind, Route};
 
 fn status_verdict(h: &Harness, source: &str) -> (i32, String) {
     let out = h.run(&["status", "--output", "json"]);

@@ -13,7 +13,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
+use esign_sim::docusign::{EventFeed, SimConfig, Simulator};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::{Value, json};

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use esign_collector::simulator::{EventFeed, Fault, FaultKind, QuotaConfig, Route, SimConfig, Simulator};
+use esign_sim::docusign::{EventFeed, Fault, FaultKind, QuotaConfig, Route, SimConfig, Simulator};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::{Value, json};

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::{Harness, Opts, backlog, code, stderr};
-use esign_collector::simulator::{Fault, FaultKind, Route};
 use esign_collector::state::{RunOutcome, Store};
+use esign_sim::docusign::{Fault, FaultKind, Route};
 use serde_json::Value;
 
 fn status_json(h: &Harness, extra: &[&str]) -> (i32, Value, String) {

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use esign_collector::connectors::docusign::{ADMIN_USERS, MONITOR_EVENTS};
+use common::batch::{TIME, event, events, line, typical, users};
 use esign_collector::sinks::syslog::{SyslogSinkConfig, build};
 use esign_collector::sinks::{Batch, Line, Sink, SinkError};
-use esign_collector::stream::Stream;
 use rsyslog::{Record, Rsyslog};
 use serde_json::{Value, json};
 
@@ -26,7 +25,6 @@ const SEND_LIMIT: Duration = Duration::from_secs(60);
 /// Longest wait for rsyslog to write what it confirmed (it writes before confirming; this
 /// only covers reading the file).
 const OUTPUT_LIMIT: Duration = Duration::from_secs(15);
-const TIME: &str = "2024-05-01T10:00:00.1234567Z";
 
 fn sink_for(rs: &Rsyslog, transport: &str, extra: &str) -> Box<dyn Sink> {
     let p = rs.ports;
@@ -61,30 +59,6 @@ fn tls_keys(rs: &Rsyslog, client: bool) -> String {
     s
 }
 
-fn event(id: &str, fields: &Value) -> Line {
-    let mut v = json!({"event_id": id, "_time": TIME});
-    for (k, f) in fields.as_object().unwrap() {
-        v[k] = f.clone();
-    }
-    Line { event_id: id.into(), time: TIME.into(), json: v.to_string() }
-}
-
-fn batch(source: &'static Stream, lines: Vec<Line>) -> Batch {
-    Batch { source, lines }
-}
-
-/// A realistic customer event of about 500 bytes.
-fn typical(id: &str) -> Line {
-    event(
-        id,
-        &json!({"eventId": id, "timestamp": TIME, "object": "Envelope", "action": "Sent", "source": "web",
-                "userId": "5b5c4c8a-1d2e-4f3a-9b8c-7d6e5f4a3b2c", "accountId": "a1b2c3d4-e5f6-7a8b-9c0d-e1f2a3b4c5d6",
-                "ipAddress": "203.0.113.7", "geoLocation": {"country": "DE", "city": "München"},
-                "data": {"EnvelopeId": "0f9e8d7c-6b5a-4c3d-2e1f-0a9b8c7d6e5f", "Subject": "Please sign: NDA"},
-                "source_log_type": "customerevent", "vendor": "docusign", "product": "monitor"}),
-    )
-}
-
 async fn send(s: &mut Box<dyn Sink>, b: &Batch) -> Result<(), SinkError> {
     tokio::time::timeout(SEND_LIMIT, s.send(b)).await.expect("send did not return within the limit")
 }
@@ -114,12 +88,12 @@ async fn tcp_delivers_every_event_byte_exact() {
         event("plain-1", &json!({"action": "Login", "user": "alice@example.com"})),
         event("utf8-1", &json!({"name": "Zoë Ñandú 日本語 🚀", "note": "naïve café ✓"})),
         event("escapes-1", &json!({"detail": "line1\nline2\ttab \"quoted\" back\\slash ]bracket"})),
-        Line { event_id: "pretty-1".into(), time: TIME.into(), json: pretty.clone() },
+        line("pretty-1", pretty.clone()),
         event("odd\"id]\\x", &json!({"a": 1})),
     ];
-    send(&mut s, &batch(&MONITOR_EVENTS, lines.clone())).await.unwrap();
-    let users = vec![event("user-1", &json!({"email": "bob@example.com"}))];
-    send(&mut s, &batch(&ADMIN_USERS, users)).await.unwrap();
+    send(&mut s, &events(lines.clone())).await.unwrap();
+    let user = event("user-1", &json!({"email": "bob@example.com"}));
+    send(&mut s, &users(vec![user])).await.unwrap();
 
     let records = rs.wait_for(OUTPUT_LIMIT, |r| r.len() >= 6);
     assert_eq!(records.len(), 6, "one record per event, none split: {records:#?}");
@@ -158,7 +132,7 @@ async fn oversize_events_arrive_truncated_with_their_marker() {
     let keys: serde_json::Map<String, Value> = (0..3000).map(|i| (format!("k{i}"), json!(i))).collect();
     let many = event("many-keys-1", &Value::Object(keys));
     let lines = vec![typical("small-1"), big.clone(), many.clone(), typical("small-2")];
-    send(&mut s, &batch(&MONITOR_EVENTS, lines.clone())).await.unwrap();
+    send(&mut s, &events(lines.clone())).await.unwrap();
 
     let records = rs.wait_for(OUTPUT_LIMIT, |r| r.len() >= 4);
     let got = by_id(&records);
@@ -187,14 +161,14 @@ async fn oversize_events_arrive_truncated_with_their_marker() {
 async fn tls_and_mutual_tls() {
     let rs = Rsyslog::start();
     let mut tls = sink_for(&rs, "tls", &tls_keys(&rs, false));
-    send(&mut tls, &batch(&MONITOR_EVENTS, vec![typical("tls-1"), typical("tls-2")])).await.unwrap();
+    send(&mut tls, &events(vec![typical("tls-1"), typical("tls-2")])).await.unwrap();
     let mut mtls = sink_for(&rs, "mtls", &tls_keys(&rs, true));
     // Twice: the second page's connections would resume the first one's TLS session, which
     // rsyslog's ossl driver refuses ("session id context uninitialized") under x509 auth.
-    send(&mut mtls, &batch(&MONITOR_EVENTS, vec![typical("mtls-1")])).await.unwrap();
-    send(&mut mtls, &batch(&MONITOR_EVENTS, vec![typical("mtls-2")])).await.unwrap();
+    send(&mut mtls, &events(vec![typical("mtls-1")])).await.unwrap();
+    send(&mut mtls, &events(vec![typical("mtls-2")])).await.unwrap();
     let named = format!("{}server_name = \"localhost\"\n", tls_keys(&rs, false));
-    send(&mut sink_for(&rs, "tls", &named), &batch(&ADMIN_USERS, vec![typical("tls-named-1")])).await.unwrap();
+    send(&mut sink_for(&rs, "tls", &named), &users(vec![typical("tls-named-1")])).await.unwrap();
 
     let records = rs.wait_for(OUTPUT_LIMIT, |r| r.len() >= 5);
     let got = by_id(&records);
@@ -216,7 +190,7 @@ async fn tls_and_mutual_tls() {
     for (i, (port, keys, why)) in cases.iter().enumerate() {
         let mut s = sink_for(&rs, port, &format!("{keys}max_retries = 1\nwrite_timeout = \"5s\""));
         let id = format!("refused-{i}");
-        let e = send(&mut s, &batch(&MONITOR_EVENTS, vec![typical(&id)])).await;
+        let e = send(&mut s, &events(vec![typical(&id)])).await;
         assert!(e.is_err(), "{why}: the send must fail");
         let e = e.unwrap_err().to_string();
         assert!(e.contains("syslog[0] (tls 127.0.0.1:") && e.contains("1 of 1 messages not confirmed"), "{why}: {e}");
@@ -232,9 +206,9 @@ async fn relp_delivers_every_message_acknowledged() {
     let mut s = sink_for(&rs, "relp", "relp_window = 32");
     let lines: Vec<Line> = (0..1000).map(|i| typical(&format!("relp-{i}"))).collect();
     let ids: HashSet<String> = lines.iter().map(|l| l.event_id.clone()).collect();
-    send(&mut s, &batch(&MONITOR_EVENTS, lines.clone())).await.unwrap();
-    let pretty = Line { event_id: "relp-pretty".into(), time: TIME.into(), json: "{\n\"a\": \"ü\"\n}".into() };
-    send(&mut s, &batch(&ADMIN_USERS, vec![pretty])).await.unwrap();
+    send(&mut s, &events(lines.clone())).await.unwrap();
+    let pretty = line("relp-pretty", "{\n\"a\": \"ü\"\n}");
+    send(&mut s, &users(vec![pretty])).await.unwrap();
     let records = rs.wait_for(OUTPUT_LIMIT, |r| r.len() >= 1001);
     assert_eq!(records.len(), 1001, "exactly once when nothing failed");
     let got = by_id(&records);
@@ -251,7 +225,7 @@ async fn udp_is_best_effort_but_arrives_on_loopback() {
     let rs = Rsyslog::start();
     let mut s = sink_for(&rs, "udp", "");
     let lines: Vec<Line> = (0..20).map(|i| typical(&format!("udp-{i}"))).collect();
-    send(&mut s, &batch(&MONITOR_EVENTS, lines.clone())).await.unwrap();
+    send(&mut s, &events(lines.clone())).await.unwrap();
     let records = rs.wait_for(OUTPUT_LIMIT, |r| r.len() >= 20);
     let got = by_id(&records);
     for l in &lines {
@@ -264,7 +238,7 @@ async fn rfc3164_over_tcp() {
     let rs = Rsyslog::start();
     let mut s = sink_for(&rs, "tcp", "protocol = \"rfc3164\"\nfacility = \"auth\"\nseverity = \"warning\"");
     let l = typical("bsd-1");
-    send(&mut s, &batch(&MONITOR_EVENTS, vec![l.clone()])).await.unwrap();
+    send(&mut s, &events(vec![l.clone()])).await.unwrap();
     let records = rs.wait_for(OUTPUT_LIMIT, |r| !r.is_empty());
     let r = &records[0];
     assert_eq!((r.facility.as_str(), r.severity.as_str(), r.app_name.as_str()), ("auth", "warning", "esign-collector"));
@@ -284,7 +258,7 @@ async fn a_receiver_that_is_down_fails_the_send_until_it_is_back() {
     for transport in ["tcp", "relp"] {
         rs.stop(libc::SIGTERM);
         let mut s = sink_for(&rs, transport, "max_retries = 2\nconnect_timeout = \"1s\"");
-        let b = batch(&MONITOR_EVENTS, vec![typical(&format!("down-{transport}"))]);
+        let b = events(vec![typical(&format!("down-{transport}"))]);
         let e = send(&mut s, &b).await.unwrap_err().to_string();
         assert!(e.contains(&format!("syslog[0] ({transport} 127.0.0.1:")), "{e}");
         assert!(e.contains("1 of 1 messages not confirmed after 3 tries"), "{e}");
@@ -305,9 +279,8 @@ fn restart_mid_run(transport: &str) {
     let extra = if transport == "tls" { tls_keys(&rs, false) } else { String::new() };
     let mut s =
         sink_for(&rs, transport, &format!("{extra}max_retries = 60\nconnect_timeout = \"2s\"\nwrite_timeout = \"5s\""));
-    let pages: Vec<Batch> = (0..PAGES)
-        .map(|p| batch(&MONITOR_EVENTS, (0..300).map(|i| typical(&format!("{transport}-p{p}-{i}"))).collect()))
-        .collect();
+    let pages: Vec<Batch> =
+        (0..PAGES).map(|p| events((0..300).map(|i| typical(&format!("{transport}-p{p}-{i}"))).collect())).collect();
     let ids: HashSet<String> = pages.iter().flat_map(|b| b.lines.iter().map(|l| l.event_id.clone())).collect();
     let confirmed = Arc::new(AtomicUsize::new(0));
     let progress = Arc::clone(&confirmed);
@@ -416,9 +389,8 @@ async fn ten_thousand_events_throughput() {
     for transport in ["tcp", "tls", "relp"] {
         let extra = if transport == "tls" { tls_keys(&rs, false) } else { String::new() };
         let mut s = sink_for(&rs, transport, &extra);
-        let pages: Vec<Batch> = (0..5)
-            .map(|p| batch(&MONITOR_EVENTS, (0..2000).map(|i| typical(&format!("{transport}-{p}-{i}"))).collect()))
-            .collect();
+        let pages: Vec<Batch> =
+            (0..5).map(|p| events((0..2000).map(|i| typical(&format!("{transport}-{p}-{i}"))).collect())).collect();
         let t0 = Instant::now();
         for p in &pages {
             send(&mut s, p).await.unwrap();

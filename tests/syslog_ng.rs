@@ -14,7 +14,7 @@ mod syslog_ng;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use esign_collector::connectors::docusign::MONITOR_EVENTS;
+use common::batch::{event, events, line, typical};
 use esign_collector::sinks::syslog::{SyslogSinkConfig, build};
 use esign_collector::sinks::{Batch, Line, Sink, SinkError};
 use serde_json::{Value, json};
@@ -24,7 +24,6 @@ use syslog_ng::{Record, SyslogNg};
 const SEND_LIMIT: Duration = Duration::from_secs(60);
 /// Longest wait for syslog-ng to write what it received.
 const OUTPUT_LIMIT: Duration = Duration::from_secs(15);
-const TIME: &str = "2024-05-01T10:00:00.1234567Z";
 
 fn sink(name: &str, port: u16, transport: &str, extra: &str) -> Box<dyn Sink> {
     let text = format!(
@@ -37,30 +36,6 @@ fn sink(name: &str, port: u16, transport: &str, extra: &str) -> Box<dyn Sink> {
 
 fn ca_file(path: &std::path::Path) -> String {
     format!("ca_file = \"{}\"\n", path.display())
-}
-
-fn event(id: &str, fields: &Value) -> Line {
-    let mut v = json!({"event_id": id, "_time": TIME});
-    for (k, f) in fields.as_object().unwrap() {
-        v[k] = f.clone();
-    }
-    Line { event_id: id.into(), time: TIME.into(), json: v.to_string() }
-}
-
-/// A realistic customer event of about 600 bytes.
-fn typical(id: &str) -> Line {
-    event(
-        id,
-        &json!({"eventId": id, "timestamp": TIME, "object": "Envelope", "action": "Sent", "source": "web",
-                "userId": "5b5c4c8a-1d2e-4f3a-9b8c-7d6e5f4a3b2c", "accountId": "a1b2c3d4-e5f6-7a8b-9c0d-e1f2a3b4c5d6",
-                "ipAddress": "203.0.113.7", "geoLocation": {"country": "DE", "city": "München"},
-                "data": {"EnvelopeId": "0f9e8d7c-6b5a-4c3d-2e1f-0a9b8c7d6e5f", "Subject": "Please sign: NDA"},
-                "source_log_type": "customerevent", "vendor": "docusign", "product": "monitor"}),
-    )
-}
-
-fn page(lines: Vec<Line>) -> Batch {
-    Batch { source: &MONITOR_EVENTS, lines }
 }
 
 async fn send(s: &mut Box<dyn Sink>, b: &Batch) -> Result<(), SinkError> {
@@ -78,11 +53,7 @@ fn tricky(prefix: &str) -> Vec<Line> {
         event(&format!("{prefix}-plain"), &json!({"action": "Login", "user": "alice@example.com"})),
         event(&format!("{prefix}-utf8"), &json!({"name": "Zoë Ñandú 日本語 🚀"})),
         event(&format!("{prefix}-escapes"), &json!({"detail": "line1\nline2\ttab \"q\" back\\slash ]"})),
-        Line {
-            event_id: format!("{prefix}-pretty"),
-            time: TIME.into(),
-            json: format!("{{\n  \"event_id\": \"{prefix}-pretty\",\r\n  \"k\": \"v\"\n}}"),
-        },
+        line(&format!("{prefix}-pretty"), format!("{{\n  \"event_id\": \"{prefix}-pretty\",\r\n  \"k\": \"v\"\n}}")),
     ]
 }
 
@@ -106,9 +77,9 @@ async fn framing_must_match_the_source() {
     let ng = SyslogNg::start();
     let p = ng.ports;
     let newline = tricky("nl");
-    send(&mut sink("syslog[nl]", p.nl, "tcp", "framing = \"newline\""), &page(newline.clone())).await.unwrap();
+    send(&mut sink("syslog[nl]", p.nl, "tcp", "framing = \"newline\""), &events(newline.clone())).await.unwrap();
     let counted = tricky("oc");
-    send(&mut sink("syslog[oc]", p.oc, "tcp", ""), &page(counted.clone())).await.unwrap();
+    send(&mut sink("syslog[oc]", p.oc, "tcp", ""), &events(counted.clone())).await.unwrap();
     let records = ng.wait_for(OUTPUT_LIMIT, |r| r.len() >= 8);
     assert_one_record_each(&from(&records, "s_nl"), &newline, "newline into network()");
     assert_one_record_each(&from(&records, "s_oc"), &counted, "octet counting into syslog()");
@@ -119,7 +90,7 @@ async fn framing_must_match_the_source() {
     // The mismatch the issue reported: octet counting into network() is not one record per
     // event, though the send is confirmed. This is why `framing` exists.
     let wrong: Vec<Line> = (0..50).map(|i| typical(&format!("wrong-{i}"))).collect();
-    send(&mut sink("syslog[wrong]", p.nl, "tcp", ""), &page(wrong)).await.unwrap();
+    send(&mut sink("syslog[wrong]", p.nl, "tcp", ""), &events(wrong)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let merged: Vec<Record> = from(&ng.records(), "s_nl").into_iter().filter(|r| r.msg.contains("wrong-")).collect();
     let parsed = merged.iter().filter(|r| serde_json::from_str::<Value>(&r.msg).is_ok()).count();
@@ -132,14 +103,14 @@ async fn tls_both_framings_and_the_certificate_it_needs() {
     let p = ng.ports;
     let ca = ca_file(&ng.certs.ca);
     let counted = tricky("tls-oc");
-    send(&mut sink("syslog[t1]", p.oc_tls, "tls", &ca), &page(counted.clone())).await.unwrap();
+    send(&mut sink("syslog[t1]", p.oc_tls, "tls", &ca), &events(counted.clone())).await.unwrap();
     let newline = tricky("tls-nl");
-    send(&mut sink("syslog[t2]", p.nl_tls, "tls", &format!("{ca}framing = \"newline\"")), &page(newline.clone()))
+    send(&mut sink("syslog[t2]", p.nl_tls, "tls", &format!("{ca}framing = \"newline\"")), &events(newline.clone()))
         .await
         .unwrap();
     // A self-signed leaf (CA:FALSE), trusted as itself.
     let selfie = vec![typical("self-leaf-1")];
-    send(&mut sink("syslog[t3]", p.self_leaf, "tls", &ca_file(&ng.self_signed.ca_false.0)), &page(selfie.clone()))
+    send(&mut sink("syslog[t3]", p.self_leaf, "tls", &ca_file(&ng.self_signed.ca_false.0)), &events(selfie.clone()))
         .await
         .unwrap();
     let records = ng.wait_for(OUTPUT_LIMIT, |r| r.len() >= 9);
@@ -149,7 +120,7 @@ async fn tls_both_framings_and_the_certificate_it_needs() {
 
     // `openssl req -x509` (OpenSSL 3) makes CA:TRUE: refused, and the error says what to do.
     let extra = format!("{}max_retries = 0\n", ca_file(&ng.self_signed.ca_true.0));
-    let e = send(&mut sink("syslog[t4]", p.ca_leaf, "tls", &extra), &page(vec![typical("ca-leaf-1")])).await;
+    let e = send(&mut sink("syslog[t4]", p.ca_leaf, "tls", &extra), &events(vec![typical("ca-leaf-1")])).await;
     let e = e.expect_err("a CA certificate as the server's own must be refused").to_string();
     for want in ["CaUsedAsEndEntity", "basicConstraints=CA:FALSE", "openssl req -x509", "ca_file"] {
         assert!(e.contains(want), "{want:?} missing from: {e}");
@@ -170,7 +141,7 @@ async fn udp_pacing_keeps_a_page() {
         let lines: Vec<Line> = (0..N).map(|i| typical(&format!("{name}-{i}"))).collect();
         let mut s = sink(name, ng.ports.udp, "udp", extra);
         let t0 = Instant::now();
-        send(&mut s, &page(lines)).await.unwrap();
+        send(&mut s, &events(lines)).await.unwrap();
         let took = t0.elapsed();
         assert_eq!(esign_collector::metrics::udp_datagrams(name), N as u64, "{name}: datagrams counted");
         // UDP confirms nothing: wait until syslog-ng stops writing.
@@ -256,7 +227,7 @@ fn kill_right_after_a_confirmed_page() {
     let mut torn = 0;
     for t in 0..TRIALS {
         let lines: Vec<Line> = (0..PAGE).map(|i| typical(&format!("kill-{t}-{i:03}"))).collect();
-        rt.block_on(send(&mut s, &page(lines))).unwrap_or_else(|e| panic!("trial {t}: not confirmed: {e}"));
+        rt.block_on(send(&mut s, &events(lines))).unwrap_or_else(|e| panic!("trial {t}: not confirmed: {e}"));
         ng.stop(libc::SIGKILL);
         // Half a record (a torn write) does not parse and counts as lost.
         torn += usize::from(ng.end_torn_line());

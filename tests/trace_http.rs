@@ -6,7 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{Harness, backlog, code, stderr};
-use esign_collector::simulator::{Fault, FaultKind, Route};
+use esign_sim::docusign::{Fault, FaultKind, Route};
 use serde_json::Value;
 
 fn read_trace(path: &std::path::Path) -> (String, Vec<Value>) {

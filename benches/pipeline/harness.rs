@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
+use esign_sim::docusign::{EventFeed, SimConfig, Simulator};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
 /// A temporary folder with the collector's private key and the matching public PEM.

@@ -5,13 +5,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use esign_collector::format::Format;
-use esign_collector::hotpath;
-use esign_collector::simulator::{QuotaConfig, Stats};
 use esign_collector::state::Store;
+use esign_sim::docusign::{QuotaConfig, Stats};
 
 use super::harness::{
     HttpCounter, Keys, Measure, RawApi, Rsyslog, Sim, count_lines, file_sink, own_cpu, run, thread_cpu,
 };
+use super::hotpath::{self, Render};
 
 const LEDGER: u32 = 100_000;
 
@@ -183,14 +183,15 @@ pub fn hotpath(keys: &Keys, rt: &tokio::runtime::Runtime, reps: usize, pages: us
         median(samples)
     };
     let floor = time(&|| {
-        hotpath::floor(probe).unwrap();
+        hotpath::floor(probe);
     });
     let hot_row = |label: &str, format: Option<Format>| {
+        let render = format.map(Render::new);
         let hot = time(&|| {
-            let p = hotpath::page(&store, tenant, probe).unwrap();
+            let p = hotpath::page(&store, tenant, probe);
             assert_eq!(p.lines.len(), 2000);
-            if let Some(f) = format {
-                assert_eq!(hotpath::render(&p, f), 2000);
+            if let Some(r) = &render {
+                assert_eq!(r.page(rt, &p), 2000);
             }
         });
         format!(
@@ -211,9 +212,9 @@ pub fn hotpath(keys: &Keys, rt: &tokio::runtime::Runtime, reps: usize, pages: us
         let (walls, cpus): (Vec<Duration>, Vec<Duration>) = bodies[range]
             .iter()
             .map(|(body, cursor)| {
-                let p = hotpath::page(&store, tenant, body).unwrap();
+                let p = hotpath::page(&store, tenant, body);
                 let (t, c) = (Instant::now(), thread_cpu());
-                hotpath::commit(&store, tenant, cursor, &p, LEDGER).unwrap();
+                hotpath::commit(&store, tenant, cursor, &p, LEDGER);
                 (t.elapsed(), thread_cpu() - c)
             })
             .unzip();

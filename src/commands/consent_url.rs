@@ -3,10 +3,11 @@
 
 use std::io::Write;
 
+use esign_sim::docusign::SimConfig;
+
 use crate::auth::consent_url;
 use crate::config::{Environment, Tenant};
 use crate::error::Error;
-use crate::simulator::SimConfig;
 use crate::sinks::SinkError;
 
 /// Prints the URL of each tenant (prefixed by its name when there are several).

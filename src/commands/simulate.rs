@@ -6,6 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use esign_sim::docusign::{EventFeed, QuotaConfig, SimConfig, Simulator};
 use rsa::pkcs8::EncodePrivateKey;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -13,7 +14,6 @@ use tokio::sync::watch;
 use crate::cli::SimulateArgs;
 use crate::config::ConfigError;
 use crate::error::Error;
-use crate::simulator::{EventFeed, QuotaConfig, SimConfig, Simulator};
 
 /// A path given on the command line could not be written: a usage error (exit 2), not a bug.
 fn unwritable(arg: &str, what: &str, path: &Path, e: &std::io::Error) -> Error {

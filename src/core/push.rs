@@ -37,10 +37,10 @@ use tracing::{info, warn};
 pub use counts::PushCounts;
 use counts::{Counters, add};
 
-use crate::core::dedup::Dedup;
 use super::fanout::Fanout;
-use crate::stream::Stream;
+use crate::core::dedup::Dedup;
 use crate::state::{Store, StoreError};
+use crate::stream::Stream;
 
 /// A connector's webhook endpoint: the vendor's parts of the push path.
 pub trait Receiver: Send + Sync + 'static {

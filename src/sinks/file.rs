@@ -274,6 +274,7 @@ impl FileSink {
 mod tests {
     use super::*;
     use crate::format::Format;
+    use crate::sinks::testkit::ids as batch;
 
     #[test]
     fn a_torn_last_line_is_cut_on_open() {
@@ -293,18 +294,6 @@ mod tests {
         assert_eq!(drop_torn_tail(&f).unwrap(), Some(9));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     }
-    use crate::sinks::Line;
-
-    fn batch(ids: &[&str]) -> Batch {
-        Batch {
-            source: &crate::stream::TEST,
-            lines: ids
-                .iter()
-                .map(|i| Line { event_id: (*i).into(), time: String::new(), json: format!("{{\"id\":\"{i}\"}}") })
-                .collect(),
-        }
-    }
-
     fn sink(path: &std::path::Path) -> FileSink {
         FileSink::open(
             "file[0]",

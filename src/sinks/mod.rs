@@ -10,6 +10,8 @@
 pub mod file;
 pub mod http;
 pub mod syslog;
+#[cfg(test)]
+pub(crate) mod testkit;
 mod writer;
 
 use async_trait::async_trait;

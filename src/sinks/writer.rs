@@ -49,7 +49,7 @@ impl<W: Write + Send> Sink for WriterSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::Line;
+    use crate::sinks::testkit::{events, line};
 
     struct Broken;
     impl Write for Broken {
@@ -62,13 +62,7 @@ mod tests {
     }
 
     fn batch() -> Batch {
-        Batch {
-            source: &crate::stream::TEST,
-            lines: vec![
-                Line { event_id: "a".into(), time: String::new(), json: r#"{"a":1}"#.into() },
-                Line { event_id: "b".into(), time: String::new(), json: r#"{"b":"x\ny"}"#.into() },
-            ],
-        }
+        events(vec![line("a", r#"{"a":1}"#), line("b", r#"{"b":"x\ny"}"#)])
     }
 
     #[tokio::test]

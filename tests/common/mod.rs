@@ -3,13 +3,15 @@
 //! bounded time.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::let_underscore_must_use)]
 
+pub mod batch;
+
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use esign_collector::simulator::{EventFeed, SimConfig, Simulator};
+use esign_sim::docusign::{EventFeed, SimConfig, Simulator};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
 /// How long one run of the binary may take before the test fails.

@@ -163,6 +163,7 @@ mod tests {
     use super::*;
 
     use super::super::client::fake_reply as reply;
+    use crate::sinks::testkit::timed;
 
     const IDS: [&str; 4] = ["e0", "e1", "e2", "e3"];
 
@@ -196,7 +197,7 @@ mod tests {
     #[test]
     fn body_has_create_with_event_id() {
         let b = Bulk { index: DEFAULT_INDEX.into(), data_stream: false };
-        let line = Line { event_id: "id\"1".into(), time: "2024-01-01T00:00:00Z".into(), json: r#"{"a":1}"#.into() };
+        let line = timed("id\"1", "2024-01-01T00:00:00Z", r#"{"a":1}"#);
         let mut out = Vec::new();
         encode(&line, &b.index_part(&crate::stream::TEST), b.data_stream, &mut out);
         assert_eq!(

@@ -225,6 +225,7 @@ mod tests {
     use super::*;
 
     use super::super::client::fake_reply as reply;
+    use crate::sinks::testkit::timed;
 
     const IDS: [&str; 3] = ["e0", "e1", "e2"];
 
@@ -262,11 +263,7 @@ mod tests {
 
     #[test]
     fn envelope_carries_epoch_time_and_metadata() {
-        let line = Line {
-            event_id: "e0".into(),
-            time: "2024-04-05T19:21:18.123Z".into(),
-            json: r#"{"_time":"2024-04-05T19:21:18.123Z","a":"x\"y"}"#.into(),
-        };
+        let line = timed("e0", "2024-04-05T19:21:18.123Z", r#"{"_time":"2024-04-05T19:21:18.123Z","a":"x\"y"}"#);
         let mut out = Vec::new();
         encode(&line, &hec().meta(&crate::stream::TEST), &mut out);
         let text = String::from_utf8(out).unwrap();

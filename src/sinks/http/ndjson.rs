@@ -25,6 +25,7 @@ mod tests {
     use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     use super::super::client::fake_reply as reply;
+    use crate::sinks::testkit::line;
 
     fn ctx() -> Ctx<'static> {
         Ctx { url: "http://x/", ids: &["a", "b"], credential: None }
@@ -33,8 +34,8 @@ mod tests {
     #[test]
     fn body_is_one_line_per_event() {
         let mut out = Vec::new();
-        encode(&Line { event_id: "a".into(), time: String::new(), json: r#"{"a":1}"#.into() }, &mut out);
-        encode(&Line { event_id: "b".into(), time: String::new(), json: r#"{"b":2}"#.into() }, &mut out);
+        encode(&line("a", r#"{"a":1}"#), &mut out);
+        encode(&line("b", r#"{"b":2}"#), &mut out);
         assert_eq!(out, b"{\"a\":1}\n{\"b\":2}\n");
     }
 

@@ -202,6 +202,7 @@ fn sanitize_hostname(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::testkit;
 
     fn cfg(extra: &str) -> SyslogSinkConfig {
         toml::from_str(&format!("address = \"127.0.0.1:514\"\ntransport = \"tcp\"\nhostname = \"web-1\"\n{extra}"))
@@ -209,7 +210,7 @@ mod tests {
     }
 
     fn line(id: &str, json: &str) -> Line {
-        Line { event_id: id.into(), time: "2023-03-03T09:10:06.0512813Z".into(), json: json.into() }
+        testkit::timed(id, "2023-03-03T09:10:06.0512813Z", json)
     }
 
     #[test]

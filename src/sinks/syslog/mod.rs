@@ -111,6 +111,7 @@ pub fn build(name: &str, cfg: &SyslogSinkConfig) -> Result<Box<dyn Sink>, Config
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::testkit;
 
     fn cfg(text: &str) -> SyslogSinkConfig {
         toml::from_str(text).unwrap()
@@ -167,16 +168,13 @@ mod tests {
             &cfg("address = \"127.0.0.1:1\"\ntransport = \"tcp\"\nmax_retries = 1\ninitial_backoff = \"10ms\""),
         )
         .unwrap();
-        let batch = crate::sinks::Batch {
-            source: &crate::stream::TEST,
-            lines: vec![crate::sinks::Line { event_id: "e".into(), time: String::new(), json: "{}".into() }],
-        };
+        let batch = testkit::events(vec![testkit::line("e", "{}")]);
         let e = s.send(&batch).await.unwrap_err().to_string();
         assert!(
             e.contains("syslog[0] (tcp 127.0.0.1:1)") && e.contains("1 of 1 messages not confirmed after 2 tries"),
             "{e}"
         );
-        let empty = crate::sinks::Batch { source: batch.source, lines: Vec::new() };
+        let empty = testkit::events(Vec::new());
         s.send(&empty).await.unwrap();
     }
 }

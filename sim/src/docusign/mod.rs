@@ -3,7 +3,7 @@
 //! One HTTP server stands in for all three Docusign hosts (OAuth, Monitor, Admin), so the
 //! collector points its auth, Monitor and Admin base URLs at the same `http://127.0.0.1:PORT`.
 //! Reply shapes and JSON names follow the official Python SDKs (`docusign-monitor` 2.0.0,
-//! `docusign-admin` 2.1.0); `tests/sdk_fidelity.rs` checks that with the SDKs themselves.
+//! `docusign-admin` 2.1.0); the collector's `tests/sdk_fidelity.rs` checks that with the SDKs.
 //!
 //! # Architecture
 //! - `mod.rs`: [`SimConfig`], the [`Simulator`] handle and its test knobs, the router.

@@ -65,7 +65,7 @@ fn render_chunk(ctx: &RowContext<'_>, part: &[Entry]) -> (Vec<u8>, Vec<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::events::Key;
+    use crate::docusign::events::Key;
 
     #[test]
     fn rendered_rows_equal_rows_rendered_on_demand() {
