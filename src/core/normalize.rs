@@ -33,41 +33,9 @@ pub struct Normalized {
     pub value: Map<String, Value>,
 }
 
-/// A stable serialization with sorted keys, so a fingerprint ignores key order.
-fn canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&m[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
 /// The fingerprint of a user record: its id and its content, key order ignored.
 pub fn user_fingerprint(id: &str, record: &Map<String, Value>) -> String {
-    let mut text = String::new();
-    canonical(&Value::Object(record.clone()), &mut text);
+    let text = super::dedup::canonical_json(&Value::Object(record.clone()));
     let mut h = Sha256::new();
     h.update(id.as_bytes());
     h.update([0]);
@@ -407,6 +375,13 @@ mod tests {
         assert_eq!(v["vendor"], "acme");
         assert_eq!(v["product"], "audit");
         assert_eq!(v["event_id"], "e1");
+    }
+
+    #[test]
+    fn user_fingerprints_stay_what_state_files_hold() {
+        // Stored snapshots are compared by this value: it must never change between versions.
+        let m = obj(json!({"id": "u1", "z": [1, 2.5, "é\"\n", null, {"b": true, "a": {}}], "a": -0.0, "É": 1e300}));
+        assert_eq!(user_fingerprint("u1", &m), "5ef794c37aa5c65ac0071acde67a8bfb");
     }
 
     #[test]
