@@ -25,6 +25,7 @@ pub mod config;
 pub mod context;
 pub mod demo;
 pub mod error;
+pub mod exit;
 pub mod failpoint;
 pub mod format;
 pub mod health;
