@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use crate::api::Api;
-use crate::auth::{Authenticator, Grant, PrivateKey};
+use crate::auth::{Grant, PrivateKey, SealedStore};
 use crate::config::{Config, Environment, Tenant};
+use crate::connectors::docusign;
 use crate::demo::Demo;
 use crate::error::Error;
 use crate::sources::Session;
@@ -56,7 +57,8 @@ impl Context {
     /// Builds one tenant's context. `store` enables the sealed token cache.
     ///
     /// # Errors
-    /// `ConfigError` or `AuthError::Key` for unusable settings or keys.
+    /// `ConfigError` or `AuthError::Key` for unusable settings or keys, `AuthError::SealKey`
+    /// for an unusable token seal key.
     pub async fn build(tenant: Tenant, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
         let Tenant { name: tenant, cfg, named } = tenant;
         let tag = named.then(|| tenant.clone());
@@ -105,8 +107,10 @@ impl Context {
             audience: audience(&endpoints.auth),
             scopes: cfg.scopes(),
         };
-        let auth = Authenticator::new(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, store);
+        let sealed = store.map(SealedStore::open).transpose()?;
+        let client =
+            docusign::Client::with_jwt_grant(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, sealed);
         let api = Api::new(&cfg)?;
-        Ok(Self { tenant, tag, cfg, endpoints, session: Session { api, auth }, demo })
+        Ok(Self { tenant, tag, cfg, endpoints, session: Session { api, client }, demo })
     }
 }

@@ -18,9 +18,10 @@ pub enum Error {
     /// Configuration problem.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Authentication or consent problem.
+    /// Authentication or consent problem (an HTTP failure of the token request is
+    /// [`Error::Api`]).
     #[error(transparent)]
-    Auth(#[from] AuthError),
+    Auth(AuthError),
     /// DocuSign API problem.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -36,6 +37,17 @@ pub enum Error {
     /// An invariant broke.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        match e {
+            // The token request's HTTP failure is the HTTP layer's: its exit code, and the
+            // collector's handling of a run-time budget that ran out.
+            AuthError::Http(e) => Error::Api(e),
+            e => Error::Auth(e),
+        }
+    }
 }
 
 impl Error {

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod collector;
 pub mod commands;
 pub mod config;
+pub mod connectors;
 pub mod context;
 pub mod demo;
 pub mod error;

@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use esign_collector::api::{Api, ApiError};
-use esign_collector::auth::{Authenticator, Grant, PrivateKey};
+use esign_collector::auth::{Grant, PrivateKey};
 use esign_collector::collector::{Collector, Commit, Options};
 use esign_collector::config::Config;
+use esign_collector::connectors::docusign;
 use esign_collector::error::Error;
 use esign_collector::normalize::Fast;
 use esign_collector::sinks::{Batch, Fanout, Sink, SinkError};
@@ -130,7 +131,7 @@ fn session() -> Session {
     let grant = Grant { integration_key: "ik".into(), user_id: "u".into(), audience: "x".into(), scopes: vec![] };
     Session {
         api: Api::new(&cfg).unwrap(),
-        auth: Authenticator::new(
+        client: docusign::Client::with_jwt_grant(
             PrivateKey::from_rsa(rsa).unwrap(),
             grant,
             "http://127.0.0.1:9",

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use crate::auth::consent_url;
 use crate::config::{Environment, Tenant};
+use crate::connectors::docusign::consent_url;
 use crate::error::Error;
 use crate::simulator::SimConfig;
 use crate::sinks::SinkError;

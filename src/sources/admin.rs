@@ -153,7 +153,7 @@ impl Source for AdminUsers {
                 q.append_pair("last_modified_since", &(since - self.overlap).format("%Y-%m-%d").to_string());
             }
         }
-        let reply = session.auth.get_json(&session.api, "Admin users", url.as_str()).await?;
+        let reply = session.client.get_json(&session.api, "Admin users", url.as_str()).await?;
         let (records, more) = parse(reply)?;
         let got = u32::try_from(records.len()).unwrap_or(u32::MAX);
         let next = if more {

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::api::Api;
-use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::connectors::docusign;
 use crate::error::Error;
 
 pub use admin::AdminUsers;
@@ -117,8 +117,8 @@ pub enum SinceStart {
 pub struct Session {
     /// Paced, retrying HTTP client.
     pub api: Api,
-    /// Tokens.
-    pub auth: Authenticator,
+    /// Authenticated requests to DocuSign.
+    pub client: docusign::Client,
 }
 
 /// One DocuSign stream.

@@ -164,7 +164,7 @@ impl MonitorEvents {
         let mut url =
             url::Url::parse(&self.url).map_err(|e| Error::Internal(format!("Monitor URL {}: {e}", self.url)))?;
         url.query_pairs_mut().append_pair("cursor", cursor).append_pair("limit", &limit.to_string());
-        session.auth.get_parsed(&session.api, "Monitor stream", url.as_str(), read).await
+        session.client.get_parsed(&session.api, "Monitor stream", url.as_str(), read).await
     }
 }
 

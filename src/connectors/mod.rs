@@ -1,0 +1,3 @@
+//! Connectors: one folder per vendor, holding what only that vendor needs.
+
+pub mod docusign;
