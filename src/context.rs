@@ -4,9 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use crate::api::Api;
-use crate::auth::{Authenticator, Grant, PrivateKey};
+use crate::auth::{Grant, PrivateKey, SealedStore};
 use crate::config::{Config, Environment, Tenant};
-use crate::core::source::{Session, Source};
+use crate::connectors::docusign::{self, Session};
+use crate::core::source::Source;
 use crate::demo::Demo;
 use crate::error::Error;
 use crate::state::Store;
@@ -34,7 +35,7 @@ pub struct Context {
     /// Endpoints.
     pub endpoints: Endpoints,
     /// DocuSign access.
-    pub session: Session,
+    pub session: Arc<Session>,
     /// The demo simulator, kept alive for the command's lifetime.
     pub demo: Option<Demo>,
 }
@@ -55,13 +56,14 @@ fn audience(base: &str) -> String {
 impl Context {
     /// The tenant's enabled sources, in the order a cycle collects them.
     pub fn sources(&self) -> Vec<Box<dyn Source>> {
-        crate::connectors::docusign::enabled(&self.cfg, &self.endpoints.monitor, &self.endpoints.admin)
+        docusign::enabled(&self.cfg, &self.session, &self.endpoints.monitor, &self.endpoints.admin)
     }
 
     /// Builds one tenant's context. `store` enables the sealed token cache.
     ///
     /// # Errors
-    /// `ConfigError` or `AuthError::Key` for unusable settings or keys.
+    /// `ConfigError` or `AuthError::Key` for unusable settings or keys, `AuthError::SealKey`
+    /// for an unusable token seal key.
     pub async fn build(tenant: Tenant, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
         let Tenant { name: tenant, cfg, named } = tenant;
         let tag = named.then(|| tenant.clone());
@@ -110,8 +112,10 @@ impl Context {
             audience: audience(&endpoints.auth),
             scopes: cfg.scopes(),
         };
-        let auth = Authenticator::new(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, store);
+        let sealed = store.map(SealedStore::open).transpose()?;
+        let client =
+            docusign::Client::with_jwt_grant(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, sealed);
         let api = Api::new(&cfg)?;
-        Ok(Self { tenant, tag, cfg, endpoints, session: Session { api, auth }, demo })
+        Ok(Self { tenant, tag, cfg, endpoints, session: Arc::new(Session { api, client }), demo })
     }
 }

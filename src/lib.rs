@@ -3,7 +3,8 @@
 //!
 //! # Architecture (data flow)
 //! 1. `main` parses the CLI (`cli`), loads the strict `config`, takes the state lock and
-//!    opens the `state` store, and builds the `context`: `api` (reqwest + governor) and `auth`.
+//!    opens the `state` store, and builds the `context`: `api` (reqwest + governor), an `auth`
+//!    token source, and the DocuSign client over both (`connectors::docusign`).
 //! 2. `collector` takes each enabled source (`sources`), reads its checkpoint, and fetches one
 //!    page at a time through the paced, retrying client with a cached or fresh token.
 //! 3. Records are deduplicated against the ledger and turned into lines by `normalize`.
@@ -29,6 +30,7 @@ pub mod context;
 pub mod core;
 pub mod demo;
 pub mod error;
+pub mod exit;
 pub mod failpoint;
 pub mod format;
 pub mod health;

@@ -29,6 +29,13 @@ fn key(h: &Harness) -> std::path::PathBuf {
     h.dir.path().join("key.pem")
 }
 
+/// The token seal key file beside the harness's state file.
+fn seal_key(h: &Harness) -> std::path::PathBuf {
+    let mut name = h.state().into_os_string();
+    name.push(".seal-key");
+    name.into()
+}
+
 fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -242,6 +249,28 @@ const ROWS: &[Row] = &[
         },
         exit: 9,
         says: "state",
+    },
+    Row {
+        name: "state: token seal key readable by others",
+        setup: |h| {
+            std::fs::create_dir_all(h.state().parent().unwrap()).unwrap();
+            let key = seal_key(h);
+            std::fs::write(&key, [7u8; 32]).unwrap();
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+            fetch()
+        },
+        exit: 9,
+        says: ".seal-key: is accessible by group or others (mode 644)",
+    },
+    Row {
+        name: "state: token seal key cut short",
+        setup: |h| {
+            std::fs::create_dir_all(h.state().parent().unwrap()).unwrap();
+            common::write_private(&seal_key(h), b"short");
+            fetch()
+        },
+        exit: 9,
+        says: "holds 5 bytes, not the 32 random bytes of a seal key",
     },
     Row {
         name: "cli: limit out of range",

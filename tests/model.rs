@@ -6,19 +6,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashSet, VecDeque};
-use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use esign_collector::api::{Api, ApiError};
-use esign_collector::auth::{Authenticator, Grant, PrivateKey};
-use esign_collector::config::Config;
+use esign_collector::api::ApiError;
 use esign_collector::connectors::docusign::MONITOR_EVENTS;
 use esign_collector::core::collector::{Collector, Commit, Options};
 use esign_collector::core::fanout::Fanout;
 use esign_collector::core::normalize::Fast;
-use esign_collector::core::source::{Page, Paging, Record, Session, SinceStart, Source, Stream};
+use esign_collector::core::source::{Page, Paging, Record, SinceStart, Source, Stream};
 use esign_collector::error::Error;
 use esign_collector::sinks::{Batch, Sink, SinkError};
 use esign_collector::state::Store;
@@ -64,7 +61,7 @@ impl Source for FakeSource {
     fn paging(&self) -> Paging {
         Paging { page_size: 7, max_per_run: None }
     }
-    async fn fetch_page(&self, _: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
+    async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let at: usize = cursor.parse().unwrap();
         let step = self.script.lock().unwrap().pop_front().unwrap_or(Api_::Ok);
         if matches!(step, Api_::Unavailable) {
@@ -122,24 +119,6 @@ impl Sink for FakeSink {
     }
 }
 
-fn session() -> Session {
-    static KEY: OnceLock<rsa::RsaPrivateKey> = OnceLock::new();
-    let rsa = KEY.get_or_init(|| rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap());
-    let cfg = Config::parse("[docusign]\nenvironment = \"demo\"\n", Path::new("model.toml")).unwrap();
-    let grant = Grant { integration_key: "ik".into(), user_id: "u".into(), audience: "x".into(), scopes: vec![] };
-    Session {
-        api: Api::new(&cfg).unwrap(),
-        auth: Authenticator::new(
-            PrivateKey::from_rsa(rsa).unwrap(),
-            grant,
-            "http://127.0.0.1:9",
-            "https://x",
-            "t",
-            None,
-        ),
-    }
-}
-
 fn checkpoint(store: &Arc<Mutex<Store>>) -> usize {
     store.lock().unwrap().checkpoint("default", "customer_events").unwrap().map_or(0, |c| c.cursor.parse().unwrap())
 }
@@ -150,7 +129,6 @@ fn run_model(len: usize, api: Vec<Api_>, sink: Vec<SinkDo>) -> Result<(), TestCa
     let store = Arc::new(Mutex::new(Store::open(&dir.path().join("s.db")).unwrap()));
     let stream: Vec<String> = (0..len).map(|i| format!("e{i}")).collect();
     let source = FakeSource { stream: stream.clone(), script: Mutex::new(api.into()) };
-    let session = session();
     let delivered = Arc::new(Mutex::new(Vec::new()));
     let died = Arc::new(Mutex::new(false));
     let sink_script: Arc<Mutex<VecDeque<SinkDo>>> = Arc::new(Mutex::new(sink.into()));
@@ -172,7 +150,6 @@ fn run_model(len: usize, api: Vec<Api_>, sink: Vec<SinkDo>) -> Result<(), TestCa
             died: died.clone(),
         })]);
         let mut c = Collector {
-            session: &session,
             store: store.clone(),
             sinks: &sinks,
             tenant: "default",

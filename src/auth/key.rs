@@ -6,20 +6,18 @@
 
 use std::path::Path;
 
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::AuthError;
 
 /// A validated private key. Its `Debug` prints nothing of the key, and the key material is
-/// zeroized when it is dropped (`rsa`'s keys are `ZeroizeOnDrop`; the derived cache key is
-/// `Zeroizing`).
+/// zeroized when it is dropped (`rsa`'s keys are `ZeroizeOnDrop`).
 pub struct PrivateKey {
     signing: SigningKey<Sha256>,
-    cache_key: Zeroizing<[u8; 32]>,
     public_pem: String,
 }
 
@@ -207,24 +205,14 @@ impl PrivateKey {
     /// A message when the key cannot be encoded.
     pub fn from_rsa(key: &rsa::RsaPrivateKey) -> Result<Self, String> {
         use rsa::pkcs8::EncodePublicKey;
-        let der = key.to_pkcs1_der().map_err(|e| e.to_string())?;
-        let mut h = Sha256::new();
-        h.update(b"esign-collector token cache v1\0");
-        h.update(der.as_bytes());
-        let cache_key = Zeroizing::new(h.finalize().into());
         let public_pem =
             key.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).map_err(|e| e.to_string())?;
-        Ok(Self { signing: SigningKey::<Sha256>::new(key.clone()), cache_key, public_pem })
+        Ok(Self { signing: SigningKey::<Sha256>::new(key.clone()), public_pem })
     }
 
     /// The RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signing key.
     pub(crate) fn signing(&self) -> &SigningKey<Sha256> {
         &self.signing
-    }
-
-    /// The key that seals the token cache, derived from the private key.
-    pub(crate) fn cache_key(&self) -> &[u8; 32] {
-        &self.cache_key
     }
 
     /// The public half, PEM (SPKI).
@@ -264,6 +252,7 @@ fn repair_pem(text: &str) -> Option<Zeroizing<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
     use rsa::pkcs8::EncodePrivateKey;
 
     fn key() -> rsa::RsaPrivateKey {
@@ -282,7 +271,7 @@ mod tests {
         let escaped = p1.replace('\n', "\\n");
         let a = PrivateKey::from_pem(&escaped, "t").unwrap();
         let b = PrivateKey::from_pem(&p1, "t").unwrap();
-        assert_eq!(a.cache_key(), b.cache_key());
+        assert_eq!(a.public_pem(), b.public_pem());
     }
 
     #[test]
@@ -346,7 +335,7 @@ mod tests {
             small.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap(),
         ] {
             let e = PrivateKey::from_pem(&pem, "k").unwrap_err();
-            assert_eq!(e.exit_code(), crate::error::Exit::Config);
+            assert_eq!(e.exit_code(), crate::exit::Exit::Config);
             let e = e.to_string();
             assert!(e.contains("holds a 1024-bit RSA key: DocuSign needs at least 2048 bits"), "{e}");
         }

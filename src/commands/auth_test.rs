@@ -31,7 +31,7 @@ async fn one(tenant: Tenant, heading: &str) -> Result<(), Error> {
     // No store: the test always performs a real token exchange.
     let ctx = Context::build(tenant, None).await?;
     let url = format!("{}/oauth/userinfo", ctx.endpoints.auth);
-    let info = ctx.session.auth.get_json(&ctx.session.api, "userinfo", &url).await?;
+    let info = ctx.session.client.get_json(&ctx.session.api, "userinfo", &url).await?;
     let accounts = info
         .get("accounts")
         .and_then(Value::as_array)

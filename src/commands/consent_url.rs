@@ -3,12 +3,11 @@
 
 use std::io::Write;
 
-use esign_sim::docusign::SimConfig;
-
-use crate::auth::consent_url;
 use crate::config::{Environment, Tenant};
+use crate::connectors::docusign::consent_url;
 use crate::error::Error;
 use crate::sinks::SinkError;
+use esign_sim::docusign::SimConfig;
 
 /// Prints the URL of each tenant (prefixed by its name when there are several).
 ///

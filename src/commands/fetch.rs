@@ -125,7 +125,6 @@ pub(crate) async fn collect_one(
     progress: Option<&Progress>,
 ) -> Result<Report, Error> {
     let mut collector = Collector {
-        session: &ctx.session,
         store: store.clone(),
         sinks,
         tenant: &ctx.tenant,

@@ -64,7 +64,6 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs
     let sinks = Fanout::new(vec![Box::new(kept)]);
     let (_tx, never) = watch::channel(false);
     let mut collector = Collector {
-        session: &ctx.session,
         store,
         sinks: &sinks,
         tenant: &ctx.tenant,

@@ -6,8 +6,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::api::Api;
-use crate::auth::Authenticator;
 use crate::error::Error;
 pub use crate::stream::Stream;
 
@@ -71,15 +69,6 @@ pub struct Paging {
     pub max_per_run: Option<u32>,
 }
 
-/// What a source needs to talk to its platform.
-#[derive(Debug)]
-pub struct Session {
-    /// Paced, retrying HTTP client.
-    pub api: Api,
-    /// Tokens.
-    pub auth: Authenticator,
-}
-
 /// One stream of a connector, read by pages.
 #[async_trait]
 pub trait Source: Send + Sync {
@@ -106,7 +95,7 @@ pub trait Source: Send + Sync {
     /// # Errors
     /// `ApiError` after retries, `AuthError` for consent and credentials, `ApiError::Malformed`
     /// when the reply is not what the API promises.
-    async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error>;
+    async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error>;
 }
 
 /// A stored cursor this build cannot read: the state file is damaged (exit 9, file untouched).

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::Exit;
+use crate::exit::Exit;
 
 pub use checkpoint::{Checkpoint, UserRow};
 pub use inbox::{InboxEntry, InboxHead, InboxRow, Put, push_ledger_tenant};

@@ -1,5 +1,6 @@
-//! Storage of the access-token cache. The blobs are sealed by `auth::cache` with a key derived
-//! from the private key, so the state file never holds a usable token.
+//! Storage of the access-token cache. The blobs are sealed by `auth` with a key kept outside
+//! the state file (a systemd credential or a key file beside it), so the state file never
+//! holds a usable token.
 
 use rusqlite::{OptionalExtension, params};
 

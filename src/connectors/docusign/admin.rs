@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::ADMIN_USERS;
+use super::{ADMIN_USERS, Session};
 use crate::api::ApiError;
 use crate::config::UserDataConfig;
-use crate::core::source::{Page, Paging, Session, SinceStart, Source, Stream};
+use crate::core::source::{Page, Paging, SinceStart, Source, Stream};
 use crate::error::Error;
 
 /// The stored cursor.
@@ -31,9 +31,17 @@ struct Cursor {
     last_full: Option<DateTime<Utc>>,
 }
 
+impl Cursor {
+    /// Whether the next pass must read every user: none yet, or the last full one is `every` old.
+    fn full_due(&self, every: chrono::Duration, now: DateTime<Utc>) -> bool {
+        self.since.is_none() || self.last_full.is_none_or(|t| now - t >= every)
+    }
+}
+
 /// Admin user records.
 #[derive(Debug)]
 pub struct AdminUsers {
+    session: std::sync::Arc<Session>,
     url: String,
     account_id: String,
     paging: Paging,
@@ -43,9 +51,16 @@ pub struct AdminUsers {
 
 impl AdminUsers {
     /// Builds the source for `base` (the Admin API base, `/management` included).
-    pub fn new(cfg: &UserDataConfig, base: &str, organization_id: &str, account_id: &str) -> Self {
+    pub fn new(
+        session: std::sync::Arc<Session>,
+        cfg: &UserDataConfig,
+        base: &str,
+        organization_id: &str,
+        account_id: &str,
+    ) -> Self {
         let org: String = url::form_urlencoded::byte_serialize(organization_id.as_bytes()).collect();
         Self {
+            session,
             url: format!("{}/v2/organizations/{org}/users", base.trim_end_matches('/')),
             account_id: account_id.to_owned(),
             paging: Paging {
@@ -58,7 +73,7 @@ impl AdminUsers {
     }
 
     fn full_due(&self, c: &Cursor, now: DateTime<Utc>) -> bool {
-        c.since.is_none() || c.last_full.is_none_or(|t| now - t >= self.full_every)
+        c.full_due(self.full_every, now)
     }
 }
 
@@ -131,7 +146,7 @@ impl Source for AdminUsers {
         self.paging
     }
 
-    async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
+    async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let mut c: Cursor =
             serde_json::from_str(cursor).map_err(|e| crate::core::source::unreadable_cursor(ADMIN_USERS.key, &e))?;
         let now = Utc::now();
@@ -153,7 +168,7 @@ impl Source for AdminUsers {
                 q.append_pair("last_modified_since", &(since - self.overlap).format("%Y-%m-%d").to_string());
             }
         }
-        let reply = session.auth.get_json(&session.api, "Admin users", url.as_str()).await?;
+        let reply = self.session.client.get_json(&self.session.api, "Admin users", url.as_str()).await?;
         let (records, more) = parse(reply)?;
         let got = u32::try_from(records.len()).unwrap_or(u32::MAX);
         let next = if more {
@@ -196,13 +211,12 @@ mod tests {
 
     #[test]
     fn full_snapshot_schedule() {
-        let cfg = UserDataConfig::default();
-        let s = AdminUsers::new(&cfg, "http://x/management", "o", "a");
+        let every = chrono::Duration::from_std(UserDataConfig::default().full_snapshot_every.get()).unwrap();
         let now = Utc::now();
-        assert!(s.full_due(&Cursor::default(), now));
+        assert!(Cursor::default().full_due(every, now));
         let recent = Cursor { since: Some(now), last_full: Some(now), ..Cursor::default() };
-        assert!(!s.full_due(&recent, now));
+        assert!(!recent.full_due(every, now));
         let old = Cursor { since: Some(now), last_full: Some(now - chrono::Duration::days(8)), ..Cursor::default() };
-        assert!(s.full_due(&old, now));
+        assert!(old.full_due(every, now));
     }
 }

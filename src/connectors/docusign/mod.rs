@@ -7,19 +7,37 @@
 //! - `monitor.rs`: Monitor customer events, both generations.
 //! - `admin.rs`: Admin user records, full snapshot then changed-only.
 //! - `mapping/`: ECS and OCSF.
+//! - `client.rs`: [`Client`], every authenticated call to DocuSign's APIs.
+//! - `consent.rs`: the consent URL and what DocuSign's OAuth refusals mean.
 
 mod admin;
+mod client;
+mod consent;
 mod mapping;
 mod monitor;
 
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
+use crate::api::Api;
 use crate::config::Config;
 use crate::core::source::{Page, Record, Source, Stream};
 use crate::error::Error;
 use crate::stream::{Actor, Identity};
 
+/// What DocuSign's sources share to reach its APIs.
+#[derive(Debug)]
+pub struct Session {
+    /// Paced, retrying HTTP client.
+    pub api: Api,
+    /// Authenticated requests to DocuSign.
+    pub client: Client,
+}
+
 pub use admin::AdminUsers;
+pub use client::Client;
+pub use consent::{consent_url, refusals};
 pub use monitor::MonitorEvents;
 
 /// The connector's name in the registry.
@@ -79,11 +97,12 @@ fn user_summary(rec: &Map<String, Value>) -> Map<String, Value> {
 
 /// The enabled sources, in a fixed order: users first, so the events of the same cycle are
 /// joined with the freshest user records.
-pub fn enabled(cfg: &Config, monitor_base: &str, admin_base: &str) -> Vec<Box<dyn Source>> {
+pub fn enabled(cfg: &Config, session: &Arc<Session>, monitor_base: &str, admin_base: &str) -> Vec<Box<dyn Source>> {
     let mut v: Vec<Box<dyn Source>> = Vec::new();
     let s = &cfg.sources;
     if s.user_data.enabled {
         v.push(Box::new(AdminUsers::new(
+            session.clone(),
             &s.user_data,
             admin_base,
             cfg.docusign.organization_id.as_deref().unwrap_or_default(),
@@ -91,7 +110,12 @@ pub fn enabled(cfg: &Config, monitor_base: &str, admin_base: &str) -> Vec<Box<dy
         )));
     }
     if s.customer_events.enabled {
-        v.push(Box::new(MonitorEvents::new(&s.customer_events, monitor_base, cfg.docusign.organization_id.as_deref())));
+        v.push(Box::new(MonitorEvents::new(
+            session.clone(),
+            &s.customer_events,
+            monitor_base,
+            cfg.docusign.organization_id.as_deref(),
+        )));
     }
     v
 }
@@ -106,8 +130,6 @@ pub fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: 
     monitor::parse(reply, api, cursor, None)
 }
 
-/// Entry points for the fuzz targets in `fuzz/`: everything an API reply goes through, from
-/// bytes to output lines. Not part of the supported API.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +148,8 @@ mod tests {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/`: everything an API reply goes through, from
+/// bytes to output lines. Not part of the supported API.
 #[doc(hidden)]
 pub mod fuzzing {
     use super::{ADMIN_USERS, MONITOR_EVENTS, admin, monitor};

@@ -13,11 +13,11 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tracing::warn;
 
-use super::MONITOR_EVENTS;
+use super::{MONITOR_EVENTS, Session};
 use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::core::normalize::{Fast, parse_time};
-use crate::core::source::{Page, Paging, Record, Session, SinceStart, Source, Stream, iso, unreadable_cursor};
+use crate::core::source::{Page, Paging, Record, SinceStart, Source, Stream, iso, unreadable_cursor};
 use crate::error::Error;
 
 /// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and `at`:
@@ -51,6 +51,7 @@ fn is_iso(c: &str) -> bool {
 /// Monitor customer events.
 #[derive(Debug)]
 pub struct MonitorEvents {
+    session: std::sync::Arc<Session>,
     url: String,
     api: MonitorApi,
     first_fetch: std::time::Duration,
@@ -59,7 +60,12 @@ pub struct MonitorEvents {
 
 impl MonitorEvents {
     /// Builds the source for `base` (the Monitor host for the configured generation).
-    pub fn new(cfg: &CustomerEventsConfig, base: &str, organization_id: Option<&str>) -> Self {
+    pub fn new(
+        session: std::sync::Arc<Session>,
+        cfg: &CustomerEventsConfig,
+        base: &str,
+        organization_id: Option<&str>,
+    ) -> Self {
         let base = base.trim_end_matches('/');
         let url = match cfg.api {
             MonitorApi::V2 => format!("{base}/api/v2.0/datasets/monitor/stream"),
@@ -70,6 +76,7 @@ impl MonitorEvents {
             ),
         };
         Self {
+            session,
             url,
             api: cfg.api,
             first_fetch: cfg.first_fetch.get(),
@@ -162,11 +169,11 @@ fn cursor_json(c: &str, at: Option<DateTime<Utc>>) -> String {
 }
 
 impl MonitorEvents {
-    async fn get(&self, session: &Session, cursor: &str, limit: u32) -> Result<Reply, Error> {
+    async fn get(&self, cursor: &str, limit: u32) -> Result<Reply, Error> {
         let mut url =
             url::Url::parse(&self.url).map_err(|e| Error::Internal(format!("Monitor URL {}: {e}", self.url)))?;
         url.query_pairs_mut().append_pair("cursor", cursor).append_pair("limit", &limit.to_string());
-        session.auth.get_parsed(&session.api, "Monitor stream", url.as_str(), read).await
+        self.session.client.get_parsed(&self.session.api, "Monitor stream", url.as_str(), read).await
     }
 }
 
@@ -212,10 +219,10 @@ impl Source for MonitorEvents {
         self.paging
     }
 
-    async fn fetch_page(&self, session: &Session, cursor: &str, limit: u32) -> Result<Page, Error> {
+    async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let c: Cursor = serde_json::from_str(cursor).map_err(|e| unreadable_cursor("customer_events", &e))?;
         let mut sent = c.cursor.clone();
-        let reply = match self.get(session, &sent, limit).await {
+        let reply = match self.get(&sent, limit).await {
             // DocuSign does not document how long a cursor lives. If it rejects one we issued,
             // resume from an ISO time before the page that produced it: the ledger drops what
             // is read twice, and nothing is skipped.
@@ -228,7 +235,7 @@ impl Source for MonitorEvents {
                     resume_from = %sent,
                     "DocuSign rejected the stored Monitor cursor as invalid or expired; resuming from a time before the last page (repeats are deduplicated)."
                 );
-                self.get(session, &sent, limit).await?
+                self.get(&sent, limit).await?
             }
             other => other?,
         };

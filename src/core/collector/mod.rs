@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::fanout::Fanout;
-use super::source::{Session, SinceStart, Source, Stream, iso};
+use super::source::{SinceStart, Source, Stream, iso};
 use crate::api::ApiError;
 use crate::error::Error;
 use crate::sinks::Batch;
@@ -128,8 +128,6 @@ pub struct Report {
 
 /// Runs sources into sinks.
 pub struct Collector<'a> {
-    /// The platform's API access.
-    pub session: &'a Session,
     /// The state file.
     pub store: Arc<Mutex<Store>>,
     /// Every configured sink; a page commits only when all confirmed.
@@ -248,7 +246,7 @@ impl Collector<'_> {
             }
             let left = budget - r.fetched;
             let limit = u32::try_from(left.min(u64::from(source.paging().page_size))).unwrap_or(1).max(1);
-            let page = match source.fetch_page(self.session, &cursor, limit).await {
+            let page = match source.fetch_page(&cursor, limit).await {
                 Ok(p) => p,
                 Err(Error::Api(ApiError::OutOfTime { what })) => {
                     debug!(source = %kind, call = %what, "A retry wait would pass the run-time budget; the page is left for the next run.");

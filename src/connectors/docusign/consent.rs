@@ -1,6 +1,9 @@
-//! The consent URL, and the meaning of the OAuth error replies.
+//! DocuSign's consent URL, and what its OAuth error replies mean.
 
-use super::AuthError;
+use crate::auth::{AuthError, ExplainRefusal, Refusal};
+
+/// How DocuSign names itself in errors.
+pub(crate) const VENDOR: &str = "DocuSign";
 
 /// The URL an administrator opens once to grant the app consent for `scopes`.
 pub fn consent_url(auth_base: &str, client_id: &str, redirect_uri: &str, scopes: &[String]) -> String {
@@ -14,12 +17,16 @@ pub fn consent_url(auth_base: &str, client_id: &str, redirect_uri: &str, scopes:
     format!("{}/oauth/auth?{}", auth_base.trim_end_matches('/'), query.replace('+', "%20"))
 }
 
+/// What DocuSign's refusals of a token request mean; `consent` is the URL that grants consent.
+pub fn refusals(consent: String) -> ExplainRefusal {
+    Box::new(move |r| explain(r, &consent))
+}
+
 /// Turns an OAuth error reply (`{"error","error_description"}`) into an `AuthError`.
-pub(crate) fn classify(status: u16, body: &serde_json::Value, consent: &str) -> AuthError {
-    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    let (error, description) = (field("error"), field("error_description"));
+fn explain(r: &Refusal, consent: &str) -> AuthError {
+    let (error, description) = (r.error.clone(), r.description.clone());
     if error == "consent_required" || description == "consent_required" {
-        return AuthError::Consent { url: consent.to_owned() };
+        return AuthError::Consent { vendor: VENDOR, url: consent.to_owned() };
     }
     let hint = match description.as_str() {
         "no_valid_keys_or_signatures" => {
@@ -33,7 +40,13 @@ pub(crate) fn classify(status: u16, body: &serde_json::Value, consent: &str) -> 
         _ if error == "invalid_grant" => "check the key pair, user id, integration key and the machine's clock",
         _ => "see DocuSign's OAuth troubleshooting for this error",
     };
-    AuthError::Rejected { status, error: if error.is_empty() { "unknown".into() } else { error }, description, hint }
+    AuthError::Rejected {
+        vendor: VENDOR,
+        status: r.status,
+        error: if error.is_empty() { "unknown".into() } else { error },
+        description,
+        hint,
+    }
 }
 
 #[cfg(test)]
@@ -57,10 +70,16 @@ mod tests {
 
     #[test]
     fn errors_classified() {
-        let c = classify(400, &json!({"error": "consent_required"}), "U");
-        assert!(matches!(c, AuthError::Consent { ref url } if url == "U"));
-        let c = classify(400, &json!({"error": "invalid_grant", "error_description": "user_not_found"}), "U");
+        let classify = |status, body| refusals("U".into())(&Refusal::from_reply(status, &body));
+        let c = classify(400, json!({"error": "consent_required"}));
+        assert!(matches!(c, AuthError::Consent { ref url, .. } if url == "U"));
+        assert!(c.to_string().starts_with("DocuSign answered consent_required: "), "{c}");
+        let c = classify(400, json!({"error": "invalid_grant", "error_description": "user_not_found"}));
         assert!(c.to_string().contains("user_id"), "{c}");
-        assert_eq!(c.exit_code(), crate::error::Exit::Auth);
+        assert_eq!(c.exit_code(), crate::exit::Exit::Auth);
+        assert_eq!(
+            classify(401, json!({"error": 7})).to_string(),
+            "DocuSign refused the token request: HTTP 401 unknown : see DocuSign's OAuth troubleshooting for this error"
+        );
     }
 }

@@ -1,0 +1,109 @@
+//! The DocuSign API client: a token from the token source, the request through the paced,
+//! retrying HTTP layer, a new token once after a 401, and DocuSign's hints for its refusals.
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use tracing::info;
+
+use super::consent::{self, VENDOR};
+use crate::api::{Api, ApiError, Budget};
+use crate::auth::{AuthError, Grant, JwtGrant, PrivateKey, SealedStore, TokenSource};
+use crate::error::Error;
+
+/// Sends authenticated requests to DocuSign.
+#[derive(Debug)]
+pub struct Client {
+    tokens: Box<dyn TokenSource>,
+}
+
+impl Client {
+    /// A client whose tokens come from `tokens`.
+    pub fn new(tokens: Box<dyn TokenSource>) -> Self {
+        Self { tokens }
+    }
+
+    /// A client with tokens from the JWT grant at `auth_base` (`{auth_base}/oauth/token`); a
+    /// `consent_required` refusal names the consent URL for `redirect_uri`. `sealed` keeps
+    /// the token across runs.
+    pub fn with_jwt_grant(
+        key: PrivateKey,
+        grant: Grant,
+        auth_base: &str,
+        redirect_uri: &str,
+        tenant: &str,
+        sealed: Option<SealedStore>,
+    ) -> Self {
+        let auth_base = auth_base.trim_end_matches('/');
+        let url = consent::consent_url(auth_base, &grant.integration_key, redirect_uri, &grant.scopes);
+        let token_url = format!("{auth_base}/oauth/token");
+        Self::new(Box::new(JwtGrant::new(key, grant, &token_url, consent::refusals(url), tenant, sealed)))
+    }
+
+    /// An authenticated, paced GET returning the JSON body (see [`Client::get_parsed`]).
+    ///
+    /// # Errors
+    /// As [`Client::get_parsed`].
+    pub async fn get_json(&self, api: &Api, what: &str, url: &str) -> Result<Value, Error> {
+        self.get_parsed(api, what, url, |b| serde_json::from_slice::<Value>(b).map_err(|e| e.to_string())).await
+    }
+
+    /// An authenticated, paced GET returning the 2xx body as `parse` reads it
+    /// (an unparsable 2xx body is retried like a failed request). A 401 triggers one
+    /// re-authentication; other refusals become `ApiError::Status` with a hint.
+    ///
+    /// # Errors
+    /// `AuthError`, `ApiError`.
+    pub async fn get_parsed<T>(
+        &self,
+        api: &Api,
+        what: &str,
+        url: &str,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, Error> {
+        let mut reauthenticated = false;
+        loop {
+            let token = self.tokens.token(api).await?;
+            let (reply, parsed) = api
+                .execute_parsed(
+                    what,
+                    Budget::Paced,
+                    |c| c.get(url).bearer_auth(token.expose_secret()).header("Accept", "application/json"),
+                    &parse,
+                )
+                .await?;
+            if let Some(v) = parsed {
+                return Ok(v);
+            }
+            let status = reply.status.as_u16();
+            if status == 401 && !reauthenticated {
+                info!(call = what, "Access token refused (401); authenticating again.");
+                self.tokens.invalidate(&token);
+                reauthenticated = true;
+                continue;
+            }
+            if status == 401 {
+                return Err(AuthError::Unauthorized { vendor: VENDOR, what: what.into(), body: reply.excerpt() }.into());
+            }
+            return Err(ApiError::Status {
+                what: what.into(),
+                status,
+                body: reply.excerpt(),
+                trace: reply.trace(),
+                hint: hint(status),
+            }
+            .into());
+        }
+    }
+}
+
+/// What DocuSign's refusal `status` of an API call usually means.
+fn hint(status: u16) -> &'static str {
+    match status {
+        403 => {
+            " (the organization lacks the entitlement, or the impersonated user is not an organization or security-reports administrator, or the organization_id is wrong)"
+        }
+        404 => " (check the base URL override and the organization/account ids)",
+        400 => " (the request was refused as invalid; an expired or unknown cursor shows here)",
+        _ => "",
+    }
+}
