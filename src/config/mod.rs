@@ -2,8 +2,8 @@
 //! [`Config::validate`] for the checks that span several keys.
 //!
 //! # Architecture
-//! - `types.rs`: self-validating values (ranges, durations, URLs), so `toml` reports the
-//!   key and line of a bad value.
+//! - `crate::values`: self-validating values (ranges, durations, URLs), so `toml` reports
+//!   the key and line of a bad value, and [`ConfigError`] (re-exported here).
 //! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
 //! - `monitoring.rs`: `[status]` and `[metrics]`.
 //! - `paths.rs`: relative paths resolve against the config file's folder.
@@ -14,56 +14,18 @@ mod monitoring;
 mod network;
 mod paths;
 mod tenants;
-mod types;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use docusign::{DocusignConfig, Environment};
 pub use monitoring::{MetricsConfig, StatusConfig};
 pub use network::NetworkConfig;
 pub use paths::PATH_KEYS;
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
-pub use types::{Bounded, HttpUrl, HumanDuration};
-
-/// Configuration problems. Each names the file or the key at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The TOML is malformed, or a key is unknown, mistyped or out of range.
-    #[error("invalid config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// `toml`'s message, with line, column and key.
-        message: String,
-    },
-    /// Keys that are fine alone but wrong together.
-    #[error("invalid configuration: `{key}` {message}")]
-    Invalid {
-        /// Dotted key path, e.g. `docusign.user_id`.
-        key: String,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
-    /// A command-line value is wrong.
-    #[error("invalid argument {arg}: {message}")]
-    Argument {
-        /// The flag.
-        arg: String,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// The shortest `state.interval`: DocuSign's tracking-data guide asks that an up-to-date
 /// Monitor stream is polled at most once a minute.

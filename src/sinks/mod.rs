@@ -15,6 +15,7 @@ mod writer;
 use async_trait::async_trait;
 
 use crate::config::{ConfigError, SinkConfig};
+use crate::exit::Exit;
 use crate::format::{Format, FormatOptions};
 use crate::sources::SourceKind;
 
@@ -31,6 +32,13 @@ pub enum SinkError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl SinkError {
+    /// Every sink failure ends the process with the same code: the checkpoint did not move.
+    pub fn exit_code(&self) -> Exit {
+        Exit::Sink
+    }
 }
 
 /// One output line.

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::Exit;
+use crate::exit::Exit;
 
 pub use checkpoint::{Checkpoint, UserRow};
 pub use lock::StateLock;
