@@ -3,11 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::api::Api;
 use crate::auth::{Authenticator, Grant, PrivateKey};
 use crate::config::{Config, Environment, Tenant};
 use crate::demo::Demo;
 use crate::error::Error;
+use crate::http::Api;
 use crate::sources::Session;
 use crate::state::Store;
 

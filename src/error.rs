@@ -4,9 +4,9 @@
 //! [`Error`], whose [`Error::exit_code`] only delegates. The codes themselves are
 //! [`crate::exit::Exit`], re-exported here.
 
-use crate::api::ApiError;
 use crate::auth::AuthError;
 use crate::config::ConfigError;
+use crate::http::ApiError;
 use crate::sinks::SinkError;
 use crate::state::StoreError;
 

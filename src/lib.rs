@@ -3,7 +3,8 @@
 //!
 //! # Architecture (data flow)
 //! 1. `main` parses the CLI (`cli`), loads the strict `config`, takes the state lock and
-//!    opens the `state` store, and builds the `context`: `api` (reqwest + governor) and `auth`.
+//!    opens the `state` store, and builds the `context`: the `http` client (reqwest + governor)
+//!    and `auth`.
 //! 2. `collector` takes each enabled source (`sources`), reads its checkpoint, and fetches one
 //!    page at a time through the paced, retrying client with a cached or fresh token.
 //! 3. Records are deduplicated against the ledger and turned into lines by `normalize`.
@@ -16,7 +17,6 @@
 //!
 //! `simulator` is a faithful stand-in for DocuSign (demo environment, tests); `demo` starts it.
 
-pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod collector;
@@ -31,6 +31,11 @@ pub mod format;
 pub mod health;
 #[doc(hidden)]
 pub mod hotpath;
+pub mod http;
+/// The HTTP layer's former name: code still written against `crate::api` keeps compiling
+/// while that name is retired. New code says `http`.
+#[doc(hidden)]
+pub use self::http as api;
 pub mod metrics;
 pub mod normalize;
 pub mod notify;

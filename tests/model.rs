@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use esign_collector::api::{Api, ApiError};
 use esign_collector::auth::{Authenticator, Grant, PrivateKey};
 use esign_collector::collector::{Collector, Commit, Options};
 use esign_collector::config::Config;
 use esign_collector::error::Error;
+use esign_collector::http::{Api, ApiError};
 use esign_collector::normalize::Fast;
 use esign_collector::sinks::{Batch, Fanout, Sink, SinkError};
 use esign_collector::sources::{Page, Record, Session, SinceStart, Source, SourceKind};

@@ -18,8 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use crate::api::{Api, ApiError, Budget};
 use crate::error::{Error, Exit};
+use crate::http::{Api, ApiError, Budget};
 use crate::state::Store;
 
 pub use consent::consent_url;

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::api::ApiError;
 use crate::error::Error;
+use crate::http::ApiError;
 use crate::sinks::{Batch, Fanout};
 use crate::sources::{Session, SinceStart, Source, SourceKind, iso};
 use crate::state::Store;

@@ -6,12 +6,12 @@ use futures_util::future::join_all;
 use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument, error, info, info_span};
 
-use crate::api::{RunScope, scoped};
 use crate::cli::FetchArgs;
 use crate::collector::{Collector, Commit, Options, Report, since_plan};
 use crate::config::{Config, Tenant};
 use crate::context::Context;
 use crate::error::{Error, Exit};
+use crate::http::{RunScope, scoped};
 use crate::progress::Progress;
 use crate::sinks::{self, Fanout};
 use crate::sources::{self, Source};

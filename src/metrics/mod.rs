@@ -26,7 +26,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::api::Counters;
+use crate::http::Counters;
 use crate::sources::SourceKind;
 
 pub use server::{Server, start};

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Page, Session, SinceStart, Source, SourceKind};
-use crate::api::ApiError;
 use crate::config::UserDataConfig;
 use crate::error::Error;
+use crate::http::ApiError;
 
 /// The stored cursor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::api::Api;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::error::Error;
+use crate::http::Api;
 
 pub use admin::AdminUsers;
 pub use monitor::MonitorEvents;
@@ -199,7 +199,7 @@ pub fn iso(t: DateTime<Utc>) -> String {
 /// `ApiError::Malformed` when the body is not a stream reply.
 pub(crate) fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: &str) -> Result<Page, Error> {
     let reply = monitor::read(body)
-        .map_err(|message| crate::api::ApiError::Malformed { what: "Monitor stream".into(), message })?;
+        .map_err(|message| crate::http::ApiError::Malformed { what: "Monitor stream".into(), message })?;
     monitor::parse(reply, api, cursor, None)
 }
 

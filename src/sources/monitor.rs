@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 use tracing::warn;
 
 use super::{Page, Record, Session, SinceStart, Source, SourceKind, iso, unreadable_cursor};
-use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::error::Error;
+use crate::http::ApiError;
 use crate::normalize::{Fast, parse_time};
 
 /// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and `at`:

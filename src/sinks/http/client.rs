@@ -1,6 +1,6 @@
 //! One request's tries: compress, POST, let the preset judge the reply, back off and retry
-//! what a later try may cure. The loop has the shape of `crate::api::Api::execute` and uses
-//! the same rules (`crate::api::retry`): 408/429/5xx and transport errors are retried with
+//! what a later try may cure. The loop has the shape of `crate::http::Api::execute` and uses
+//! the same rules (`crate::http::retry`): 408/429/5xx and transport errors are retried with
 //! jittered exponential backoff, a `Retry-After` replaces the backoff, and a `Retry-After`
 //! beyond `max_wait` ends the page at once instead of blocking the run.
 
@@ -16,8 +16,8 @@ use tracing::warn;
 use super::Compression;
 use super::error::HttpSinkError;
 use super::setup::Credential;
-use crate::api::excerpt;
-use crate::api::retry::{backoff, is_retryable_error, is_retryable_status, retry_after};
+use crate::http::excerpt;
+use crate::http::retry::{backoff, is_retryable_error, is_retryable_status, retry_after};
 
 /// A reply as received.
 #[derive(Debug)]
@@ -308,6 +308,6 @@ impl Client {
 impl Client {
     /// reqwest's error with its causes, naming the URL as shown (without its query).
     pub(super) fn describe(&self, e: &reqwest::Error) -> String {
-        crate::api::describe(e).replace(self.url.as_str(), &self.shown)
+        crate::http::describe(e).replace(self.url.as_str(), &self.shown)
     }
 }

@@ -22,8 +22,8 @@ use tracing::debug;
 
 use super::client::{Client, Ctx, Reply, Verdict, judge_status};
 use super::error::{HttpSinkError, shown};
-use crate::api::retry::retry_after;
 use crate::config::HttpUrl;
+use crate::http::retry::retry_after;
 use crate::sinks::Line;
 use crate::sources::SourceKind;
 

@@ -14,7 +14,7 @@ use super::format::{Formatter, Message, Shape, newline_frame, octet_frame};
 use super::pace::Pacer;
 use super::relp::Session;
 use super::tls::TlsSettings;
-use crate::api::retry::backoff;
+use crate::http::retry::backoff;
 use crate::sinks::{Batch, Sink, SinkError};
 
 /// Event ids listed in one truncation warning; the rest are counted.
