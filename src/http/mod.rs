@@ -11,7 +11,7 @@
 mod client;
 mod ratelimit;
 mod redact;
-pub(crate) mod retry;
+pub mod retry;
 mod scope;
 pub mod trace;
 
@@ -25,6 +25,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::Exit;
 
 pub use ratelimit::{Pacer, ServerBudget};
+pub use retry::{Retry, RetryPolicy};
 pub use scope::{RunScope, scoped};
 
 /// DocuSign API problems.
@@ -188,10 +189,7 @@ pub struct Counters {
 pub struct Api {
     client: Client,
     pacer: Pacer,
-    max_retries: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    max_wait: Duration,
+    policy: RetryPolicy,
     /// `--trace-http`, when given.
     trace: Option<std::sync::Arc<trace::HttpTrace>>,
 }
@@ -207,10 +205,12 @@ impl Api {
         Ok(Self {
             client,
             pacer: Pacer::new(rl.requests_per_hour.get(), cfg.burst(), rl.burst_window.get()),
-            max_retries: rl.max_retries.get(),
-            initial_backoff: rl.initial_backoff.get(),
-            max_backoff: rl.max_backoff.get(),
-            max_wait: rl.max_wait.get(),
+            policy: RetryPolicy {
+                max_retries: rl.max_retries.get(),
+                initial_backoff: rl.initial_backoff.get(),
+                max_backoff: rl.max_backoff.get(),
+                max_wait: rl.max_wait.get(),
+            },
             trace: trace::global(),
         })
     }
@@ -259,8 +259,8 @@ impl Api {
         loop {
             if budget == Budget::Paced {
                 if let Some(p) = self.pacer.pending_pause() {
-                    if p > self.max_wait {
-                        return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.max_wait });
+                    if p > self.policy.max_wait {
+                        return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.policy.max_wait });
                     }
                     if past_deadline(p) {
                         return Err(ApiError::OutOfTime { what: what.into() });
@@ -307,16 +307,20 @@ impl Api {
                     Failure::retry(format!("{what}: {}", describe(&e)))
                 }
             };
-            if attempt >= self.max_retries {
-                return Err(match failure.malformed {
-                    Some(message) => ApiError::Malformed { what: what.into(), message },
-                    None => ApiError::Unavailable { what: what.into(), attempts: attempt + 1, last: failure.message },
-                });
-            }
-            let wait = failure.wait.unwrap_or_else(|| retry::backoff(attempt, self.initial_backoff, self.max_backoff));
-            if wait > self.max_wait {
-                return Err(ApiError::WaitTooLong { what: what.into(), wait, max: self.max_wait });
-            }
+            let wait = match self.policy.after(attempt, failure.wait) {
+                Retry::After(wait) => wait,
+                Retry::Exhausted => {
+                    return Err(match failure.malformed {
+                        Some(message) => ApiError::Malformed { what: what.into(), message },
+                        None => {
+                            ApiError::Unavailable { what: what.into(), attempts: attempt + 1, last: failure.message }
+                        }
+                    });
+                }
+                Retry::TooLong(wait) => {
+                    return Err(ApiError::WaitTooLong { what: what.into(), wait, max: self.policy.max_wait });
+                }
+            };
             if past_deadline(wait) {
                 return Err(ApiError::OutOfTime { what: what.into() });
             }

@@ -14,12 +14,13 @@ use reqwest::header::{HeaderName, HeaderValue};
 use tracing::{debug, info, warn};
 
 use super::bulk::{self, Bulk};
-use super::client::{Client, Ctx, Reply, RetryPolicy, Stop, Verdict};
+use super::client::{Client, Ctx, Reply, Stop, Verdict};
 use super::error::{HttpSinkError, shown};
 use super::hec::{self, Hec};
 use super::setup::{self, Credential};
 use super::{HttpSinkConfig, Preset, ndjson};
 use crate::config::ConfigError;
+use crate::http::RetryPolicy;
 use crate::sinks::{Batch, Sink, SinkError};
 
 /// The preset's encoding and settings.
