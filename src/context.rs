@@ -106,7 +106,7 @@ impl Context {
             scopes: cfg.scopes(),
         };
         let auth = Authenticator::new(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, store);
-        let api = Api::new(&cfg)?;
+        let api = Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst())?;
         Ok(Self { tenant, tag, cfg, endpoints, session: Session { api, auth }, demo })
     }
 }

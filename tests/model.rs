@@ -129,7 +129,7 @@ fn session() -> Session {
     let cfg = Config::parse("[docusign]\nenvironment = \"demo\"\n", Path::new("model.toml")).unwrap();
     let grant = Grant { integration_key: "ik".into(), user_id: "u".into(), audience: "x".into(), scopes: vec![] };
     Session {
-        api: Api::new(&cfg).unwrap(),
+        api: Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst()).unwrap(),
         auth: Authenticator::new(
             PrivateKey::from_rsa(rsa).unwrap(),
             grant,

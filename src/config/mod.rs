@@ -11,7 +11,6 @@
 
 mod docusign;
 mod monitoring;
-mod network;
 mod paths;
 mod tenants;
 
@@ -20,10 +19,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::http::ClientSettings;
+
+pub use crate::http::{NetworkConfig, RateLimitConfig};
 pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use docusign::{DocusignConfig, Environment};
 pub use monitoring::{MetricsConfig, StatusConfig};
-pub use network::NetworkConfig;
 pub use paths::PATH_KEYS;
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 
@@ -205,48 +206,6 @@ impl Default for StateConfig {
     }
 }
 
-/// `[rate_limit]`: DocuSign's limits are per account and shared by every app on it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// Requests per hour this collector allows itself (DocuSign: 3000 per account).
-    #[serde(default = "default_per_hour")]
-    pub requests_per_hour: Bounded<1, 1_000_000>,
-    /// Requests per burst window (DocuSign: 200 on demo, 500 on production). Default by environment.
-    #[serde(default)]
-    pub burst: Option<Bounded<1, 100_000>>,
-    /// The burst window.
-    #[serde(default = "default_burst_window")]
-    pub burst_window: HumanDuration,
-    /// Retries of one request after 429, 5xx, timeouts or connection errors.
-    #[serde(default = "default_retries")]
-    pub max_retries: Bounded<0, 20>,
-    /// First backoff; it doubles per retry, with jitter.
-    #[serde(default = "default_initial_backoff")]
-    pub initial_backoff: HumanDuration,
-    /// Longest backoff between retries.
-    #[serde(default = "default_max_backoff")]
-    pub max_backoff: HumanDuration,
-    /// Longest wait the collector accepts from `Retry-After` or `X-RateLimit-Reset`; a longer
-    /// one ends the run as unavailable (the checkpoint is safe) instead of hanging a timer.
-    #[serde(default = "default_max_wait")]
-    pub max_wait: HumanDuration,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            requests_per_hour: default_per_hour(),
-            burst: None,
-            burst_window: default_burst_window(),
-            max_retries: default_retries(),
-            initial_backoff: default_initial_backoff(),
-            max_backoff: default_max_backoff(),
-            max_wait: default_max_wait(),
-        }
-    }
-}
-
 /// One `[[sinks]]` entry, chosen by its `type`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -315,24 +274,6 @@ fn default_ledger() -> Bounded<1000, 10_000_000> {
 fn default_tenant_concurrency() -> Bounded<1, 64> {
     Bounded::<1, 64>::new(4).unwrap_or_else(|_| unreachable!())
 }
-fn default_per_hour() -> Bounded<1, 1_000_000> {
-    Bounded::<1, 1_000_000>::new(3000).unwrap_or_else(|_| unreachable!())
-}
-fn default_burst_window() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_retries() -> Bounded<0, 20> {
-    Bounded::<0, 20>::new(5).unwrap_or_else(|_| unreachable!())
-}
-fn default_initial_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(1))
-}
-fn default_max_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(60))
-}
-fn default_max_wait() -> HumanDuration {
-    HumanDuration(Duration::from_secs(900))
-}
 fn default_sinks() -> Vec<SinkConfig> {
     vec![SinkConfig::Stdout(crate::sinks::StdoutSinkConfig::default())]
 }
@@ -393,7 +334,7 @@ impl Config {
             }
         }
         self.validate_tenants()?;
-        self.network.validate(&self.docusign)?;
+        self.network.validate(self.docusign.proxy.as_ref(), self.docusign.ca_file.as_deref())?;
         let scopes = self.scopes();
         for needed in self.required_scopes() {
             if !scopes.iter().any(|s| s == needed) {
@@ -403,13 +344,7 @@ impl Config {
                 ));
             }
         }
-        let rl = &self.rate_limit;
-        if rl.initial_backoff.get() > rl.max_backoff.get() {
-            return Err(invalid("rate_limit.initial_backoff", "is longer than rate_limit.max_backoff"));
-        }
-        if rl.burst_window.get().is_zero() {
-            return Err(invalid("rate_limit.burst_window", "must be longer than zero"));
-        }
+        self.rate_limit.validate()?;
         if self.state.interval.get() < MIN_INTERVAL {
             return Err(invalid(
                 "state.interval",
@@ -450,6 +385,24 @@ impl Config {
     /// The scopes requested: the configured ones, or the minimum.
     pub fn scopes(&self) -> Vec<String> {
         self.docusign.scopes.clone().unwrap_or_else(|| self.required_scopes().into_iter().map(str::to_owned).collect())
+    }
+
+    /// The DocuSign client's settings: `[docusign]`'s timeout, proxy and trust keys with
+    /// `[network]`'s.
+    pub fn client_settings(&self) -> ClientSettings<'_> {
+        let (d, n) = (&self.docusign, &self.network);
+        ClientSettings {
+            table: "docusign",
+            timeout: d.timeout.get(),
+            connect_timeout: n.connect_timeout(d.timeout.get()),
+            follow_redirects: true,
+            proxy: d.proxy.as_ref(),
+            no_proxy: &n.no_proxy,
+            ca_file: d.ca_file.as_deref(),
+            ca_file_only: n.ca_file_only,
+            client_cert: None,
+            insecure_skip_verify: d.insecure_skip_verify,
+        }
     }
 
     /// Requests per burst window: configured, or DocuSign's published value for the environment.

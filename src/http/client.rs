@@ -1,68 +1,93 @@
-//! Building the one reqwest client that every DocuSign call (API and OAuth) goes through:
-//! proxy and its exceptions, extra or exclusive trust roots, timeouts.
+//! Building a reqwest client, the same way for every HTTP client the collector has (the
+//! DocuSign client, each http sink): timeouts, redirects, the proxy and its exceptions, and
+//! trust roots and a client certificate read by `tls.rs`.
+
+use std::path::Path;
+use std::time::Duration;
 
 use reqwest::Client;
-use rustls_pki_types::pem::PemObject as _;
 use tracing::warn;
 
-use crate::config::{Config, ConfigError};
+use super::tls::{self, ClientIdentity};
+use crate::values::{ConfigError, HttpUrl};
 
-fn invalid(key: &str, message: String) -> ConfigError {
-    ConfigError::Invalid { key: key.to_owned(), message }
+/// What one client is built from, gathered by its owner from wherever its config keeps the
+/// keys. Errors name `<table>.proxy`, `<table>.ca_file`, `<table>.cert_file`, `<table>.key_file`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSettings<'a> {
+    /// The config table holding the keys, e.g. `docusign` or `sinks.http[0]`.
+    pub table: &'a str,
+    /// The whole request, from connecting to the end of the reply.
+    pub timeout: Duration,
+    /// The TCP (and proxy) connection alone.
+    pub connect_timeout: Duration,
+    /// Follow redirects (reqwest's default of up to 10). A sink must not: reqwest turns a
+    /// POST into a GET on 301/302, and a 2xx from that GET would confirm a page nobody got.
+    pub follow_redirects: bool,
+    /// A proxy for every request. Without it reqwest reads `HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY` (and their lower-case forms) itself.
+    pub proxy: Option<&'a HttpUrl>,
+    /// Hosts that bypass `proxy` (as in `NO_PROXY`); only with `proxy`.
+    pub no_proxy: &'a [String],
+    /// Extra CA certificates (PEM bundle) to trust.
+    pub ca_file: Option<&'a Path>,
+    /// With `ca_file`: trust only its certificates, not the built-in roots.
+    pub ca_file_only: bool,
+    /// A client certificate and its key, for mutual TLS.
+    pub client_cert: Option<(&'a Path, &'a Path)>,
+    /// Accept any server certificate (warned about at every build).
+    pub insecure_skip_verify: bool,
 }
 
-/// The client for `[docusign]` and `[network]`.
-///
-/// Without `docusign.proxy`, reqwest reads `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
-/// `NO_PROXY` (and their lower-case forms) itself; `.no_proxy()` is never called.
+/// Builds the client. `.no_proxy()` is never called, so the proxy variables apply when no
+/// `proxy` is set.
 ///
 /// # Errors
-/// `ConfigError` when the proxy, the CA file or a `[network]` key is unusable.
-pub(crate) fn build(cfg: &Config) -> Result<Client, ConfigError> {
-    let d = &cfg.docusign;
-    let n = &cfg.network;
-    n.validate(d)?;
+/// `ConfigError::Invalid` naming the key whose proxy URL or file is unusable.
+pub fn build_client(s: &ClientSettings<'_>) -> Result<Client, ConfigError> {
+    let key = |k: &str| format!("{}.{k}", s.table);
     let mut b = Client::builder()
-        .timeout(d.timeout.get())
-        .connect_timeout(n.connect_timeout(d.timeout.get()))
+        .timeout(s.timeout)
+        .connect_timeout(s.connect_timeout)
         .user_agent(concat!("esign-collector/", env!("CARGO_PKG_VERSION")));
-    if let Some(p) = &d.proxy {
+    if !s.follow_redirects {
+        b = b.redirect(reqwest::redirect::Policy::none());
+    }
+    if let Some(p) = s.proxy {
         // reqwest's message can quote the URL, and the URL can hold credentials: say only
         // what kind of problem it is.
         let mut proxy = reqwest::Proxy::all(p.0.as_str())
-            .map_err(|_| invalid("docusign.proxy", "is not a usable proxy URL (http://host:port)".into()))?;
-        if !n.no_proxy.is_empty() {
-            proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&n.no_proxy.join(",")));
+            .map_err(|_| ConfigError::invalid(key("proxy"), "is not a usable proxy URL (http://host:port)"))?;
+        if !s.no_proxy.is_empty() {
+            proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&s.no_proxy.join(",")));
         }
         b = b.proxy(proxy);
     }
-    if let Some(ca) = &d.ca_file {
-        let bad = |message: String| invalid("docusign.ca_file", message);
-        let pem = std::fs::read(ca).map_err(|e| bad(format!("cannot read {}: {e}", ca.display())))?;
-        // Each certificate is checked here, so a bad one is named with its file instead of
-        // failing later as an anonymous client-builder error.
-        let mut count = 0;
-        for der in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-            let der = der.map_err(|e| bad(format!("{} is not a PEM certificate bundle: {e}", ca.display())))?;
-            rustls::RootCertStore::empty()
-                .add(der.clone())
-                .map_err(|e| bad(format!("{} holds a certificate that is not a usable CA: {e}", ca.display())))?;
-            let cert = reqwest::Certificate::from_der(&der).map_err(|e| bad(format!("{}: {e}", ca.display())))?;
+    if let Some(ca) = s.ca_file {
+        for der in tls::ca_certificates(&key("ca_file"), ca)? {
+            let cert = reqwest::Certificate::from_der(&der)
+                .map_err(|e| ConfigError::invalid(key("ca_file"), format!("{}: {e}", ca.display())))?;
             b = b.add_root_certificate(cert);
-            count += 1;
         }
-        if count == 0 {
-            return Err(bad(format!("{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", ca.display())));
-        }
-        if n.ca_file_only {
+        if s.ca_file_only {
             b = b.tls_built_in_root_certs(false);
         }
     }
-    if d.insecure_skip_verify {
+    if let Some((cert, private)) = s.client_cert {
+        let id = ClientIdentity::read(s.table, cert, private)?.reqwest().map_err(|e| {
+            ConfigError::invalid(
+                key("cert_file"),
+                format!("{} with {} is not a usable certificate and key: {e}", cert.display(), private.display()),
+            )
+        })?;
+        b = b.identity(id);
+    }
+    if s.insecure_skip_verify {
         warn!(
-            "TLS certificate verification is OFF (docusign.insecure_skip_verify = true): anyone on the path can read tokens and events."
+            key = %key("insecure_skip_verify"),
+            "TLS certificate verification is OFF (insecure_skip_verify = true): anyone on the path can read credentials, tokens and events."
         );
         b = b.danger_accept_invalid_certs(true);
     }
-    b.build().map_err(|e| invalid("docusign", format!("cannot build the HTTP client: {e}")))
+    b.build().map_err(|e| ConfigError::invalid(s.table, format!("cannot build the HTTP client: {e}")))
 }

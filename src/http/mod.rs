@@ -1,18 +1,28 @@
-//! The only HTTP client. Every call waits on the pacer, sends, classifies the reply, adapts
-//! to `Retry-After` and the rate-limit headers, and retries what a later try may cure.
+//! The one HTTP layer, shared by the DocuSign client and the sinks. It imports only leaf
+//! modules (`exit`, `values`, `shutdown`), never `config` or `error`: whoever owns a client's
+//! config keys gathers them into a [`ClientSettings`] and hands them in.
+//!
+//! [`Api`] is the DocuSign client: every call waits on the pacer, sends, classifies the
+//! reply, adapts to `Retry-After` and the rate-limit headers, and retries what a later try
+//! may cure.
 //!
 //! # Architecture
-//! - this file: [`Api`], the retry loop, errors.
-//! - `client.rs`: client construction (proxy, CA, timeouts) from `[docusign]` and `[network]`.
-//! - `ratelimit.rs`: governor quotas and server-requested pauses.
-//! - `retry.rs`: what is retryable and the backoff schedule.
+//! - this file: [`Api`], its retry loop, [`ApiError`].
+//! - `client.rs`: building a reqwest client (timeouts, redirects, proxy, trust, identity).
+//! - `tls.rs`: the one reader of CA bundles and client certificates (reqwest and rustls).
+//! - `network.rs`: the `[network]` table.
+//! - `ratelimit.rs`: the `[rate_limit]` table, governor quotas and server-requested pauses.
+//! - `retry.rs`: [`RetryPolicy`]: what is retryable and the backoff schedule.
+//! - `scope.rs`: a source run's counters and deadline.
 //! - `trace.rs`, `redact.rs`: `--trace-http`, every request and reply with secrets removed.
 
 mod client;
+mod network;
 mod ratelimit;
-mod redact;
+pub mod redact;
 pub mod retry;
 mod scope;
+pub mod tls;
 pub mod trace;
 
 use std::time::Duration;
@@ -21,10 +31,12 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use tracing::{debug, warn};
 
-use crate::config::{Config, ConfigError};
-use crate::error::Exit;
+use crate::exit::Exit;
+use crate::values::ConfigError;
 
-pub use ratelimit::{Pacer, ServerBudget};
+pub use client::{ClientSettings, build_client};
+pub use network::NetworkConfig;
+pub use ratelimit::{Pacer, RateLimitConfig, ServerBudget};
 pub use retry::{Retry, RetryPolicy};
 pub use scope::{RunScope, scoped};
 
@@ -195,22 +207,16 @@ pub struct Api {
 }
 
 impl Api {
-    /// Builds the client from `[docusign]`, `[network]` and `[rate_limit]`.
+    /// Builds the client from its settings (`[docusign]` with `[network]`, validated) and
+    /// `[rate_limit]`, pacing to `burst` requests per burst window.
     ///
     /// # Errors
     /// `ConfigError` when the proxy or CA file is unusable.
-    pub fn new(cfg: &Config) -> Result<Self, ConfigError> {
-        let client = client::build(cfg)?;
-        let rl = &cfg.rate_limit;
+    pub fn new(client: &ClientSettings<'_>, limits: &RateLimitConfig, burst: u32) -> Result<Self, ConfigError> {
         Ok(Self {
-            client,
-            pacer: Pacer::new(rl.requests_per_hour.get(), cfg.burst(), rl.burst_window.get()),
-            policy: RetryPolicy {
-                max_retries: rl.max_retries.get(),
-                initial_backoff: rl.initial_backoff.get(),
-                max_backoff: rl.max_backoff.get(),
-                max_wait: rl.max_wait.get(),
-            },
+            client: build_client(client)?,
+            pacer: limits.pacer(burst),
+            policy: limits.retry_policy(),
             trace: trace::global(),
         })
     }
