@@ -137,7 +137,7 @@ impl std::fmt::Debug for Reply {
 impl Reply {
     /// A short, printable excerpt of the body for error messages.
     pub fn excerpt(&self) -> String {
-        excerpt(&self.body)
+        redact::excerpt(&self.body)
     }
 
     /// ` (trace token X)` when DocuSign sent `X-DocuSign-TraceToken`.
@@ -154,19 +154,8 @@ impl Reply {
 /// hold an access token (even a truncated one).
 fn quote(budget: Budget, body: &[u8]) -> String {
     match budget {
-        Budget::Paced => excerpt(body),
+        Budget::Paced => redact::excerpt(body),
         Budget::Free => format!("<{} bytes, not shown: an OAuth reply may hold a token>", body.len()),
-    }
-}
-
-/// A short, printable excerpt of a reply body (300 characters at most).
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.chars().count() > 300 {
-        format!("{}…", text.chars().take(300).collect::<String>())
-    } else {
-        text.to_owned()
     }
 }
 
@@ -429,7 +418,7 @@ impl Failure {
 }
 
 /// reqwest's error with its causes (the URL it names carries no secret).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {

@@ -16,7 +16,7 @@ use tracing::warn;
 use super::Compression;
 use super::error::HttpSinkError;
 use super::setup::Credential;
-use crate::http::excerpt;
+use crate::http::redact::excerpt;
 use crate::http::retry::{is_retryable_error, is_retryable_status, retry_after};
 use crate::http::{Retry, RetryPolicy};
 

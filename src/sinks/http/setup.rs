@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{AuthStrategy, Headers, HttpAuthConfig, HttpSinkConfig};
 use crate::config::ConfigError;
 use crate::http::ClientSettings;
+use crate::http::redact;
 use crate::http::tls::warn_if_shared;
 
 /// Headers the sink sets itself; a custom header must not override them.
@@ -80,14 +81,7 @@ impl Credential {
 
     /// `text` with every occurrence of the secret cut out (a receiver may echo what it got).
     pub(super) fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in &self.hide {
-            let s = s.expose_secret();
-            if s.len() >= 4 {
-                out = out.replace(s, "<redacted>");
-            }
-        }
-        out
+        redact::cut_secrets(text, self.hide.iter().map(ExposeSecret::expose_secret))
     }
 }
 
