@@ -22,6 +22,7 @@ use serde::Deserialize;
 use crate::http::ClientSettings;
 
 pub use crate::http::{NetworkConfig, RateLimitConfig};
+pub use crate::sinks::SinkConfig;
 pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use docusign::{DocusignConfig, Environment};
 pub use monitoring::{MetricsConfig, StatusConfig};
@@ -52,7 +53,7 @@ pub struct Config {
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
     /// Where normalized lines go; several sinks fan out. Default: one stdout sink.
-    #[serde(default = "default_sinks")]
+    #[serde(default = "crate::sinks::default_sinks")]
     pub sinks: Vec<SinkConfig>,
     /// The built-in simulator used by `environment = "demo"`.
     #[serde(default)]
@@ -206,20 +207,6 @@ impl Default for StateConfig {
     }
 }
 
-/// One `[[sinks]]` entry, chosen by its `type`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SinkConfig {
-    /// JSON lines on standard output.
-    Stdout(crate::sinks::StdoutSinkConfig),
-    /// JSON lines appended to a file, fsynced before confirming.
-    File(crate::sinks::file::FileSinkConfig),
-    /// RFC 5424/3164 over TCP, TLS, RELP or UDP (boxed: far larger than the other variants).
-    Syslog(Box<crate::sinks::syslog::SyslogSinkConfig>),
-    /// Batched POSTs: NDJSON, Splunk HEC, Elasticsearch bulk (boxed, likewise).
-    Http(Box<crate::sinks::http::HttpSinkConfig>),
-}
-
 /// `[demo]`: the simulator that stands in for DocuSign when `environment = "demo"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -274,9 +261,6 @@ fn default_ledger() -> Bounded<1000, 10_000_000> {
 fn default_tenant_concurrency() -> Bounded<1, 64> {
     Bounded::<1, 64>::new(4).unwrap_or_else(|_| unreachable!())
 }
-fn default_sinks() -> Vec<SinkConfig> {
-    vec![SinkConfig::Stdout(crate::sinks::StdoutSinkConfig::default())]
-}
 fn default_demo_period() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
 }
@@ -323,16 +307,7 @@ impl Config {
                 "enables no source: set sources.customer_events.enabled or sources.user_data.enabled",
             ));
         }
-        if self.sinks.is_empty() {
-            return Err(invalid("sinks", "is empty: configure at least one [[sinks]]"));
-        }
-        for (i, sink) in self.sinks.iter().enumerate() {
-            match sink {
-                SinkConfig::Http(h) => h.validate(&format!("http[{i}]"))?,
-                SinkConfig::Syslog(s) => crate::sinks::syslog::validate(&format!("syslog[{i}]"), s)?,
-                SinkConfig::Stdout(_) | SinkConfig::File(_) => {}
-            }
-        }
+        crate::sinks::validate(&self.sinks)?;
         self.validate_tenants()?;
         self.network.validate(self.docusign.proxy.as_ref(), self.docusign.ca_file.as_deref())?;
         let scopes = self.scopes();

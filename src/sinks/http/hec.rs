@@ -22,11 +22,11 @@ use tracing::debug;
 
 use super::client::{Client, Ctx, Reply, Verdict, judge_status};
 use super::error::HttpSinkError;
-use crate::config::HttpUrl;
 use crate::http::redact::url_for_logs;
 use crate::http::retry::retry_after;
 use crate::sinks::Line;
 use crate::sources::SourceKind;
+use crate::values::HttpUrl;
 
 /// The media type.
 pub(super) const CONTENT_TYPE: &str = "application/json";

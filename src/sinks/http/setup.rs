@@ -9,10 +9,10 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{AuthStrategy, Headers, HttpAuthConfig, HttpSinkConfig};
-use crate::config::ConfigError;
 use crate::http::ClientSettings;
 use crate::http::redact;
 use crate::http::tls::warn_if_shared;
+use crate::values::ConfigError;
 
 /// Headers the sink sets itself; a custom header must not override them.
 const RESERVED: [&str; 7] = [

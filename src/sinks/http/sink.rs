@@ -19,10 +19,10 @@ use super::error::HttpSinkError;
 use super::hec::{self, Hec};
 use super::setup::{self, Credential};
 use super::{HttpSinkConfig, Preset, ndjson};
-use crate::config::ConfigError;
 use crate::http::RetryPolicy;
 use crate::http::redact::url_for_logs;
 use crate::sinks::{Batch, Sink, SinkError};
+use crate::values::ConfigError;
 
 /// The preset's encoding and settings.
 #[derive(Debug)]

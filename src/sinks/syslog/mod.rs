@@ -52,7 +52,7 @@ pub use config::{
 };
 
 use super::Sink;
-use crate::config::ConfigError;
+use crate::values::ConfigError;
 
 /// The largest UDP payload over IPv4; a longer `max_message_size` cannot travel as a datagram.
 const MAX_UDP_PAYLOAD: u32 = 65_507;

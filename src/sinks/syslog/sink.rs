@@ -55,7 +55,7 @@ impl SyslogSink {
             retry: RetryPolicy::backoff_only(cfg.max_retries.get(), cfg.initial_backoff.get(), cfg.max_backoff.get()),
             relp_window: usize::try_from(cfg.relp_window.get()).unwrap_or(usize::MAX),
             framing: cfg.framing.unwrap_or_default(),
-            udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, crate::config::Bounded::get),
+            udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, crate::values::Bounded::get),
         }
     }
 

@@ -10,8 +10,8 @@ use rustls_pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 use super::config::SyslogSinkConfig;
-use crate::config::ConfigError;
 use crate::http::tls::{self, ClientIdentity};
+use crate::values::ConfigError;
 
 /// What a TLS connection needs.
 #[derive(Clone)]
