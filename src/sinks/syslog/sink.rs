@@ -131,7 +131,7 @@ impl SyslogSink {
                 let before = done.iter().filter(|d| **d).count();
                 let mut pacer = Pacer::new(self.udp_rate);
                 let r = send_datagrams(&self.address, msgs, done, self.write_timeout, &mut pacer).await;
-                crate::metrics::udp_datagrams_sent(&self.name, done.iter().filter(|d| **d).count() - before);
+                super::count_udp_datagrams(&self.name, done.iter().filter(|d| **d).count() - before);
                 r
             }
         }
