@@ -5,10 +5,10 @@
 //! [`crate::exit::Exit`], re-exported here.
 
 use crate::auth::AuthError;
-use crate::config::ConfigError;
 use crate::http::ApiError;
 use crate::sinks::SinkError;
 use crate::state::StoreError;
+use crate::values::ConfigError;
 
 pub use crate::exit::Exit;
 

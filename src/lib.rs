@@ -16,6 +16,12 @@
 //! `health` judges them for `status` and `/healthz` (`metrics`).
 //!
 //! `simulator` is a faithful stand-in for DocuSign (demo environment, tests); `demo` starts it.
+//!
+//! # Layers
+//! Leaves (`exit`, `values`, `shutdown`, `progress`) import nothing of ours; `http` (the one
+//! HTTP layer: client building, TLS files, retry policy, pacing, redaction, `--trace-http`)
+//! imports only leaves; `state` likewise; `sinks` own their config types and import neither
+//! `config` nor `error`. `error` gathers the area errors, and `config` the area config types.
 
 pub mod auth;
 pub mod cli;

@@ -7,6 +7,9 @@
 //! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
 //! - `monitoring.rs`: `[status]` and `[metrics]`.
 //! - `paths.rs`: relative paths resolve against the config file's folder.
+//! - `crate::http`: `[network]` and `[rate_limit]` ([`NetworkConfig`], [`RateLimitConfig`]);
+//!   `crate::sinks`: `[[sinks]]` ([`SinkConfig`] and each sink's table). Re-exported here;
+//!   this module imports them, never the reverse.
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
