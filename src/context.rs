@@ -3,13 +3,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::api::Api;
 use crate::auth::{Grant, PrivateKey, SealedStore};
 use crate::config::{Config, Environment, Tenant};
 use crate::connectors::docusign::{self, Session};
 use crate::core::source::Source;
 use crate::demo::Demo;
 use crate::error::Error;
+use crate::http::Api;
 use crate::state::Store;
 
 /// Resolved endpoints.
@@ -115,7 +115,7 @@ impl Context {
         let sealed = store.map(SealedStore::open).transpose()?;
         let client =
             docusign::Client::with_jwt_grant(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, sealed);
-        let api = Api::new(&cfg)?;
+        let api = Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst())?;
         Ok(Self { tenant, tag, cfg, endpoints, session: Arc::new(Session { api, client }), demo })
     }
 }

@@ -1,14 +1,14 @@
 //! The top-level error.
 //!
-//! Every area has its own `thiserror` enum; they meet here in [`Error`], and
-//! [`Error::exit_code`] is the single place that maps a failure to a process exit code (the
-//! codes themselves are [`Exit`], in `exit`).
+//! Every area has its own `thiserror` enum with its own `exit_code()`; they meet here in
+//! [`Error`], whose [`Error::exit_code`] only delegates. The codes themselves are
+//! [`crate::exit::Exit`], re-exported here.
 
-use crate::api::ApiError;
 use crate::auth::AuthError;
-use crate::config::ConfigError;
+use crate::http::ApiError;
 use crate::sinks::SinkError;
 use crate::state::StoreError;
+use crate::values::ConfigError;
 
 pub use crate::exit::Exit;
 
@@ -54,10 +54,10 @@ impl Error {
     /// The exit code this error ends the process with.
     pub fn exit_code(&self) -> Exit {
         match self {
-            Error::Config(_) => Exit::Config,
+            Error::Config(e) => e.exit_code(),
             Error::Auth(e) => e.exit_code(),
             Error::Api(e) => e.exit_code(),
-            Error::Sink(_) => Exit::Sink,
+            Error::Sink(e) => e.exit_code(),
             Error::Store(e) => e.exit_code(),
             Error::Unhealthy(_) => Exit::Unhealthy,
             Error::Internal(_) => Exit::Internal,

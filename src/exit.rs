@@ -1,9 +1,10 @@
-//! The exit-code table: one code per failure class, so a timer or a monitoring check can tell
-//! failures apart without parsing logs. A leaf: each area's error picks its code from here.
+//! The process exit codes, one per failure class. Every area error maps itself onto one of
+//! these; `error::Error::exit_code` only delegates.
 
 use std::process::ExitCode;
 
-/// Exit codes, documented in README.
+/// Exit codes, documented in README. Distinct per failure class so a timer or a monitoring
+/// check can tell them apart without parsing logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {

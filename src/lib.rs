@@ -3,8 +3,8 @@
 //!
 //! # Architecture (data flow)
 //! 1. `main` parses the CLI (`cli`), loads the strict `config`, takes the state lock and
-//!    opens the `state` store, and builds the `context`: `api` (reqwest + governor), an `auth`
-//!    token source, and the DocuSign client over both (`connectors::docusign`).
+//!    opens the `state` store, and builds the `context`: the `http` client (reqwest + governor),
+//!    an `auth` token source, and the DocuSign client over both (`connectors::docusign`).
 //! 2. `collector` takes each enabled source (`sources`), reads its checkpoint, and fetches one
 //!    page at a time through the paced, retrying client with a cached or fresh token.
 //! 3. Records are deduplicated against the ledger and turned into lines by `normalize`.
@@ -20,7 +20,6 @@
 //!
 //! `demo` starts the DocuSign simulator (the `esign-sim` crate) for `environment = "demo"`.
 
-pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod commands;
@@ -34,6 +33,7 @@ pub mod exit;
 pub mod failpoint;
 pub mod format;
 pub mod health;
+pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod observe;
@@ -42,3 +42,4 @@ pub mod shutdown;
 pub mod sinks;
 pub mod state;
 pub mod stream;
+pub mod values;

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     }
     esign_collector::progress::allow(cli.log_format == LogFormat::Text);
     if let Some(path) = &cli.trace_http
-        && let Err(e) = esign_collector::api::trace::install(path)
+        && let Err(e) = esign_collector::http::trace::install(path)
     {
         match cli.log_format {
             LogFormat::Text => eprintln!("esign-collector: error: {e}"),

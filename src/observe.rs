@@ -8,9 +8,9 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
-use crate::api::RunScope;
 use crate::core::collector::Report;
 use crate::error::Error;
+use crate::http::RunScope;
 use crate::metrics::{self, Tally};
 use crate::state::{RunOutcome, Store};
 use crate::stream::Stream;

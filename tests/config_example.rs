@@ -23,11 +23,12 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// Field names of the `pub struct …Config` structs in `src/config/` and `src/sinks/`.
+/// Field names of the `pub struct …Config` structs in `src/config/`, `src/sinks/` and `src/http/`.
 fn config_fields() -> Vec<String> {
     let mut files = Vec::new();
     rust_files(std::path::Path::new("src/config"), &mut files);
     rust_files(std::path::Path::new("src/sinks"), &mut files);
+    rust_files(std::path::Path::new("src/http"), &mut files);
     let mut out = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(path).unwrap();

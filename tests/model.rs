@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use esign_collector::api::ApiError;
 use esign_collector::connectors::docusign::MONITOR_EVENTS;
 use esign_collector::core::collector::{Collector, Commit, Options};
 use esign_collector::core::fanout::Fanout;
 use esign_collector::core::normalize::Fast;
 use esign_collector::core::source::{Page, Paging, Record, SinceStart, Source, Stream};
 use esign_collector::error::Error;
+use esign_collector::http::ApiError;
 use esign_collector::sinks::{Batch, Sink, SinkError};
 use esign_collector::state::Store;
 use proptest::prelude::*;

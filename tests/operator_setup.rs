@@ -41,7 +41,7 @@ fn a_log_level_that_is_no_level_is_refused_naming_the_levels() {
 #[test]
 fn log_levels_and_filter_directives_keep_working() {
     let h = Harness::start(backlog(5), 0);
-    for filter in ["WARN", "esign_collector=debug,info", "info,esign_collector::api=trace"] {
+    for filter in ["WARN", "esign_collector=debug,info", "info,esign_collector::http=trace"] {
         let out = h.cmd(&["--log-level", filter, "get-events", "--type", "customer-events"]).output().unwrap();
         assert_eq!(code(&out), 0, "--log-level {filter}: {}", stderr(&out));
     }

@@ -10,7 +10,7 @@ use tracing::info;
 
 use super::jwt::{self, Grant};
 use super::{AuthError, PrivateKey, SealedStore, Token, TokenCache, TokenSource, now};
-use crate::api::{Api, ApiError, Budget};
+use crate::http::{Api, ApiError, Budget};
 
 /// An OAuth error reply of the token endpoint (RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,8 +21,8 @@ mod seal;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use crate::api::{Api, ApiError};
 use crate::exit::Exit;
+use crate::http::{Api, ApiError};
 
 pub use cache::{SealedStore, Token, TokenCache};
 pub use jwt::Grant;

@@ -7,10 +7,10 @@ use std::io::Write;
 use serde_json::Value;
 use tracing::warn;
 
-use crate::api::ApiError;
 use crate::config::Tenant;
 use crate::context::Context;
 use crate::error::Error;
+use crate::http::ApiError;
 use crate::sinks::SinkError;
 
 /// Runs the command for every tenant in turn (a heading per tenant when there are several).

@@ -6,7 +6,6 @@ use futures_util::future::join_all;
 use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument, error, info, info_span};
 
-use crate::api::{RunScope, scoped};
 use crate::cli::FetchArgs;
 use crate::config::{Config, Tenant};
 use crate::context::Context;
@@ -14,6 +13,7 @@ use crate::core::collector::{Collector, Commit, Options, Report, since_plan};
 use crate::core::fanout::Fanout;
 use crate::core::source::Source;
 use crate::error::{Error, Exit};
+use crate::http::{RunScope, scoped};
 use crate::progress::Progress;
 use crate::sinks;
 use crate::state::{StateLock, Store};

@@ -2,68 +2,35 @@
 //! [`Config::validate`] for the checks that span several keys.
 //!
 //! # Architecture
-//! - `types.rs`: self-validating values (ranges, durations, URLs), so `toml` reports the
-//!   key and line of a bad value.
+//! - `crate::values`: self-validating values (ranges, durations, URLs), so `toml` reports
+//!   the key and line of a bad value, and [`ConfigError`] (re-exported here).
 //! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
 //! - `monitoring.rs`: `[status]` and `[metrics]`.
 //! - `paths.rs`: relative paths resolve against the config file's folder.
+//! - `crate::http`: `[network]` and `[rate_limit]` ([`NetworkConfig`], [`RateLimitConfig`]);
+//!   `crate::sinks`: `[[sinks]]` ([`SinkConfig`] and each sink's table). Re-exported here;
+//!   this module imports them, never the reverse.
 //! - this file: the other tables, loading and cross-field validation.
 
 mod docusign;
 mod monitoring;
-mod network;
 mod paths;
 mod tenants;
-mod types;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::http::ClientSettings;
+
+pub use crate::http::{NetworkConfig, RateLimitConfig};
+pub use crate::sinks::SinkConfig;
+pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use docusign::{DocusignConfig, Environment};
 pub use monitoring::{MetricsConfig, StatusConfig};
-pub use network::NetworkConfig;
 pub use paths::PATH_KEYS;
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
-pub use types::{Bounded, HttpUrl, HumanDuration};
-
-/// Configuration problems. Each names the file or the key at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The TOML is malformed, or a key is unknown, mistyped or out of range.
-    #[error("invalid config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// `toml`'s message, with line, column and key.
-        message: String,
-    },
-    /// Keys that are fine alone but wrong together.
-    #[error("invalid configuration: `{key}` {message}")]
-    Invalid {
-        /// Dotted key path, e.g. `docusign.user_id`.
-        key: String,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
-    /// A command-line value is wrong.
-    #[error("invalid argument {arg}: {message}")]
-    Argument {
-        /// The flag.
-        arg: String,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// The shortest `state.interval`: DocuSign's tracking-data guide asks that an up-to-date
 /// Monitor stream is polled at most once a minute.
@@ -89,7 +56,7 @@ pub struct Config {
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
     /// Where normalized lines go; several sinks fan out. Default: one stdout sink.
-    #[serde(default = "default_sinks")]
+    #[serde(default = "crate::sinks::default_sinks")]
     pub sinks: Vec<SinkConfig>,
     /// The built-in simulator used by `environment = "demo"`.
     #[serde(default)]
@@ -254,62 +221,6 @@ impl Default for StateConfig {
     }
 }
 
-/// `[rate_limit]`: DocuSign's limits are per account and shared by every app on it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// Requests per hour this collector allows itself (DocuSign: 3000 per account).
-    #[serde(default = "default_per_hour")]
-    pub requests_per_hour: Bounded<1, 1_000_000>,
-    /// Requests per burst window (DocuSign: 200 on demo, 500 on production). Default by environment.
-    #[serde(default)]
-    pub burst: Option<Bounded<1, 100_000>>,
-    /// The burst window.
-    #[serde(default = "default_burst_window")]
-    pub burst_window: HumanDuration,
-    /// Retries of one request after 429, 5xx, timeouts or connection errors.
-    #[serde(default = "default_retries")]
-    pub max_retries: Bounded<0, 20>,
-    /// First backoff; it doubles per retry, with jitter.
-    #[serde(default = "default_initial_backoff")]
-    pub initial_backoff: HumanDuration,
-    /// Longest backoff between retries.
-    #[serde(default = "default_max_backoff")]
-    pub max_backoff: HumanDuration,
-    /// Longest wait the collector accepts from `Retry-After` or `X-RateLimit-Reset`; a longer
-    /// one ends the run as unavailable (the checkpoint is safe) instead of hanging a timer.
-    #[serde(default = "default_max_wait")]
-    pub max_wait: HumanDuration,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            requests_per_hour: default_per_hour(),
-            burst: None,
-            burst_window: default_burst_window(),
-            max_retries: default_retries(),
-            initial_backoff: default_initial_backoff(),
-            max_backoff: default_max_backoff(),
-            max_wait: default_max_wait(),
-        }
-    }
-}
-
-/// One `[[sinks]]` entry, chosen by its `type`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SinkConfig {
-    /// JSON lines on standard output.
-    Stdout(crate::sinks::StdoutSinkConfig),
-    /// JSON lines appended to a file, fsynced before confirming.
-    File(crate::sinks::file::FileSinkConfig),
-    /// RFC 5424/3164 over TCP, TLS, RELP or UDP (boxed: far larger than the other variants).
-    Syslog(Box<crate::sinks::syslog::SyslogSinkConfig>),
-    /// Batched POSTs: NDJSON, Splunk HEC, Elasticsearch bulk (boxed, likewise).
-    Http(Box<crate::sinks::http::HttpSinkConfig>),
-}
-
 /// `[demo]`: the simulator that stands in for DocuSign when `environment = "demo"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -364,27 +275,6 @@ fn default_ledger() -> Bounded<1000, 10_000_000> {
 fn default_tenant_concurrency() -> Bounded<1, 64> {
     Bounded::<1, 64>::new(4).unwrap_or_else(|_| unreachable!())
 }
-fn default_per_hour() -> Bounded<1, 1_000_000> {
-    Bounded::<1, 1_000_000>::new(3000).unwrap_or_else(|_| unreachable!())
-}
-fn default_burst_window() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_retries() -> Bounded<0, 20> {
-    Bounded::<0, 20>::new(5).unwrap_or_else(|_| unreachable!())
-}
-fn default_initial_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(1))
-}
-fn default_max_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(60))
-}
-fn default_max_wait() -> HumanDuration {
-    HumanDuration(Duration::from_secs(900))
-}
-fn default_sinks() -> Vec<SinkConfig> {
-    vec![SinkConfig::Stdout(crate::sinks::StdoutSinkConfig::default())]
-}
 fn default_demo_period() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
 }
@@ -431,18 +321,9 @@ impl Config {
                 "enables no source: set sources.customer_events.enabled or sources.user_data.enabled",
             ));
         }
-        if self.sinks.is_empty() {
-            return Err(invalid("sinks", "is empty: configure at least one [[sinks]]"));
-        }
-        for (i, sink) in self.sinks.iter().enumerate() {
-            match sink {
-                SinkConfig::Http(h) => h.validate(&format!("http[{i}]"))?,
-                SinkConfig::Syslog(s) => crate::sinks::syslog::validate(&format!("syslog[{i}]"), s)?,
-                SinkConfig::Stdout(_) | SinkConfig::File(_) => {}
-            }
-        }
+        crate::sinks::validate(&self.sinks)?;
         self.validate_tenants()?;
-        self.network.validate(&self.docusign)?;
+        self.network.validate(self.docusign.proxy.as_ref(), self.docusign.ca_file.as_deref())?;
         let scopes = self.scopes();
         for needed in self.required_scopes() {
             if !scopes.iter().any(|s| s == needed) {
@@ -452,13 +333,7 @@ impl Config {
                 ));
             }
         }
-        let rl = &self.rate_limit;
-        if rl.initial_backoff.get() > rl.max_backoff.get() {
-            return Err(invalid("rate_limit.initial_backoff", "is longer than rate_limit.max_backoff"));
-        }
-        if rl.burst_window.get().is_zero() {
-            return Err(invalid("rate_limit.burst_window", "must be longer than zero"));
-        }
+        self.rate_limit.validate()?;
         if self.state.interval.get() < MIN_INTERVAL {
             return Err(invalid(
                 "state.interval",
@@ -504,6 +379,24 @@ impl Config {
     /// The scopes requested: the configured ones, or the minimum.
     pub fn scopes(&self) -> Vec<String> {
         self.docusign.scopes.clone().unwrap_or_else(|| self.required_scopes().into_iter().map(str::to_owned).collect())
+    }
+
+    /// The DocuSign client's settings: `[docusign]`'s timeout, proxy and trust keys with
+    /// `[network]`'s.
+    pub fn client_settings(&self) -> ClientSettings<'_> {
+        let (d, n) = (&self.docusign, &self.network);
+        ClientSettings {
+            table: "docusign",
+            timeout: d.timeout.get(),
+            connect_timeout: n.connect_timeout(d.timeout.get()),
+            follow_redirects: true,
+            proxy: d.proxy.as_ref(),
+            no_proxy: &n.no_proxy,
+            ca_file: d.ca_file.as_deref(),
+            ca_file_only: n.ca_file_only,
+            client_cert: None,
+            insecure_skip_verify: d.insecure_skip_verify,
+        }
     }
 
     /// Requests per burst window: configured, or DocuSign's published value for the environment.

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::{Batch, Sink, SinkError};
-use crate::config::ConfigError;
+use crate::values::ConfigError;
 
 /// `[[sinks]] type = "file"`.
 #[derive(Debug, Clone, Deserialize)]

@@ -3,10 +3,17 @@
 //! acknowledged, or answered 2xx). The collector commits the checkpoint only after every
 //! configured sink returned `Ok`.
 //!
+//! Sinks own their configuration types ([`SinkConfig`] and each `*SinkConfig`); `config`
+//! imports them, never the reverse. Below `config` and `error`, sinks name their setup
+//! problems with `crate::values::ConfigError`.
+//!
 //! # Architecture
 //! - this file: the [`Sink`] trait, [`Batch`], [`SinkError`], building the configured sinks.
+//! - `config.rs`: [`SinkConfig`] (one `[[sinks]]` entry), the stdout sink's table, checks.
 //! - `writer.rs`: a sink over any `Write` (stdout today; files reuse it).
+//! - `file.rs`, `syslog/`, `http/`: the other sinks, each with its config table.
 
+mod config;
 pub mod file;
 pub mod http;
 pub mod syslog;
@@ -16,10 +23,12 @@ mod writer;
 
 use async_trait::async_trait;
 
-use crate::config::{ConfigError, SinkConfig};
-use crate::format::{Format, FormatOptions};
-use crate::stream::Stream;
+use crate::exit::Exit;
 
+use crate::stream::Stream;
+use crate::values::ConfigError;
+
+pub use config::{Output, SinkConfig, StdoutSinkConfig, default_sinks, validate};
 pub use writer::WriterSink;
 
 /// Sink problems: the page is not confirmed and the checkpoint stays.
@@ -33,6 +42,13 @@ pub enum SinkError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl SinkError {
+    /// Every sink failure ends the process with the same code: the checkpoint did not move.
+    pub fn exit_code(&self) -> Exit {
+        Exit::Sink
+    }
 }
 
 /// One output line.
@@ -68,35 +84,6 @@ pub trait Sink: Send {
     async fn send(&mut self, batch: &Batch) -> Result<(), SinkError>;
 }
 
-/// `[[sinks]] type = "stdout"`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StdoutSinkConfig {
-    /// What each line is: `raw` (the record as it came plus our fields), `ecs` or `ocsf`
-    /// (see docs/mapping.md).
-    #[serde(default)]
-    pub format: Format,
-    /// With `ecs` or `ocsf`: keep the raw line in `event.original` / `raw_data`.
-    #[serde(default)]
-    pub include_original: bool,
-}
-
-/// A sink's output: its format and options.
-pub type Output = (Format, FormatOptions);
-
-impl SinkConfig {
-    /// The format this sink writes.
-    pub fn output(&self) -> Output {
-        let (format, include_original) = match self {
-            SinkConfig::Stdout(c) => (c.format, c.include_original),
-            SinkConfig::File(c) => (c.format, c.include_original),
-            SinkConfig::Syslog(c) => (c.format, c.include_original),
-            SinkConfig::Http(c) => (c.format, c.include_original),
-        };
-        (format, FormatOptions { include_original })
-    }
-}
-
 /// Builds the configured sinks.
 ///
 /// # Errors
@@ -105,12 +92,12 @@ pub fn build(cfgs: &[SinkConfig]) -> Result<Vec<Box<dyn Sink>>, ConfigError> {
     cfgs.iter()
         .enumerate()
         .map(|(i, c)| -> Result<Box<dyn Sink>, ConfigError> {
-            // Named by type and position, e.g. `syslog[1]`, in logs and errors.
+            let name = c.name(i);
             Ok(match c {
-                SinkConfig::Stdout(_) => Box::new(WriterSink::new("stdout", std::io::stdout())),
-                SinkConfig::File(f) => Box::new(file::FileSink::open(&format!("file[{i}]"), f)?),
-                SinkConfig::Syslog(s) => syslog::build(&format!("syslog[{i}]"), s)?,
-                SinkConfig::Http(h) => http::build(&format!("http[{i}]"), h)?,
+                SinkConfig::Stdout(_) => Box::new(WriterSink::new(&name, std::io::stdout())),
+                SinkConfig::File(f) => Box::new(file::FileSink::open(&name, f)?),
+                SinkConfig::Syslog(s) => syslog::build(&name, s)?,
+                SinkConfig::Http(h) => http::build(&name, h)?,
             })
         })
         .collect()

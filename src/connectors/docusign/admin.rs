@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{ADMIN_USERS, Session};
-use crate::api::ApiError;
 use crate::config::UserDataConfig;
 use crate::core::source::{Page, Paging, SinceStart, Source, Stream};
 use crate::error::Error;
+use crate::http::ApiError;
 
 /// The stored cursor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,9 +6,9 @@ use serde_json::Value;
 use tracing::info;
 
 use super::consent::{self, VENDOR};
-use crate::api::{Api, ApiError, Budget};
 use crate::auth::{AuthError, Grant, JwtGrant, PrivateKey, SealedStore, TokenSource};
 use crate::error::Error;
+use crate::http::{Api, ApiError, Budget};
 
 /// Sends authenticated requests to DocuSign.
 #[derive(Debug)]

@@ -20,10 +20,10 @@ use serde_json::{Map, Value, json};
 
 use std::sync::Arc;
 
-use crate::api::Api;
 use crate::config::Config;
 use crate::core::source::{Page, Record, Source, Stream};
 use crate::error::Error;
+use crate::http::Api;
 use crate::stream::{Actor, Identity};
 
 /// What DocuSign's sources share to reach its APIs.
@@ -126,7 +126,7 @@ pub fn enabled(cfg: &Config, session: &Arc<Session>, monitor_base: &str, admin_b
 /// `ApiError::Malformed` when the body is not a stream reply.
 pub fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: &str) -> Result<Page, Error> {
     let reply = monitor::read(body)
-        .map_err(|message| crate::api::ApiError::Malformed { what: "Monitor stream".into(), message })?;
+        .map_err(|message| crate::http::ApiError::Malformed { what: "Monitor stream".into(), message })?;
     monitor::parse(reply, api, cursor, None)
 }
 

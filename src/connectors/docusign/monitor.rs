@@ -14,11 +14,11 @@ use serde_json::{Map, Value};
 use tracing::warn;
 
 use super::{MONITOR_EVENTS, Session};
-use crate::api::ApiError;
 use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::core::normalize::{Fast, parse_time};
 use crate::core::source::{Page, Paging, Record, SinceStart, Source, Stream, iso, unreadable_cursor};
 use crate::error::Error;
+use crate::http::ApiError;
 
 /// The stored cursor: DocuSign's opaque `endCursor`, or an ISO time to start from, and `at`:
 /// the newest event timestamp read so far. Every event not yet read was ingested after the

@@ -12,8 +12,8 @@ use tracing::{debug, info, warn};
 
 use super::fanout::Fanout;
 use super::source::{SinceStart, Source, Stream, iso};
-use crate::api::ApiError;
 use crate::error::Error;
+use crate::http::ApiError;
 use crate::sinks::Batch;
 use crate::state::Store;
 

@@ -15,10 +15,10 @@ use serde_json::Value;
 
 use super::client::{Ctx, Reply, Verdict, judge_status};
 use super::error::HttpSinkError;
-use crate::api::retry::{is_retryable_status, retry_after};
-use crate::config::HttpUrl;
+use crate::http::retry::{is_retryable_status, retry_after};
 use crate::sinks::Line;
 use crate::stream::Stream;
+use crate::values::HttpUrl;
 
 /// The media type.
 pub(super) const CONTENT_TYPE: &str = "application/x-ndjson";

@@ -1,6 +1,6 @@
 //! One request's tries: compress, POST, let the preset judge the reply, back off and retry
-//! what a later try may cure. The loop has the shape of `crate::api::Api::execute` and uses
-//! the same rules (`crate::api::retry`): 408/429/5xx and transport errors are retried with
+//! what a later try may cure. The loop has the shape of `crate::http::Api::execute` and uses
+//! the same rules (`crate::http::retry`): 408/429/5xx and transport errors are retried with
 //! jittered exponential backoff, a `Retry-After` replaces the backoff, and a `Retry-After`
 //! beyond `max_wait` ends the page at once instead of blocking the run.
 
@@ -16,8 +16,9 @@ use tracing::warn;
 use super::Compression;
 use super::error::HttpSinkError;
 use super::setup::Credential;
-use crate::api::excerpt;
-use crate::api::retry::{backoff, is_retryable_error, is_retryable_status, retry_after};
+use crate::http::redact::excerpt;
+use crate::http::retry::{is_retryable_error, is_retryable_status, retry_after};
+use crate::http::{Retry, RetryPolicy};
 
 /// A reply as received.
 #[derive(Debug)]
@@ -129,19 +130,6 @@ pub(super) fn judge_status(r: &Reply, ctx: &Ctx<'_>) -> Option<Verdict> {
         }),
         _ => Verdict::Fail(HttpSinkError::Refused { url: ctx.url.to_owned(), status: code, body: ctx.quote(&r.body) }),
     })
-}
-
-/// Retry settings.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct RetryPolicy {
-    /// Retries after the first try.
-    pub(super) max_retries: u32,
-    /// First backoff.
-    pub(super) initial_backoff: Duration,
-    /// Backoff cap.
-    pub(super) max_backoff: Duration,
-    /// Longest `Retry-After` honoured.
-    pub(super) max_wait: Duration,
 }
 
 /// The POSTing half of the sink.
@@ -268,20 +256,22 @@ impl Client {
                     }
                 },
             };
-            if attempt >= self.policy.max_retries {
-                return Err(Stop::Fail(HttpSinkError::Exhausted {
-                    url: self.shown.clone(),
-                    attempts: attempt + 1,
-                    pending: pending.len(),
-                    first_event: pending.first().map(|&i| ids(i).to_owned()).unwrap_or_default(),
-                    last: reason,
-                }));
-            }
-            let p = &self.policy;
-            let wait = wait.unwrap_or_else(|| backoff(attempt, p.initial_backoff, p.max_backoff));
-            if wait > p.max_wait {
-                return Err(Stop::Fail(HttpSinkError::WaitTooLong { url: self.shown.clone(), wait, max: p.max_wait }));
-            }
+            let wait = match self.policy.after(attempt, wait) {
+                Retry::After(wait) => wait,
+                Retry::Exhausted => {
+                    return Err(Stop::Fail(HttpSinkError::Exhausted {
+                        url: self.shown.clone(),
+                        attempts: attempt + 1,
+                        pending: pending.len(),
+                        first_event: pending.first().map(|&i| ids(i).to_owned()).unwrap_or_default(),
+                        last: reason,
+                    }));
+                }
+                Retry::TooLong(wait) => {
+                    let max = self.policy.max_wait;
+                    return Err(Stop::Fail(HttpSinkError::WaitTooLong { url: self.shown.clone(), wait, max }));
+                }
+            };
             warn!(
                 sink = %self.sink,
                 url = %self.shown,
@@ -308,6 +298,6 @@ impl Client {
 impl Client {
     /// reqwest's error with its causes, naming the URL as shown (without its query).
     pub(super) fn describe(&self, e: &reqwest::Error) -> String {
-        crate::api::describe(e).replace(self.url.as_str(), &self.shown)
+        crate::http::describe(e).replace(self.url.as_str(), &self.shown)
     }
 }

@@ -116,12 +116,3 @@ impl HttpSinkError {
         SinkError::Io { sink: sink.to_owned(), source: std::io::Error::other(self) }
     }
 }
-
-/// A URL fit for logs and errors: no query (HEC can take `?token=`). Credentials in the URL
-/// are refused by `validate`.
-pub(super) fn shown(u: &url::Url) -> String {
-    let mut u = u.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    u.to_string()
-}

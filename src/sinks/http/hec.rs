@@ -21,11 +21,12 @@ use serde::Deserialize;
 use tracing::debug;
 
 use super::client::{Client, Ctx, Reply, Verdict, judge_status};
-use super::error::{HttpSinkError, shown};
-use crate::api::retry::retry_after;
-use crate::config::HttpUrl;
+use super::error::HttpSinkError;
+use crate::http::redact::url_for_logs;
+use crate::http::retry::retry_after;
 use crate::sinks::Line;
 use crate::stream::Stream;
+use crate::values::HttpUrl;
 
 /// The media type.
 pub(super) const CONTENT_TYPE: &str = "application/json";
@@ -44,7 +45,7 @@ pub(super) fn endpoint(url: &HttpUrl) -> Result<url::Url, String> {
     } else {
         return Err(format!(
             "{}: the path must be empty or end in /services/collector/event (raw and other endpoints are not supported)",
-            shown(&u)
+            url_for_logs(&u)
         ));
     }
     Ok(u)
@@ -208,7 +209,7 @@ pub(super) async fn wait_for_acks(client: &Client, hec: &Hec, mut acks: Vec<u64>
         }
         let Some(left) = hec.ack_timeout.checked_sub(start.elapsed()).filter(|l| !l.is_zero()) else {
             return Err(HttpSinkError::AckTimeout {
-                url: shown(&hec.ack_url),
+                url: url_for_logs(&hec.ack_url),
                 unacked: acks.len(),
                 total,
                 waited: start.elapsed(),

@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Sink;
-use crate::config::{Bounded, ConfigError, HttpUrl, HumanDuration};
+use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 
 pub use error::HttpSinkError;
 pub use sink::HttpSink;

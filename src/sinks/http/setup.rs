@@ -7,10 +7,12 @@ use std::path::Path;
 use base64::Engine;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use tracing::warn;
 
 use super::{AuthStrategy, Headers, HttpAuthConfig, HttpSinkConfig};
-use crate::config::ConfigError;
+use crate::http::ClientSettings;
+use crate::http::redact;
+use crate::http::tls::warn_if_shared;
+use crate::values::ConfigError;
 
 /// Headers the sink sets itself; a custom header must not override them.
 const RESERVED: [&str; 7] = [
@@ -79,14 +81,7 @@ impl Credential {
 
     /// `text` with every occurrence of the secret cut out (a receiver may echo what it got).
     pub(super) fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in &self.hide {
-            let s = s.expose_secret();
-            if s.len() >= 4 {
-                out = out.replace(s, "<redacted>");
-            }
-        }
-        out
+        redact::cut_secrets(text, self.hide.iter().map(ExposeSecret::expose_secret))
     }
 }
 
@@ -114,29 +109,13 @@ fn read_secret(
     if !meta.is_file() {
         return Err((k, format!("{} is not a regular file", path.display())));
     }
-    warn_if_shared(sink, path, &meta);
+    warn_if_shared(&format!("sinks.{sink}.auth.{k}"), path, &meta);
     let text = std::fs::read_to_string(path).map_err(|e| (k, format!("cannot read {}: {e}", path.display())))?;
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err((k, format!("{} is empty", path.display())));
     }
     Ok(SecretString::from(trimmed.to_owned()))
-}
-
-/// A credential or key file others can read is worth a warning, not a refusal: container
-/// secret mounts (Docker 0444, Kubernetes 0644 by default) cannot be chmodded by the service,
-/// and these credentials usually only write to a SIEM, unlike the DocuSign signing key.
-fn warn_if_shared(sink: &str, path: &Path, meta: &std::fs::Metadata) {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        warn!(
-            sink,
-            path = %path.display(),
-            mode = format!("{mode:03o}"),
-            "A credential file is readable by group or others; restrict it with chmod 600 where you can."
-        );
-    }
 }
 
 /// Custom header names and values are valid and do not override the sink's own.
@@ -172,47 +151,17 @@ pub(super) fn header_map(h: &Headers) -> Result<HeaderMap, String> {
 /// # Errors
 /// `ConfigError::Invalid` naming the file key when a PEM cannot be read or used.
 pub(super) fn client(name: &str, cfg: &HttpSinkConfig) -> Result<reqwest::Client, ConfigError> {
-    let bad = |key: &str, message: String| ConfigError::Invalid { key: format!("sinks.{name}.{key}"), message };
     let timeout = cfg.timeout.get();
-    let mut b = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("esign-collector/", env!("CARGO_PKG_VERSION")));
-    if let Some(ca) = &cfg.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| bad("ca_file", format!("cannot read {}: {e}", ca.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| bad("ca_file", format!("{} is not a PEM certificate bundle: {e}", ca.display())))?;
-        if certs.is_empty() {
-            return Err(bad("ca_file", format!("{} holds no certificate", ca.display())));
-        }
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    if let (Some(cert), Some(key)) = (&cfg.cert_file, &cfg.key_file) {
-        let mut pem =
-            std::fs::read(cert).map_err(|e| bad("cert_file", format!("cannot read {}: {e}", cert.display())))?;
-        let meta =
-            std::fs::metadata(key).map_err(|e| bad("key_file", format!("cannot read {}: {e}", key.display())))?;
-        warn_if_shared(name, key, &meta);
-        let key_pem = std::fs::read(key).map_err(|e| bad("key_file", format!("cannot read {}: {e}", key.display())))?;
-        pem.push(b'\n');
-        pem.extend_from_slice(&key_pem);
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-            bad(
-                "cert_file",
-                format!("{} with {} is not a usable certificate and key: {e}", cert.display(), key.display()),
-            )
-        })?;
-        b = b.identity(id);
-    }
-    if cfg.insecure_skip_verify {
-        warn!(
-            sink = name,
-            "TLS certificate verification is OFF (insecure_skip_verify = true): anyone on the path can read credentials and events."
-        );
-        b = b.danger_accept_invalid_certs(true);
-    }
-    b.build().map_err(|e| bad("url", format!("cannot build the HTTP client: {e}")))
+    crate::http::build_client(&ClientSettings {
+        table: &format!("sinks.{name}"),
+        timeout,
+        connect_timeout: timeout.min(std::time::Duration::from_secs(10)),
+        follow_redirects: false,
+        proxy: None,
+        no_proxy: &[],
+        ca_file: cfg.ca_file.as_deref(),
+        ca_file_only: false,
+        client_cert: cfg.cert_file.as_deref().zip(cfg.key_file.as_deref()),
+        insecure_skip_verify: cfg.insecure_skip_verify,
+    })
 }

@@ -14,13 +14,15 @@ use reqwest::header::{HeaderName, HeaderValue};
 use tracing::{debug, info, warn};
 
 use super::bulk::{self, Bulk};
-use super::client::{Client, Ctx, Reply, RetryPolicy, Stop, Verdict};
-use super::error::{HttpSinkError, shown};
+use super::client::{Client, Ctx, Reply, Stop, Verdict};
+use super::error::HttpSinkError;
 use super::hec::{self, Hec};
 use super::setup::{self, Credential};
 use super::{HttpSinkConfig, Preset, ndjson};
-use crate::config::ConfigError;
+use crate::http::RetryPolicy;
+use crate::http::redact::url_for_logs;
 use crate::sinks::{Batch, Sink, SinkError};
+use crate::values::ConfigError;
 
 /// The preset's encoding and settings.
 #[derive(Debug)]
@@ -97,7 +99,7 @@ impl HttpSink {
                 (bulk::endpoint(&cfg.url, cfg.pipeline.as_deref()), bulk::CONTENT_TYPE, Format::Bulk(b))
             }
         };
-        let shown = shown(&url);
+        let shown = url_for_logs(&url);
         debug!(sink = name, url = %shown, preset = cfg.preset.key(), "HTTP sink ready.");
         Ok(Self {
             name: name.to_owned(),

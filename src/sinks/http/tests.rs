@@ -144,7 +144,7 @@ fn build_fails_on_unusable_credentials_and_files() {
     assert!(e.contains("sinks.http[0].ca_file"), "{e}");
     let junk = token_file(0o644, "not a pem");
     let e = build(format!("url = \"http://x\"\nca_file = {}", q(junk.path())));
-    assert!(e.contains("sinks.http[0].ca_file") && e.contains("holds no certificate"), "{e}");
+    assert!(e.contains("sinks.http[0].ca_file") && e.contains("holds no PEM certificate"), "{e}");
     let e = build(format!("url = \"http://x\"\ncert_file = {}\nkey_file = {}", q(junk.path()), q(junk.path())));
     assert!(e.contains("sinks.http[0].cert_file") && e.contains("not a usable certificate"), "{e}");
 }

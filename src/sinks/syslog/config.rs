@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Bounded, HumanDuration};
+use crate::values::{Bounded, HumanDuration};
 
 /// `[[sinks]] type = "syslog"`: RFC 5424 (or RFC 3164) messages over TCP, TLS, RELP or UDP.
 #[derive(Debug, Clone, Deserialize)]

@@ -32,6 +32,7 @@
 //! - `truncate.rs`: fitting an event into `max_message_size` with a marker.
 //! - `conn.rs`: connecting, TLS or not, the TCP/TLS confirmation, UDP datagrams.
 //! - `pace.rs`: spacing UDP datagrams to `udp_rate`.
+//! - `counters.rs`: what the sinks count for the metrics (UDP datagrams sent).
 //! - `tls.rs`: the rustls client built from `ca_file`, `cert_file`, `key_file`.
 //! - `relp_frame.rs`, `relp.rs`: the RELP frame codec and client session.
 //! - `sink.rs`: the [`Sink`] implementation: render once, deliver, retry with backoff.
@@ -39,6 +40,7 @@
 
 mod config;
 mod conn;
+mod counters;
 mod format;
 mod pace;
 mod relp;
@@ -47,12 +49,15 @@ mod sink;
 mod tls;
 mod truncate;
 
+pub(crate) use counters::count_udp_datagrams;
+pub use counters::{udp_datagram_counts, udp_datagrams};
+
 pub use config::{
     DEFAULT_UDP_RATE, Facility, Format, Framing, HostPort, SdId, Severity, SyslogName, SyslogSinkConfig, Transport,
 };
 
 use super::Sink;
-use crate::config::ConfigError;
+use crate::values::ConfigError;
 
 /// The largest UDP payload over IPv4; a longer `max_message_size` cannot travel as a datagram.
 const MAX_UDP_PAYLOAD: u32 = 65_507;

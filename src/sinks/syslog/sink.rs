@@ -14,7 +14,7 @@ use super::format::{Formatter, Message, Shape, newline_frame, octet_frame};
 use super::pace::Pacer;
 use super::relp::Session;
 use super::tls::TlsSettings;
-use crate::api::retry::backoff;
+use crate::http::{Retry, RetryPolicy};
 use crate::sinks::{Batch, Sink, SinkError};
 
 /// Event ids listed in one truncation warning; the rest are counted.
@@ -32,9 +32,8 @@ pub(super) struct SyslogSink {
     max_message_size: u32,
     connect_timeout: Duration,
     write_timeout: Duration,
-    max_retries: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
+    /// Reconnects after a failed delivery (no server asks for a pause here).
+    retry: RetryPolicy,
     relp_window: usize,
     framing: Framing,
     udp_rate: u32,
@@ -53,12 +52,10 @@ impl SyslogSink {
             max_message_size: cfg.max_message_size.get(),
             connect_timeout: cfg.connect_timeout.get(),
             write_timeout: cfg.write_timeout.get(),
-            max_retries: cfg.max_retries.get(),
-            initial_backoff: cfg.initial_backoff.get(),
-            max_backoff: cfg.max_backoff.get(),
+            retry: RetryPolicy::backoff_only(cfg.max_retries.get(), cfg.initial_backoff.get(), cfg.max_backoff.get()),
             relp_window: usize::try_from(cfg.relp_window.get()).unwrap_or(usize::MAX),
             framing: cfg.framing.unwrap_or_default(),
-            udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, crate::config::Bounded::get),
+            udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, crate::values::Bounded::get),
         }
     }
 
@@ -134,7 +131,7 @@ impl SyslogSink {
                 let before = done.iter().filter(|d| **d).count();
                 let mut pacer = Pacer::new(self.udp_rate);
                 let r = send_datagrams(&self.address, msgs, done, self.write_timeout, &mut pacer).await;
-                crate::metrics::udp_datagrams_sent(&self.name, done.iter().filter(|d| **d).count() - before);
+                super::count_udp_datagrams(&self.name, done.iter().filter(|d| **d).count() - before);
                 r
             }
         }
@@ -185,15 +182,15 @@ impl Sink for SyslogSink {
                     }
                     return Ok(());
                 }
-                Err(e) if tries > self.max_retries => {
-                    let message = format!(
-                        "{unconfirmed} of {} messages not confirmed after {tries} tries; last error: {e}",
-                        msgs.len()
-                    );
-                    return Err(self.err(io::Error::new(e.kind(), message)));
-                }
                 Err(e) => {
-                    let wait = backoff(tries - 1, self.initial_backoff, self.max_backoff);
+                    // Backoff only: a syslog receiver never asks for a pause.
+                    let Retry::After(wait) = self.retry.after(tries - 1, None) else {
+                        let message = format!(
+                            "{unconfirmed} of {} messages not confirmed after {tries} tries; last error: {e}",
+                            msgs.len()
+                        );
+                        return Err(self.err(io::Error::new(e.kind(), message)));
+                    };
                     warn!(
                         sink = %self.name,
                         error = %e,

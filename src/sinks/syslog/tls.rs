@@ -2,19 +2,16 @@
 //! the built-in Mozilla roots, an optional client certificate for mutual TLS, and the name
 //! the receiver's certificate must carry. Read once, when the sink is built.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::Resumption;
 use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio_rustls::TlsConnector;
-use tracing::warn;
 
 use super::config::SyslogSinkConfig;
-use crate::config::ConfigError;
+use crate::http::tls::{self, ClientIdentity};
+use crate::values::ConfigError;
 
 /// What a TLS connection needs.
 #[derive(Clone)]
@@ -35,46 +32,30 @@ fn invalid(name: &str, key: &str, message: String) -> ConfigError {
     ConfigError::Invalid { key: format!("sinks.{name}.{key}"), message }
 }
 
-fn certificates(name: &str, key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| invalid(name, key, format!("cannot read certificates from {}: {e}", path.display())))?;
-    if certs.is_empty() {
-        return Err(invalid(name, key, format!("{} holds no PEM certificate", path.display())));
-    }
-    Ok(certs)
-}
-
-/// Builds the TLS client from the config's files.
+/// Builds the TLS client from the config's files (read by `crate::http::tls`, as every
+/// client's are).
 ///
 /// # Errors
 /// `ConfigError::Invalid` naming the key whose file is unreadable or unusable.
 pub(super) fn settings(name: &str, cfg: &SyslogSinkConfig) -> Result<TlsSettings, ConfigError> {
+    let table = format!("sinks.{name}");
     let mut roots = RootCertStore::empty();
     match &cfg.ca_file {
+        // The receiver's own CA replaces the public roots: syslog receivers are private.
         Some(path) => {
-            for cert in certificates(name, "ca_file", path)? {
+            for cert in tls::ca_certificates(&format!("{table}.ca_file"), path)? {
                 roots.add(cert).map_err(|e| invalid(name, "ca_file", format!("{}: {e}", path.display())))?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(name, "transport", format!("TLS is unavailable: {e}")))?
         .with_root_certificates(roots);
     let mut config = match (&cfg.cert_file, &cfg.key_file) {
         (Some(cert), Some(key)) => {
-            let chain = certificates(name, "cert_file", cert)?;
-            let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                invalid(name, "key_file", format!("cannot read a PEM private key from {}: {e}", key.display()))
-            })?;
-            if let Ok(meta) = std::fs::metadata(key)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                warn!(sink = name, path = %key.display(), "The TLS client key file is readable by group or others; consider chmod 600.");
-            }
+            let (chain, private) = ClientIdentity::read(&table, cert, key)?.parts();
             builder
                 .with_client_auth_cert(chain, private)
                 .map_err(|e| invalid(name, "key_file", format!("does not match cert_file: {e}")))?

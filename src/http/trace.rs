@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use tracing::warn;
 
 use super::redact;
-use crate::config::ConfigError;
+use crate::values::ConfigError;
 
 static GLOBAL: OnceLock<Arc<HttpTrace>> = OnceLock::new();
 

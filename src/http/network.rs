@@ -2,9 +2,15 @@
 //! network, beyond the `[docusign]` keys `proxy`, `ca_file`, `insecure_skip_verify` and
 //! `timeout` (the whole-request timeout), which stay where they are.
 
+use std::path::Path;
+
 use serde::Deserialize;
 
-use super::{ConfigError, DocusignConfig, HumanDuration, invalid};
+use crate::values::{ConfigError, HttpUrl, HumanDuration};
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::invalid(key, message)
+}
 
 /// `[network]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,12 +32,12 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// Checks the keys against `[docusign]`.
+    /// Checks the keys against `[docusign]`'s `proxy` and `ca_file`.
     ///
     /// # Errors
     /// `ConfigError::Invalid` naming the key.
-    pub fn validate(&self, docusign: &DocusignConfig) -> Result<(), ConfigError> {
-        if !self.no_proxy.is_empty() && docusign.proxy.is_none() {
+    pub fn validate(&self, proxy: Option<&HttpUrl>, ca_file: Option<&Path>) -> Result<(), ConfigError> {
+        if !self.no_proxy.is_empty() && proxy.is_none() {
             return Err(invalid(
                 "network.no_proxy",
                 "applies to docusign.proxy, which is not set (a proxy from HTTPS_PROXY follows NO_PROXY)",
@@ -48,7 +54,7 @@ impl NetworkConfig {
         if self.connect_timeout.is_some_and(|t| t.get().is_zero()) {
             return Err(invalid("network.connect_timeout", "must be longer than zero"));
         }
-        if self.ca_file_only && docusign.ca_file.is_none() {
+        if self.ca_file_only && ca_file.is_none() {
             return Err(invalid(
                 "network.ca_file_only",
                 "needs docusign.ca_file: without it no certificate would be trusted",
@@ -69,30 +75,27 @@ fn is_cidr(h: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-    use std::path::Path;
+    use super::*;
 
-    fn parse(extra: &str) -> Result<Config, String> {
-        let text = format!("[docusign]\nenvironment = \"demo\"\n{extra}");
-        let cfg = Config::parse(&text, Path::new("t.toml")).map_err(|e| e.to_string())?;
-        cfg.network.validate(&cfg.docusign).map_err(|e| e.to_string())?;
-        Ok(cfg)
+    /// Parses a `[network]` table and checks it as `[docusign]` with `proxy` (set or not) would.
+    fn parse(text: &str, proxy: bool) -> Result<NetworkConfig, String> {
+        let n: NetworkConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let proxy = proxy.then(|| HttpUrl::try_from("http://p.example:3128".to_owned())).transpose()?;
+        n.validate(proxy.as_ref(), None).map_err(|e| e.to_string())?;
+        Ok(n)
     }
 
     #[test]
     fn network_keys_parse_and_check() {
-        let cfg = parse("proxy = \"http://p.example:3128\"\n[network]\nno_proxy = [\".corp\", \"10.0.0.0/8\"]\nconnect_timeout = \"3s\"\n")
-            .unwrap();
-        assert_eq!(cfg.network.connect_timeout(std::time::Duration::from_secs(30)).as_secs(), 3);
-        assert!(parse("[network]\nno_proxy = [\"x\"]\n").unwrap_err().contains("network.no_proxy"));
-        assert!(
-            parse("proxy = \"http://p.example:3128\"\n[network]\nno_proxy = [\"a b\"]\n")
-                .unwrap_err()
-                .contains("invalid entry")
-        );
-        assert!(parse("[network]\nca_file_only = true\n").unwrap_err().contains("docusign.ca_file"));
-        assert!(parse("[network]\nconnect_timeout = \"0s\"\n").is_err());
-        assert!(parse("[network]\nproxy = \"http://x\"\n").unwrap_err().contains("unknown field"));
-        assert_eq!(parse("").unwrap().network.connect_timeout(std::time::Duration::from_secs(5)).as_secs(), 5);
+        let n = parse("no_proxy = [\".corp\", \"10.0.0.0/8\"]\nconnect_timeout = \"3s\"\n", true).unwrap();
+        assert_eq!(n.connect_timeout(std::time::Duration::from_secs(30)).as_secs(), 3);
+        assert!(parse("no_proxy = [\"x\"]\n", false).unwrap_err().contains("network.no_proxy"));
+        assert!(parse("no_proxy = [\"a b\"]\n", true).unwrap_err().contains("invalid entry"));
+        assert!(parse("ca_file_only = true\n", false).unwrap_err().contains("docusign.ca_file"));
+        let with_ca: NetworkConfig = toml::from_str("ca_file_only = true\n").unwrap();
+        assert!(with_ca.validate(None, Some(Path::new("ca.pem"))).is_ok());
+        assert!(parse("connect_timeout = \"0s\"\n", false).is_err());
+        assert!(parse("proxy = \"http://x\"\n", false).unwrap_err().contains("unknown field"));
+        assert_eq!(parse("", false).unwrap().connect_timeout(std::time::Duration::from_secs(5)).as_secs(), 5);
     }
 }

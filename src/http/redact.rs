@@ -1,6 +1,8 @@
-//! Secret removal for the HTTP trace: header values, JSON and form fields, URL query
-//! parameters and anything shaped like a JWT, so a trace file can be attached to a support
-//! case. Bodies are also capped here, keeping their shape where they are JSON.
+//! Secret removal, for every HTTP client. For the trace: header values, JSON and form
+//! fields, URL query parameters and anything shaped like a JWT, so a trace file can be
+//! attached to a support case; bodies are also capped here, keeping their shape where they
+//! are JSON. For error messages: body excerpts, known secret values cut out of a reply that
+//! may echo them (the http sink's credential), URLs without their query.
 
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value};
@@ -20,6 +22,38 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// Elements kept of a long JSON array when a body is over [`BODY_LIMIT`].
 const ARRAY_KEEP: usize = 10;
+
+/// A short, printable excerpt of a reply body (300 characters at most), for error messages.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.chars().count() > 300 {
+        format!("{}…", text.chars().take(300).collect::<String>())
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `text` with every occurrence of each known secret value cut out (a receiver may echo what
+/// it got). Values under 4 characters are left alone: cutting them would mangle plain text.
+pub fn cut_secrets<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = text.to_owned();
+    for s in secrets {
+        if s.len() >= 4 {
+            out = out.replace(s, REDACTED);
+        }
+    }
+    out
+}
+
+/// A URL fit for logs and errors: without query and fragment (a query can carry a token,
+/// e.g. HEC's `?token=`).
+pub fn url_for_logs(u: &url::Url) -> String {
+    let mut u = u.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
 
 fn is_secret_key(k: &str) -> bool {
     SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k))
@@ -266,6 +300,13 @@ mod tests {
         assert_eq!(scrub_text("a?access_token=xyz&b=1"), "a?access_token=<redacted>&b=1");
         assert_eq!(scrub_text("my_access_token_count=3"), "my_access_token_count=3");
         assert_eq!(scrub_text("x eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln y"), "x <redacted jwt> y");
+    }
+
+    #[test]
+    fn known_secrets_and_queries_are_cut() {
+        assert_eq!(cut_secrets("got ab and abcd and abcd", ["ab", "abcd"]), "got ab and <redacted> and <redacted>");
+        let u = url::Url::parse("https://h.example:8088/services/collector?token=t#f").unwrap();
+        assert_eq!(url_for_logs(&u), "https://h.example:8088/services/collector");
     }
 
     #[test]

@@ -1,10 +1,64 @@
-//! Value types that validate themselves while the TOML is parsed, so that a bad value is
-//! reported by `toml` with its key, line and column.
+//! Config values that validate themselves while the TOML is parsed, so that a bad value is
+//! reported by `toml` with its key, line and column, and [`ConfigError`], the error of every
+//! configuration check. A leaf: every area's config types build on these without importing
+//! `config`.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::exit::Exit;
+
+/// Configuration problems. Each names the file or the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, or a key is unknown, mistyped or out of range.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// `toml`'s message, with line, column and key.
+        message: String,
+    },
+    /// Keys that are fine alone but wrong together.
+    #[error("invalid configuration: `{key}` {message}")]
+    Invalid {
+        /// Dotted key path, e.g. `docusign.user_id`.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A command-line value is wrong.
+    #[error("invalid argument {arg}: {message}")]
+    Argument {
+        /// The flag.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// `key` (a dotted path, e.g. `sinks.http[0].ca_file`) is wrong: `message` says how.
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), message: message.into() }
+    }
+
+    /// Every configuration problem ends the process with the same code.
+    pub fn exit_code(&self) -> Exit {
+        Exit::Config
+    }
+}
 
 /// A whole number within an inclusive range known at compile time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

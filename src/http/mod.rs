@@ -1,18 +1,28 @@
-//! The only HTTP client. Every call waits on the pacer, sends, classifies the reply, adapts
-//! to `Retry-After` and the rate-limit headers, and retries what a later try may cure.
+//! The one HTTP layer, shared by the DocuSign client and the sinks. It imports only leaf
+//! modules (`exit`, `values`, `shutdown`), never `config` or `error`: whoever owns a client's
+//! config keys gathers them into a [`ClientSettings`] and hands them in.
+//!
+//! [`Api`] is the DocuSign client: every call waits on the pacer, sends, classifies the
+//! reply, adapts to `Retry-After` and the rate-limit headers, and retries what a later try
+//! may cure.
 //!
 //! # Architecture
-//! - this file: [`Api`], the retry loop, errors.
-//! - `client.rs`: client construction (proxy, CA, timeouts) from `[docusign]` and `[network]`.
-//! - `ratelimit.rs`: governor quotas and server-requested pauses.
-//! - `retry.rs`: what is retryable and the backoff schedule.
+//! - this file: [`Api`], its retry loop, [`ApiError`].
+//! - `client.rs`: building a reqwest client (timeouts, redirects, proxy, trust, identity).
+//! - `tls.rs`: the one reader of CA bundles and client certificates (reqwest and rustls).
+//! - `network.rs`: the `[network]` table.
+//! - `ratelimit.rs`: the `[rate_limit]` table, governor quotas and server-requested pauses.
+//! - `retry.rs`: [`RetryPolicy`]: what is retryable and the backoff schedule.
+//! - `scope.rs`: a source run's counters and deadline.
 //! - `trace.rs`, `redact.rs`: `--trace-http`, every request and reply with secrets removed.
 
 mod client;
+mod network;
 mod ratelimit;
-mod redact;
-pub(crate) mod retry;
+pub mod redact;
+pub mod retry;
 mod scope;
+pub mod tls;
 pub mod trace;
 
 use std::time::Duration;
@@ -21,10 +31,13 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use tracing::{debug, warn};
 
-use crate::config::{Config, ConfigError};
-use crate::error::Exit;
+use crate::exit::Exit;
+use crate::values::ConfigError;
 
-pub use ratelimit::{Pacer, ServerBudget};
+pub use client::{ClientSettings, build_client};
+pub use network::NetworkConfig;
+pub use ratelimit::{Pacer, RateLimitConfig, ServerBudget};
+pub use retry::{Retry, RetryPolicy};
 pub use scope::{RunScope, scoped};
 
 /// DocuSign API problems.
@@ -124,7 +137,7 @@ impl std::fmt::Debug for Reply {
 impl Reply {
     /// A short, printable excerpt of the body for error messages.
     pub fn excerpt(&self) -> String {
-        excerpt(&self.body)
+        redact::excerpt(&self.body)
     }
 
     /// ` (trace token X)` when DocuSign sent `X-DocuSign-TraceToken`.
@@ -141,19 +154,8 @@ impl Reply {
 /// hold an access token (even a truncated one).
 fn quote(budget: Budget, body: &[u8]) -> String {
     match budget {
-        Budget::Paced => excerpt(body),
+        Budget::Paced => redact::excerpt(body),
         Budget::Free => format!("<{} bytes, not shown: an OAuth reply may hold a token>", body.len()),
-    }
-}
-
-/// A short, printable excerpt of a reply body (300 characters at most).
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.chars().count() > 300 {
-        format!("{}…", text.chars().take(300).collect::<String>())
-    } else {
-        text.to_owned()
     }
 }
 
@@ -188,29 +190,22 @@ pub struct Counters {
 pub struct Api {
     client: Client,
     pacer: Pacer,
-    max_retries: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    max_wait: Duration,
+    policy: RetryPolicy,
     /// `--trace-http`, when given.
     trace: Option<std::sync::Arc<trace::HttpTrace>>,
 }
 
 impl Api {
-    /// Builds the client from `[docusign]`, `[network]` and `[rate_limit]`.
+    /// Builds the client from its settings (`[docusign]` with `[network]`, validated) and
+    /// `[rate_limit]`, pacing to `burst` requests per burst window.
     ///
     /// # Errors
     /// `ConfigError` when the proxy or CA file is unusable.
-    pub fn new(cfg: &Config) -> Result<Self, ConfigError> {
-        let client = client::build(cfg)?;
-        let rl = &cfg.rate_limit;
+    pub fn new(client: &ClientSettings<'_>, limits: &RateLimitConfig, burst: u32) -> Result<Self, ConfigError> {
         Ok(Self {
-            client,
-            pacer: Pacer::new(rl.requests_per_hour.get(), cfg.burst(), rl.burst_window.get()),
-            max_retries: rl.max_retries.get(),
-            initial_backoff: rl.initial_backoff.get(),
-            max_backoff: rl.max_backoff.get(),
-            max_wait: rl.max_wait.get(),
+            client: build_client(client)?,
+            pacer: limits.pacer(burst),
+            policy: limits.retry_policy(),
             trace: trace::global(),
         })
     }
@@ -259,8 +254,8 @@ impl Api {
         loop {
             if budget == Budget::Paced {
                 if let Some(p) = self.pacer.pending_pause() {
-                    if p > self.max_wait {
-                        return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.max_wait });
+                    if p > self.policy.max_wait {
+                        return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.policy.max_wait });
                     }
                     if past_deadline(p) {
                         return Err(ApiError::OutOfTime { what: what.into() });
@@ -307,16 +302,20 @@ impl Api {
                     Failure::retry(format!("{what}: {}", describe(&e)))
                 }
             };
-            if attempt >= self.max_retries {
-                return Err(match failure.malformed {
-                    Some(message) => ApiError::Malformed { what: what.into(), message },
-                    None => ApiError::Unavailable { what: what.into(), attempts: attempt + 1, last: failure.message },
-                });
-            }
-            let wait = failure.wait.unwrap_or_else(|| retry::backoff(attempt, self.initial_backoff, self.max_backoff));
-            if wait > self.max_wait {
-                return Err(ApiError::WaitTooLong { what: what.into(), wait, max: self.max_wait });
-            }
+            let wait = match self.policy.after(attempt, failure.wait) {
+                Retry::After(wait) => wait,
+                Retry::Exhausted => {
+                    return Err(match failure.malformed {
+                        Some(message) => ApiError::Malformed { what: what.into(), message },
+                        None => {
+                            ApiError::Unavailable { what: what.into(), attempts: attempt + 1, last: failure.message }
+                        }
+                    });
+                }
+                Retry::TooLong(wait) => {
+                    return Err(ApiError::WaitTooLong { what: what.into(), wait, max: self.policy.max_wait });
+                }
+            };
             if past_deadline(wait) {
                 return Err(ApiError::OutOfTime { what: what.into() });
             }
@@ -419,7 +418,7 @@ impl Failure {
 }
 
 /// reqwest's error with its causes (the URL it names carries no secret).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {
