@@ -289,12 +289,12 @@ mod tests {
                 c.execute_batch(sql).unwrap();
             }
             c.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 4;")).unwrap();
-            c.execute("INSERT INTO checkpoints VALUES ('default', 'customer_events', '\"c4\"', 'x')", []).unwrap();
+            c.execute("INSERT INTO checkpoints VALUES ('default', 'test_events', '\"c4\"', 'x')", []).unwrap();
         }
         let mut s = Store::open(&p).unwrap();
         let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, 5);
-        assert_eq!(s.checkpoint("default", "customer_events").unwrap().unwrap().cursor, "\"c4\"");
+        assert_eq!(s.checkpoint("default", "test_events").unwrap().unwrap().cursor, "\"c4\"");
         assert_eq!(s.inbox_put("r", &[entry("a", "k1")], 10).unwrap(), Put::Stored { new: 1, queued: 0 });
     }
 }
