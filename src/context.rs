@@ -56,7 +56,13 @@ fn audience(base: &str) -> String {
 impl Context {
     /// The tenant's enabled sources, in the order a cycle collects them.
     pub fn sources(&self) -> Vec<Box<dyn Source>> {
-        docusign::enabled(&self.cfg, &self.session, &self.endpoints.monitor, &self.endpoints.admin)
+        docusign::enabled(
+            &self.cfg.docusign,
+            &self.cfg.sources,
+            &self.session,
+            &self.endpoints.monitor,
+            &self.endpoints.admin,
+        )
     }
 
     /// Builds one tenant's context. `store` enables the sealed token cache.
@@ -68,7 +74,6 @@ impl Context {
         let Tenant { name: tenant, cfg, named } = tenant;
         let tag = named.then(|| tenant.clone());
         let d = &cfg.docusign;
-        let api_gen = cfg.sources.customer_events.api;
         let (demo, key, mut endpoints) = if d.environment == Environment::Demo {
             let (demo, key) = Demo::start(&cfg).await?;
             let e = Endpoints {
@@ -85,7 +90,8 @@ impl Context {
                 (None, None, None) => return Err(Error::Internal("validated config has no key source".into())),
             };
             let env = d.environment;
-            let e = Endpoints { auth: env.auth_base(), monitor: env.monitor_base(api_gen), admin: env.admin_base() };
+            let e =
+                Endpoints { auth: env.auth_base(), monitor: cfg.sources.monitor_base(env), admin: env.admin_base() };
             (None, key, e)
         };
         if let Some(u) = &d.auth_base_url {

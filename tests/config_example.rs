@@ -23,12 +23,13 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// Field names of the `pub struct …Config` structs in `src/config/`, `src/sinks/` and `src/http/`.
+/// Field names of the `pub struct …Config` structs in `src/config/`, `src/sinks/`, `src/http/` and `src/connectors/`.
 fn config_fields() -> Vec<String> {
     let mut files = Vec::new();
     rust_files(std::path::Path::new("src/config"), &mut files);
     rust_files(std::path::Path::new("src/sinks"), &mut files);
     rust_files(std::path::Path::new("src/http"), &mut files);
+    rust_files(std::path::Path::new("src/connectors"), &mut files);
     let mut out = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(path).unwrap();

@@ -12,7 +12,6 @@
 //!   this module imports them, never the reverse.
 //! - this file: the other tables, loading and cross-field validation.
 
-mod docusign;
 mod monitoring;
 mod paths;
 mod tenants;
@@ -24,10 +23,12 @@ use serde::Deserialize;
 
 use crate::http::ClientSettings;
 
+pub use crate::connectors::docusign::config::{
+    CustomerEventsConfig, DocusignConfig, Environment, MonitorApi, SourcesConfig, UserDataConfig,
+};
 pub use crate::http::{NetworkConfig, RateLimitConfig};
 pub use crate::sinks::SinkConfig;
 pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
-pub use docusign::{DocusignConfig, Environment};
 pub use monitoring::{MetricsConfig, StatusConfig};
 pub use paths::PATH_KEYS;
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
@@ -74,114 +75,6 @@ pub struct Config {
     /// Prometheus metrics in `run` mode (off by default).
     #[serde(default)]
     pub metrics: MetricsConfig,
-}
-
-/// `[sources]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourcesConfig {
-    /// Monitor customer events.
-    #[serde(default)]
-    pub customer_events: CustomerEventsConfig,
-    /// Admin user records.
-    #[serde(default)]
-    pub user_data: UserDataConfig,
-}
-
-impl SourcesConfig {
-    /// Whether the source with config key `key` is enabled (an unknown key is not).
-    pub fn enabled(&self, key: &str) -> bool {
-        match key {
-            "customer_events" => self.customer_events.enabled,
-            "user_data" => self.user_data.enabled,
-            _ => false,
-        }
-    }
-}
-
-/// Which Monitor generation to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum MonitorApi {
-    /// Classic `GET {lens}/api/v2.0/datasets/monitor/stream` (answers `data[]`).
-    #[serde(rename = "v2")]
-    V2,
-    /// Current `GET {api}/v1/organizations/{organizationId}/stream` (answers `resultData[]`).
-    #[serde(rename = "org-stream")]
-    OrgStream,
-}
-
-/// `[sources.customer_events]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerEventsConfig {
-    /// Collect Monitor customer events.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// An explicit cap on the events one run reads (1..=2000, as XSOAR's); the rest comes next
-    /// run. Absent (the default): a run drains the stream within `state.max_run_time`.
-    #[serde(default)]
-    pub max_events_per_fetch: Option<Bounded<1, 2000>>,
-    /// Events asked for per request (`limit`); DocuSign allows up to 2000.
-    #[serde(default = "default_event_page")]
-    pub page_size: Bounded<1, 2000>,
-    /// How far back a brand-new checkpoint starts (DocuSign keeps 7 days in the stream).
-    #[serde(default = "default_first_fetch")]
-    pub first_fetch: HumanDuration,
-    /// Monitor generation.
-    #[serde(default = "default_monitor_api")]
-    pub api: MonitorApi,
-    /// With `sources.user_data` enabled: add `_user` (name, email, status, groups of the
-    /// event's user, from the last stored Admin record; no extra API call) to each event.
-    #[serde(default = "yes")]
-    pub enrich_users: bool,
-}
-
-impl Default for CustomerEventsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_events_per_fetch: None,
-            page_size: default_event_page(),
-            first_fetch: default_first_fetch(),
-            api: default_monitor_api(),
-            enrich_users: true,
-        }
-    }
-}
-
-/// `[sources.user_data]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserDataConfig {
-    /// Collect Admin user records (needs `organization_read user_read` consent).
-    #[serde(default)]
-    pub enabled: bool,
-    /// An explicit cap on the user records one run reads (1..=1250); the rest comes next run.
-    /// Absent (the default): a run reads the whole pass within `state.max_run_time`.
-    #[serde(default)]
-    pub max_users_per_fetch: Option<Bounded<1, 1250>>,
-    /// Users asked for per request (`take`); 250 is the ceiling known to work.
-    #[serde(default = "default_user_page")]
-    pub page_size: Bounded<1, 250>,
-    /// How far before the last complete window a changed-users query starts.
-    #[serde(default = "default_overlap")]
-    pub modified_overlap: HumanDuration,
-    /// How often to re-read every user instead of only the changed ones (catches what the
-    /// changed-only filter cannot, such as removed memberships).
-    #[serde(default = "default_full_snapshot")]
-    pub full_snapshot_every: HumanDuration,
-}
-
-impl Default for UserDataConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            max_users_per_fetch: None,
-            page_size: default_user_page(),
-            modified_overlap: default_overlap(),
-            full_snapshot_every: default_full_snapshot(),
-        }
-    }
 }
 
 /// `[state]`.
@@ -239,27 +132,6 @@ impl Default for DemoConfig {
     }
 }
 
-fn yes() -> bool {
-    true
-}
-fn default_event_page() -> Bounded<1, 2000> {
-    Bounded::<1, 2000>::new(2000).unwrap_or_else(|_| unreachable!())
-}
-fn default_first_fetch() -> HumanDuration {
-    HumanDuration(Duration::from_secs(7 * 86_400))
-}
-fn default_monitor_api() -> MonitorApi {
-    MonitorApi::OrgStream
-}
-fn default_user_page() -> Bounded<1, 250> {
-    Bounded::<1, 250>::new(250).unwrap_or_else(|_| unreachable!())
-}
-fn default_overlap() -> HumanDuration {
-    HumanDuration(Duration::from_secs(3600))
-}
-fn default_full_snapshot() -> HumanDuration {
-    HumanDuration(Duration::from_secs(7 * 86_400))
-}
 fn default_state_path() -> PathBuf {
     PathBuf::from("state/esign-collector.db")
 }
@@ -314,13 +186,7 @@ impl Config {
     /// # Errors
     /// `ConfigError::Invalid` naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let s = &self.sources;
-        if !s.customer_events.enabled && !s.user_data.enabled {
-            return Err(invalid(
-                "sources",
-                "enables no source: set sources.customer_events.enabled or sources.user_data.enabled",
-            ));
-        }
+        self.sources.validate()?;
         crate::sinks::validate(&self.sinks)?;
         self.validate_tenants()?;
         self.network.validate(self.docusign.proxy.as_ref(), self.docusign.ca_file.as_deref())?;
@@ -351,9 +217,9 @@ impl Config {
         Ok(())
     }
 
-    /// Whether customer events get `_user` from the stored Admin user records.
+    /// Whether events get `_user` from the stored snapshot records of their actor.
     pub fn enrich_users(&self) -> bool {
-        self.sources.customer_events.enrich_users && self.sources.user_data.enabled
+        self.sources.enrich()
     }
 
     /// Whether the source with config key `key` is enabled.
@@ -363,17 +229,12 @@ impl Config {
 
     /// Whether an enabled source needs the organization id.
     pub fn needs_organization(&self) -> bool {
-        let s = &self.sources;
-        s.user_data.enabled || (s.customer_events.enabled && s.customer_events.api == MonitorApi::OrgStream)
+        self.sources.needs_organization()
     }
 
     /// The minimal scopes the enabled sources need.
     pub fn required_scopes(&self) -> Vec<&'static str> {
-        let mut v = vec!["signature", "impersonation"];
-        if self.sources.user_data.enabled {
-            v.extend(["organization_read", "user_read"]);
-        }
-        v
+        self.sources.required_scopes()
     }
 
     /// The scopes requested: the configured ones, or the minimum.

@@ -167,7 +167,7 @@ impl Config {
 
     /// Checks every tenant's `[docusign]` as it will be used.
     pub(super) fn validate_tenants(&self) -> Result<(), ConfigError> {
-        let (org, account) = (self.needs_organization(), self.sources.user_data.enabled);
+        let (org, account) = (self.needs_organization(), self.sources.needs_account());
         if self.tenants.is_empty() {
             return self.docusign.validate(org, account);
         }

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::SinkConfig;
 use crate::format::{Format, FormatOptions};
+use crate::sinks::SinkConfig;
 use crate::sinks::{Batch, Line, Output, Sink, SinkError};
 
 /// Every configured sink behind one lock, shared by the tenants collected concurrently: a page

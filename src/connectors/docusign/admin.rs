@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::config::UserDataConfig;
 use super::{ADMIN_USERS, Session};
-use crate::config::UserDataConfig;
 use crate::core::source::{Page, Paging, SinceStart, Source, Stream};
 use crate::error::Error;
 use crate::http::ApiError;
@@ -65,7 +65,7 @@ impl AdminUsers {
             account_id: account_id.to_owned(),
             paging: Paging {
                 page_size: cfg.page_size.get(),
-                max_per_run: cfg.max_users_per_fetch.map(crate::config::Bounded::get),
+                max_per_run: cfg.max_users_per_fetch.map(crate::values::Bounded::get),
             },
             overlap: chrono::Duration::from_std(cfg.modified_overlap.get()).unwrap_or(chrono::Duration::hours(1)),
             full_every: chrono::Duration::from_std(cfg.full_snapshot_every.get()).unwrap_or(chrono::Duration::days(7)),

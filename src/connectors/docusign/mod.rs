@@ -12,6 +12,7 @@
 
 mod admin;
 mod client;
+pub mod config;
 mod consent;
 mod mapping;
 mod monitor;
@@ -20,11 +21,11 @@ use serde_json::{Map, Value, json};
 
 use std::sync::Arc;
 
-use crate::config::Config;
 use crate::core::source::{Page, Record, Source, Stream};
 use crate::error::Error;
 use crate::http::Api;
 use crate::stream::{Actor, Identity};
+use config::{DocusignConfig, SourcesConfig};
 
 /// What DocuSign's sources share to reach its APIs.
 #[derive(Debug)]
@@ -97,16 +98,21 @@ fn user_summary(rec: &Map<String, Value>) -> Map<String, Value> {
 
 /// The enabled sources, in a fixed order: users first, so the events of the same cycle are
 /// joined with the freshest user records.
-pub fn enabled(cfg: &Config, session: &Arc<Session>, monitor_base: &str, admin_base: &str) -> Vec<Box<dyn Source>> {
+pub fn enabled(
+    d: &DocusignConfig,
+    s: &SourcesConfig,
+    session: &Arc<Session>,
+    monitor_base: &str,
+    admin_base: &str,
+) -> Vec<Box<dyn Source>> {
     let mut v: Vec<Box<dyn Source>> = Vec::new();
-    let s = &cfg.sources;
     if s.user_data.enabled {
         v.push(Box::new(AdminUsers::new(
             session.clone(),
             &s.user_data,
             admin_base,
-            cfg.docusign.organization_id.as_deref().unwrap_or_default(),
-            cfg.docusign.account_id.as_deref().unwrap_or_default(),
+            d.organization_id.as_deref().unwrap_or_default(),
+            d.account_id.as_deref().unwrap_or_default(),
         )));
     }
     if s.customer_events.enabled {
@@ -114,7 +120,7 @@ pub fn enabled(cfg: &Config, session: &Arc<Session>, monitor_base: &str, admin_b
             session.clone(),
             &s.customer_events,
             monitor_base,
-            cfg.docusign.organization_id.as_deref(),
+            d.organization_id.as_deref(),
         )));
     }
     v
@@ -124,7 +130,7 @@ pub fn enabled(cfg: &Config, session: &Arc<Session>, monitor_base: &str, admin_b
 ///
 /// # Errors
 /// `ApiError::Malformed` when the body is not a stream reply.
-pub fn parse_monitor_reply(body: &[u8], api: crate::config::MonitorApi, cursor: &str) -> Result<Page, Error> {
+pub fn parse_monitor_reply(body: &[u8], api: config::MonitorApi, cursor: &str) -> Result<Page, Error> {
     let reply = monitor::read(body)
         .map_err(|message| crate::http::ApiError::Malformed { what: "Monitor stream".into(), message })?;
     monitor::parse(reply, api, cursor, None)
@@ -152,8 +158,8 @@ mod tests {
 /// bytes to output lines. Not part of the supported API.
 #[doc(hidden)]
 pub mod fuzzing {
+    use super::config::MonitorApi;
     use super::{ADMIN_USERS, MONITOR_EVENTS, admin, monitor};
-    use crate::config::MonitorApi;
     use crate::core::normalize::normalize;
     use crate::core::source::Stream;
 

@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tracing::warn;
 
+use super::config::{CustomerEventsConfig, MonitorApi};
 use super::{MONITOR_EVENTS, Session};
-use crate::config::{CustomerEventsConfig, MonitorApi};
 use crate::core::normalize::{Fast, parse_time};
 use crate::core::source::{Page, Paging, Record, SinceStart, Source, Stream, iso, unreadable_cursor};
 use crate::error::Error;
@@ -82,7 +82,7 @@ impl MonitorEvents {
             first_fetch: cfg.first_fetch.get(),
             paging: Paging {
                 page_size: cfg.page_size.get(),
-                max_per_run: cfg.max_events_per_fetch.map(crate::config::Bounded::get),
+                max_per_run: cfg.max_events_per_fetch.map(crate::values::Bounded::get),
             },
         }
     }
@@ -191,7 +191,7 @@ impl Source for MonitorEvents {
         if let Some(t) = since
             && t < Utc::now() - STREAM_KEEPS - chrono::Duration::minutes(10)
         {
-            return Err(crate::config::ConfigError::Argument {
+            return Err(crate::values::ConfigError::Argument {
                 arg: "--since".into(),
                 message: format!(
                     "{} reaches before what DocuSign's Monitor stream keeps (the last 7 days); use 7d or later",

@@ -89,7 +89,7 @@ pub fn since_plan(
                 },
             );
             if !skip_backlog {
-                return Err(crate::config::ConfigError::Argument {
+                return Err(crate::values::ConfigError::Argument {
                     arg: "--since".into(),
                     message: format!(
                         "is later than the {kind} checkpoint: starting there would skip {span}; \
