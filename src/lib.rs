@@ -42,4 +42,6 @@ pub mod shutdown;
 pub mod sinks;
 pub mod state;
 pub mod stream;
+#[cfg(test)]
+mod testkit;
 pub mod values;

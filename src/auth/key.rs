@@ -343,8 +343,7 @@ mod tests {
 
     #[test]
     fn binary_files_are_not_pem_text() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("k.der");
+        let (_dir, p) = crate::testkit::scratch("k.der");
         let der = key().to_pkcs8_der().unwrap();
         std::fs::write(&p, der.as_bytes()).unwrap();
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
@@ -362,8 +361,7 @@ mod tests {
     #[test]
     fn loose_file_mode_is_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("k.pem");
+        let (dir, p) = crate::testkit::scratch("k.pem");
         std::fs::write(&p, key().to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = PrivateKey::from_file(&p).unwrap_err().to_string();
@@ -377,8 +375,7 @@ mod tests {
     #[test]
     fn credential_reads_the_named_file_with_the_file_checks() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("docusign-key");
+        let (dir, p) = crate::testkit::scratch("docusign-key");
         std::fs::write(&p, key().to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400)).unwrap();
         assert!(PrivateKey::from_credential_in(Some(dir.path()), "docusign-key").is_ok());

@@ -150,8 +150,7 @@ mod tests {
 
     #[test]
     fn key_file_is_created_0600_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.db");
+        let (dir, state) = crate::testkit::scratch("s.db");
         let a = SealKey::for_state_in(None, &state).unwrap();
         let file = dir.path().join("s.db.seal-key");
         assert_eq!(mode(&file), 0o600);
@@ -169,8 +168,7 @@ mod tests {
 
     #[test]
     fn loose_mode_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.db");
+        let (_dir, state) = crate::testkit::scratch("s.db");
         drop(SealKey::for_state_in(None, &state).unwrap());
         let file = key_file(&state);
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -183,8 +181,7 @@ mod tests {
 
     #[test]
     fn short_or_corrupt_file_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.db");
+        let (_dir, state) = crate::testkit::scratch("s.db");
         let file = key_file(&state);
         for bytes in [&b""[..], &[1u8; 16], &[1u8; 33]] {
             std::fs::write(&file, bytes).unwrap();

@@ -131,8 +131,7 @@ mod tests {
 
     #[test]
     fn unusable_files_are_named_by_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let junk = dir.path().join("junk.pem");
+        let (dir, junk) = crate::testkit::scratch("junk.pem");
         std::fs::write(&junk, "not a pem").unwrap();
         let broken = dir.path().join("broken.pem");
         std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();

@@ -278,8 +278,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_line_is_cut_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.jsonl");
+        let (_dir, path) = crate::testkit::scratch("out.jsonl");
         let big = "x".repeat(100_000);
         std::fs::write(&path, format!("{{\"a\":1}}\n{{\"b\":\"{big}")).unwrap();
         let cfg: FileSinkConfig = toml::from_str(&format!("path = {:?}", path.display().to_string())).unwrap();
@@ -304,8 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn appends_and_creates_with_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("out/events.jsonl");
+        let (_dir, p) = crate::testkit::scratch("out/events.jsonl");
         let mut s = sink(&p);
         s.send(&batch(&["a", "b"])).await.unwrap();
         s.send(&batch(&["c"])).await.unwrap();
@@ -315,8 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_existing_file_gets_the_configured_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("events.jsonl");
+        let (_dir, p) = crate::testkit::scratch("events.jsonl");
         std::fs::write(&p, "{\"id\":\"old\"}\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut s = sink(&p);
@@ -339,8 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn follows_rotation_by_rename() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("events.jsonl");
+        let (dir, p) = crate::testkit::scratch("events.jsonl");
         let mut s = sink(&p);
         s.send(&batch(&["a"])).await.unwrap();
         std::fs::rename(&p, dir.path().join("events.jsonl.1")).unwrap();
@@ -351,8 +347,7 @@ mod tests {
 
     #[tokio::test]
     async fn reopens_after_sighup() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("events.jsonl");
+        let (_dir, p) = crate::testkit::scratch("events.jsonl");
         let mut s = sink(&p);
         s.send(&batch(&["a"])).await.unwrap();
         // copytruncate-style rotation keeps the inode: only the signal tells us.

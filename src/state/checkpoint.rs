@@ -218,8 +218,7 @@ mod tests {
 
     #[test]
     fn a_version_1_ledger_is_migrated_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
+        let (_dir, path) = crate::testkit::scratch("v1.db");
         {
             let c = rusqlite::Connection::open(&path).unwrap();
             c.execute_batch(include_str!("schema.sql")).unwrap();

@@ -279,8 +279,7 @@ mod tests {
 
     #[test]
     fn a_schema_4_file_migrates_and_keeps_its_data() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("v4.db");
+        let (_dir, p) = crate::testkit::scratch("v4.db");
         {
             // A version 4 file as version 4 builds made it.
             let c = rusqlite::Connection::open(&p).unwrap();

@@ -50,8 +50,7 @@ mod tests {
 
     #[test]
     fn second_lock_is_refused_until_first_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("s.db");
+        let (_dir, db) = crate::testkit::scratch("s.db");
         let first = StateLock::acquire(&db).unwrap();
         assert!(matches!(StateLock::acquire(&db), Err(StoreError::Locked { .. })));
         drop(first);

@@ -237,8 +237,7 @@ mod tests {
 
     #[test]
     fn creates_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub/state.db");
+        let (_dir, p) = crate::testkit::scratch("sub/state.db");
         drop(Store::open(&p).unwrap());
         let s = Store::open(&p).unwrap();
         let mode: String = s.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -247,8 +246,7 @@ mod tests {
 
     #[test]
     fn foreign_database_is_refused_and_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("other.db");
+        let (_dir, p) = crate::testkit::scratch("other.db");
         Connection::open(&p).unwrap().execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
         let before = std::fs::read(&p).unwrap();
         assert!(matches!(Store::open(&p), Err(StoreError::Foreign { .. })));
@@ -257,8 +255,7 @@ mod tests {
 
     #[test]
     fn garbage_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("garbage.db");
+        let (_dir, p) = crate::testkit::scratch("garbage.db");
         std::fs::write(&p, vec![b'x'; 4096]).unwrap();
         let e = Store::open(&p).unwrap_err();
         assert_eq!(e.exit_code(), Exit::State);
@@ -267,8 +264,7 @@ mod tests {
 
     #[test]
     fn version_1_file_upgrades_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("v1.db");
+        let (_dir, p) = crate::testkit::scratch("v1.db");
         // A version 1 file exactly as version 1 builds made it: schema.sql, ids, one checkpoint.
         let v1 = Connection::open(&p).unwrap();
         v1.execute_batch(include_str!("schema.sql")).unwrap();
@@ -311,8 +307,7 @@ mod tests {
 
     #[test]
     fn read_only_open_refuses_missing_and_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("none.db");
+        let (_dir, p) = crate::testkit::scratch("none.db");
         assert!(matches!(Store::open_read_only(&p), Err(StoreError::Io { .. })));
         assert!(!p.exists());
         // A file a first run has only just created reads as empty, not as foreign.
@@ -326,8 +321,7 @@ mod tests {
 
     #[test]
     fn newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("new.db");
+        let (_dir, p) = crate::testkit::scratch("new.db");
         drop(Store::open(&p).unwrap());
         Connection::open(&p).unwrap().execute_batch("PRAGMA user_version = 99;").unwrap();
         assert!(matches!(Store::open(&p), Err(StoreError::Newer { found: 99, .. })));

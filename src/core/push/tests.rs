@@ -309,8 +309,7 @@ async fn a_failing_sink_keeps_messages_until_it_recovers() {
 #[tokio::test]
 async fn a_restart_delivers_what_was_acknowledged_but_not_delivered() {
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.db");
+        let (_dir, state) = crate::testkit::scratch("s.db");
         let down = Collect::default().failing();
         let run = start(&state, &down, options()).await;
         assert_eq!(post_signed(&run.url, &["e1", "e2"]).await, 200);
@@ -335,8 +334,7 @@ async fn a_restart_delivers_what_was_acknowledged_but_not_delivered() {
 #[tokio::test]
 async fn deliver_pending_drains_the_inbox_without_serving() {
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.db");
+        let (_dir, state) = crate::testkit::scratch("s.db");
         let sink = Collect::default().failing();
         let store = Arc::new(Mutex::new(Store::open(&state).unwrap()));
         let entry =
@@ -356,8 +354,7 @@ async fn deliver_pending_drains_the_inbox_without_serving() {
 #[tokio::test]
 async fn a_failing_inbox_write_is_5xx_and_a_full_one_503_with_retry_after() {
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.db");
+        let (_dir, state) = crate::testkit::scratch("s.db");
         let sink = Collect::default().failing();
         let run = start(&state, &sink, PushOptions { inbox_capacity: 1, ..options() }).await;
         // Another connection makes every insert fail, as a broken file would.

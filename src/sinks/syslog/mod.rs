@@ -146,8 +146,7 @@ mod tests {
     fn tls_files_are_read_at_build() {
         let e = err("address = \"h:1\"\ntransport = \"tls\"\nca_file = \"/nonexistent/ca.pem\"");
         assert!(e.contains("sinks.syslog[0].ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
-        let dir = tempfile::tempdir().unwrap();
-        let empty = dir.path().join("empty.pem");
+        let (_dir, empty) = crate::testkit::scratch("empty.pem");
         std::fs::write(&empty, "no pem here").unwrap();
         let e = err(&format!("address = \"h:1\"\ntransport = \"tls\"\nca_file = \"{}\"", empty.display()));
         assert!(e.contains("holds no PEM certificate"), "{e}");
