@@ -136,6 +136,58 @@ pub(crate) struct Change<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UserRecord<'a>(pub(crate) &'a Map<String, Value>);
 
+/// The names a schema gives a user's identity fields.
+#[derive(Debug)]
+pub(crate) struct UserKeys {
+    /// The user id: ECS `id`, OCSF `uid`.
+    pub(crate) id: &'static str,
+    /// The email address: ECS `email`, OCSF `email_addr`.
+    pub(crate) email: &'static str,
+}
+
+/// Identity fields of an Admin record: the id (unless already set), `name` (the login email),
+/// the email and `full_name`.
+pub(crate) fn identity(u: UserRecord<'_>, keys: &UserKeys, m: &mut Map<String, Value>) {
+    if let Some(id) = u.id() {
+        m.entry(keys.id).or_insert_with(|| s(id));
+    }
+    if let Some(e) = u.email() {
+        m.insert("name".into(), s(e));
+        m.insert(keys.email.into(), s(e));
+    }
+    if let Some(n) = u.full_name() {
+        m.insert("full_name".into(), s(&n));
+    }
+}
+
+/// What a user change set, from its `_change.fields`: `name` and the email from a new email,
+/// `full_name` when a part of the name changed. Returns the changed groups list, if any.
+pub(crate) fn changed_identity<'a>(
+    u: UserRecord<'_>,
+    fields: &'a Map<String, Value>,
+    keys: &UserKeys,
+    m: &mut Map<String, Value>,
+) -> Option<&'a Value> {
+    let to = |k: &str| fields.get(k).and_then(|c| c.get("to"));
+    if let Some(Value::String(e)) = to("email") {
+        m.insert("name".into(), s(e));
+        m.insert(keys.email.into(), s(e));
+    }
+    if ["user_name", "first_name", "last_name"].iter().any(|k| fields.contains_key(*k))
+        && let Some(n) = u.full_name()
+    {
+        m.insert("full_name".into(), s(&n));
+    }
+    to("ds_groups").or_else(|| to("groups"))
+}
+
+/// `{key: value}`.
+pub(crate) fn keyed(key: &str, value: &str) -> Value {
+    let mut m = Map::new();
+    m.insert(key.to_owned(), s(value));
+    Value::Object(m)
+}
+
 /// The fields of an Admin user record the mappings place in schema fields; the rest goes to
 /// the vendor namespace (ECS `docusign.user`, OCSF `unmapped`).
 pub(crate) const USER_MAPPED: &[&str] = &["id", "email", "user_name", "groups", "ds_groups"];

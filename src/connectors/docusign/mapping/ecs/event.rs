@@ -7,7 +7,7 @@ use super::{event_base, head, rest, user_fields};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
 use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
 use crate::connectors::docusign::mapping::{
-    Line, USER_MAPPED, UserRecord, enrichment, is_blank, original, put_obj, s, text,
+    Line, USER_MAPPED, UserRecord, enrichment, is_blank, keyed, original, put_obj, s, text,
 };
 
 /// Raw Monitor fields that are mapped to ECS fields and so are not repeated under
@@ -178,15 +178,11 @@ pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Valu
     client(raw, &mut out, &mut related_ip);
 
     if let Some(o) = text(raw, "organizationId") {
-        let mut m = Map::new();
-        m.insert("id".into(), s(o));
-        out.insert("organization".into(), Value::Object(m));
+        out.insert("organization".into(), keyed("id", o));
     }
     if let Some(a) = text(raw, "accountId") {
-        let mut account = Map::new();
-        account.insert("id".into(), s(a));
         let mut cloud = Map::new();
-        cloud.insert("account".into(), Value::Object(account));
+        cloud.insert("account".into(), keyed("id", a));
         out.insert("cloud".into(), Value::Object(cloud));
     }
     let mut group = Map::new();

@@ -10,7 +10,7 @@ pub(crate) use event::event;
 use crate::core::fields;
 use serde_json::{Map, Value};
 
-use super::{Line, UserRecord, groups_of, is_blank, original, put_obj, s, text};
+use super::{Line, UserKeys, UserRecord, changed_identity, groups_of, identity, is_blank, original, put_obj, s, text};
 use crate::format::ECS_VERSION;
 
 pub(super) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
@@ -46,18 +46,12 @@ pub(super) fn head(line: &Line<'_>, out: &mut Map<String, Value>) {
     out.insert("ecs".into(), Value::Object(ecs));
 }
 
+/// ECS names of the user identity fields.
+const KEYS: UserKeys = UserKeys { id: "id", email: "email" };
+
 /// `user.*`-shaped fields (id, name = login email, email, full_name, group) of an Admin record.
 pub(super) fn user_fields(u: UserRecord<'_>, m: &mut Map<String, Value>) {
-    if let Some(id) = u.id() {
-        m.entry("id").or_insert_with(|| s(id));
-    }
-    if let Some(e) = u.email() {
-        m.insert("name".into(), s(e));
-        m.insert("email".into(), s(e));
-    }
-    if let Some(n) = u.full_name() {
-        m.insert("full_name".into(), s(&n));
-    }
+    identity(u, &KEYS, m);
     put_obj(m, "group", group_fields(u.groups()));
 }
 
@@ -143,17 +137,8 @@ pub(super) fn user_change(line: &Line<'_>) -> Map<String, Value> {
     user.insert("target".into(), Value::Object(target));
     let mut changes = Map::new();
     if let Some(f) = fields {
-        let to = |k: &str| f.get(k).and_then(Value::as_object).and_then(|c| c.get("to"));
-        if let Some(Value::String(e)) = to("email") {
-            changes.insert("name".into(), s(e));
-            changes.insert("email".into(), s(e));
-        }
-        if ["user_name", "first_name", "last_name"].iter().any(|k| f.contains_key(*k))
-            && let Some(n) = u.full_name()
-        {
-            changes.insert("full_name".into(), s(&n));
-        }
-        put_obj(&mut changes, "group", group_fields(groups_of(to("ds_groups").or_else(|| to("groups")))));
+        let groups = changed_identity(u, f, &KEYS, &mut changes);
+        put_obj(&mut changes, "group", group_fields(groups_of(groups)));
     }
     put_obj(&mut user, "changes", changes);
     out.insert("user".into(), Value::Object(user));

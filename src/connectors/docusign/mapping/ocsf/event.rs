@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 use super::{header, metadata, uid_object, user_object};
 use crate::connectors::docusign::mapping::classes::{API_ACTIVITY, alert_severity};
 use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify};
-use crate::connectors::docusign::mapping::{Line, USER_MAPPED, enrichment, is_blank, original, put_obj, s, text};
+use crate::connectors::docusign::mapping::{
+    Line, USER_MAPPED, enrichment, is_blank, keyed, original, put_obj, s, text,
+};
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
 const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
@@ -83,14 +85,10 @@ impl<'a> Parts<'a> {
             user_object(r, &mut u);
         }
         if let Some(a) = text(raw, "accountId") {
-            let mut m = Map::new();
-            m.insert("uid".into(), s(a));
-            u.insert("account".into(), Value::Object(m));
+            u.insert("account".into(), keyed("uid", a));
         }
         if let Some(o) = text(raw, "organizationId") {
-            let mut m = Map::new();
-            m.insert("uid".into(), s(o));
-            u.insert("org".into(), Value::Object(m));
+            u.insert("org".into(), keyed("uid", o));
         }
         (!u.is_empty()).then_some(u)
     }

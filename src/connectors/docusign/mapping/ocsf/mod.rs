@@ -11,7 +11,7 @@ pub(crate) use user::{user_change, user_state};
 use serde_json::{Map, Value};
 
 use super::classes::OcsfClass;
-use super::{Line, UserRecord, s, text};
+use super::{Line, UserKeys, UserRecord, identity, s, text};
 use crate::format::OCSF_VERSION;
 
 /// The class, activity, severity, time and metadata every OCSF event starts with.
@@ -71,18 +71,12 @@ pub(super) fn group_objects<'a>(groups: impl Iterator<Item = (Option<&'a str>, O
         .collect()
 }
 
+/// OCSF names of the user identity fields.
+pub(super) const KEYS: UserKeys = UserKeys { id: "uid", email: "email_addr" };
+
 /// An OCSF `user` from an Admin record: uid, name (the login email), email, full name, groups.
 pub(super) fn user_object(u: UserRecord<'_>, m: &mut Map<String, Value>) {
-    if let Some(id) = u.id() {
-        m.entry("uid").or_insert_with(|| s(id));
-    }
-    if let Some(e) = u.email() {
-        m.insert("name".into(), s(e));
-        m.insert("email_addr".into(), s(e));
-    }
-    if let Some(n) = u.full_name() {
-        m.insert("full_name".into(), s(&n));
-    }
+    identity(u, &KEYS, m);
     let groups = group_objects(u.groups());
     if !groups.is_empty() {
         m.insert("groups".into(), Value::Array(groups));
@@ -91,7 +85,5 @@ pub(super) fn user_object(u: UserRecord<'_>, m: &mut Map<String, Value>) {
 
 /// `{"uid": uid}`.
 pub(super) fn uid_object(uid: &str) -> Value {
-    let mut m = Map::new();
-    m.insert("uid".into(), s(uid));
-    Value::Object(m)
+    super::keyed("uid", uid)
 }

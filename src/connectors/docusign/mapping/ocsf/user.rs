@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::{group_objects, header, metadata, user_object};
 use crate::connectors::docusign::mapping::classes::{ACCOUNT_CHANGE, USER_INVENTORY};
-use crate::connectors::docusign::mapping::{Line, UserRecord, groups_of, is_blank, original, put_obj, s};
+use crate::connectors::docusign::mapping::{
+    Line, UserRecord, changed_identity, groups_of, is_blank, original, put_obj, s,
+};
 
 /// Line fields the header maps, and record fields `user` holds; the rest is `unmapped`.
 const MAPPED: &[&str] = &["id", "email", "user_name", fields::CHANGE];
@@ -83,20 +85,10 @@ pub(crate) fn user_change(line: &Line<'_>) -> Map<String, Value> {
     if let Some(uid) = u.id() {
         result.insert("uid".into(), s(uid));
     }
-    if let Some(f) = fields {
-        let to = |k: &str| f.get(k).and_then(|c| c.get("to"));
-        if let Some(Value::String(e)) = to("email") {
-            result.insert("name".into(), s(e));
-            result.insert("email_addr".into(), s(e));
-        }
-        if ["user_name", "first_name", "last_name"].iter().any(|k| f.contains_key(*k))
-            && let Some(n) = u.full_name()
-        {
-            result.insert("full_name".into(), s(&n));
-        }
-        if let Some(list) = to("ds_groups").or_else(|| to("groups")) {
-            result.insert("groups".into(), Value::Array(group_objects(groups_of(Some(list)))));
-        }
+    if let Some(f) = fields
+        && let Some(list) = changed_identity(u, f, &super::KEYS, &mut result)
+    {
+        result.insert("groups".into(), Value::Array(group_objects(groups_of(Some(list)))));
     }
     if !result.is_empty() {
         out.insert("user_result".into(), Value::Object(result));
