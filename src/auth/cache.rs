@@ -201,8 +201,10 @@ mod tests {
 
     use super::*;
 
-    fn store_in(dir: &std::path::Path) -> Arc<Mutex<Store>> {
-        Arc::new(Mutex::new(Store::open(&dir.join("s.db")).unwrap()))
+    /// A store in a fresh folder (the guard keeps the folder).
+    fn fresh_store() -> (tempfile::TempDir, Arc<Mutex<Store>>) {
+        let (dir, path) = crate::testkit::scratch("s.db");
+        (dir, Arc::new(Mutex::new(Store::open(&path).unwrap())))
     }
 
     /// The store's token table with its key file (never a credential of the test's environment).
@@ -242,8 +244,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_sealed_token_is_reused_by_the_next_run_and_dropped_after_a_401() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_in(dir.path());
+        let (_dir, store) = fresh_store();
         let calls = Cell::new(0);
         let first = TokenCache::new("t", "b".into(), Some(sealed(&store)));
         assert_eq!(get(&first, &calls, "tok-1").await, "tok-1");
@@ -268,8 +269,7 @@ mod tests {
     async fn a_token_sealed_by_an_older_version_is_obtained_again() {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use sha2::{Digest, Sha256};
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_in(dir.path());
+        let (_dir, store) = fresh_store();
         // Older versions sealed under a key derived from the private key.
         let rsa = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
         let mut h = Sha256::new();
@@ -290,17 +290,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_copied_state_file_without_its_key_file_yields_no_token() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_in(dir.path());
+        let (dir, store) = fresh_store();
         let calls = Cell::new(0);
         let cache = TokenCache::new("t", "b".into(), Some(sealed(&store)));
         assert_eq!(get(&cache, &calls, "tok-1").await, "tok-1");
         drop(cache);
         drop(store);
         // The state file (its WAL checkpointed on close) taken elsewhere, without the key file.
-        let elsewhere = tempfile::tempdir().unwrap();
-        std::fs::copy(dir.path().join("s.db"), elsewhere.path().join("s.db")).unwrap();
-        let copy = store_in(elsewhere.path());
+        let (_elsewhere, copy_path) = crate::testkit::scratch("s.db");
+        std::fs::copy(dir.path().join("s.db"), &copy_path).unwrap();
+        let copy = Arc::new(Mutex::new(Store::open(&copy_path).unwrap()));
         assert!(copy.lock().unwrap().load_token("t").unwrap().is_some(), "the sealed token was copied");
         let thief = TokenCache::new("t", "b".into(), Some(sealed(&copy)));
         assert_eq!(get(&thief, &calls, "tok-2").await, "tok-2");

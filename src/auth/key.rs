@@ -358,12 +358,19 @@ mod tests {
         assert!(e.contains("is not a PEM text file"), "{e}");
     }
 
+    /// A PEM key file named `name` with `mode`, in a fresh folder.
+    fn key_file(name: &str, mode: u32) -> (tempfile::TempDir, std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, p) = crate::testkit::scratch(name);
+        std::fs::write(&p, key().to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        (dir, p)
+    }
+
     #[test]
     fn loose_file_mode_is_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let (dir, p) = crate::testkit::scratch("k.pem");
-        std::fs::write(&p, key().to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (dir, p) = key_file("k.pem", 0o644);
         let e = PrivateKey::from_file(&p).unwrap_err().to_string();
         assert!(e.contains("chmod 600"), "{e}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -375,9 +382,7 @@ mod tests {
     #[test]
     fn credential_reads_the_named_file_with_the_file_checks() {
         use std::os::unix::fs::PermissionsExt;
-        let (dir, p) = crate::testkit::scratch("docusign-key");
-        std::fs::write(&p, key().to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400)).unwrap();
+        let (dir, p) = key_file("docusign-key", 0o400);
         assert!(PrivateKey::from_credential_in(Some(dir.path()), "docusign-key").is_ok());
         let e = PrivateKey::from_credential_in(None, "docusign-key").unwrap_err().to_string();
         assert!(e.contains("CREDENTIALS_DIRECTORY is not set") && e.contains("LoadCredential=docusign-key:"), "{e}");

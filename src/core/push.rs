@@ -34,8 +34,8 @@ use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
+use counts::Counters;
 pub use counts::PushCounts;
-use counts::{Counters, add};
 
 use super::fanout::Fanout;
 use crate::core::dedup::Dedup;

@@ -1,7 +1,7 @@
 //! Counters of the push path: how many requests and messages took each way, for logs,
 //! tests and (once wired) metrics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// How many requests and messages took each way, since the pipeline was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,43 +32,17 @@ pub struct PushCounts {
     pub sink_failures: u64,
 }
 
-/// The counters behind [`PushCounts`].
+/// The counters behind [`PushCounts`]: one small lock, taken once per request or batch.
 #[derive(Debug, Default)]
-pub(super) struct Counters {
-    pub(super) accepted: AtomicU64,
-    pub(super) stored: AtomicU64,
-    pub(super) duplicates: AtomicU64,
-    pub(super) delivered: AtomicU64,
-    pub(super) not_found: AtomicU64,
-    pub(super) method_not_allowed: AtomicU64,
-    pub(super) too_large: AtomicU64,
-    pub(super) unauthorized: AtomicU64,
-    pub(super) malformed: AtomicU64,
-    pub(super) unavailable: AtomicU64,
-    pub(super) failed: AtomicU64,
-    pub(super) sink_failures: AtomicU64,
-}
-
-pub(super) fn add(c: &AtomicU64, n: u64) {
-    c.fetch_add(n, Ordering::Relaxed);
-}
+pub(super) struct Counters(Mutex<PushCounts>);
 
 impl Counters {
+    /// Applies `f` to the counts.
+    pub(super) fn bump(&self, f: impl FnOnce(&mut PushCounts)) {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
     pub(super) fn snapshot(&self) -> PushCounts {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        PushCounts {
-            accepted: g(&self.accepted),
-            stored: g(&self.stored),
-            duplicates: g(&self.duplicates),
-            delivered: g(&self.delivered),
-            not_found: g(&self.not_found),
-            method_not_allowed: g(&self.method_not_allowed),
-            too_large: g(&self.too_large),
-            unauthorized: g(&self.unauthorized),
-            malformed: g(&self.malformed),
-            unavailable: g(&self.unavailable),
-            failed: g(&self.failed),
-            sink_failures: g(&self.sink_failures),
-        }
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -7,7 +7,7 @@
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use super::{Push, PushError, add, lock};
+use super::{Push, PushError, lock};
 use crate::sinks::{Batch, Line};
 
 impl Push {
@@ -36,11 +36,11 @@ impl Push {
             .collect();
         let batch = Batch { source: receiver.kind(), lines };
         if let Err(e) = self.sinks.send(&batch).await {
-            add(&s.counters.sink_failures, 1);
+            s.counters.bump(|c| c.sink_failures += 1);
             return Err(e.into());
         }
         lock(&s.store).inbox_delivered(receiver.name(), &rows, s.opts.ledger_size)?;
-        add(&s.counters.delivered, rows.len() as u64);
+        s.counters.bump(|c| c.delivered += rows.len() as u64);
         debug!(receiver = receiver.name(), delivered = rows.len(), "Pushed messages delivered and committed.");
         Ok(Some(rows.len()))
     }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use tracing::{debug, error, info, warn};
 
-use super::{Receiver, Shared, add, lock};
+use super::{Receiver, Shared, lock};
 use crate::core::dedup::Ledger;
 use crate::state::{InboxEntry, Put, StoreError};
 
@@ -30,7 +30,7 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
 
 /// A path no receiver has.
 pub(super) async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
-    add(&s.counters.not_found, 1);
+    s.counters.bump(|c| c.not_found += 1);
     info!(peer = %peer(&req), method = %req.method(), path = %req.uri().path(), "Push request refused: no receiver has this path (404).");
     plain(StatusCode::NOT_FOUND, "not found\n")
 }
@@ -41,7 +41,7 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
     let name = r.name();
     let from = peer(&req);
     if req.method() != Method::POST {
-        add(&s.counters.method_not_allowed, 1);
+        s.counters.bump(|c| c.method_not_allowed += 1);
         info!(receiver = name, peer = %from, method = %req.method(), "Push request refused: only POST is accepted (405).");
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "method not allowed\n").into_response();
     }
@@ -49,25 +49,25 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
     let body = match read_body(body, s.opts.max_body, &parts.headers).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
-            add(&s.counters.too_large, 1);
+            s.counters.bump(|c| c.too_large += 1);
             warn!(receiver = name, peer = %from, limit = s.opts.max_body, "Push request refused: the body is over the size limit (413).");
             return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n");
         }
         Err(BodyError::Unreadable(e)) => {
-            add(&s.counters.malformed, 1);
+            s.counters.bump(|c| c.malformed += 1);
             warn!(receiver = name, peer = %from, error = %e, "Push request refused: the body could not be read (400).");
             return plain(StatusCode::BAD_REQUEST, "body could not be read\n");
         }
     };
     if let Err(rejection) = r.verify(&parts.headers, &body) {
-        add(&s.counters.unauthorized, 1);
+        s.counters.bump(|c| c.unauthorized += 1);
         warn!(receiver = name, peer = %from, reason = rejection.reason(), "Push request refused: verification failed (401).");
         return plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
     }
     let entries = match entries(r.as_ref(), &body) {
         Ok(e) => e,
         Err(e) => {
-            add(&s.counters.malformed, 1);
+            s.counters.bump(|c| c.malformed += 1);
             warn!(receiver = name, peer = %from, error = %e, "Push request refused: malformed body (400).");
             return plain(StatusCode::BAD_REQUEST, "malformed body\n");
         }
@@ -80,9 +80,11 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
     };
     match put {
         Ok((Put::Stored { new, queued }, delivered)) => {
-            add(&s.counters.accepted, 1);
-            add(&s.counters.stored, new as u64);
-            add(&s.counters.duplicates, (queued + delivered) as u64);
+            s.counters.bump(|c| {
+                c.accepted += 1;
+                c.stored += new as u64;
+                c.duplicates += (queued + delivered) as u64;
+            });
             if new > 0 {
                 s.wake.notify_one();
             }
@@ -97,7 +99,7 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
         }
         Err(e) if e.is_disk_full() => refuse(s, name, &format!("the state file's disk is full ({e})")),
         Err(e) => {
-            add(&s.counters.failed, 1);
+            s.counters.bump(|c| c.failed += 1);
             error!(receiver = name, peer = %from, error = %e, "Pushed messages could not be stored (500); the sender is expected to retry.");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "not stored; retry later\n")
         }
@@ -106,7 +108,7 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
 
 /// 503 with `Retry-After`, logged when refusing starts.
 fn refuse(s: &Shared, name: &str, why: &str) -> Response {
-    add(&s.counters.unavailable, 1);
+    s.counters.bump(|c| c.unavailable += 1);
     if s.refusing.swap(true, Ordering::Relaxed) {
         debug!(receiver = name, why, "Push request refused (503): still unable to store.");
     } else {

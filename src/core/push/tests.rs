@@ -197,6 +197,13 @@ async fn until(what: &str, cond: impl Fn() -> bool) {
 }
 
 /// Runs a test body with a bound on its time.
+/// A pipeline over a fresh state file with `sink`, started with the default options.
+async fn started(sink: Collect) -> (tempfile::TempDir, Collect, Running) {
+    let (dir, state) = crate::testkit::scratch("s.db");
+    let run = start(&state, &sink, options()).await;
+    (dir, sink, run)
+}
+
 async fn bounded(test: impl Future<Output = ()>) {
     tokio::time::timeout(Duration::from_secs(60), test).await.expect("the test took over 60 s");
 }
@@ -204,9 +211,7 @@ async fn bounded(test: impl Future<Output = ()>) {
 #[tokio::test]
 async fn a_signed_post_is_delivered_once_even_when_sent_again() {
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = Collect::default();
-        let run = start(&dir.path().join("s.db"), &sink, options()).await;
+        let (_dir, sink, run) = started(Collect::default()).await;
         assert_eq!(post_signed(&run.url, &["e1", "e2"]).await, 200);
         until("both lines reach the sink", || sink.ids().len() == 2).await;
         assert_eq!(sink.ids(), ["e1", "e2"]);
@@ -228,9 +233,7 @@ async fn a_signed_post_is_delivered_once_even_when_sent_again() {
 #[tokio::test]
 async fn a_bad_signature_is_401_without_detail_and_stores_nothing() {
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = Collect::default();
-        let run = start(&dir.path().join("s.db"), &sink, options()).await;
+        let (_dir, sink, run) = started(Collect::default()).await;
         let b = body(&["e1"]);
         let wrong = post(&run.url, b.clone(), Some(sign(b"another body"))).await;
         assert_eq!(wrong.status(), 401);
@@ -249,9 +252,7 @@ async fn a_bad_signature_is_401_without_detail_and_stores_nothing() {
 #[tokio::test]
 async fn each_refusal_has_its_answer_and_its_count() {
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = Collect::default();
-        let run = start(&dir.path().join("s.db"), &sink, options()).await;
+        let (_dir, _sink, run) = started(Collect::default()).await;
         let get = client().get(&run.url).send().await.unwrap();
         assert_eq!(get.status(), 405);
         assert_eq!(get.headers()["allow"], "POST");
@@ -286,9 +287,7 @@ async fn each_refusal_has_its_answer_and_its_count() {
 #[tokio::test]
 async fn a_failing_sink_keeps_messages_until_it_recovers() {
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = Collect::default().failing();
-        let run = start(&dir.path().join("s.db"), &sink, options()).await;
+        let (_dir, sink, run) = started(Collect::default().failing()).await;
         assert_eq!(post_signed(&run.url, &["e1"]).await, 200);
         assert_eq!(post_signed(&run.url, &["e2"]).await, 200);
         until("the sink refused a few times", || run.push.counts().sink_failures >= 3).await;

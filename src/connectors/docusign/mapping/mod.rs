@@ -188,6 +188,10 @@ pub(crate) fn keyed(key: &str, value: &str) -> Value {
     Value::Object(m)
 }
 
+/// The Monitor event fields both mappings place in schema fields (each adds its own).
+pub(crate) const MONITOR_MAPPED: &[&str] =
+    &["timestamp", "eventId", "userId", "userEmail", "accountId", "organizationId", "ipAddress"];
+
 /// The fields of an Admin user record the mappings place in schema fields; the rest goes to
 /// the vendor namespace (ECS `docusign.user`, OCSF `unmapped`).
 pub(crate) const USER_MAPPED: &[&str] = &["id", "email", "user_name", "groups", "ds_groups"];

@@ -7,19 +7,12 @@ use super::{event_base, head, rest, user_fields};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
 use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
 use crate::connectors::docusign::mapping::{
-    Line, USER_MAPPED, UserRecord, enrichment, is_blank, keyed, original, put_obj, s, text,
+    Line, MONITOR_MAPPED, USER_MAPPED, UserRecord, enrichment, is_blank, keyed, original, put_obj, s, text,
 };
 
 /// Raw Monitor fields that are mapped to ECS fields and so are not repeated under
 /// `docusign.*` (nor are our own line fields and `_user`).
 const EVENT_MAPPED: &[&str] = &[
-    "timestamp",
-    "eventId",
-    "userId",
-    "userEmail",
-    "accountId",
-    "organizationId",
-    "ipAddress",
     "ipAddressLocation",
     "userAgent",
     "userAgentClientInfo",
@@ -215,7 +208,12 @@ pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Valu
 fn vendor(raw: &Map<String, Value>, enriched: Option<UserRecord<'_>>) -> Map<String, Value> {
     let mut d = Map::new();
     for (k, v) in raw {
-        if is_blank(v) || EVENT_MAPPED.contains(&k.as_str()) || fields::is_line_field(k) || k == fields::USER {
+        if is_blank(v)
+            || MONITOR_MAPPED.contains(&k.as_str())
+            || EVENT_MAPPED.contains(&k.as_str())
+            || fields::is_line_field(k)
+            || k == fields::USER
+        {
             continue;
         }
         d.insert(k.clone(), v.clone());

@@ -9,7 +9,7 @@ use super::{header, metadata, uid_object, user_object};
 use crate::connectors::docusign::mapping::classes::{API_ACTIVITY, alert_severity};
 use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify};
 use crate::connectors::docusign::mapping::{
-    Line, USER_MAPPED, enrichment, is_blank, keyed, original, put_obj, s, text,
+    Line, MONITOR_MAPPED, USER_MAPPED, enrichment, is_blank, keyed, original, put_obj, s, text,
 };
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
@@ -17,18 +17,7 @@ const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
 
 /// Record fields every Monitor event maps (or that only duplicate mapped ones); our own line
 /// fields are mapped too.
-const ALWAYS_MAPPED: &[&str] = &[
-    "timestamp",
-    "eventId",
-    "userId",
-    "userEmail",
-    "accountId",
-    "organizationId",
-    "ipAddress",
-    "userAgent",
-    "object",
-    "action",
-];
+const ALWAYS_MAPPED: &[&str] = &["userAgent", "object", "action"];
 
 /// Which raw fields (top level and in `data`) a mapping used, so `unmapped` gets the rest.
 #[derive(Debug, Default)]
@@ -150,7 +139,12 @@ impl<'a> Parts<'a> {
         let client_info = self.raw.get("userAgentClientInfo").is_some_and(|v| !is_blank(v));
         for (k, v) in self.raw {
             let k = k.as_str();
-            if is_blank(v) || ALWAYS_MAPPED.contains(&k) || fields::is_line_field(k) || self.used.top.contains(&k) {
+            if is_blank(v)
+                || MONITOR_MAPPED.contains(&k)
+                || ALWAYS_MAPPED.contains(&k)
+                || fields::is_line_field(k)
+                || self.used.top.contains(&k)
+            {
                 continue;
             }
             match k {
