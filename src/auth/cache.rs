@@ -201,10 +201,15 @@ mod tests {
 
     use super::*;
 
-    /// A store in a fresh folder (the guard keeps the folder).
-    fn fresh_store() -> (tempfile::TempDir, Arc<Mutex<Store>>) {
+    /// A store in a fresh folder (the guard keeps the folder), and a request counter.
+    fn fresh_store() -> (tempfile::TempDir, Arc<Mutex<Store>>, Cell<u32>) {
         let (dir, path) = crate::testkit::scratch("s.db");
-        (dir, Arc::new(Mutex::new(Store::open(&path).unwrap())))
+        (dir, Arc::new(Mutex::new(Store::open(&path).unwrap())), Cell::new(0))
+    }
+
+    /// Tenant `t`'s cache with binding `b`, sealed into `store`.
+    fn cache_over(store: &Arc<Mutex<Store>>) -> TokenCache {
+        TokenCache::new("t", "b".into(), Some(sealed(store)))
     }
 
     /// The store's token table with its key file (never a credential of the test's environment).
@@ -244,12 +249,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_sealed_token_is_reused_by_the_next_run_and_dropped_after_a_401() {
-        let (_dir, store) = fresh_store();
-        let calls = Cell::new(0);
-        let first = TokenCache::new("t", "b".into(), Some(sealed(&store)));
+        let (_dir, store, calls) = fresh_store();
+        let first = cache_over(&store);
         assert_eq!(get(&first, &calls, "tok-1").await, "tok-1");
         assert_eq!(get(&first, &calls, "unused").await, "tok-1");
-        let next = TokenCache::new("t", "b".into(), Some(sealed(&store)));
+        let next = cache_over(&store);
         assert_eq!(get(&next, &calls, "unused").await, "tok-1", "the next run opens the sealed token");
         assert_eq!(calls.get(), 1);
         // Other settings (binding) do not open it.
@@ -269,7 +273,7 @@ mod tests {
     async fn a_token_sealed_by_an_older_version_is_obtained_again() {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use sha2::{Digest, Sha256};
-        let (_dir, store) = fresh_store();
+        let (_dir, store, calls) = fresh_store();
         // Older versions sealed under a key derived from the private key.
         let rsa = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
         let mut h = Sha256::new();
@@ -279,20 +283,18 @@ mod tests {
         let old = seal(&old_key, "b", &SecretString::from("tok-old"), now() + 3000).unwrap();
         store.lock().unwrap().save_token("t", &old).unwrap();
 
-        let calls = Cell::new(0);
-        let cache = TokenCache::new("t", "b".into(), Some(sealed(&store)));
+        let cache = cache_over(&store);
         assert_eq!(get(&cache, &calls, "tok-new").await, "tok-new");
         assert_eq!(calls.get(), 1, "obtained once");
-        let next = TokenCache::new("t", "b".into(), Some(sealed(&store)));
+        let next = cache_over(&store);
         assert_eq!(get(&next, &calls, "unused").await, "tok-new", "and sealed under the new key");
         assert_eq!(calls.get(), 1);
     }
 
     #[tokio::test]
     async fn a_copied_state_file_without_its_key_file_yields_no_token() {
-        let (dir, store) = fresh_store();
-        let calls = Cell::new(0);
-        let cache = TokenCache::new("t", "b".into(), Some(sealed(&store)));
+        let (dir, store, calls) = fresh_store();
+        let cache = cache_over(&store);
         assert_eq!(get(&cache, &calls, "tok-1").await, "tok-1");
         drop(cache);
         drop(store);

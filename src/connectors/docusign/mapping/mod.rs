@@ -160,6 +160,17 @@ pub(crate) fn identity(u: UserRecord<'_>, keys: &UserKeys, m: &mut Map<String, V
     }
 }
 
+/// The acting user a Monitor event names itself: `userId`, and `userEmail` (the login name).
+pub(crate) fn event_actor(raw: &Map<String, Value>, keys: &UserKeys, m: &mut Map<String, Value>) {
+    if let Some(id) = text(raw, "userId") {
+        m.insert(keys.id.into(), s(id));
+    }
+    if let Some(e) = text(raw, "userEmail") {
+        m.insert("name".into(), s(e));
+        m.insert(keys.email.into(), s(e));
+    }
+}
+
 /// What a user change set, from its `_change.fields`: `name` and the email from a new email,
 /// `full_name` when a part of the name changed. Returns the changed groups list, if any.
 pub(crate) fn changed_identity<'a>(

@@ -7,7 +7,7 @@ use super::{event_base, head, rest, user_fields};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
 use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
 use crate::connectors::docusign::mapping::{
-    Line, MONITOR_MAPPED, USER_MAPPED, UserRecord, enrichment, is_blank, keyed, original, put_obj, s, text,
+    Line, MONITOR_MAPPED, USER_MAPPED, UserRecord, enrichment, event_actor, is_blank, keyed, original, put_obj, s, text,
 };
 
 /// Raw Monitor fields that are mapped to ECS fields and so are not repeated under
@@ -144,13 +144,7 @@ pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Valu
 
     let (mut related_user, mut related_ip) = (Vec::new(), Vec::new());
     let mut user = Map::new();
-    if let Some(id) = text(raw, "userId") {
-        user.insert("id".into(), s(id));
-    }
-    if let Some(e) = text(raw, "userEmail") {
-        user.insert("name".into(), s(e));
-        user.insert("email".into(), s(e));
-    }
+    event_actor(raw, &super::KEYS, &mut user);
     let enriched = enrichment(raw);
     if let Some(u) = enriched {
         user_fields(u, &mut user);

@@ -47,7 +47,7 @@ pub(super) fn head(line: &Line<'_>, out: &mut Map<String, Value>) {
 }
 
 /// ECS names of the user identity fields.
-const KEYS: UserKeys = UserKeys { id: "id", email: "email" };
+pub(super) const KEYS: UserKeys = UserKeys { id: "id", email: "email" };
 
 /// `user.*`-shaped fields (id, name = login email, email, full_name, group) of an Admin record.
 pub(super) fn user_fields(u: UserRecord<'_>, m: &mut Map<String, Value>) {

@@ -9,7 +9,7 @@ use super::{header, metadata, uid_object, user_object};
 use crate::connectors::docusign::mapping::classes::{API_ACTIVITY, alert_severity};
 use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify};
 use crate::connectors::docusign::mapping::{
-    Line, MONITOR_MAPPED, USER_MAPPED, enrichment, is_blank, keyed, original, put_obj, s, text,
+    Line, MONITOR_MAPPED, USER_MAPPED, enrichment, event_actor, is_blank, keyed, original, put_obj, s, text,
 };
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
@@ -63,13 +63,7 @@ impl<'a> Parts<'a> {
     fn actor_user(&self) -> Option<Map<String, Value>> {
         let raw = self.raw;
         let mut u = Map::new();
-        if let Some(id) = text(raw, "userId") {
-            u.insert("uid".into(), s(id));
-        }
-        if let Some(e) = text(raw, "userEmail") {
-            u.insert("name".into(), s(e));
-            u.insert("email_addr".into(), s(e));
-        }
+        event_actor(raw, &super::KEYS, &mut u);
         if let Some(r) = enrichment(raw) {
             user_object(r, &mut u);
         }
