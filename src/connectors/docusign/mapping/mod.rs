@@ -22,6 +22,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use crate::core::fields;
 use crate::format::{Doc, Format, FormatOptions};
 
 /// A Monitor customer event in `format` (ECS or OCSF): one document.
@@ -95,9 +96,9 @@ impl<'a> Line<'a> {
     pub(crate) fn new(raw: &'a Map<String, Value>) -> Self {
         Self {
             raw,
-            event_id: text(raw, "event_id").unwrap_or_default(),
-            time: text(raw, "_time").or_else(|| text(raw, "timestamp")),
-            collected_at: text(raw, "_collected_at"),
+            event_id: text(raw, fields::EVENT_ID).unwrap_or_default(),
+            time: text(raw, fields::TIME).or_else(|| text(raw, "timestamp")),
+            collected_at: text(raw, fields::COLLECTED_AT),
         }
     }
 

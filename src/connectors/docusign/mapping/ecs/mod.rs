@@ -31,7 +31,7 @@ pub(super) fn event_base(line: &Line<'_>, kind: &str, category: &[&str], ty: &[&
     if let Some(p) = text(line.raw, "product") {
         ev.insert("provider".into(), s(p));
     }
-    if let Some(t) = text(line.raw, "source_log_type") {
+    if let Some(t) = text(line.raw, fields::LOG_TYPE) {
         ev.insert("dataset".into(), Value::String(format!("docusign.{t}")));
     }
     ev

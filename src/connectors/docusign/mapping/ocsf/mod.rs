@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::classes::OcsfClass;
 use super::{Line, UserKeys, UserRecord, identity, s, text};
+use crate::core::fields;
 use crate::format::OCSF_VERSION;
 
 /// The class, activity, severity, time and metadata every OCSF event starts with.
@@ -52,7 +53,7 @@ pub(super) fn metadata(line: &Line<'_>, product: &str, uid: &str) -> Map<String,
     if let Some(t) = line.collected_at.and_then(super::millis) {
         m.insert("logged_time".into(), t.into());
     }
-    if let Some(n) = text(line.raw, "source_log_type") {
+    if let Some(n) = text(line.raw, fields::LOG_TYPE) {
         m.insert("log_name".into(), s(n));
     }
     m
