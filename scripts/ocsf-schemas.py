@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the OCSF JSON Schemas the format tests validate against (not run by CI).
 
-Writes one self-contained JSON Schema per OCSF class that src/format/ocsf.rs emits, plus
+Writes one self-contained JSON Schema per OCSF class that src/connectors/docusign/mapping/ocsf/ emits, plus
 captions.json (class, category and activity captions, and per class the enums whose captions the
 mapping writes), into tests/fixtures/ocsf-<version>/.
 
@@ -13,7 +13,7 @@ import pathlib
 from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 VERSION = "1.4.0"
-# The classes src/format/ocsf.rs emits.
+# The classes src/connectors/docusign/mapping/ocsf/ emits.
 CLASSES = [
     "account_change",
     "api_activity",

@@ -1,22 +1,26 @@
-//! esign-collector: pulls DocuSign Monitor customer events and Admin user data into a SIEM
-//! as normalized JSON lines, with checkpoints that move only after delivery.
+//! esign-collector: pulls security events from e-signature platforms (DocuSign Monitor
+//! customer events and Admin user data today) into a SIEM as normalized JSON lines, with
+//! checkpoints that move only after delivery.
 //!
-//! # Architecture (data flow)
+//! # Architecture (data flow; `docs/architecture.md` has the layers and what each may import)
 //! 1. `main` parses the CLI (`cli`), loads the strict `config`, takes the state lock and
-//!    opens the `state` store, and builds the `context`: the `http` client (reqwest + governor),
-//!    an `auth` token source, and the DocuSign client over both (`connectors::docusign`).
-//! 2. `collector` takes each enabled source (`sources`), reads its checkpoint, and fetches one
-//!    page at a time through the paced, retrying client with a cached or fresh token.
-//! 3. Records are deduplicated against the ledger and turned into lines by `normalize`.
-//! 4. Every sink (`sinks`) confirms the page; that return *is* the acknowledgement.
+//!    opens the `state` store, and builds each tenant's `context`: the `http` client
+//!    (reqwest + governor), an `auth` token source, and the connector's sources
+//!    (`connectors::<vendor>`), each described by its `stream::Stream`.
+//! 2. `core::collector` reads each source's checkpoint and fetches one page at a time
+//!    through the paced, retrying client.
+//! 3. `core::collector::prepare` deduplicates records (id ledger or snapshot fingerprints) and
+//!    `core::normalize` turns them into lines with the fields of `core::fields`.
+//! 4. `core::fanout` hands every sink (`sinks`) the page in its format (`format`, rendered by
+//!    the stream's connector); a sink's `Ok` *is* the acknowledgement.
 //! 5. The cursor and ids are committed in one SQLite transaction; repeat until the end of the
-//!    stream, the per-run maximum or shutdown. Errors become exit codes in `error`.
-//!
-//! Every source's run leaves a run record in the state file and metrics (`observe`);
-//! `health` judges them for `status` and `/healthz` (`metrics`).
+//!    stream, the run-time budget or shutdown. Errors become exit codes (`error`, `exit`).
 //!
 //! `core::push` is the push path for senders that POST their events (webhooks): verified,
 //! stored in a durable inbox before the 2xx, then delivered to the sinks like a page.
+//!
+//! Every source's run leaves a run record in the state file and metrics (`observe`,
+//! `metrics`); `health` judges them for `status`, `/healthz` and `/metrics`.
 //!
 //! `demo` starts the DocuSign simulator (the `esign-sim` crate) for `environment = "demo"`.
 
