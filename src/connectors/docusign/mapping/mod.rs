@@ -27,7 +27,7 @@ use crate::format::{Doc, Format, FormatOptions};
 
 /// A Monitor customer event in `format` (ECS or OCSF): one document.
 pub(super) fn event(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
-    let line = Line::new(raw);
+    let line = LineView::new(raw);
     let value = match format {
         Format::Raw => raw.clone(),
         Format::Ecs => ecs::event(&line, opts.include_original),
@@ -39,7 +39,7 @@ pub(super) fn event(format: Format, raw: &Map<String, Value>, opts: FormatOption
 /// An Admin user record in `format` (ECS or OCSF): its state record and, when it changed, a
 /// change event (ids: the line's `event_id`, and `"chg:" + event_id`).
 pub(super) fn user(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
-    let line = Line::new(raw);
+    let line = LineView::new(raw);
     let event_id = line.event_id.to_owned();
     let changed = line.change().is_some_and(|c| c.updated);
     let (state, change) = match format {
@@ -84,7 +84,7 @@ pub(crate) fn put_obj(out: &mut Map<String, Value>, key: &str, m: Map<String, Va
 
 /// The fields of a raw line both mappings read.
 #[derive(Debug)]
-pub(crate) struct Line<'a> {
+pub(crate) struct LineView<'a> {
     pub(crate) raw: &'a Map<String, Value>,
     pub(crate) event_id: &'a str,
     /// `_time` (RFC 3339), falling back to the record's own `timestamp`.
@@ -92,7 +92,7 @@ pub(crate) struct Line<'a> {
     pub(crate) collected_at: Option<&'a str>,
 }
 
-impl<'a> Line<'a> {
+impl<'a> LineView<'a> {
     pub(crate) fn new(raw: &'a Map<String, Value>) -> Self {
         Self {
             raw,

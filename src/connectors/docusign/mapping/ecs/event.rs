@@ -7,7 +7,8 @@ use super::{event_base, head, rest, user_fields};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
 use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
 use crate::connectors::docusign::mapping::{
-    Line, MONITOR_MAPPED, USER_MAPPED, UserRecord, enrichment, event_actor, is_blank, keyed, original, put_obj, s, text,
+    LineView, MONITOR_MAPPED, USER_MAPPED, UserRecord, enrichment, event_actor, is_blank, keyed, original, put_obj, s,
+    text,
 };
 
 /// Raw Monitor fields that are mapped to ECS fields and so are not repeated under
@@ -108,7 +109,7 @@ fn version(part: &Map<String, Value>) -> Option<String> {
 }
 
 /// A Monitor event.
-pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Value> {
+pub(crate) fn event(line: &LineView<'_>, include_original: bool) -> Map<String, Value> {
     let raw = line.raw;
     let (object, action) = (text(raw, "object").unwrap_or_default(), text(raw, "action").unwrap_or_default());
     let data = raw.get("data").and_then(Value::as_object);

@@ -10,7 +10,9 @@ pub(crate) use event::event;
 use crate::core::fields;
 use serde_json::{Map, Value};
 
-use super::{Line, UserKeys, UserRecord, changed_identity, groups_of, identity, is_blank, original, put_obj, s, text};
+use super::{
+    LineView, UserKeys, UserRecord, changed_identity, groups_of, identity, is_blank, original, put_obj, s, text,
+};
 use crate::format::ECS_VERSION;
 
 pub(super) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
@@ -18,7 +20,13 @@ pub(super) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
 }
 
 /// `event.*` fields every document has.
-pub(super) fn event_base(line: &Line<'_>, kind: &str, category: &[&str], ty: &[&str], id: &str) -> Map<String, Value> {
+pub(super) fn event_base(
+    line: &LineView<'_>,
+    kind: &str,
+    category: &[&str],
+    ty: &[&str],
+    id: &str,
+) -> Map<String, Value> {
     let mut ev = Map::new();
     ev.insert("kind".into(), s(kind));
     ev.insert("category".into(), strings(category.iter().copied()));
@@ -37,7 +45,7 @@ pub(super) fn event_base(line: &Line<'_>, kind: &str, category: &[&str], ty: &[&
     ev
 }
 
-pub(super) fn head(line: &Line<'_>, out: &mut Map<String, Value>) {
+pub(super) fn head(line: &LineView<'_>, out: &mut Map<String, Value>) {
     if let Some(t) = line.time {
         out.insert("@timestamp".into(), s(t));
     }
@@ -83,7 +91,7 @@ pub(super) fn rest(from: &Map<String, Value>, skip: &[&str], to: &mut Map<String
 }
 
 /// An Admin user record: the user's state.
-pub(super) fn user(line: &Line<'_>, include_original: bool) -> Map<String, Value> {
+pub(super) fn user(line: &LineView<'_>, include_original: bool) -> Map<String, Value> {
     let raw = line.raw;
     let mut out = Map::new();
     head(line, &mut out);
@@ -120,7 +128,7 @@ fn related_users(u: UserRecord<'_>) -> Value {
 }
 
 /// The change event of an Admin user record that changed since the last snapshot.
-pub(super) fn user_change(line: &Line<'_>) -> Map<String, Value> {
+pub(super) fn user_change(line: &LineView<'_>) -> Map<String, Value> {
     let raw = line.raw;
     let mut out = Map::new();
     head(line, &mut out);

@@ -9,7 +9,7 @@ use super::{header, metadata, uid_object, user_object};
 use crate::connectors::docusign::mapping::classes::{API_ACTIVITY, alert_severity};
 use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify};
 use crate::connectors::docusign::mapping::{
-    Line, MONITOR_MAPPED, USER_MAPPED, enrichment, event_actor, is_blank, keyed, original, put_obj, s, text,
+    LineView, MONITOR_MAPPED, USER_MAPPED, enrichment, event_actor, is_blank, keyed, original, put_obj, s, text,
 };
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
@@ -168,7 +168,7 @@ fn leftover(v: &Value, skip: &[&str]) -> Map<String, Value> {
 }
 
 /// A Monitor event.
-pub(crate) fn event(line: &Line<'_>, include_original: bool) -> Map<String, Value> {
+pub(crate) fn event(line: &LineView<'_>, include_original: bool) -> Map<String, Value> {
     let raw = line.raw;
     let (object, action) = (text(raw, "object").unwrap_or_default(), text(raw, "action").unwrap_or_default());
     let data = raw.get("data").and_then(Value::as_object);

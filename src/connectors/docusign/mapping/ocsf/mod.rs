@@ -11,7 +11,7 @@ pub(crate) use user::{user_change, user_state};
 use serde_json::{Map, Value};
 
 use super::classes::OcsfClass;
-use super::{Line, UserKeys, UserRecord, identity, s, text};
+use super::{LineView, UserKeys, UserRecord, identity, s, text};
 use crate::core::fields;
 use crate::format::OCSF_VERSION;
 
@@ -21,7 +21,7 @@ pub(super) fn header(
     activity_id: u8,
     activity_name: &str,
     (severity_id, severity): (u8, &str),
-    line: &Line<'_>,
+    line: &LineView<'_>,
     metadata: Map<String, Value>,
 ) -> Map<String, Value> {
     let mut out = Map::new();
@@ -42,7 +42,7 @@ pub(super) fn header(
 }
 
 /// `metadata`: product, version, `uid`, and when the collector logged the line.
-pub(super) fn metadata(line: &Line<'_>, product: &str, uid: &str) -> Map<String, Value> {
+pub(super) fn metadata(line: &LineView<'_>, product: &str, uid: &str) -> Map<String, Value> {
     let mut p = Map::new();
     p.insert("name".into(), s(product));
     p.insert("vendor_name".into(), s("DocuSign"));

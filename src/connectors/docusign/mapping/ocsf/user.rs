@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::{group_objects, header, metadata, user_object};
 use crate::connectors::docusign::mapping::classes::{ACCOUNT_CHANGE, USER_INVENTORY};
 use crate::connectors::docusign::mapping::{
-    Line, UserRecord, changed_identity, groups_of, is_blank, original, put_obj, s,
+    LineView, UserRecord, changed_identity, groups_of, is_blank, original, put_obj, s,
 };
 
 /// Line fields the header maps, and record fields `user` holds; the rest is `unmapped`.
@@ -26,7 +26,7 @@ fn user(u: UserRecord<'_>) -> Map<String, Value> {
 }
 
 /// An Admin user record: User Inventory Info.
-pub(crate) fn user_state(line: &Line<'_>, include_original: bool) -> Map<String, Value> {
+pub(crate) fn user_state(line: &LineView<'_>, include_original: bool) -> Map<String, Value> {
     let raw = line.raw;
     let meta = metadata(line, PRODUCT, line.event_id);
     let mut out = header(USER_INVENTORY, 2, "Collect", (1, "Informational"), line, meta);
@@ -70,7 +70,7 @@ fn activity(fields: Option<&Map<String, Value>>) -> (u8, &'static str) {
 }
 
 /// The change event of an Admin user record that changed since the last snapshot.
-pub(crate) fn user_change(line: &Line<'_>) -> Map<String, Value> {
+pub(crate) fn user_change(line: &LineView<'_>) -> Map<String, Value> {
     let raw = line.raw;
     let change = line.change();
     let fields = change.and_then(|c| c.fields);
