@@ -14,20 +14,17 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
 
 /// `[network]`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
     /// Hosts that bypass `docusign.proxy`: names (a leading dot or none matches subdomains
     /// too), IP addresses or CIDR ranges, as in `NO_PROXY`. Only with `docusign.proxy`; a
     /// proxy taken from `HTTPS_PROXY` follows the `NO_PROXY` variable instead.
-    #[serde(default)]
     pub no_proxy: Vec<String>,
     /// Longest wait for a TCP (and proxy) connection; default the shorter of
     /// `docusign.timeout` and 15 s.
-    #[serde(default)]
     pub connect_timeout: Option<HumanDuration>,
     /// Trust only the certificates in `docusign.ca_file`, not the built-in public roots
     /// (a private PKI or a TLS-inspecting proxy that must be the only path).
-    #[serde(default)]
     pub ca_file_only: bool,
 }
 

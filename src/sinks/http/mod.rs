@@ -64,26 +64,26 @@ pub struct HttpSinkConfig {
     pub compression: Compression,
     /// Largest request body before compression, envelopes included; a page is cut into
     /// requests under it. An event larger than this on its own is sent alone.
-    #[serde(default = "default_max_batch_bytes")]
+    #[serde(default = "Bounded::of::<1_000_000>")]
     pub max_batch_bytes: Bounded<1024, 104_857_600>,
     /// Most events per request.
-    #[serde(default = "default_max_batch_events")]
+    #[serde(default = "Bounded::of::<2000>")]
     pub max_batch_events: Bounded<1, 100_000>,
     /// Timeout of one request, from connecting to the end of the reply.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "HumanDuration::secs::<30>")]
     pub timeout: HumanDuration,
     /// Retries of one request after 429, 5xx, HEC "busy", timeouts or connection errors.
-    #[serde(default = "default_max_retries")]
+    #[serde(default = "Bounded::of::<5>")]
     pub max_retries: Bounded<0, 20>,
     /// First backoff; it doubles per retry, with jitter.
-    #[serde(default = "default_initial_backoff")]
+    #[serde(default = "HumanDuration::secs::<1>")]
     pub initial_backoff: HumanDuration,
     /// Longest backoff between retries.
-    #[serde(default = "default_max_backoff")]
+    #[serde(default = "HumanDuration::secs::<30>")]
     pub max_backoff: HumanDuration,
     /// Longest `Retry-After` honoured; a longer one fails the page at once (the checkpoint
     /// stays) instead of blocking the run.
-    #[serde(default = "default_max_wait")]
+    #[serde(default = "HumanDuration::secs::<300>")]
     pub max_wait: HumanDuration,
     /// Extra CA certificates (PEM bundle) to trust besides the built-in roots.
     #[serde(default)]
@@ -201,27 +201,6 @@ impl std::fmt::Debug for Headers {
     }
 }
 
-fn default_max_batch_bytes() -> Bounded<1024, 104_857_600> {
-    Bounded::new(1_000_000).unwrap_or_else(|_| unreachable!())
-}
-fn default_max_batch_events() -> Bounded<1, 100_000> {
-    Bounded::new(2000).unwrap_or_else(|_| unreachable!())
-}
-fn default_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_max_retries() -> Bounded<0, 20> {
-    Bounded::new(5).unwrap_or_else(|_| unreachable!())
-}
-fn default_initial_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(1))
-}
-fn default_max_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_max_wait() -> HumanDuration {
-    HumanDuration(Duration::from_secs(300))
-}
 /// HEC acknowledgement wait when `ack_timeout` is not set.
 const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
