@@ -56,9 +56,7 @@ impl RateLimitConfig {
     /// # Errors
     /// `ConfigError::Invalid` naming the `rate_limit.` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.initial_backoff.get() > self.max_backoff.get() {
-            return Err(ConfigError::invalid("rate_limit.initial_backoff", "is longer than rate_limit.max_backoff"));
-        }
+        self.retry_policy().validate("rate_limit")?;
         if self.burst_window.get().is_zero() {
             return Err(ConfigError::invalid("rate_limit.burst_window", "must be longer than zero"));
         }

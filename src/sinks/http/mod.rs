@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Sink;
+use crate::http::RetryPolicy;
 use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 
 pub use error::HttpSinkError;
@@ -274,10 +275,17 @@ impl HttpSinkConfig {
         if self.timeout.get().is_zero() {
             return Err(bad("timeout", "must be longer than zero".into()));
         }
-        if self.initial_backoff.get() > self.max_backoff.get() {
-            return Err(bad("initial_backoff", "is longer than max_backoff".into()));
+        self.retry_policy().validate(&format!("sinks.{name}"))
+    }
+
+    /// How one request is retried.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries.get(),
+            initial_backoff: self.initial_backoff.get(),
+            max_backoff: self.max_backoff.get(),
+            max_wait: self.max_wait.get(),
         }
-        Ok(())
     }
 
     /// Whether to wait for HEC indexer acknowledgement.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::http::RetryPolicy;
 use crate::values::{Bounded, HumanDuration};
 
 /// `[[sinks]] type = "syslog"`: RFC 5424 (or RFC 3164) messages over TCP, TLS, RELP or UDP.
@@ -96,6 +97,13 @@ pub struct SyslogSinkConfig {
 /// Datagrams per second when `udp_rate` is unset; see README "UDP pacing" for the
 /// measurement against syslog-ng's default receive buffer that chose it.
 pub const DEFAULT_UDP_RATE: u32 = 10_000;
+
+impl SyslogSinkConfig {
+    /// How a page is sent again; no server asks for pauses here, so only the backoff waits.
+    pub(super) fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::backoff_only(self.max_retries.get(), self.initial_backoff.get(), self.max_backoff.get())
+    }
+}
 
 /// RFC 6587 framing of a TCP or TLS stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

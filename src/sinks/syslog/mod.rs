@@ -97,10 +97,7 @@ pub fn validate(name: &str, cfg: &SyslogSinkConfig) -> Result<(), ConfigError> {
     if cfg.write_timeout.get().is_zero() {
         return Err(invalid("write_timeout", "must be longer than zero"));
     }
-    if cfg.initial_backoff.get() > cfg.max_backoff.get() {
-        return Err(invalid("initial_backoff", "is longer than max_backoff"));
-    }
-    Ok(())
+    cfg.retry_policy().validate(&format!("sinks.{name}"))
 }
 
 /// Builds the sink: checks the settings and reads the TLS files, but does not connect.
