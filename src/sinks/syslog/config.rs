@@ -362,6 +362,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::sinks::testkit::assert_refused;
 
     fn parse(extra: &str) -> Result<SyslogSinkConfig, String> {
         toml::from_str(&format!("address = \"127.0.0.1:514\"\ntransport = \"tcp\"\n{extra}")).map_err(|e| e.to_string())
@@ -427,20 +428,18 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key() {
-        let e = parse("structured_data_id = \"esign\"").unwrap_err();
-        assert!(e.contains("structured_data_id") && e.contains("enterprise-number"), "{e}");
-        let e = parse("hostname = \"my host\"").unwrap_err();
-        assert!(e.contains("hostname"), "{e}");
-        let e = parse("max_message_size = 100").unwrap_err();
-        assert!(e.contains("1024..=1048576"), "{e}");
-        let e = parse("facility = \"local9\"").unwrap_err();
-        assert!(e.contains("facility"), "{e}");
-        let e = parse("bogus = 1").unwrap_err();
-        assert!(e.contains("unknown field"), "{e}");
+        assert_refused(
+            |t| parse(t).unwrap_err(),
+            &[
+                ("structured_data_id = \"esign\"", &["structured_data_id", "enterprise-number"]),
+                ("hostname = \"my host\"", &["hostname"]),
+                ("max_message_size = 100", &["1024..=1048576"]),
+                ("facility = \"local9\"", &["facility"]),
+                ("bogus = 1", &["unknown field"]),
+                ("framing = \"lf\"", &["framing", "octet-counting"]),
+                ("udp_rate = -1", &["udp_rate", "0..=1000000"]),
+            ],
+        );
         assert_eq!(parse("severity = \"error\"").unwrap().severity, Severity::Err);
-        let e = parse("framing = \"lf\"").unwrap_err();
-        assert!(e.contains("framing") && e.contains("octet-counting"), "{e}");
-        let e = parse("udp_rate = -1").unwrap_err();
-        assert!(e.contains("udp_rate") && e.contains("0..=1000000"), "{e}");
     }
 }
