@@ -28,6 +28,13 @@ fn token_file(mode: u32, text: &str) -> tempfile::NamedTempFile {
     f
 }
 
+/// The sink `text` configures, `{file}` in it naming a file with this `mode` that holds
+/// `secret` (read by the build, so the file may go afterwards).
+fn built_with_file(text: &str, mode: u32, secret: &str) -> Result<HttpSink, ConfigError> {
+    let f = token_file(mode, secret);
+    HttpSink::new("http[0]", &check(&text.replace("{file}", &q(f.path()))).unwrap())
+}
+
 #[test]
 fn defaults() {
     let c = check(r#"url = "http://127.0.0.1:9000/in""#).unwrap();
@@ -110,12 +117,9 @@ fn debug_prints_no_header_value() {
 
 #[test]
 fn build_reads_the_token_and_never_prints_it() {
-    let f = token_file(0o600, "s3cr3t-token-value\n");
-    let text = format!(
-        "url = \"http://127.0.0.1:1\"\npreset = \"splunk_hec\"\nauth = {{ strategy = \"splunk\", token_file = {} }}",
-        q(f.path())
-    );
-    let sink = HttpSink::new("http[0]", &check(&text).unwrap()).unwrap();
+    let text =
+        "url = \"http://127.0.0.1:1\"\npreset = \"splunk_hec\"\nauth = { strategy = \"splunk\", token_file = {file} }";
+    let sink = built_with_file(text, 0o600, "s3cr3t-token-value\n").unwrap();
     let d = format!("{sink:?}");
     assert!(!d.contains("s3cr3t") && d.contains("services/collector/event"), "{d}");
     let (name, value) = sink.client.credential.as_ref().unwrap().header().unwrap();
@@ -161,19 +165,14 @@ fn build_fails_on_unusable_credentials_and_files() {
 #[test]
 fn shared_token_file_is_accepted_with_a_warning() {
     // Container secret mounts are 0444/0644 and cannot be changed by the service.
-    let f = token_file(0o644, "tok");
-    let text = format!("url = \"http://x\"\nauth = {{ strategy = \"bearer\", token_file = {} }}", q(f.path()));
-    assert!(HttpSink::new("http[0]", &check(&text).unwrap()).is_ok());
+    let text = "url = \"http://x\"\nauth = { strategy = \"bearer\", token_file = {file} }";
+    assert!(built_with_file(text, 0o644, "tok").is_ok());
 }
 
 #[test]
 fn basic_auth_header_and_scrub() {
-    let f = token_file(0o600, "pa55word");
-    let text = format!(
-        "url = \"http://x\"\nauth = {{ strategy = \"basic\", user = \"elastic\", password_file = {} }}",
-        q(f.path())
-    );
-    let sink = HttpSink::new("http[0]", &check(&text).unwrap()).unwrap();
+    let text = "url = \"http://x\"\nauth = { strategy = \"basic\", user = \"elastic\", password_file = {file} }";
+    let sink = built_with_file(text, 0o600, "pa55word").unwrap();
     let c = sink.client.credential.as_ref().unwrap();
     assert_eq!(c.header().unwrap().1.to_str().unwrap(), "Basic ZWxhc3RpYzpwYTU1d29yZA==");
     assert_eq!(c.scrub("got ZWxhc3RpYzpwYTU1d29yZA== and pa55word"), "got <redacted> and <redacted>");
