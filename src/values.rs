@@ -112,6 +112,17 @@ impl HumanDuration {
     pub fn get(self) -> Duration {
         self.0
     }
+
+    /// The check of every timeout and period: zero would fail or spin at once.
+    ///
+    /// # Errors
+    /// `ConfigError::Invalid` naming `key` when the duration is zero.
+    pub fn require_nonzero(self, key: impl Into<String>) -> Result<(), ConfigError> {
+        if self.0.is_zero() {
+            return Err(ConfigError::invalid(key, "must be longer than zero"));
+        }
+        Ok(())
+    }
 }
 
 impl TryFrom<String> for HumanDuration {
@@ -169,6 +180,9 @@ mod tests {
         assert_eq!(HumanDuration::try_from("7d".to_owned()).unwrap().get().as_secs(), 7 * 86400);
         assert!(HumanDuration::try_from("soon".to_owned()).is_err());
         assert_eq!(HumanDuration::secs::<90>().get(), Duration::from_secs(90));
+        assert!(HumanDuration::secs::<1>().require_nonzero("t.timeout").is_ok());
+        let zero = HumanDuration::secs::<0>().require_nonzero("t.timeout").unwrap_err().to_string();
+        assert_eq!(zero, "invalid configuration: `t.timeout` must be longer than zero");
     }
 
     #[test]

@@ -37,10 +37,6 @@ pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 /// Monitor stream is polled at most once a minute.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.to_owned(), message: message.into() }
-}
-
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,7 +161,7 @@ impl Config {
         let scopes = self.scopes();
         for needed in self.required_scopes() {
             if !scopes.iter().any(|s| s == needed) {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "docusign.scopes",
                     format!("lacks `{needed}`, which the enabled sources need (omit the key to use the minimum)"),
                 ));
@@ -173,7 +169,7 @@ impl Config {
         }
         self.rate_limit.validate()?;
         if self.state.interval.get() < MIN_INTERVAL {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "state.interval",
                 format!(
                     "is {}, under the {} minimum: DocuSign's Monitor guide asks that an up-to-date stream is not \
@@ -183,10 +179,7 @@ impl Config {
                 ),
             ));
         }
-        if self.state.max_run_time.get().is_zero() {
-            return Err(invalid("state.max_run_time", "must be longer than zero"));
-        }
-        Ok(())
+        self.state.max_run_time.require_nonzero("state.max_run_time")
     }
 
     /// Whether events get `_user` from the stored snapshot records of their actor.

@@ -57,10 +57,7 @@ impl RateLimitConfig {
     /// `ConfigError::Invalid` naming the `rate_limit.` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.retry_policy().validate("rate_limit")?;
-        if self.burst_window.get().is_zero() {
-            return Err(ConfigError::invalid("rate_limit.burst_window", "must be longer than zero"));
-        }
-        Ok(())
+        self.burst_window.require_nonzero("rate_limit.burst_window")
     }
 
     /// The pacer these limits size, with `burst` requests per burst window (`burst`, or the

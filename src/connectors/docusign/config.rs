@@ -8,10 +8,6 @@ use serde::Deserialize;
 use super::{ADMIN_USERS, MONITOR_EVENTS};
 use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::invalid(key, message)
-}
-
 /// Where DocuSign is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -137,7 +133,7 @@ fn default_redirect() -> HttpUrl {
 fn required<'a>(v: Option<&'a String>, key: &str, hint: &str) -> Result<&'a str, ConfigError> {
     match v.map(|s| s.trim()) {
         Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(invalid(key, format!("is required: {hint}"))),
+        _ => Err(ConfigError::invalid(key, format!("is required: {hint}"))),
     }
 }
 
@@ -147,9 +143,7 @@ impl DocusignConfig {
     /// # Errors
     /// `ConfigError::Invalid` naming the key.
     pub fn validate(&self, needs_org: bool, needs_account: bool) -> Result<(), ConfigError> {
-        if self.timeout.get().is_zero() {
-            return Err(invalid("docusign.timeout", "must be longer than zero"));
-        }
+        self.timeout.require_nonzero("docusign.timeout")?;
         if self.environment == Environment::Demo {
             return Ok(());
         }
@@ -189,20 +183,20 @@ impl DocusignConfig {
         .collect();
         match set.as_slice() {
             [] => {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "docusign.private_key_file",
                     "is required (or docusign.private_key_env, or docusign.private_key_credential under systemd): the app's RSA private key",
                 ));
             }
             [_] => {}
             [first, second, ..] => {
-                return Err(invalid(second, format!("cannot be set together with {first}: choose one")));
+                return Err(ConfigError::invalid(*second, format!("cannot be set together with {first}: choose one")));
             }
         }
         if let Some(name) = &self.private_key_credential
             && !is_credential_name(name)
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "docusign.private_key_credential",
                 "must be a plain file name: the NAME of LoadCredential=NAME:PATH in the systemd unit, not a path",
             ));
@@ -242,7 +236,7 @@ impl SourcesConfig {
     /// `ConfigError::Invalid` for `sources`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.customer_events.enabled && !self.user_data.enabled {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "sources",
                 "enables no source: set sources.customer_events.enabled or sources.user_data.enabled",
             ));

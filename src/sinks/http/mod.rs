@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Sink;
-use crate::http::RetryPolicy;
+use crate::http::{RetryPolicy, tls};
 use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 
 pub use error::HttpSinkError;
@@ -211,7 +211,8 @@ impl HttpSinkConfig {
     /// # Errors
     /// `ConfigError::Invalid` naming `sinks.<name>.<key>`.
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| ConfigError::Invalid { key: format!("sinks.{name}.{key}"), message };
+        let table = format!("sinks.{name}");
+        let bad = |key: &str, message: String| ConfigError::invalid(format!("{table}.{key}"), message);
         let u = &self.url.0;
         if !u.username().is_empty() || u.password().is_some() {
             return Err(bad("url", "must not hold credentials: use `auth`".into()));
@@ -261,21 +262,16 @@ impl HttpSinkConfig {
                 ));
             }
         }
-        if self.ack_timeout.is_some_and(|t| t.get().is_zero()) {
-            return Err(bad("ack_timeout", "must be longer than zero".into()));
+        if let Some(t) = self.ack_timeout {
+            t.require_nonzero(format!("{table}.ack_timeout"))?;
         }
         if let Some(a) = &self.auth {
             a.validate().map_err(|(key, m)| bad(&format!("auth.{key}"), m))?;
         }
         setup::check_headers(&self.headers).map_err(|m| bad("headers", m))?;
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            let key = if self.cert_file.is_some() { "key_file" } else { "cert_file" };
-            return Err(bad(key, "is required: a client certificate needs both cert_file and key_file".into()));
-        }
-        if self.timeout.get().is_zero() {
-            return Err(bad("timeout", "must be longer than zero".into()));
-        }
-        self.retry_policy().validate(&format!("sinks.{name}"))
+        tls::client_cert(&table, self.cert_file.as_deref(), self.key_file.as_deref())?;
+        self.timeout.require_nonzero(format!("{table}.timeout"))?;
+        self.retry_policy().validate(&table)
     }
 
     /// How one request is retried.

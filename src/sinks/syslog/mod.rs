@@ -67,11 +67,11 @@ const MAX_UDP_PAYLOAD: u32 = 65_507;
 /// # Errors
 /// `ConfigError::Invalid` naming the key, e.g. `sinks.syslog[0].ca_file`.
 pub fn validate(name: &str, cfg: &SyslogSinkConfig) -> Result<(), ConfigError> {
-    let invalid = |key: &str, message: &str| ConfigError::Invalid {
-        key: format!("sinks.{name}.{key}"),
-        message: message.to_owned(),
-    };
-    if cfg.transport != Transport::Tls {
+    let table = format!("sinks.{name}");
+    let invalid = |key: &str, message: &str| ConfigError::invalid(format!("{table}.{key}"), message);
+    if cfg.transport == Transport::Tls {
+        crate::http::tls::client_cert(&table, cfg.cert_file.as_deref(), cfg.key_file.as_deref())?;
+    } else {
         let tls_only = [
             ("ca_file", cfg.ca_file.is_some()),
             ("cert_file", cfg.cert_file.is_some()),
@@ -91,13 +91,9 @@ pub fn validate(name: &str, cfg: &SyslogSinkConfig) -> Result<(), ConfigError> {
     if cfg.transport == Transport::Udp && cfg.max_message_size.get() > MAX_UDP_PAYLOAD {
         return Err(invalid("max_message_size", "must be at most 65507 with transport = \"udp\""));
     }
-    if cfg.connect_timeout.get().is_zero() {
-        return Err(invalid("connect_timeout", "must be longer than zero"));
-    }
-    if cfg.write_timeout.get().is_zero() {
-        return Err(invalid("write_timeout", "must be longer than zero"));
-    }
-    cfg.retry_policy().validate(&format!("sinks.{name}"))
+    cfg.connect_timeout.require_nonzero(format!("{table}.connect_timeout"))?;
+    cfg.write_timeout.require_nonzero(format!("{table}.write_timeout"))?;
+    cfg.retry_policy().validate(&table)
 }
 
 /// Builds the sink: checks the settings and reads the TLS files, but does not connect.
