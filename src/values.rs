@@ -77,6 +77,13 @@ impl<const MIN: u32, const MAX: u32> Bounded<MIN, MAX> {
         u32::try_from(v).map(Self).map_err(|e| e.to_string())
     }
 
+    /// `V`, checked against the range when the program is compiled: a default, as in
+    /// `#[serde(default = "Bounded::of::<5>")]`.
+    pub const fn of<const V: u32>() -> Self {
+        const { assert!(MIN <= V && V <= MAX, "the value is outside the range") };
+        Self(V)
+    }
+
     /// The value.
     pub fn get(self) -> u32 {
         self.0
@@ -96,9 +103,25 @@ impl<const MIN: u32, const MAX: u32> TryFrom<i64> for Bounded<MIN, MAX> {
 pub struct HumanDuration(pub Duration);
 
 impl HumanDuration {
+    /// `S` seconds: a default, as in `#[serde(default = "HumanDuration::secs::<30>")]`.
+    pub const fn secs<const S: u64>() -> Self {
+        Self(Duration::from_secs(S))
+    }
+
     /// The duration.
     pub fn get(self) -> Duration {
         self.0
+    }
+
+    /// The check of every timeout and period: zero would fail or spin at once.
+    ///
+    /// # Errors
+    /// `ConfigError::Invalid` naming `key` when the duration is zero.
+    pub fn require_nonzero(self, key: impl Into<String>) -> Result<(), ConfigError> {
+        if self.0.is_zero() {
+            return Err(ConfigError::invalid(key, "must be longer than zero"));
+        }
+        Ok(())
     }
 }
 
@@ -149,12 +172,17 @@ mod tests {
         assert!(Bounded::<1, 2000>::new(0).is_err());
         assert_eq!(Bounded::<1, 2000>::new(2000).map(Bounded::get), Ok(2000));
         assert_eq!(Bounded::<1, 2000>::new(5000).unwrap_err(), "must be 1..=2000, got 5000");
+        assert_eq!(Bounded::<1, 2000>::of::<2000>().get(), 2000);
     }
 
     #[test]
     fn durations_parse() {
         assert_eq!(HumanDuration::try_from("7d".to_owned()).unwrap().get().as_secs(), 7 * 86400);
         assert!(HumanDuration::try_from("soon".to_owned()).is_err());
+        assert_eq!(HumanDuration::secs::<90>().get(), Duration::from_secs(90));
+        assert!(HumanDuration::secs::<1>().require_nonzero("t.timeout").is_ok());
+        let zero = HumanDuration::secs::<0>().require_nonzero("t.timeout").unwrap_err().to_string();
+        assert_eq!(zero, "invalid configuration: `t.timeout` must be longer than zero");
     }
 
     #[test]

@@ -37,10 +37,6 @@ pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 /// Monitor stream is polled at most once a minute.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.to_owned(), message: message.into() }
-}
-
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,81 +73,53 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
-/// `[state]`.
+/// `[state]`. A key left out takes its value from [`StateConfig::default`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
     /// SQLite file holding checkpoints, the dedup ledger and the encrypted token cache
     /// (relative to the config file's folder, like every path key).
-    #[serde(default = "default_state_path")]
     pub path: PathBuf,
     /// Pause between cycles in `run` mode once a source is caught up (at least 60 s: DocuSign
     /// asks that an up-to-date Monitor stream is not polled more often than once a minute).
-    #[serde(default = "default_interval")]
     pub interval: HumanDuration,
     /// How long one collection cycle may run (`fetch`, and each cycle of `run`): past it, the
     /// page in flight is finished and committed and the run ends with a backlog (logged, and
     /// `status` says `backlog`). Default 4 minutes, below the shipped timer's 5-minute period.
-    #[serde(default = "default_max_run_time")]
     pub max_run_time: HumanDuration,
     /// Event ids remembered per source for deduplication across pages and runs.
-    #[serde(default = "default_ledger")]
     pub ledger_size: Bounded<1000, 10_000_000>,
     /// Tenants collected at the same time (each has its own checkpoints and rate-limit budget).
-    #[serde(default = "default_tenant_concurrency")]
     pub tenant_concurrency: Bounded<1, 64>,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
         Self {
-            path: default_state_path(),
-            interval: default_interval(),
-            max_run_time: default_max_run_time(),
-            ledger_size: default_ledger(),
-            tenant_concurrency: default_tenant_concurrency(),
+            path: PathBuf::from("state/esign-collector.db"),
+            interval: HumanDuration::secs::<300>(),
+            max_run_time: HumanDuration::secs::<240>(),
+            ledger_size: Bounded::of::<100_000>(),
+            tenant_concurrency: Bounded::of::<4>(),
         }
     }
 }
 
-/// `[demo]`: the simulator that stands in for DocuSign when `environment = "demo"`.
+/// `[demo]`: the simulator that stands in for DocuSign when `environment = "demo"`. A key
+/// left out takes its value from [`DemoConfig::default`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DemoConfig {
     /// One new simulated Monitor event per this period (the last 7 days are backlog).
-    #[serde(default = "default_demo_period")]
     pub event_period: HumanDuration,
     /// Simulated Admin users.
-    #[serde(default = "default_demo_users")]
     pub users: Bounded<0, 100_000>,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        Self { event_period: default_demo_period(), users: default_demo_users() }
+        Self { event_period: HumanDuration::secs::<60>(), users: Bounded::of::<40>() }
     }
-}
-
-fn default_state_path() -> PathBuf {
-    PathBuf::from("state/esign-collector.db")
-}
-fn default_interval() -> HumanDuration {
-    HumanDuration(Duration::from_secs(300))
-}
-fn default_max_run_time() -> HumanDuration {
-    HumanDuration(Duration::from_secs(240))
-}
-fn default_ledger() -> Bounded<1000, 10_000_000> {
-    Bounded::<1000, 10_000_000>::new(100_000).unwrap_or_else(|_| unreachable!())
-}
-fn default_tenant_concurrency() -> Bounded<1, 64> {
-    Bounded::<1, 64>::new(4).unwrap_or_else(|_| unreachable!())
-}
-fn default_demo_period() -> HumanDuration {
-    HumanDuration(Duration::from_secs(60))
-}
-fn default_demo_users() -> Bounded<0, 100_000> {
-    Bounded::<0, 100_000>::new(40).unwrap_or_else(|_| unreachable!())
 }
 
 impl Config {
@@ -193,7 +161,7 @@ impl Config {
         let scopes = self.scopes();
         for needed in self.required_scopes() {
             if !scopes.iter().any(|s| s == needed) {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "docusign.scopes",
                     format!("lacks `{needed}`, which the enabled sources need (omit the key to use the minimum)"),
                 ));
@@ -201,7 +169,7 @@ impl Config {
         }
         self.rate_limit.validate()?;
         if self.state.interval.get() < MIN_INTERVAL {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "state.interval",
                 format!(
                     "is {}, under the {} minimum: DocuSign's Monitor guide asks that an up-to-date stream is not \
@@ -211,10 +179,7 @@ impl Config {
                 ),
             ));
         }
-        if self.state.max_run_time.get().is_zero() {
-            return Err(invalid("state.max_run_time", "must be longer than zero"));
-        }
-        Ok(())
+        self.state.max_run_time.require_nonzero("state.max_run_time")
     }
 
     /// Whether events get `_user` from the stored snapshot records of their actor.

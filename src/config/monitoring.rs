@@ -14,11 +14,10 @@ const MIN_DEFAULT_STALE_AFTER: Duration = Duration::from_secs(3600);
 
 /// `[status]`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StatusConfig {
     /// A source whose last successful run is older than this is "stale". Default: three
     /// `state.interval`s, at least one hour (`status --stale-after` overrides it).
-    #[serde(default)]
     pub stale_after: Option<HumanDuration>,
 }
 
@@ -31,11 +30,10 @@ impl StatusConfig {
 
 /// `[metrics]`: Prometheus `/metrics` and `/healthz`, served by `run` only. Off by default.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Address to listen on, e.g. `127.0.0.1:9464` (port 0 picks a free port, logged at start).
     /// Unset: no listener.
-    #[serde(default)]
     pub listen: Option<SocketAddr>,
 }
 

@@ -80,15 +80,11 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::MINIMAL;
 
-    const ALL: &str = r#"
-[docusign]
-environment = "developer"
-integration_key = "ik"
-user_id = "u"
-private_key_file = "keys/app.pem"
+    /// Appended to the minimal configuration (still inside its `[docusign]`): every path key.
+    const PATHS: &str = r#"
 ca_file = "/abs/ca.pem"
-organization_id = "org"
 
 [[tenants]]
 name = "acme"
@@ -119,17 +115,18 @@ auth = { strategy = "splunk", token_file = "secrets/hec-token" }
 type = "stdout"
 "#;
 
-    fn load(text: &str, folder: &str) -> Config {
-        let mut c = Config::parse(text, Path::new("t.toml")).unwrap();
+    /// The configuration with every path key, as loaded from a file in `folder`.
+    fn load(folder: &str) -> Config {
+        let mut c = Config::parse(&format!("{MINIMAL}{PATHS}"), Path::new("t.toml")).unwrap();
         c.resolve_paths(Path::new(folder));
         c
     }
 
     #[test]
     fn relative_paths_join_the_config_folder_and_absolute_ones_stay() {
-        let c = load(ALL, "/etc/ec");
+        let c = load("/etc/ec");
         let p = |path: &str| Some(PathBuf::from(path));
-        assert_eq!(c.docusign.private_key_file, p("/etc/ec/keys/app.pem"));
+        assert_eq!(c.docusign.private_key_file, p("/etc/ec/key.pem"));
         assert_eq!(c.docusign.ca_file, p("/abs/ca.pem"));
         // The default state path follows the config too.
         assert_eq!(c.state.path, PathBuf::from("/etc/ec/state/esign-collector.db"));
@@ -149,16 +146,16 @@ type = "stdout"
 
     #[test]
     fn a_config_in_the_working_directory_keeps_its_paths() {
-        let c = load(ALL, "");
-        assert_eq!(c.docusign.private_key_file, Some(PathBuf::from("keys/app.pem")));
+        let c = load("");
+        assert_eq!(c.docusign.private_key_file, Some(PathBuf::from("key.pem")));
         assert_eq!(c.state.path, PathBuf::from("state/esign-collector.db"));
     }
 
     #[test]
     fn a_relative_config_folder_stays_relative() {
         // `--config conf/x.toml`: the paths become conf/…, still relative to the working directory.
-        let c = load(ALL, "conf");
-        assert_eq!(c.docusign.private_key_file, Some(PathBuf::from("conf/keys/app.pem")));
+        let c = load("conf");
+        assert_eq!(c.docusign.private_key_file, Some(PathBuf::from("conf/key.pem")));
     }
 
     /// Names of the path fields in the `…Config` structs of `dir` (a crude scan, as the
@@ -196,6 +193,7 @@ type = "stdout"
         let mut fields = Vec::new();
         path_fields(Path::new("src/config"), &mut fields);
         path_fields(Path::new("src/sinks"), &mut fields);
+        path_fields(Path::new("src/connectors"), &mut fields);
         assert!(fields.len() >= 10, "field scan found too little: {fields:?}");
         for f in fields {
             assert!(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Config, ConfigError, DocusignConfig, Environment, HttpUrl, invalid};
+use super::{Config, ConfigError, DocusignConfig, Environment, HttpUrl};
 
 /// The tenant name of a configuration without `[[tenants]]` (also its state namespace).
 pub const DEFAULT_TENANT: &str = "default";
@@ -174,8 +174,8 @@ impl Config {
         for (i, t) in self.tenants.iter().enumerate() {
             let name = t.name.as_str();
             if self.tenants[..i].iter().any(|o| o.name == t.name) {
-                return Err(invalid(
-                    &format!("tenants[{i}].name"),
+                return Err(ConfigError::invalid(
+                    format!("tenants[{i}].name"),
                     format!("repeats {name:?}: tenant names must be unique"),
                 ));
             }

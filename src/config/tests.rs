@@ -2,7 +2,9 @@ use std::path::Path;
 
 use super::*;
 
-const MINIMAL: &str = r#"
+/// The smallest valid configuration; it ends inside `[docusign]`, so keys appended to it
+/// land there. Also the base of the other config modules' tests.
+pub(super) const MINIMAL: &str = r#"
 [docusign]
 environment = "developer"
 integration_key = "ik"
@@ -13,6 +15,11 @@ organization_id = "org"
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new("test.toml"))
+}
+
+/// The error `text` is refused with.
+fn refused(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
 }
 
 #[test]
@@ -29,8 +36,7 @@ fn minimal_config_takes_defaults() {
 
 #[test]
 fn out_of_range_names_key_and_line() {
-    let text = format!("{MINIMAL}\n[sources.customer_events]\nmax_events_per_fetch = 5000\n");
-    let e = parse(&text).unwrap_err().to_string();
+    let e = refused(&format!("{MINIMAL}\n[sources.customer_events]\nmax_events_per_fetch = 5000\n"));
     assert!(e.contains("must be 1..=2000, got 5000"), "{e}");
     assert!(e.contains("line 10"), "{e}");
     assert!(e.contains("max_events_per_fetch"), "{e}");
@@ -38,27 +44,24 @@ fn out_of_range_names_key_and_line() {
 
 #[test]
 fn unknown_key_is_refused() {
-    let text = format!("{MINIMAL}\n[sources.customer_events]\nmax_evnts = 5\n");
-    let e = parse(&text).unwrap_err().to_string();
+    let e = refused(&format!("{MINIMAL}\n[sources.customer_events]\nmax_evnts = 5\n"));
     assert!(e.contains("unknown field `max_evnts`"), "{e}");
 }
 
 #[test]
 fn wrong_type_is_refused() {
-    let text = format!("{MINIMAL}\n[sources.user_data]\nenabled = \"yes\"\n");
-    let e = parse(&text).unwrap_err().to_string();
+    let e = refused(&format!("{MINIMAL}\n[sources.user_data]\nenabled = \"yes\"\n"));
     assert!(e.contains("invalid type"), "{e}");
 }
 
 #[test]
 fn user_data_needs_account_and_scopes() {
-    let text = format!("{MINIMAL}\n[sources.user_data]\nenabled = true\n");
-    let e = parse(&text).unwrap_err().to_string();
+    let e = refused(&format!("{MINIMAL}\n[sources.user_data]\nenabled = true\n"));
     assert!(e.contains("docusign.account_id"), "{e}");
     let text = MINIMAL
         .replace("[docusign]", "[docusign]\naccount_id = \"a\"\nscopes = [\"signature\", \"impersonation\"]")
         + "\n[sources.user_data]\nenabled = true\n";
-    let e = parse(&text).unwrap_err().to_string();
+    let e = refused(&text);
     assert!(e.contains("lacks `organization_read`"), "{e}");
 }
 
@@ -77,11 +80,11 @@ fn key_credential_is_exclusive_and_a_plain_name() {
     let c = parse(&cred("docusign-key")).unwrap();
     assert_eq!(c.docusign.private_key_credential.as_deref(), Some("docusign-key"));
     for bad in ["", ".", "..", "keys/docusign-key", "/etc/key.pem"] {
-        let e = parse(&cred(bad)).unwrap_err().to_string();
+        let e = refused(&cred(bad));
         assert!(e.contains("docusign.private_key_credential") && e.contains("plain file name"), "{bad}: {e}");
     }
     let both = MINIMAL.replace("private_key_file", "private_key_credential = \"k\"\nprivate_key_file");
-    let e = parse(&both).unwrap_err().to_string();
+    let e = refused(&both);
     assert!(e.contains("docusign.private_key_credential") && e.contains("choose one"), "{e}");
 }
 
@@ -164,33 +167,33 @@ fn a_tenants_key_source_replaces_every_key_source_of_docusign() {
     assert_eq!((d.private_key_file.as_deref(), d.private_key_credential.as_deref()), (None, Some("cred-key")));
     // Two sources within one tenant are still refused, named under the tenant.
     let text = format!("{SHARED}\n{}", one("two", "private_key_file = \"a.pem\"\nprivate_key_env = \"K\""));
-    let e = parse(&text).unwrap_err().to_string();
+    let e = refused(&text);
     assert!(e.contains("tenants[0].private_key_env") && e.contains("choose one"), "{e}");
 }
 
 #[test]
 fn a_tenant_missing_a_required_key_is_named() {
     let text = format!("{SHARED}\n[[tenants]]\nname = \"acme\"\nuser_id = \"u1\"\n");
-    let e = parse(&text).unwrap_err().to_string();
+    let e = refused(&text);
     assert!(e.contains("tenants[0].organization_id") && e.contains("\"acme\""), "{e}");
 }
 
 #[test]
 fn tenant_names_are_unique_and_plain() {
     let one = "[[tenants]]\nname = \"acme\"\nuser_id = \"u\"\norganization_id = \"o\"\n";
-    let e = parse(&format!("{SHARED}\n{one}\n{one}")).unwrap_err().to_string();
+    let e = refused(&format!("{SHARED}\n{one}\n{one}"));
     assert!(e.contains("tenants[1].name") && e.contains("unique"), "{e}");
-    let e = parse(&format!("{SHARED}\n[[tenants]]\nname = \"../x\"\nuser_id = \"u\"\n")).unwrap_err().to_string();
+    let e = refused(&format!("{SHARED}\n[[tenants]]\nname = \"../x\"\nuser_id = \"u\"\n"));
     assert!(e.contains("invalid tenant name") && e.contains("line"), "{e}");
-    let e = parse(&format!("{SHARED}\n[[tenants]]\nname = \"a\"\nusr_id = \"u\"\n")).unwrap_err().to_string();
+    let e = refused(&format!("{SHARED}\n[[tenants]]\nname = \"a\"\nusr_id = \"u\"\n"));
     assert!(e.contains("unknown field `usr_id`"), "{e}");
 }
 
 #[test]
 fn interval_under_a_minute_is_refused_with_the_reason() {
-    let e = parse(&format!("{MINIMAL}\n[state]\ninterval = \"30s\"\n")).unwrap_err().to_string();
+    let e = refused(&format!("{MINIMAL}\n[state]\ninterval = \"30s\"\n"));
     assert!(e.contains("state.interval") && e.contains("once a minute"), "{e}");
     assert!(parse(&format!("{MINIMAL}\n[state]\ninterval = \"60s\"\n")).is_ok());
-    let e = parse(&format!("{MINIMAL}\n[state]\nmax_run_time = \"0s\"\n")).unwrap_err().to_string();
+    let e = refused(&format!("{MINIMAL}\n[state]\nmax_run_time = \"0s\"\n"));
     assert!(e.contains("state.max_run_time"), "{e}");
 }

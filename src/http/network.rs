@@ -8,26 +8,19 @@ use serde::Deserialize;
 
 use crate::values::{ConfigError, HttpUrl, HumanDuration};
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::invalid(key, message)
-}
-
 /// `[network]`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
     /// Hosts that bypass `docusign.proxy`: names (a leading dot or none matches subdomains
     /// too), IP addresses or CIDR ranges, as in `NO_PROXY`. Only with `docusign.proxy`; a
     /// proxy taken from `HTTPS_PROXY` follows the `NO_PROXY` variable instead.
-    #[serde(default)]
     pub no_proxy: Vec<String>,
     /// Longest wait for a TCP (and proxy) connection; default the shorter of
     /// `docusign.timeout` and 15 s.
-    #[serde(default)]
     pub connect_timeout: Option<HumanDuration>,
     /// Trust only the certificates in `docusign.ca_file`, not the built-in public roots
     /// (a private PKI or a TLS-inspecting proxy that must be the only path).
-    #[serde(default)]
     pub ca_file_only: bool,
 }
 
@@ -38,7 +31,7 @@ impl NetworkConfig {
     /// `ConfigError::Invalid` naming the key.
     pub fn validate(&self, proxy: Option<&HttpUrl>, ca_file: Option<&Path>) -> Result<(), ConfigError> {
         if !self.no_proxy.is_empty() && proxy.is_none() {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "network.no_proxy",
                 "applies to docusign.proxy, which is not set (a proxy from HTTPS_PROXY follows NO_PROXY)",
             ));
@@ -46,16 +39,16 @@ impl NetworkConfig {
         if let Some(bad) =
             self.no_proxy.iter().find(|h| h.trim().is_empty() || h.contains([',', ' ', '/']) && !is_cidr(h))
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "network.no_proxy",
                 format!("has an invalid entry {bad:?}: write one host, IP or CIDR per entry"),
             ));
         }
-        if self.connect_timeout.is_some_and(|t| t.get().is_zero()) {
-            return Err(invalid("network.connect_timeout", "must be longer than zero"));
+        if let Some(t) = self.connect_timeout {
+            t.require_nonzero("network.connect_timeout")?;
         }
         if self.ca_file_only && ca_file.is_none() {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "network.ca_file_only",
                 "needs docusign.ca_file: without it no certificate would be trusted",
             ));

@@ -14,44 +14,38 @@ use tokio::time::Instant;
 use super::RetryPolicy;
 use crate::values::{Bounded, ConfigError, HumanDuration};
 
-/// `[rate_limit]`: DocuSign's limits are per account and shared by every app on it.
+/// `[rate_limit]`: DocuSign's limits are per account and shared by every app on it. A key
+/// left out takes its value from [`RateLimitConfig::default`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Requests per hour this collector allows itself (DocuSign: 3000 per account).
-    #[serde(default = "default_per_hour")]
     pub requests_per_hour: Bounded<1, 1_000_000>,
     /// Requests per burst window (DocuSign: 200 on demo, 500 on production). Default by environment.
-    #[serde(default)]
     pub burst: Option<Bounded<1, 100_000>>,
     /// The burst window.
-    #[serde(default = "default_burst_window")]
     pub burst_window: HumanDuration,
     /// Retries of one request after 429, 5xx, timeouts or connection errors.
-    #[serde(default = "default_retries")]
     pub max_retries: Bounded<0, 20>,
     /// First backoff; it doubles per retry, with jitter.
-    #[serde(default = "default_initial_backoff")]
     pub initial_backoff: HumanDuration,
     /// Longest backoff between retries.
-    #[serde(default = "default_max_backoff")]
     pub max_backoff: HumanDuration,
     /// Longest wait the collector accepts from `Retry-After` or `X-RateLimit-Reset`; a longer
     /// one ends the run as unavailable (the checkpoint is safe) instead of hanging a timer.
-    #[serde(default = "default_max_wait")]
     pub max_wait: HumanDuration,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
-            requests_per_hour: default_per_hour(),
+            requests_per_hour: Bounded::of::<3000>(),
             burst: None,
-            burst_window: default_burst_window(),
-            max_retries: default_retries(),
-            initial_backoff: default_initial_backoff(),
-            max_backoff: default_max_backoff(),
-            max_wait: default_max_wait(),
+            burst_window: HumanDuration::secs::<30>(),
+            max_retries: Bounded::of::<5>(),
+            initial_backoff: HumanDuration::secs::<1>(),
+            max_backoff: HumanDuration::secs::<60>(),
+            max_wait: HumanDuration::secs::<900>(),
         }
     }
 }
@@ -62,13 +56,8 @@ impl RateLimitConfig {
     /// # Errors
     /// `ConfigError::Invalid` naming the `rate_limit.` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.initial_backoff.get() > self.max_backoff.get() {
-            return Err(ConfigError::invalid("rate_limit.initial_backoff", "is longer than rate_limit.max_backoff"));
-        }
-        if self.burst_window.get().is_zero() {
-            return Err(ConfigError::invalid("rate_limit.burst_window", "must be longer than zero"));
-        }
-        Ok(())
+        self.retry_policy().validate("rate_limit")?;
+        self.burst_window.require_nonzero("rate_limit.burst_window")
     }
 
     /// The pacer these limits size, with `burst` requests per burst window (`burst`, or the
@@ -86,25 +75,6 @@ impl RateLimitConfig {
             max_wait: self.max_wait.get(),
         }
     }
-}
-
-fn default_per_hour() -> Bounded<1, 1_000_000> {
-    Bounded::<1, 1_000_000>::new(3000).unwrap_or_else(|_| unreachable!())
-}
-fn default_burst_window() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_retries() -> Bounded<0, 20> {
-    Bounded::<0, 20>::new(5).unwrap_or_else(|_| unreachable!())
-}
-fn default_initial_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(1))
-}
-fn default_max_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(60))
-}
-fn default_max_wait() -> HumanDuration {
-    HumanDuration(Duration::from_secs(900))
 }
 
 /// What the server said about the budget left.

@@ -9,6 +9,8 @@ use rand::Rng;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use crate::values::ConfigError;
+
 /// Statuses that a later try may cure: request timeout, rate limits, and every server or
 /// gateway error (5xx, including proxies' 520–524).
 pub fn is_retryable_status(status: StatusCode) -> bool {
@@ -74,6 +76,21 @@ impl RetryPolicy {
     /// syslog connection), so `max_wait` never cuts one short.
     pub fn backoff_only(max_retries: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
         Self { max_retries, initial_backoff, max_backoff, max_wait: Duration::MAX }
+    }
+
+    /// The check every retry table (`[rate_limit]`, each http or syslog sink) needs: the first
+    /// backoff is not longer than the longest. `table` is the table holding both keys.
+    ///
+    /// # Errors
+    /// `ConfigError::Invalid` naming `<table>.initial_backoff`.
+    pub fn validate(&self, table: &str) -> Result<(), ConfigError> {
+        if self.initial_backoff > self.max_backoff {
+            return Err(ConfigError::invalid(
+                format!("{table}.initial_backoff"),
+                format!("is longer than {table}.max_backoff"),
+            ));
+        }
+        Ok(())
     }
 
     /// After failed try `attempt` (0-based): retry after the wait the server `asked` for, or
@@ -146,5 +163,13 @@ mod tests {
         assert_eq!(p.after(2, Some(s(1))), Retry::Exhausted);
         let own = RetryPolicy::backoff_only(30, s(1), s(4));
         assert!((0..30).all(|n| matches!(own.after(n, None), Retry::After(d) if d <= s(4))));
+    }
+
+    #[test]
+    fn a_first_backoff_longer_than_the_longest_is_refused() {
+        let s = Duration::from_secs;
+        assert!(RetryPolicy::backoff_only(1, s(4), s(4)).validate("t").is_ok());
+        let e = RetryPolicy::backoff_only(1, s(5), s(4)).validate("t").unwrap_err().to_string();
+        assert_eq!(e, "invalid configuration: `t.initial_backoff` is longer than t.max_backoff");
     }
 }

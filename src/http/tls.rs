@@ -45,6 +45,24 @@ pub fn ca_certificates(key: &str, path: &Path) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
+/// The client certificate and key files of `table` (`<table>.cert_file`, `<table>.key_file`),
+/// which come as a pair: both, for mutual TLS, or neither.
+///
+/// # Errors
+/// `ConfigError::Invalid` naming the one that is missing.
+pub fn client_cert<'a>(
+    table: &str,
+    cert: Option<&'a Path>,
+    key: Option<&'a Path>,
+) -> Result<Option<(&'a Path, &'a Path)>, ConfigError> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::invalid(format!("{table}.key_file"), "is required when cert_file is set")),
+        (None, Some(_)) => Err(ConfigError::invalid(format!("{table}.cert_file"), "is required when key_file is set")),
+    }
+}
+
 /// A client certificate chain and its private key, read and checked to belong together.
 /// `Debug` shows neither.
 pub struct ClientIdentity {

@@ -25,14 +25,12 @@ pub enum SinkConfig {
 
 /// `[[sinks]] type = "stdout"`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StdoutSinkConfig {
     /// What each line is: `raw` (the record as it came plus our fields), `ecs` or `ocsf`
     /// (see docs/mapping.md).
-    #[serde(default)]
     pub format: Format,
     /// With `ecs` or `ocsf`: keep the raw line in `event.original` / `raw_data`.
-    #[serde(default)]
     pub include_original: bool,
 }
 

@@ -23,3 +23,14 @@ pub(crate) fn events(lines: Vec<Line>) -> Batch {
 pub(crate) fn ids(ids: &[&str]) -> Batch {
     events(ids.iter().map(|i| line(i, &format!("{{\"id\":\"{i}\"}}"))).collect())
 }
+
+/// Checks that each case's config text is refused with an error saying every one of its
+/// words. `refuse` gives the error a text is refused with (and panics if it is accepted).
+pub(crate) fn assert_refused<T: AsRef<str>>(refuse: impl Fn(&str) -> String, cases: &[(T, &[&str])]) {
+    for (text, says) in cases {
+        let e = refuse(text.as_ref());
+        for word in *says {
+            assert!(e.contains(word), "{:?} was refused with {e:?}, which does not say {word:?}", text.as_ref());
+        }
+    }
+}

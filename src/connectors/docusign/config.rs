@@ -2,20 +2,11 @@
 //! overrides) and the `[sources]` tables of its streams.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::{ADMIN_USERS, MONITOR_EVENTS};
 use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
-
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::invalid(key, message)
-}
-
-fn yes() -> bool {
-    true
-}
 
 /// Where DocuSign is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -114,7 +105,7 @@ pub struct DocusignConfig {
     #[serde(default)]
     pub insecure_skip_verify: bool,
     /// Timeout of one HTTP request.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "HumanDuration::secs::<30>")]
     pub timeout: HumanDuration,
 }
 
@@ -139,14 +130,10 @@ fn default_redirect() -> HttpUrl {
     HttpUrl(url::Url::parse("https://developers.docusign.com/platform/auth/consent").unwrap_or_else(|_| unreachable!()))
 }
 
-fn default_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(30))
-}
-
 fn required<'a>(v: Option<&'a String>, key: &str, hint: &str) -> Result<&'a str, ConfigError> {
     match v.map(|s| s.trim()) {
         Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(invalid(key, format!("is required: {hint}"))),
+        _ => Err(ConfigError::invalid(key, format!("is required: {hint}"))),
     }
 }
 
@@ -156,9 +143,7 @@ impl DocusignConfig {
     /// # Errors
     /// `ConfigError::Invalid` naming the key.
     pub fn validate(&self, needs_org: bool, needs_account: bool) -> Result<(), ConfigError> {
-        if self.timeout.get().is_zero() {
-            return Err(invalid("docusign.timeout", "must be longer than zero"));
-        }
+        self.timeout.require_nonzero("docusign.timeout")?;
         if self.environment == Environment::Demo {
             return Ok(());
         }
@@ -198,20 +183,20 @@ impl DocusignConfig {
         .collect();
         match set.as_slice() {
             [] => {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "docusign.private_key_file",
                     "is required (or docusign.private_key_env, or docusign.private_key_credential under systemd): the app's RSA private key",
                 ));
             }
             [_] => {}
             [first, second, ..] => {
-                return Err(invalid(second, format!("cannot be set together with {first}: choose one")));
+                return Err(ConfigError::invalid(*second, format!("cannot be set together with {first}: choose one")));
             }
         }
         if let Some(name) = &self.private_key_credential
             && !is_credential_name(name)
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "docusign.private_key_credential",
                 "must be a plain file name: the NAME of LoadCredential=NAME:PATH in the systemd unit, not a path",
             ));
@@ -227,13 +212,11 @@ fn is_credential_name(name: &str) -> bool {
 
 /// `[sources]`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SourcesConfig {
     /// Monitor customer events.
-    #[serde(default)]
     pub customer_events: CustomerEventsConfig,
     /// Admin user records.
-    #[serde(default)]
     pub user_data: UserDataConfig,
 }
 
@@ -253,7 +236,7 @@ impl SourcesConfig {
     /// `ConfigError::Invalid` for `sources`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.customer_events.enabled && !self.user_data.enabled {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "sources",
                 "enables no source: set sources.customer_events.enabled or sources.user_data.enabled",
             ));
@@ -302,29 +285,24 @@ pub enum MonitorApi {
     OrgStream,
 }
 
-/// `[sources.customer_events]`.
+/// `[sources.customer_events]`. A key left out takes its value from
+/// [`CustomerEventsConfig::default`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct CustomerEventsConfig {
     /// Collect Monitor customer events.
-    #[serde(default = "yes")]
     pub enabled: bool,
     /// An explicit cap on the events one run reads (1..=2000, as XSOAR's); the rest comes next
     /// run. Absent (the default): a run drains the stream within `state.max_run_time`.
-    #[serde(default)]
     pub max_events_per_fetch: Option<Bounded<1, 2000>>,
     /// Events asked for per request (`limit`); DocuSign allows up to 2000.
-    #[serde(default = "default_event_page")]
     pub page_size: Bounded<1, 2000>,
     /// How far back a brand-new checkpoint starts (DocuSign keeps 7 days in the stream).
-    #[serde(default = "default_first_fetch")]
     pub first_fetch: HumanDuration,
     /// Monitor generation.
-    #[serde(default = "default_monitor_api")]
     pub api: MonitorApi,
     /// With `sources.user_data` enabled: add `_user` (name, email, status, groups of the
     /// event's user, from the last stored Admin record; no extra API call) to each event.
-    #[serde(default = "yes")]
     pub enrich_users: bool,
 }
 
@@ -333,34 +311,29 @@ impl Default for CustomerEventsConfig {
         Self {
             enabled: true,
             max_events_per_fetch: None,
-            page_size: default_event_page(),
-            first_fetch: default_first_fetch(),
-            api: default_monitor_api(),
+            page_size: Bounded::of::<2000>(),
+            first_fetch: HumanDuration::secs::<{ 7 * 86_400 }>(),
+            api: MonitorApi::OrgStream,
             enrich_users: true,
         }
     }
 }
 
-/// `[sources.user_data]`.
+/// `[sources.user_data]`. A key left out takes its value from [`UserDataConfig::default`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct UserDataConfig {
     /// Collect Admin user records (needs `organization_read user_read` consent).
-    #[serde(default)]
     pub enabled: bool,
     /// An explicit cap on the user records one run reads (1..=1250); the rest comes next run.
     /// Absent (the default): a run reads the whole pass within `state.max_run_time`.
-    #[serde(default)]
     pub max_users_per_fetch: Option<Bounded<1, 1250>>,
     /// Users asked for per request (`take`); 250 is the ceiling known to work.
-    #[serde(default = "default_user_page")]
     pub page_size: Bounded<1, 250>,
     /// How far before the last complete window a changed-users query starts.
-    #[serde(default = "default_overlap")]
     pub modified_overlap: HumanDuration,
     /// How often to re-read every user instead of only the changed ones (catches what the
     /// changed-only filter cannot, such as removed memberships).
-    #[serde(default = "default_full_snapshot")]
     pub full_snapshot_every: HumanDuration,
 }
 
@@ -369,28 +342,9 @@ impl Default for UserDataConfig {
         Self {
             enabled: false,
             max_users_per_fetch: None,
-            page_size: default_user_page(),
-            modified_overlap: default_overlap(),
-            full_snapshot_every: default_full_snapshot(),
+            page_size: Bounded::of::<250>(),
+            modified_overlap: HumanDuration::secs::<3600>(),
+            full_snapshot_every: HumanDuration::secs::<{ 7 * 86_400 }>(),
         }
     }
-}
-
-fn default_event_page() -> Bounded<1, 2000> {
-    Bounded::<1, 2000>::new(2000).unwrap_or_else(|_| unreachable!())
-}
-fn default_first_fetch() -> HumanDuration {
-    HumanDuration(Duration::from_secs(7 * 86_400))
-}
-fn default_monitor_api() -> MonitorApi {
-    MonitorApi::OrgStream
-}
-fn default_user_page() -> Bounded<1, 250> {
-    Bounded::<1, 250>::new(250).unwrap_or_else(|_| unreachable!())
-}
-fn default_overlap() -> HumanDuration {
-    HumanDuration(Duration::from_secs(3600))
-}
-fn default_full_snapshot() -> HumanDuration {
-    HumanDuration(Duration::from_secs(7 * 86_400))
 }

@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Sink;
+use crate::http::{RetryPolicy, tls};
 use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 
 pub use error::HttpSinkError;
@@ -64,26 +65,26 @@ pub struct HttpSinkConfig {
     pub compression: Compression,
     /// Largest request body before compression, envelopes included; a page is cut into
     /// requests under it. An event larger than this on its own is sent alone.
-    #[serde(default = "default_max_batch_bytes")]
+    #[serde(default = "Bounded::of::<1_000_000>")]
     pub max_batch_bytes: Bounded<1024, 104_857_600>,
     /// Most events per request.
-    #[serde(default = "default_max_batch_events")]
+    #[serde(default = "Bounded::of::<2000>")]
     pub max_batch_events: Bounded<1, 100_000>,
     /// Timeout of one request, from connecting to the end of the reply.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "HumanDuration::secs::<30>")]
     pub timeout: HumanDuration,
     /// Retries of one request after 429, 5xx, HEC "busy", timeouts or connection errors.
-    #[serde(default = "default_max_retries")]
+    #[serde(default = "Bounded::of::<5>")]
     pub max_retries: Bounded<0, 20>,
     /// First backoff; it doubles per retry, with jitter.
-    #[serde(default = "default_initial_backoff")]
+    #[serde(default = "HumanDuration::secs::<1>")]
     pub initial_backoff: HumanDuration,
     /// Longest backoff between retries.
-    #[serde(default = "default_max_backoff")]
+    #[serde(default = "HumanDuration::secs::<30>")]
     pub max_backoff: HumanDuration,
     /// Longest `Retry-After` honoured; a longer one fails the page at once (the checkpoint
     /// stays) instead of blocking the run.
-    #[serde(default = "default_max_wait")]
+    #[serde(default = "HumanDuration::secs::<300>")]
     pub max_wait: HumanDuration,
     /// Extra CA certificates (PEM bundle) to trust besides the built-in roots.
     #[serde(default)]
@@ -201,27 +202,6 @@ impl std::fmt::Debug for Headers {
     }
 }
 
-fn default_max_batch_bytes() -> Bounded<1024, 104_857_600> {
-    Bounded::new(1_000_000).unwrap_or_else(|_| unreachable!())
-}
-fn default_max_batch_events() -> Bounded<1, 100_000> {
-    Bounded::new(2000).unwrap_or_else(|_| unreachable!())
-}
-fn default_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_max_retries() -> Bounded<0, 20> {
-    Bounded::new(5).unwrap_or_else(|_| unreachable!())
-}
-fn default_initial_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(1))
-}
-fn default_max_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_max_wait() -> HumanDuration {
-    HumanDuration(Duration::from_secs(300))
-}
 /// HEC acknowledgement wait when `ack_timeout` is not set.
 const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -231,7 +211,8 @@ impl HttpSinkConfig {
     /// # Errors
     /// `ConfigError::Invalid` naming `sinks.<name>.<key>`.
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| ConfigError::Invalid { key: format!("sinks.{name}.{key}"), message };
+        let table = format!("sinks.{name}");
+        let bad = |key: &str, message: String| ConfigError::invalid(format!("{table}.{key}"), message);
         let u = &self.url.0;
         if !u.username().is_empty() || u.password().is_some() {
             return Err(bad("url", "must not hold credentials: use `auth`".into()));
@@ -281,24 +262,26 @@ impl HttpSinkConfig {
                 ));
             }
         }
-        if self.ack_timeout.is_some_and(|t| t.get().is_zero()) {
-            return Err(bad("ack_timeout", "must be longer than zero".into()));
+        if let Some(t) = self.ack_timeout {
+            t.require_nonzero(format!("{table}.ack_timeout"))?;
         }
         if let Some(a) = &self.auth {
             a.validate().map_err(|(key, m)| bad(&format!("auth.{key}"), m))?;
         }
         setup::check_headers(&self.headers).map_err(|m| bad("headers", m))?;
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            let key = if self.cert_file.is_some() { "key_file" } else { "cert_file" };
-            return Err(bad(key, "is required: a client certificate needs both cert_file and key_file".into()));
+        tls::client_cert(&table, self.cert_file.as_deref(), self.key_file.as_deref())?;
+        self.timeout.require_nonzero(format!("{table}.timeout"))?;
+        self.retry_policy().validate(&table)
+    }
+
+    /// How one request is retried.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries.get(),
+            initial_backoff: self.initial_backoff.get(),
+            max_backoff: self.max_backoff.get(),
+            max_wait: self.max_wait.get(),
         }
-        if self.timeout.get().is_zero() {
-            return Err(bad("timeout", "must be longer than zero".into()));
-        }
-        if self.initial_backoff.get() > self.max_backoff.get() {
-            return Err(bad("initial_backoff", "is longer than max_backoff".into()));
-        }
-        Ok(())
     }
 
     /// Whether to wait for HEC indexer acknowledgement.

@@ -19,7 +19,6 @@ use super::error::HttpSinkError;
 use super::hec::{self, Hec};
 use super::setup::{self, Credential};
 use super::{HttpSinkConfig, Preset, ndjson};
-use crate::http::RetryPolicy;
 use crate::http::redact::url_for_logs;
 use crate::sinks::{Batch, Sink, SinkError};
 use crate::values::ConfigError;
@@ -112,12 +111,7 @@ impl HttpSink {
                 compression: cfg.compression,
                 headers,
                 credential,
-                policy: RetryPolicy {
-                    max_retries: cfg.max_retries.get(),
-                    initial_backoff: cfg.initial_backoff.get(),
-                    max_backoff: cfg.max_backoff.get(),
-                    max_wait: cfg.max_wait.get(),
-                },
+                policy: cfg.retry_policy(),
             },
             format,
             max_bytes: usize::try_from(cfg.max_batch_bytes.get()).unwrap_or(usize::MAX),

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
+use crate::sinks::testkit::assert_refused;
 
 /// A path as a TOML string.
 fn q(p: &std::path::Path) -> String {
@@ -27,6 +28,13 @@ fn token_file(mode: u32, text: &str) -> tempfile::NamedTempFile {
     f
 }
 
+/// The sink `text` configures, `{file}` in it naming a file with this `mode` that holds
+/// `secret` (read by the build, so the file may go afterwards).
+fn built_with_file(text: &str, mode: u32, secret: &str) -> Result<HttpSink, ConfigError> {
+    let f = token_file(mode, secret);
+    HttpSink::new("http[0]", &check(&text.replace("{file}", &q(f.path()))).unwrap())
+}
+
 #[test]
 fn defaults() {
     let c = check(r#"url = "http://127.0.0.1:9000/in""#).unwrap();
@@ -46,59 +54,57 @@ fn defaults() {
 
 #[test]
 fn toml_errors_name_key_and_line() {
-    let e = parse("url = \"http://x\"\nmax_batch_events = 0\n").unwrap_err();
-    assert!(e.contains("line 2") && e.contains("must be 1..=100000, got 0"), "{e}");
-    let e = parse("url = \"http://x\"\npreset = \"splunk\"\n").unwrap_err();
-    assert!(e.contains("line 2") && e.contains("splunk_hec"), "{e}");
-    let e = parse("url = \"http://x\"\ntoken = \"abc\"\n").unwrap_err();
-    assert!(e.contains("unknown field `token`"), "{e}");
-    let e = parse("url = \"ftp://x\"").unwrap_err();
-    assert!(e.contains("http:// or https://"), "{e}");
-    let e = parse("url = \"http://x\"\nauth = { strategy = \"digest\", token_env = \"T\" }").unwrap_err();
-    assert!(e.contains("line 2") && e.contains("unknown variant `digest`"), "{e}");
+    assert_refused(
+        |t| parse(t).unwrap_err(),
+        &[
+            ("url = \"http://x\"\nmax_batch_events = 0\n", &["line 2", "must be 1..=100000, got 0"]),
+            ("url = \"http://x\"\npreset = \"splunk\"\n", &["line 2", "splunk_hec"]),
+            ("url = \"http://x\"\ntoken = \"abc\"\n", &["unknown field `token`"]),
+            ("url = \"ftp://x\"", &["http:// or https://"]),
+            (
+                "url = \"http://x\"\nauth = { strategy = \"digest\", token_env = \"T\" }",
+                &["line 2", "unknown variant `digest`"],
+            ),
+        ],
+    );
     assert_eq!(parse("url = \"http://x\"\npreset = \"opensearch\"").unwrap().preset, Preset::Elasticsearch);
 }
 
 #[test]
 fn validation_names_the_key() {
-    let e = |t: &str| check(t).unwrap_err();
-    assert!(e(r#"url = "https://u:p@x""#).contains("`sinks.http[0].url` must not hold credentials"));
-    assert!(
-        e("url = \"http://x\"\nsourcetype = \"a\"")
-            .contains("`sinks.http[0].sourcetype` applies only to preset = \"splunk_hec\"")
+    let splunk_raw =
+        "url = \"http://x/raw\"\npreset = \"splunk_hec\"\nauth = { strategy = \"splunk\", token_env = \"T\" }";
+    assert_refused(
+        |t| check(t).unwrap_err(),
+        &[
+            (r#"url = "https://u:p@x""#, &["`sinks.http[0].url` must not hold credentials"]),
+            (
+                "url = \"http://x\"\nsourcetype = \"a\"",
+                &["`sinks.http[0].sourcetype` applies only to preset = \"splunk_hec\""],
+            ),
+            ("url = \"http://x\"\nindex = \"a\"", &["sinks.http[0].index"]),
+            ("url = \"http://x\"\npreset = \"splunk_hec\"\npipeline = \"p\"", &["sinks.http[0].pipeline"]),
+            ("url = \"http://x\"\npreset = \"splunk_hec\"", &["`sinks.http[0].auth` is required by Splunk HEC"]),
+            (splunk_raw, &["sinks.http[0].url"]),
+            ("url = \"http://x\"\npreset = \"elasticsearch\"\nindex = \"Logs\"", &["not a valid Elasticsearch index"]),
+            ("url = \"http://x\"\npreset = \"elasticsearch\"\nindex = \"logs-{date}\"", &["only placeholder"]),
+            ("url = \"http://x\"\nauth = { strategy = \"bearer\" }", &["sinks.http[0].auth.token_env"]),
+            (
+                "url = \"http://x\"\nauth = { strategy = \"bearer\", token_env = \"A\", token_file = \"/b\" }",
+                &["exactly one"],
+            ),
+            ("url = \"http://x\"\nauth = { strategy = \"basic\", password_env = \"P\" }", &["sinks.http[0].auth.user"]),
+            (
+                "url = \"http://x\"\nauth = { strategy = \"bearer\", token_env = \"T\", user = \"u\" }",
+                &["auth.strategy"],
+            ),
+            ("url = \"http://x\"\nheaders = { Authorization = \"Bearer x\" }", &["set by the sink itself"]),
+            ("url = \"http://x\"\nheaders = { \"bad header\" = \"x\" }", &["not a valid header name"]),
+            ("url = \"http://x\"\ncert_file = \"/c.pem\"", &["sinks.http[0].key_file"]),
+            ("url = \"http://x\"\ninitial_backoff = \"1m\"\nmax_backoff = \"1s\"", &["initial_backoff"]),
+            ("url = \"http://x\"\ntimeout = \"0s\"", &["sinks.http[0].timeout"]),
+        ],
     );
-    assert!(e("url = \"http://x\"\nindex = \"a\"").contains("sinks.http[0].index"));
-    assert!(e("url = \"http://x\"\npreset = \"splunk_hec\"\npipeline = \"p\"").contains("sinks.http[0].pipeline"));
-    assert!(
-        e("url = \"http://x\"\npreset = \"splunk_hec\"").contains("`sinks.http[0].auth` is required by Splunk HEC")
-    );
-    assert!(
-        e("url = \"http://x/raw\"\npreset = \"splunk_hec\"\nauth = { strategy = \"splunk\", token_env = \"T\" }")
-            .contains("sinks.http[0].url")
-    );
-    assert!(
-        e("url = \"http://x\"\npreset = \"elasticsearch\"\nindex = \"Logs\"")
-            .contains("not a valid Elasticsearch index")
-    );
-    assert!(e("url = \"http://x\"\npreset = \"elasticsearch\"\nindex = \"logs-{date}\"").contains("only placeholder"));
-    assert!(e("url = \"http://x\"\nauth = { strategy = \"bearer\" }").contains("sinks.http[0].auth.token_env"));
-    assert!(
-        e("url = \"http://x\"\nauth = { strategy = \"bearer\", token_env = \"A\", token_file = \"/b\" }")
-            .contains("exactly one")
-    );
-    assert!(
-        e("url = \"http://x\"\nauth = { strategy = \"basic\", password_env = \"P\" }")
-            .contains("sinks.http[0].auth.user")
-    );
-    assert!(
-        e("url = \"http://x\"\nauth = { strategy = \"bearer\", token_env = \"T\", user = \"u\" }")
-            .contains("auth.strategy")
-    );
-    assert!(e("url = \"http://x\"\nheaders = { Authorization = \"Bearer x\" }").contains("set by the sink itself"));
-    assert!(e("url = \"http://x\"\nheaders = { \"bad header\" = \"x\" }").contains("not a valid header name"));
-    assert!(e("url = \"http://x\"\ncert_file = \"/c.pem\"").contains("sinks.http[0].key_file"));
-    assert!(e("url = \"http://x\"\ninitial_backoff = \"1m\"\nmax_backoff = \"1s\"").contains("initial_backoff"));
-    assert!(e("url = \"http://x\"\ntimeout = \"0s\"").contains("sinks.http[0].timeout"));
 }
 
 #[test]
@@ -111,12 +117,9 @@ fn debug_prints_no_header_value() {
 
 #[test]
 fn build_reads_the_token_and_never_prints_it() {
-    let f = token_file(0o600, "s3cr3t-token-value\n");
-    let text = format!(
-        "url = \"http://127.0.0.1:1\"\npreset = \"splunk_hec\"\nauth = {{ strategy = \"splunk\", token_file = {} }}",
-        q(f.path())
-    );
-    let sink = HttpSink::new("http[0]", &check(&text).unwrap()).unwrap();
+    let text =
+        "url = \"http://127.0.0.1:1\"\npreset = \"splunk_hec\"\nauth = { strategy = \"splunk\", token_file = {file} }";
+    let sink = built_with_file(text, 0o600, "s3cr3t-token-value\n").unwrap();
     let d = format!("{sink:?}");
     assert!(!d.contains("s3cr3t") && d.contains("services/collector/event"), "{d}");
     let (name, value) = sink.client.credential.as_ref().unwrap().header().unwrap();
@@ -126,45 +129,50 @@ fn build_reads_the_token_and_never_prints_it() {
 
 #[test]
 fn build_fails_on_unusable_credentials_and_files() {
-    let build = |t: String| HttpSink::new("http[0]", &check(&t).unwrap()).map(|_| ()).unwrap_err().to_string();
-    let e = build(
-        "url = \"http://x\"\nauth = { strategy = \"bearer\", token_env = \"ESIGN_HTTP_SINK_TEST_UNSET\" }".into(),
+    let build = |t: &str| HttpSink::new("http[0]", &check(t).unwrap()).map(|_| ()).unwrap_err().to_string();
+    let (empty, junk) = (token_file(0o600, " \n"), token_file(0o644, "not a pem"));
+    let bearer_file = |f: &tempfile::NamedTempFile| {
+        format!("url = \"http://x\"\nauth = {{ strategy = \"bearer\", token_file = {} }}", q(f.path()))
+    };
+    assert_refused(
+        build,
+        &[
+            (
+                "url = \"http://x\"\nauth = { strategy = \"bearer\", token_env = \"ESIGN_HTTP_SINK_TEST_UNSET\" }"
+                    .into(),
+                &["sinks.http[0].auth.token_env", "ESIGN_HTTP_SINK_TEST_UNSET is not set"],
+            ),
+            (
+                "url = \"http://x\"\nauth = { strategy = \"bearer\", token_file = \"/nonexistent/t\" }".into(),
+                &["sinks.http[0].auth.token_file", "cannot read /nonexistent/t"],
+            ),
+            (bearer_file(&empty), &["is empty"]),
+            ("url = \"http://x\"\nca_file = \"/nonexistent/ca.pem\"".into(), &["sinks.http[0].ca_file"]),
+            (
+                format!("url = \"http://x\"\nca_file = {}", q(junk.path())),
+                &["sinks.http[0].ca_file", "holds no PEM certificate"],
+            ),
+            (
+                format!("url = \"http://x\"\ncert_file = {}\nkey_file = {}", q(junk.path()), q(junk.path())),
+                &["sinks.http[0].cert_file", "not a usable certificate"],
+            ),
+        ],
     );
-    assert!(e.contains("sinks.http[0].auth.token_env") && e.contains("ESIGN_HTTP_SINK_TEST_UNSET is not set"), "{e}");
-    let e = build("url = \"http://x\"\nauth = { strategy = \"bearer\", token_file = \"/nonexistent/t\" }".into());
-    assert!(e.contains("sinks.http[0].auth.token_file") && e.contains("cannot read /nonexistent/t"), "{e}");
-    let empty = token_file(0o600, " \n");
-    let e = build(format!("url = \"http://x\"\nauth = {{ strategy = \"bearer\", token_file = {} }}", q(empty.path())));
-    assert!(e.contains("is empty"), "{e}");
-    let two_lines = token_file(0o600, "first-half\nsecond-half\n");
-    let e =
-        build(format!("url = \"http://x\"\nauth = {{ strategy = \"bearer\", token_file = {} }}", q(two_lines.path())));
+    let e = build(&bearer_file(&token_file(0o600, "first-half\nsecond-half\n")));
     assert!(e.contains("sinks.http[0].auth.token_file") && e.contains("cannot carry") && !e.contains("half"), "{e}");
-    let e = build("url = \"http://x\"\nca_file = \"/nonexistent/ca.pem\"".into());
-    assert!(e.contains("sinks.http[0].ca_file"), "{e}");
-    let junk = token_file(0o644, "not a pem");
-    let e = build(format!("url = \"http://x\"\nca_file = {}", q(junk.path())));
-    assert!(e.contains("sinks.http[0].ca_file") && e.contains("holds no PEM certificate"), "{e}");
-    let e = build(format!("url = \"http://x\"\ncert_file = {}\nkey_file = {}", q(junk.path()), q(junk.path())));
-    assert!(e.contains("sinks.http[0].cert_file") && e.contains("not a usable certificate"), "{e}");
 }
 
 #[test]
 fn shared_token_file_is_accepted_with_a_warning() {
     // Container secret mounts are 0444/0644 and cannot be changed by the service.
-    let f = token_file(0o644, "tok");
-    let text = format!("url = \"http://x\"\nauth = {{ strategy = \"bearer\", token_file = {} }}", q(f.path()));
-    assert!(HttpSink::new("http[0]", &check(&text).unwrap()).is_ok());
+    let text = "url = \"http://x\"\nauth = { strategy = \"bearer\", token_file = {file} }";
+    assert!(built_with_file(text, 0o644, "tok").is_ok());
 }
 
 #[test]
 fn basic_auth_header_and_scrub() {
-    let f = token_file(0o600, "pa55word");
-    let text = format!(
-        "url = \"http://x\"\nauth = {{ strategy = \"basic\", user = \"elastic\", password_file = {} }}",
-        q(f.path())
-    );
-    let sink = HttpSink::new("http[0]", &check(&text).unwrap()).unwrap();
+    let text = "url = \"http://x\"\nauth = { strategy = \"basic\", user = \"elastic\", password_file = {file} }";
+    let sink = built_with_file(text, 0o600, "pa55word").unwrap();
     let c = sink.client.credential.as_ref().unwrap();
     assert_eq!(c.header().unwrap().1.to_str().unwrap(), "Basic ZWxhc3RpYzpwYTU1d29yZA==");
     assert_eq!(c.scrub("got ZWxhc3RpYzpwYTU1d29yZA== and pa55word"), "got <redacted> and <redacted>");

@@ -3,10 +3,10 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::http::RetryPolicy;
 use crate::values::{Bounded, HumanDuration};
 
 /// `[[sinks]] type = "syslog"`: RFC 5424 (or RFC 3164) messages over TCP, TLS, RELP or UDP.
@@ -48,7 +48,7 @@ pub struct SyslogSinkConfig {
     /// Largest whole syslog message in bytes (header and JSON; not the octet-count prefix).
     /// A longer event is truncated, never sent oversize. Keep it at or below the receiver's
     /// limit (rsyslog `maxMessageSize`, default 8k).
-    #[serde(default = "default_max_message_size")]
+    #[serde(default = "Bounded::of::<8192>")]
     pub max_message_size: Bounded<1024, 1_048_576>,
     /// TLS: PEM file of the CA(s) that sign the receiver's certificate. Default: the Mozilla
     /// roots built in (webpki-roots).
@@ -64,23 +64,23 @@ pub struct SyslogSinkConfig {
     #[serde(default)]
     pub server_name: Option<String>,
     /// Longest wait for a connection, including the TLS handshake and the RELP `open`.
-    #[serde(default = "default_connect_timeout")]
+    #[serde(default = "HumanDuration::secs::<10>")]
     pub connect_timeout: HumanDuration,
     /// Longest wait for the receiver to take more bytes or to confirm what it got.
-    #[serde(default = "default_write_timeout")]
+    #[serde(default = "HumanDuration::secs::<30>")]
     pub write_timeout: HumanDuration,
     /// How many times a page is sent again (whole, on a new connection) after a failed or
     /// unconfirmed delivery; then the run fails and the checkpoint stays.
-    #[serde(default = "default_max_retries")]
+    #[serde(default = "Bounded::of::<5>")]
     pub max_retries: Bounded<0, 100>,
     /// First wait before a retry; it doubles per retry, with jitter.
-    #[serde(default = "default_initial_backoff")]
+    #[serde(default = "HumanDuration::secs::<1>")]
     pub initial_backoff: HumanDuration,
     /// Longest wait between retries.
-    #[serde(default = "default_max_backoff")]
+    #[serde(default = "HumanDuration::secs::<30>")]
     pub max_backoff: HumanDuration,
     /// RELP: messages sent ahead of their acknowledgements (rsyslog's own default is 128).
-    #[serde(default = "default_relp_window")]
+    #[serde(default = "Bounded::of::<128>")]
     pub relp_window: Bounded<1, 65_536>,
     /// TCP and TLS: how messages are delimited on the stream (RFC 6587). The receiver decides:
     /// syslog-ng's `network()` source and Logstash/Graylog TCP inputs split on newlines, and
@@ -97,6 +97,13 @@ pub struct SyslogSinkConfig {
 /// Datagrams per second when `udp_rate` is unset; see README "UDP pacing" for the
 /// measurement against syslog-ng's default receive buffer that chose it.
 pub const DEFAULT_UDP_RATE: u32 = 10_000;
+
+impl SyslogSinkConfig {
+    /// How a page is sent again; no server asks for pauses here, so only the backoff waits.
+    pub(super) fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::backoff_only(self.max_retries.get(), self.initial_backoff.get(), self.max_backoff.get())
+    }
+}
 
 /// RFC 6587 framing of a TCP or TLS stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -349,31 +356,13 @@ fn default_app_name() -> SyslogName<48> {
 fn default_sd_id() -> SdId {
     SdId("esign@32473".to_owned())
 }
-fn default_max_message_size() -> Bounded<1024, 1_048_576> {
-    Bounded::<1024, 1_048_576>::new(8192).unwrap_or_else(|_| unreachable!())
-}
-fn default_connect_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(10))
-}
-fn default_write_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_max_retries() -> Bounded<0, 100> {
-    Bounded::<0, 100>::new(5).unwrap_or_else(|_| unreachable!())
-}
-fn default_initial_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(1))
-}
-fn default_max_backoff() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
-fn default_relp_window() -> Bounded<1, 65_536> {
-    Bounded::<1, 65_536>::new(128).unwrap_or_else(|_| unreachable!())
-}
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::sinks::testkit::assert_refused;
 
     fn parse(extra: &str) -> Result<SyslogSinkConfig, String> {
         toml::from_str(&format!("address = \"127.0.0.1:514\"\ntransport = \"tcp\"\n{extra}")).map_err(|e| e.to_string())
@@ -421,7 +410,7 @@ mod tests {
         .unwrap();
         assert_eq!((c.transport, c.address.port), (Transport::Tls, 6514));
         assert_eq!(c.write_timeout.get(), Duration::from_secs(30));
-        assert_eq!(c.max_backoff.get(), default_max_backoff().get());
+        assert_eq!(c.max_backoff.get(), Duration::from_secs(30));
         assert_eq!(c.framing, Some(Framing::Newline));
         let u: SyslogSinkConfig = toml::from_str("address = \"h:514\"\ntransport = \"udp\"\nudp_rate = 5000").unwrap();
         assert_eq!(u.udp_rate.map(Bounded::get), Some(5000));
@@ -439,20 +428,18 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key() {
-        let e = parse("structured_data_id = \"esign\"").unwrap_err();
-        assert!(e.contains("structured_data_id") && e.contains("enterprise-number"), "{e}");
-        let e = parse("hostname = \"my host\"").unwrap_err();
-        assert!(e.contains("hostname"), "{e}");
-        let e = parse("max_message_size = 100").unwrap_err();
-        assert!(e.contains("1024..=1048576"), "{e}");
-        let e = parse("facility = \"local9\"").unwrap_err();
-        assert!(e.contains("facility"), "{e}");
-        let e = parse("bogus = 1").unwrap_err();
-        assert!(e.contains("unknown field"), "{e}");
+        assert_refused(
+            |t| parse(t).unwrap_err(),
+            &[
+                ("structured_data_id = \"esign\"", &["structured_data_id", "enterprise-number"]),
+                ("hostname = \"my host\"", &["hostname"]),
+                ("max_message_size = 100", &["1024..=1048576"]),
+                ("facility = \"local9\"", &["facility"]),
+                ("bogus = 1", &["unknown field"]),
+                ("framing = \"lf\"", &["framing", "octet-counting"]),
+                ("udp_rate = -1", &["udp_rate", "0..=1000000"]),
+            ],
+        );
         assert_eq!(parse("severity = \"error\"").unwrap().severity, Severity::Err);
-        let e = parse("framing = \"lf\"").unwrap_err();
-        assert!(e.contains("framing") && e.contains("octet-counting"), "{e}");
-        let e = parse("udp_rate = -1").unwrap_err();
-        assert!(e.contains("udp_rate") && e.contains("0..=1000000"), "{e}");
     }
 }

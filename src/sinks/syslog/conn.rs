@@ -281,15 +281,18 @@ mod tests {
         (l, HostPort { host: "127.0.0.1".into(), port })
     }
 
+    /// What the next connection to `l` sends before closing its side.
+    async fn read_one(l: &TcpListener) -> Vec<u8> {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        got
+    }
+
     #[tokio::test]
     async fn a_receiver_that_reads_to_the_end_confirms() {
         let (l, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut got = Vec::new();
-            s.read_to_end(&mut got).await.unwrap();
-            got
-        });
+        let server = tokio::spawn(async move { read_one(&l).await });
         let mut s = connect(&addr, None, T).await.unwrap();
         let payload = vec![b'x'; 300_000];
         write_confirmed(&mut s, &payload, T).await.unwrap();
@@ -311,9 +314,7 @@ mod tests {
     async fn a_receiver_gone_after_the_page_fails_the_check_connection() {
         let (l, addr) = listener().await;
         let server = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut got = Vec::new();
-            s.read_to_end(&mut got).await.unwrap();
+            read_one(&l).await;
             // Read, then gone: listener and session close as under SIGKILL.
             drop(l);
         });
@@ -329,9 +330,7 @@ mod tests {
         let (l, addr) = listener().await;
         tokio::spawn(async move {
             loop {
-                let (mut s, _) = l.accept().await.unwrap();
-                let mut got = Vec::new();
-                s.read_to_end(&mut got).await.unwrap();
+                read_one(&l).await;
             }
         });
         let mut s = connect(&addr, None, T).await.unwrap();

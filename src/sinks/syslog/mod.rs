@@ -67,11 +67,11 @@ const MAX_UDP_PAYLOAD: u32 = 65_507;
 /// # Errors
 /// `ConfigError::Invalid` naming the key, e.g. `sinks.syslog[0].ca_file`.
 pub fn validate(name: &str, cfg: &SyslogSinkConfig) -> Result<(), ConfigError> {
-    let invalid = |key: &str, message: &str| ConfigError::Invalid {
-        key: format!("sinks.{name}.{key}"),
-        message: message.to_owned(),
-    };
-    if cfg.transport != Transport::Tls {
+    let table = format!("sinks.{name}");
+    let invalid = |key: &str, message: &str| ConfigError::invalid(format!("{table}.{key}"), message);
+    if cfg.transport == Transport::Tls {
+        crate::http::tls::client_cert(&table, cfg.cert_file.as_deref(), cfg.key_file.as_deref())?;
+    } else {
         let tls_only = [
             ("ca_file", cfg.ca_file.is_some()),
             ("cert_file", cfg.cert_file.is_some()),
@@ -91,16 +91,9 @@ pub fn validate(name: &str, cfg: &SyslogSinkConfig) -> Result<(), ConfigError> {
     if cfg.transport == Transport::Udp && cfg.max_message_size.get() > MAX_UDP_PAYLOAD {
         return Err(invalid("max_message_size", "must be at most 65507 with transport = \"udp\""));
     }
-    if cfg.connect_timeout.get().is_zero() {
-        return Err(invalid("connect_timeout", "must be longer than zero"));
-    }
-    if cfg.write_timeout.get().is_zero() {
-        return Err(invalid("write_timeout", "must be longer than zero"));
-    }
-    if cfg.initial_backoff.get() > cfg.max_backoff.get() {
-        return Err(invalid("initial_backoff", "is longer than max_backoff"));
-    }
-    Ok(())
+    cfg.connect_timeout.require_nonzero(format!("{table}.connect_timeout"))?;
+    cfg.write_timeout.require_nonzero(format!("{table}.write_timeout"))?;
+    cfg.retry_policy().validate(&table)
 }
 
 /// Builds the sink: checks the settings and reads the TLS files, but does not connect.
@@ -116,7 +109,7 @@ pub fn build(name: &str, cfg: &SyslogSinkConfig) -> Result<Box<dyn Sink>, Config
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::testkit;
+    use crate::sinks::testkit::{self, assert_refused};
 
     fn cfg(text: &str) -> SyslogSinkConfig {
         toml::from_str(text).unwrap()
@@ -128,32 +121,59 @@ mod tests {
 
     #[test]
     fn cross_field_checks_name_the_key() {
-        let e = err("address = \"h:1\"\ntransport = \"tcp\"\nca_file = \"/x\"");
-        assert!(e.contains("`sinks.syslog[0].ca_file` applies only to transport = \"tls\""), "{e}");
-        let e = err("address = \"h:1\"\ntransport = \"udp\"\nmax_message_size = 100000");
-        assert!(e.contains("sinks.syslog[0].max_message_size"), "{e}");
-        let e = err("address = \"h:1\"\ntransport = \"tcp\"\ninitial_backoff = \"1m\"\nmax_backoff = \"1s\"");
-        assert!(e.contains("initial_backoff"), "{e}");
-        let e = err("address = \"h:1\"\ntransport = \"relp\"\nwrite_timeout = \"0s\"");
-        assert!(e.contains("write_timeout"), "{e}");
-        let e = err("address = \"h:1\"\ntransport = \"relp\"\nframing = \"newline\"");
-        assert!(e.contains("`sinks.syslog[0].framing` applies only to transport = \"tcp\" or \"tls\""), "{e}");
-        let e = err("address = \"h:1\"\ntransport = \"tcp\"\nudp_rate = 100");
-        assert!(e.contains("`sinks.syslog[0].udp_rate` applies only to transport = \"udp\""), "{e}");
+        assert_refused(
+            err,
+            &[
+                (
+                    "address = \"h:1\"\ntransport = \"tcp\"\nca_file = \"/x\"",
+                    &["`sinks.syslog[0].ca_file` applies only to transport = \"tls\""],
+                ),
+                (
+                    "address = \"h:1\"\ntransport = \"udp\"\nmax_message_size = 100000",
+                    &["sinks.syslog[0].max_message_size"],
+                ),
+                (
+                    "address = \"h:1\"\ntransport = \"tcp\"\ninitial_backoff = \"1m\"\nmax_backoff = \"1s\"",
+                    &["initial_backoff"],
+                ),
+                ("address = \"h:1\"\ntransport = \"relp\"\nwrite_timeout = \"0s\"", &["write_timeout"]),
+                (
+                    "address = \"h:1\"\ntransport = \"relp\"\nframing = \"newline\"",
+                    &["`sinks.syslog[0].framing` applies only to transport = \"tcp\" or \"tls\""],
+                ),
+                (
+                    "address = \"h:1\"\ntransport = \"tcp\"\nudp_rate = 100",
+                    &["`sinks.syslog[0].udp_rate` applies only to transport = \"udp\""],
+                ),
+            ],
+        );
     }
 
     #[test]
     fn tls_files_are_read_at_build() {
-        let e = err("address = \"h:1\"\ntransport = \"tls\"\nca_file = \"/nonexistent/ca.pem\"");
-        assert!(e.contains("sinks.syslog[0].ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
         let (_dir, empty) = crate::testkit::scratch("empty.pem");
         std::fs::write(&empty, "no pem here").unwrap();
-        let e = err(&format!("address = \"h:1\"\ntransport = \"tls\"\nca_file = \"{}\"", empty.display()));
-        assert!(e.contains("holds no PEM certificate"), "{e}");
-        let e = err("address = \"h:1\"\ntransport = \"tls\"\ncert_file = \"/c.pem\"");
-        assert!(e.contains("`sinks.syslog[0].key_file` is required when cert_file is set"), "{e}");
-        let e = err("address = \"h:1\"\ntransport = \"tls\"\nserver_name = \"not a name\"");
-        assert!(e.contains("sinks.syslog[0].server_name"), "{e}");
+        assert_refused(
+            err,
+            &[
+                (
+                    "address = \"h:1\"\ntransport = \"tls\"\nca_file = \"/nonexistent/ca.pem\"".to_owned(),
+                    &["sinks.syslog[0].ca_file", "/nonexistent/ca.pem"],
+                ),
+                (
+                    format!("address = \"h:1\"\ntransport = \"tls\"\nca_file = \"{}\"", empty.display()),
+                    &["holds no PEM certificate"],
+                ),
+                (
+                    "address = \"h:1\"\ntransport = \"tls\"\ncert_file = \"/c.pem\"".to_owned(),
+                    &["`sinks.syslog[0].key_file` is required when cert_file is set"],
+                ),
+                (
+                    "address = \"h:1\"\ntransport = \"tls\"\nserver_name = \"not a name\"".to_owned(),
+                    &["sinks.syslog[0].server_name"],
+                ),
+            ],
+        );
     }
 
     #[test]

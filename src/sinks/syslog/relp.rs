@@ -252,17 +252,31 @@ mod tests {
 
     const T: Duration = Duration::from_secs(5);
 
-    #[tokio::test]
-    async fn delivers_with_a_window_and_trickled_answers() {
-        let (mut client, server) = tokio::io::duplex(64);
-        let server = tokio::spawn(receiver(server, true, |t, c, _| Some(ok(t, c))));
-        let m = msgs(300);
-        let mut acked = vec![false; m.len()];
-        let mut s = Session::open(&mut client, T).await.unwrap();
-        s.send_all(&m, &mut acked, 16).await.unwrap();
+    /// Sends what of `m` is not yet `acked` to a receiver that accepts everything, over a
+    /// `buffer`-byte pipe and a session whose first transaction number is `first`, then closes
+    /// the session; the frames the receiver saw.
+    async fn deliver(
+        buffer: usize,
+        trickle: bool,
+        first: u32,
+        m: &[Message],
+        acked: &mut [bool],
+        window: usize,
+    ) -> Vec<String> {
+        let (mut client, server) = tokio::io::duplex(buffer);
+        let server = tokio::spawn(receiver(server, trickle, |t, c, _| Some(ok(t, c))));
+        let mut s = Session::open_at(&mut client, T, first).await.unwrap();
+        s.send_all(m, acked, window).await.unwrap();
         s.close().await;
         drop(client);
-        let seen = server.await.unwrap();
+        server.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn delivers_with_a_window_and_trickled_answers() {
+        let m = msgs(300);
+        let mut acked = vec![false; m.len()];
+        let seen = deliver(64, true, 1, &m, &mut acked, 16).await;
         assert!(acked.iter().all(|a| *a));
         assert_eq!(seen.len(), 302);
         assert!(seen[0].starts_with("1 open relp_version=0\nrelp_software=esign-collector\ncommands=syslog"));
@@ -289,13 +303,7 @@ mod tests {
         drop(client);
         server.await.unwrap();
 
-        let (mut client, server) = tokio::io::duplex(4096);
-        let server = tokio::spawn(receiver(server, false, |t, c, _| Some(ok(t, c))));
-        let mut s = Session::open(&mut client, T).await.unwrap();
-        s.send_all(&m, &mut acked, 4).await.unwrap();
-        s.close().await;
-        drop(client);
-        let seen = server.await.unwrap();
+        let seen = deliver(4096, false, 1, &m, &mut acked, 4).await;
         assert!(acked.iter().all(|a| *a));
         assert_eq!(seen[1], "2 syslog <134>1 - - - - - - m5");
         assert_eq!(seen.len(), 1 + 5 + 1);
@@ -322,16 +330,11 @@ mod tests {
 
     #[tokio::test]
     async fn transaction_numbers_wrap() {
-        let (mut client, server) = tokio::io::duplex(4096);
-        let server = tokio::spawn(receiver(server, false, |t, c, _| Some(ok(t, c))));
-        let m = msgs(3);
-        let mut acked = vec![false; 3];
-        let mut s = Session::open_at(&mut client, T, 999_999_998).await.unwrap();
-        s.send_all(&m, &mut acked, 8).await.unwrap();
-        s.close().await;
-        drop(client);
-        let seen: Vec<String> =
-            server.await.unwrap().iter().map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect();
+        let seen: Vec<String> = deliver(4096, false, 999_999_998, &msgs(3), &mut [false; 3], 8)
+            .await
+            .iter()
+            .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect();
         assert_eq!(seen, ["999999998 open", "999999999 syslog", "1 syslog", "2 syslog", "3 close"]);
     }
 

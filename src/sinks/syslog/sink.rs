@@ -52,7 +52,7 @@ impl SyslogSink {
             max_message_size: cfg.max_message_size.get(),
             connect_timeout: cfg.connect_timeout.get(),
             write_timeout: cfg.write_timeout.get(),
-            retry: RetryPolicy::backoff_only(cfg.max_retries.get(), cfg.initial_backoff.get(), cfg.max_backoff.get()),
+            retry: cfg.retry_policy(),
             relp_window: usize::try_from(cfg.relp_window.get()).unwrap_or(usize::MAX),
             framing: cfg.framing.unwrap_or_default(),
             udp_rate: cfg.udp_rate.map_or(DEFAULT_UDP_RATE, crate::values::Bounded::get),

@@ -53,16 +53,14 @@ pub(super) fn settings(name: &str, cfg: &SyslogSinkConfig) -> Result<TlsSettings
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(name, "transport", format!("TLS is unavailable: {e}")))?
         .with_root_certificates(roots);
-    let mut config = match (&cfg.cert_file, &cfg.key_file) {
-        (Some(cert), Some(key)) => {
+    let mut config = match tls::client_cert(&table, cfg.cert_file.as_deref(), cfg.key_file.as_deref())? {
+        Some((cert, key)) => {
             let (chain, private) = ClientIdentity::read(&table, cert, key)?.parts();
             builder
                 .with_client_auth_cert(chain, private)
                 .map_err(|e| invalid(name, "key_file", format!("does not match cert_file: {e}")))?
         }
-        (None, None) => builder.with_no_client_auth(),
-        (Some(_), None) => return Err(invalid(name, "key_file", "is required when cert_file is set".into())),
-        (None, Some(_)) => return Err(invalid(name, "cert_file", "is required when key_file is set".into())),
+        None => builder.with_no_client_auth(),
     };
     // Every page opens fresh connections; resuming a session saves little and rsyslog's ossl
     // driver refuses resumption under x509 client auth ("session id context uninitialized",
