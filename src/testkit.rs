@@ -8,3 +8,10 @@ pub(crate) fn scratch(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let path = dir.path().join(name);
     (dir, path)
 }
+
+/// [`scratch`], with `contents` written into the file.
+pub(crate) fn scratch_with(name: &str, contents: impl AsRef<[u8]>) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, path) = scratch(name);
+    std::fs::write(&path, contents).expect("a writable temporary file");
+    (dir, path)
+}

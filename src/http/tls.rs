@@ -149,8 +149,7 @@ mod tests {
 
     #[test]
     fn unusable_files_are_named_by_key() {
-        let (dir, junk) = crate::testkit::scratch("junk.pem");
-        std::fs::write(&junk, "not a pem").unwrap();
+        let (dir, junk) = crate::testkit::scratch_with("junk.pem", "not a pem");
         let broken = dir.path().join("broken.pem");
         std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
         let e = |r: Result<Vec<CertificateDer<'static>>, ConfigError>| r.unwrap_err().to_string();

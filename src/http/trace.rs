@@ -163,8 +163,7 @@ mod tests {
 
     #[test]
     fn lines_pair_up_and_the_file_is_private() {
-        let (_dir, path) = crate::testkit::scratch("trace.jsonl");
-        std::fs::write(&path, "").unwrap();
+        let (_dir, path) = crate::testkit::scratch_with("trace.jsonl", "");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let t = HttpTrace::open(&path).unwrap();
         let req = reqwest::Client::new()

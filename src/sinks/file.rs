@@ -313,8 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_existing_file_gets_the_configured_mode() {
-        let (_dir, p) = crate::testkit::scratch("events.jsonl");
-        std::fs::write(&p, "{\"id\":\"old\"}\n").unwrap();
+        let (_dir, p) = crate::testkit::scratch_with("events.jsonl", "{\"id\":\"old\"}\n");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut s = sink(&p);
         s.send(&batch(&["a"])).await.unwrap();

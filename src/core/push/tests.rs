@@ -199,8 +199,13 @@ async fn until(what: &str, cond: impl Fn() -> bool) {
 /// Runs a test body with a bound on its time.
 /// A pipeline over a fresh state file with `sink`, started with the default options.
 async fn started(sink: Collect) -> (tempfile::TempDir, Collect, Running) {
+    started_with(sink, options()).await
+}
+
+/// [`started`] with other options.
+async fn started_with(sink: Collect, opts: PushOptions) -> (tempfile::TempDir, Collect, Running) {
     let (dir, state) = crate::testkit::scratch("s.db");
-    let run = start(&state, &sink, options()).await;
+    let run = start(&state, &sink, opts).await;
     (dir, sink, run)
 }
 
@@ -308,9 +313,8 @@ async fn a_failing_sink_keeps_messages_until_it_recovers() {
 #[tokio::test]
 async fn a_restart_delivers_what_was_acknowledged_but_not_delivered() {
     bounded(async {
-        let (_dir, state) = crate::testkit::scratch("s.db");
-        let down = Collect::default().failing();
-        let run = start(&state, &down, options()).await;
+        let (dir, _down, run) = started(Collect::default().failing()).await;
+        let state = dir.path().join("s.db");
         assert_eq!(post_signed(&run.url, &["e1", "e2"]).await, 200);
         until("the sink refused", || run.push.counts().sink_failures >= 1).await;
         let push = run.stop().await;
@@ -353,9 +357,9 @@ async fn deliver_pending_drains_the_inbox_without_serving() {
 #[tokio::test]
 async fn a_failing_inbox_write_is_5xx_and_a_full_one_503_with_retry_after() {
     bounded(async {
-        let (_dir, state) = crate::testkit::scratch("s.db");
-        let sink = Collect::default().failing();
-        let run = start(&state, &sink, PushOptions { inbox_capacity: 1, ..options() }).await;
+        let (dir, _sink, run) =
+            started_with(Collect::default().failing(), PushOptions { inbox_capacity: 1, ..options() }).await;
+        let state = dir.path().join("s.db");
         // Another connection makes every insert fail, as a broken file would.
         let other = rusqlite::Connection::open(&state).unwrap();
         other

@@ -151,8 +151,7 @@ mod tests {
 
     #[test]
     fn tls_files_are_read_at_build() {
-        let (_dir, empty) = crate::testkit::scratch("empty.pem");
-        std::fs::write(&empty, "no pem here").unwrap();
+        let (_dir, empty) = crate::testkit::scratch_with("empty.pem", "no pem here");
         assert_refused(
             err,
             &[
