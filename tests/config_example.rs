@@ -11,17 +11,9 @@ fn example_parses() {
     assert!(cfg.sources.customer_events.enabled && cfg.sources.user_data.enabled);
 }
 
-/// Every `.rs` file below `dir`.
-fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
+#[path = "support/files.rs"]
+mod files;
+use files::rust_files;
 
 /// Field names of the `pub struct …Config` structs in `src/config/`, `src/sinks/`, `src/http/` and `src/connectors/`.
 fn config_fields() -> Vec<String> {

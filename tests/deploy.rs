@@ -330,11 +330,16 @@ fn every_config_in_deploy_parses() {
 #[test]
 fn container_builder_matches_rust_version() {
     let manifest: toml::Value = toml::from_str(&std::fs::read_to_string("Cargo.toml").unwrap()).unwrap();
-    let version = manifest["package"]["rust-version"].as_str().unwrap();
+    let version = manifest["workspace"]["package"]["rust-version"].as_str().unwrap();
+    // Every workspace member the binary needs is copied into the build stage.
+    let members = manifest["workspace"]["members"].as_array().unwrap();
     let containerfile = std::fs::read_to_string(deploy_dir().join("container/Containerfile")).unwrap();
     assert!(
         containerfile.contains(&format!("ARG RUST_VERSION={version}\n")),
         "Containerfile's RUST_VERSION is not {version}"
     );
     assert!(containerfile.contains("cargo build --release --locked"));
+    for m in members.iter().filter_map(toml::Value::as_str).filter(|m| *m != ".") {
+        assert!(containerfile.contains(&format!("COPY {m} ./{m}\n")), "the Containerfile does not copy {m}");
+    }
 }

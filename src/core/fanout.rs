@@ -33,55 +33,58 @@ impl Fanout {
         Self(tokio::sync::Mutex::new(sinks))
     }
 
-    /// Delivers `batch` (raw lines) to every sink, rendered once per format in use (the raw
-    /// lines are parsed once for all mapped formats); `Ok` means every sink holds every line.
+    /// Delivers `batch` (raw lines) to every sink, rendered once per format in use (each raw
+    /// line is parsed once, for every mapped format at once); `Ok` means every sink holds
+    /// every line.
     ///
     /// # Errors
     /// The first sink's failure; the sinks after it are not tried (the page is not confirmed).
     pub async fn send(&self, batch: &Batch) -> Result<(), SinkError> {
         let mut sinks = self.0.lock().await;
-        let mut parsed: Option<Vec<Option<Map<String, Value>>>> = None;
-        let mut rendered: Vec<(Output, Batch)> = Vec::new();
-        for (sink, output) in sinks.iter_mut() {
-            if output.0 == Format::Raw {
-                sink.send(batch).await?;
-                continue;
+        let mut outputs: Vec<Output> = Vec::new();
+        for (_, o) in sinks.iter() {
+            if o.0 != Format::Raw && !outputs.contains(o) {
+                outputs.push(*o);
             }
-            let i = if let Some(i) = rendered.iter().position(|(o, _)| o == output) {
-                i
-            } else {
-                let objects = parsed.get_or_insert_with(|| parse(batch));
-                rendered.push((*output, render_parsed(batch, objects, *output)));
-                rendered.len() - 1
-            };
-            sink.send(&rendered[i].1).await?;
+        }
+        let rendered = render_all(batch, &outputs);
+        for (sink, output) in sinks.iter_mut() {
+            match outputs.iter().position(|o| o == output) {
+                Some(i) => sink.send(&rendered[i]).await?,
+                None => sink.send(batch).await?,
+            }
         }
         Ok(())
     }
 }
 
-/// Each raw line as an object (`None` for a line that is not one, which passes unchanged).
-fn parse(batch: &Batch) -> Vec<Option<Map<String, Value>>> {
-    batch.lines.iter().map(|l| serde_json::from_str(&l.json).ok()).collect()
-}
-
 /// A raw batch in another format: each line mapped, a changed snapshot giving two documents.
 pub fn render(batch: &Batch, output: Output) -> Batch {
-    render_parsed(batch, &parse(batch), output)
+    render_all(batch, &[output]).pop().unwrap_or_else(|| Batch { source: batch.source, lines: Vec::new() })
 }
 
-fn render_parsed(batch: &Batch, objects: &[Option<Map<String, Value>>], (format, opts): Output) -> Batch {
-    let mut lines = Vec::with_capacity(batch.lines.len());
-    for (l, raw) in batch.lines.iter().zip(objects) {
+/// `batch` in each of `outputs`, in one pass: a line is parsed once, mapped in every output,
+/// and dropped before the next (a page's parsed objects are never all held at once).
+fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {
+    let mut out: Vec<Batch> =
+        outputs.iter().map(|_| Batch { source: batch.source, lines: Vec::with_capacity(batch.lines.len()) }).collect();
+    if outputs.is_empty() {
+        return out;
+    }
+    for l in &batch.lines {
         // Raw lines are our own serialization of a JSON object: they always parse.
-        let Some(raw) = raw else {
-            lines.push(l.clone());
+        let Ok(raw) = serde_json::from_str::<Map<String, Value>>(&l.json) else {
+            for b in &mut out {
+                b.lines.push(l.clone());
+            }
             continue;
         };
-        for doc in batch.source.render(format, raw, &opts) {
-            let json = Value::Object(doc.value).to_string();
-            lines.push(Line { event_id: doc.event_id, time: l.time.clone(), json });
+        for ((format, opts), b) in outputs.iter().zip(out.iter_mut()) {
+            for doc in batch.source.render(*format, &raw, opts) {
+                let json = Value::Object(doc.value).to_string();
+                b.lines.push(Line { event_id: doc.event_id, time: l.time.clone(), json });
+            }
         }
     }
-    Batch { source: batch.source, lines }
+    out
 }
