@@ -66,10 +66,7 @@ impl Stream {
     /// Renders one raw line object in `format` (raw: the line itself).
     pub fn render(&self, format: Format, raw: &Map<String, Value>, opts: &FormatOptions) -> Vec<Doc> {
         match format {
-            Format::Raw => {
-                let event_id = raw.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                vec![Doc { event_id, value: raw.clone() }]
-            }
+            Format::Raw => vec![Doc::raw(raw)],
             other => (self.render)(other, raw, *opts),
         }
     }
@@ -107,10 +104,7 @@ pub(crate) static TEST: Stream = Stream {
     time_field: Some("time"),
     actor: None,
     columns: &["id", "time"],
-    render: |_, raw, _| {
-        let event_id = raw.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        vec![Doc { event_id, value: raw.clone() }]
-    },
+    render: |_, raw, _| vec![Doc::raw(raw)],
     newest_event: |_| None,
 };
 

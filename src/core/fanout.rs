@@ -58,11 +58,6 @@ impl Fanout {
     }
 }
 
-/// A raw batch in another format: each line mapped, a changed snapshot giving two documents.
-pub fn render(batch: &Batch, output: Output) -> Batch {
-    render_all(batch, &[output]).pop().unwrap_or_else(|| Batch { source: batch.source, lines: Vec::new() })
-}
-
 /// `batch` in each of `outputs`, in one pass: a line is parsed once, mapped in every output,
 /// and dropped before the next (a page's parsed objects are never all held at once).
 fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {

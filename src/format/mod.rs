@@ -61,6 +61,14 @@ pub struct Doc {
     pub value: Map<String, Value>,
 }
 
+impl Doc {
+    /// A raw line object as its own document (its `event_id` as the id).
+    pub fn raw(line: &Map<String, Value>) -> Self {
+        let event_id = line.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        Doc { event_id, value: line.clone() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
