@@ -236,6 +236,11 @@ fn connect_recipients(v: Value) -> Value {
             for item in items.iter_mut() {
                 if let Value::Object(r) = item {
                     r.retain(|k, _| CONNECT_RECIPIENT_KEYS.contains(&k.as_str()));
+                    if list == "carbonCopies" {
+                        // The sample's carbon copies have no such names.
+                        r.remove("creationReason");
+                        r.remove("isBulkRecipient");
+                    }
                 }
             }
         }
