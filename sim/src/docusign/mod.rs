@@ -22,7 +22,8 @@
 //! - `envelopes.rs` / `envelope_json.rs`: the seeded eSignature envelope store and lifecycle,
 //!   and its JSON in the `docusign-esign` SDK's names.
 //! - `esignature.rs`: `GET …/envelopes` (listStatusChanges), `…/envelopes/{id}`,
-//!   `…/audit_events`, and the per-envelope 15-minute polling rule.
+//!   `…/audit_events`, and the per-envelope 15-minute polling rule; `golive.rs`: the read-only
+//!   account, users, groups, permission profiles, brands and settings endpoints.
 //! - `connect.rs`: the Connect sender (JSON SIM messages, HMAC, retries, misbehaviour knobs).
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
 
@@ -36,6 +37,7 @@ mod envelopes;
 mod esignature;
 mod events;
 mod faults;
+mod golive;
 mod monitor;
 mod oauth;
 mod prerender;
@@ -476,6 +478,12 @@ impl Simulator {
             .route("/v1/organizations/{organization_id}/stream", get(monitor::org_stream))
             .route("/management/v2/organizations/{organization_id}/users", get(admin::users))
             .route("/Management/v2/organizations/{organization_id}/users", get(admin::users))
+            .route("/restapi/v2.1/accounts/{account_id}", get(golive::account))
+            .route("/restapi/v2.1/accounts/{account_id}/users", get(golive::users))
+            .route("/restapi/v2.1/accounts/{account_id}/groups", get(golive::groups))
+            .route("/restapi/v2.1/accounts/{account_id}/permission_profiles", get(golive::permission_profiles))
+            .route("/restapi/v2.1/accounts/{account_id}/brands", get(golive::brands))
+            .route("/restapi/v2.1/accounts/{account_id}/settings", get(golive::settings))
             .route("/restapi/v2.1/accounts/{account_id}/envelopes", get(esignature::list))
             .route("/restapi/v2.1/accounts/{account_id}/envelopes/{envelope_id}", get(esignature::get_envelope))
             .route(
