@@ -1,7 +1,8 @@
 //! `run`: the fetch cycle every `state.interval` until SIGTERM/SIGINT, one loop per tenant
 //! (at most `state.tenant_concurrency` cycles at a time). A source whose cycle ended with data
 //! left (the run-time budget or a cap) is collected again at once, so a backlog drains; a
-//! caught-up source waits `state.interval` (at least a minute). Transient failures
+//! caught-up source waits `state.interval` (at least a minute), or its own minimum when it
+//! has one (`Source::min_interval`: a vendor's polling rule), whichever is longer. Transient failures
 //! (DocuSign unavailable, a sink down) are logged and retried next interval; consent,
 //! credential, configuration and state failures stop that tenant's loop with an ERROR (the
 //! other tenants go on), and the daemon exits with that code once no tenant is left.
@@ -105,9 +106,11 @@ async fn tenant_loop(
         let mut reports = Vec::new();
         let mut failed = None;
         for (&i, result) in picked.iter().zip(results) {
+            // A source's own minimum applies after a failure too: its reads may have been sent.
+            let pause = sources[i].min_interval().map_or(interval, |m| m.max(interval));
             due[i] = match result {
                 Ok(r) => {
-                    let again = if r.at_end { ended + interval } else { ended };
+                    let again = if r.at_end { ended + pause } else { ended };
                     reports.push(r);
                     again
                 }
@@ -115,7 +118,7 @@ async fn tenant_loop(
                 Err(e) if matches!(e.exit_code(), Exit::Unavailable | Exit::Api | Exit::Sink) => {
                     error!(tenant = %ctx.tenant, source = %sources[i].kind(), error = %e, "Source failed; retrying at the next interval.");
                     failed.get_or_insert(e.exit_code());
-                    ended + interval
+                    ended + pause
                 }
                 Err(e) => {
                     error!(tenant = %ctx.tenant, exit_code = e.exit_code() as u8, error = %e, "Tenant stopped: retrying cannot fix this; fix it and restart.");

@@ -90,6 +90,13 @@ pub trait Source: Send + Sync {
     /// How much one request and one run read.
     fn paging(&self) -> Paging;
 
+    /// The shortest time `run` leaves between two reads of this stream once it is caught up
+    /// (a vendor's polling rule), on top of `state.interval`; the pages of a backlog still
+    /// follow each other at once. `None`: `state.interval` alone.
+    fn min_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Fetches one page of at most `limit` records after `cursor`.
     ///
     /// # Errors

@@ -250,6 +250,22 @@ impl Api {
         build: impl Fn(&Client) -> RequestBuilder,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<(Reply, Option<T>), ApiError> {
+        self.execute_parsed_with(what, budget, None, build, parse).await
+    }
+
+    /// [`Api::execute_parsed`] with at most `max_retries` retries instead of the policy's
+    /// (`Some(0)`: one try only, for resources a server allows to be requested only so often).
+    ///
+    /// # Errors
+    /// As [`Api::execute`].
+    pub async fn execute_parsed_with<T>(
+        &self,
+        what: &str,
+        budget: Budget,
+        max_retries: Option<u32>,
+        build: impl Fn(&Client) -> RequestBuilder,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<(Reply, Option<T>), ApiError> {
         let mut attempt = 0u32;
         loop {
             if budget == Budget::Paced {
@@ -302,7 +318,11 @@ impl Api {
                     Failure::retry(format!("{what}: {}", describe(&e)))
                 }
             };
-            let wait = match self.policy.after(attempt, failure.wait) {
+            let decision = match max_retries {
+                Some(max) if attempt >= max => Retry::Exhausted,
+                _ => self.policy.after(attempt, failure.wait),
+            };
+            let wait = match decision {
                 Retry::After(wait) => wait,
                 Retry::Exhausted => {
                     return Err(match failure.malformed {
@@ -365,7 +385,12 @@ impl Api {
         }
         let rate_limited =
             rate_limited_status || (status == StatusCode::BAD_REQUEST && retry::is_rate_limit_body(&body));
-        if rate_limited || retry::is_retryable_status(status) {
+        // A limit on one resource, not the account: retrying would only break it again.
+        let final_refusal = rate_limited && retry::is_resource_limit_body(&body);
+        if final_refusal {
+            scope::count(|c| c.throttled += 1);
+        }
+        if !final_refusal && (rate_limited || retry::is_retryable_status(status)) {
             if rate_limited {
                 scope::count(|c| c.throttled += 1);
             }
