@@ -318,3 +318,123 @@ impl Source for Envelopes {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn list(v: &Value) -> List {
+        read(v.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_new_window_ends_a_minute_ago_in_whole_seconds() {
+        let c = cursor_json(&Cursor { from: t("2026-01-15T10:00:00Z"), through: None, window: None });
+        let (_, w) = open_window(&c, t("2026-01-15T10:20:30.900Z")).unwrap();
+        assert_eq!(w, Some(Window { from: t("2026-01-15T10:00:00Z"), to: t("2026-01-15T10:19:30Z"), start: 0 }));
+        // Nothing to read yet: the window would be empty.
+        let (_, w) = open_window(&c, t("2026-01-15T10:00:30Z")).unwrap();
+        assert_eq!(w, None);
+        assert!(open_window("{\"x\": 1}", Utc::now()).is_err(), "an unreadable cursor is refused");
+    }
+
+    #[test]
+    fn an_open_window_is_resumed_where_it_stopped() {
+        let open = Window { from: t("2026-01-15T10:00:00Z"), to: t("2026-01-15T10:14:00Z"), start: 2000 };
+        let c = cursor_json(&Cursor { from: open.from, through: None, window: Some(open.clone()) });
+        // Hours later (a crash, a restart): the same window, the same position.
+        let (_, w) = open_window(&c, t("2026-01-15T13:00:00Z")).unwrap();
+        assert_eq!(w, Some(open));
+    }
+
+    #[test]
+    fn query_names_the_window_and_the_position() {
+        let w = Window { from: t("2026-01-15T10:00:00Z"), to: t("2026-01-15T10:14:00Z"), start: 1000 };
+        assert_eq!(
+            query(&w, 1000),
+            "/envelopes?from_date=2026-01-15T10%3A00%3A00Z&to_date=2026-01-15T10%3A14%3A00Z&from_to_status=changed&include=recipients&count=1000&start_position=1000"
+        );
+    }
+
+    #[test]
+    fn paging_follows_next_uri_then_end_position() {
+        let l = list(&json!({"envelopes": [{}, {}], "endPosition": "1",
+            "nextUri": "/restapi/v2.1/accounts/a/envelopes?start_position=2&count=2&from_date=x"}));
+        assert_eq!(next_start(&l, 0, 2), Some(2));
+        let l = list(&json!({"envelopes": [{}, {}], "endPosition": "3", "nextUri": "/envelopes?count=2"}));
+        assert_eq!(next_start(&l, 2, 2), Some(4), "no position in nextUri: endPosition + 1");
+        let l = list(&json!({"envelopes": [{}, {}], "nextUri": "/envelopes?start_position=0"}));
+        assert_eq!(next_start(&l, 4, 2), Some(6), "a position that does not move is not followed");
+        let l = list(&json!({"envelopes": [{}], "endPosition": "6", "nextUri": null}));
+        assert_eq!(next_start(&l, 6, 1), None, "the last page");
+        let l = list(&json!({"envelopes": [], "nextUri": "/envelopes?start_position=9"}));
+        assert_eq!(next_start(&l, 8, 0), None, "an empty page ends the window");
+        let l = list(&json!({"resultSetSize": "0", "totalSetSize": "0"}));
+        assert!(l.envelopes.is_none() && next_start(&l, 0, 0).is_none());
+        assert!(read(b"[]").is_err());
+        assert!(read(br#"{"envelopes": {"a": 1}}"#).is_err());
+    }
+
+    #[test]
+    fn transitions_need_an_id_and_a_status_and_terminal_ones_are_queued() {
+        let recs: Vec<Map<String, Value>> = [
+            json!({"envelopeId": "e1", "status": "completed", "statusChangedDateTime": "2026-01-15T10:07:12.1230000Z"}),
+            json!({"envelopeId": "e2", "status": "sent"}),
+            json!({"envelopeId": "e3", "status": "voided"}),
+            json!({"envelopeId": "", "status": "sent"}),
+            json!({"status": "declined"}),
+        ]
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::Object(m) => transition(m),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(recs.len(), 3);
+        let q = terminal(&recs);
+        assert_eq!(q.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["e1", "e3"]);
+        assert!(q[0].1.contains("2026-01-15T10:07:12.1230000Z"));
+    }
+
+    #[test]
+    fn dedup_key_is_envelope_status_and_time() {
+        use crate::core::normalize::normalize;
+        let rec = |status: &str, at: &str, subject: &str| match json!({"envelopeId": "e1", "status": status,
+            "statusChangedDateTime": at, "emailSubject": subject})
+        {
+            Value::Object(m) => normalize(&ENVELOPES, m, "2026-01-15T11:00:00.000Z"),
+            _ => unreachable!(),
+        };
+        let a = rec("sent", "2026-01-15T10:00:00.1000000Z", "a");
+        assert_eq!(a.event_id, rec("sent", "2026-01-15T10:00:00.1000000Z", "changed subject").event_id);
+        assert_ne!(a.event_id, rec("completed", "2026-01-15T10:00:00.1000000Z", "a").event_id);
+        assert_ne!(a.event_id, rec("sent", "2026-01-15T10:05:00.1000000Z", "a").event_id);
+        assert_eq!(a.value["event_id"], a.event_id.as_str());
+        assert_eq!(a.time, "2026-01-15T10:00:00.1000000Z");
+        assert_eq!(a.value["source_log_type"], "envelopes");
+        assert_eq!(a.value["product"], "esignature");
+    }
+
+    #[test]
+    fn intervals_under_fifteen_minutes_are_refused_with_the_rule() {
+        let mut c = EnvelopesConfig::default();
+        assert!(c.validate().is_ok());
+        c.interval = HumanDuration(Duration::from_secs(14 * 60));
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("sources.envelopes.interval") && e.contains("15 minutes"), "{e}");
+        c.interval = HumanDuration(Duration::from_secs(3600));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn newest_event_is_the_end_of_the_last_complete_window() {
+        let c = Cursor { from: t("2026-01-15T10:10:00Z"), through: Some(t("2026-01-15T10:15:00Z")), window: None };
+        assert_eq!(newest_event(&cursor_json(&c)), Some(t("2026-01-15T10:15:00Z")));
+        assert_eq!(newest_event("junk"), None);
+    }
+}
