@@ -15,6 +15,8 @@ use super::{ApiError, Chaos, Fault, Simulator, Stats};
 
 /// Upper bound for `count`, so a typo cannot make the simulator allocate forever.
 const MAX_COUNT: usize = 1_000_000;
+/// Upper bound for one envelope advance (each step builds an audit history entry).
+const MAX_ADVANCE: usize = 100_000;
 
 /// `?count=N` (default 1).
 #[derive(Debug, Deserialize)]
@@ -33,6 +35,14 @@ pub(super) async fn append_events(State(sim): State<Simulator>, Query(c): Query<
     sim.append_events(c.get());
     tracing::info!(count = c.get(), "Simulator appended events.");
     Json(json!({ "appended": c.get(), "total": sim.event_count() })).into_response()
+}
+
+/// `POST /_sim/envelopes/advance?count=N`: move N envelopes one step now; replies with the
+/// transitions.
+pub(super) async fn advance_envelopes(State(sim): State<Simulator>, Query(c): Query<Count>) -> Response {
+    let transitions = sim.advance_envelopes(c.get().min(MAX_ADVANCE));
+    tracing::info!(count = transitions.len(), "Simulator advanced envelopes.");
+    Json(json!({ "transitions": transitions })).into_response()
 }
 
 /// `POST /_sim/users/modify?count=N`: change N users now.
