@@ -34,6 +34,9 @@ use crate::state::Store;
 /// DocuSign's polling rule: one envelope resource at most once in this time.
 pub(super) const RESOURCE_GAP: chrono::Duration = chrono::Duration::minutes(15);
 
+/// How long a cycle waits for the envelope list window running beside it to end.
+const LISTING_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The stored cursor: the last queue entry whose audit events were delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Cursor {
@@ -144,6 +147,7 @@ impl Source for EnvelopeAudit {
 
     async fn fetch_page(&self, cursor: &str, _limit: u32) -> Result<Page, Error> {
         let c: Cursor = serde_json::from_str(cursor).map_err(|e| unreadable_cursor(ENVELOPE_AUDIT.key, &e))?;
+        self.esig.listing_done(LISTING_WAIT).await;
         let queued = lock(self.store()?).queued_after(&self.tenant, ENVELOPE_AUDIT.key, c.after, self.max_per_cycle)?;
         let mut records = Vec::new();
         let mut after = c.after;

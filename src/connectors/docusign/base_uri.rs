@@ -27,6 +27,9 @@ pub struct Esignature {
     fixed: Option<String>,
     /// The host in use, once known.
     current: Mutex<Option<String>>,
+    /// Whether a list window is being read: the audit source waits for it to end, so the
+    /// envelopes a window queues are read in the same cycle.
+    listing: tokio::sync::watch::Sender<bool>,
 }
 
 /// `accounts[].base_uri` of `account_id` in a userinfo reply, without a trailing slash.
@@ -74,7 +77,20 @@ impl Esignature {
             account_id: account_id.to_owned(),
             fixed: fixed.map(|f| f.trim_end_matches('/').to_owned()),
             current: Mutex::new(None),
+            listing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Marks a list window as being read (or not).
+    pub(super) fn set_listing(&self, on: bool) {
+        self.listing.send_replace(on);
+    }
+
+    /// Waits until no list window is being read, at most `limit`.
+    pub(super) async fn listing_done(&self, limit: std::time::Duration) {
+        let mut rx = self.listing.subscribe();
+        // Timing out is fine: what a window still queues is read next cycle.
+        drop(tokio::time::timeout(limit, rx.wait_for(|on| !*on)).await);
     }
 
     /// The session's client, for calls outside the account's API.

@@ -298,6 +298,20 @@ impl Source for Envelopes {
     }
 
     async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
+        // Set before the first await: the audit source, polled after this one in a cycle,
+        // then waits for the window's terminal envelopes.
+        self.esig.set_listing(true);
+        let page = self.page(cursor, limit).await;
+        if !matches!(&page, Ok(p) if !p.at_end) {
+            self.esig.set_listing(false);
+        }
+        page
+    }
+}
+
+impl Envelopes {
+    /// One page of the open window (opening one if none is).
+    async fn page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let (c, window) = open_window(cursor, Utc::now())?;
         let Some(w) = window else {
             return Ok(Page { records: Vec::new(), next: cursor.to_owned(), at_end: true });
