@@ -56,7 +56,11 @@ fn expected(all: &[Transition], from: DateTime<Utc>, to: DateTime<Utc>) -> BTree
             *e = t;
         }
     }
-    inside.iter().map(|id| latest[id]).map(|t| (t.envelope_id.clone(), t.status.clone(), t.status_changed.clone())).collect()
+    inside
+        .iter()
+        .map(|id| latest[id])
+        .map(|t| (t.envelope_id.clone(), t.status.clone(), t.status_changed.clone()))
+        .collect()
 }
 
 /// The stored envelopes cursor.

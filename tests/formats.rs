@@ -543,7 +543,12 @@ fn envelope_status_lines_map_to_valid_ecs_and_ocsf() {
     let cases = [
         ("completed", json!({"completedDateTime": "2026-01-15T10:07:12.1230000Z"}), 3, "change"),
         ("declined", json!({"declinedDateTime": "2026-01-15T10:07:12.1230000Z"}), 3, "change"),
-        ("voided", json!({"voidedDateTime": "2026-01-15T10:07:12.1230000Z", "voidedReason": "Wrong terms"}), 3, "change"),
+        (
+            "voided",
+            json!({"voidedDateTime": "2026-01-15T10:07:12.1230000Z", "voidedReason": "Wrong terms"}),
+            3,
+            "change",
+        ),
         ("sent", json!({}), 3, "change"),
         ("created", json!({}), 1, "creation"),
     ];

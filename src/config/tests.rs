@@ -208,7 +208,8 @@ fn envelopes_need_the_account_and_a_fifteen_minute_interval() {
     assert!(e.contains("sources.envelopes.interval") && e.contains("polling rules"), "{e}");
     let e = refused(&format!("{MINIMAL}\n[sources.envelopes]\npage_size = 5000\n"));
     assert!(e.contains("1..=1000"), "{e}");
-    let ok = MINIMAL.replace("[docusign]", "[docusign]\naccount_id = \"a\"\nesignature_base_url = \"https://na3.docusign.net\"")
+    let ok = MINIMAL
+        .replace("[docusign]", "[docusign]\naccount_id = \"a\"\nesignature_base_url = \"https://na3.docusign.net\"")
         + "\n[sources.envelopes]\nenabled = true\naudit_events = true\n";
     let cfg = parse(&ok).unwrap();
     assert!(cfg.source_enabled("envelopes") && cfg.source_enabled("envelope_audit"));

@@ -202,8 +202,11 @@ mod tests {
             for (_, sql) in super::super::MIGRATIONS.iter().filter(|(to, _)| *to <= 5) {
                 c.execute_batch(sql).unwrap();
             }
-            c.execute_batch(&format!("PRAGMA application_id = {}; PRAGMA user_version = 5;", super::super::APPLICATION_ID))
-                .unwrap();
+            c.execute_batch(&format!(
+                "PRAGMA application_id = {}; PRAGMA user_version = 5;",
+                super::super::APPLICATION_ID
+            ))
+            .unwrap();
             c.execute("INSERT INTO checkpoints VALUES ('default', 'test_events', '\"c5\"', 'x')", []).unwrap();
         }
         let mut s = Store::open(&p).unwrap();

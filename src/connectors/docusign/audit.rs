@@ -61,7 +61,10 @@ pub(super) fn flatten(body: &[u8], envelope_id: &str) -> Result<Vec<Map<String, 
     };
     let mut out = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
-        let fields = e.get("eventFields").and_then(Value::as_array).ok_or_else(|| format!("audit event {i} has no `eventFields` array"))?;
+        let fields = e
+            .get("eventFields")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("audit event {i} has no `eventFields` array"))?;
         let mut m = Map::new();
         for f in fields {
             let Some(name) = f.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else { continue };

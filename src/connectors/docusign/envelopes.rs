@@ -197,7 +197,8 @@ fn terminal(records: &[Map<String, Value>]) -> Vec<(String, String)> {
         .filter(|r| r.get("status").and_then(Value::as_str).is_some_and(|s| TERMINAL.contains(&s)))
         .filter_map(|r| {
             let id = r.get("envelopeId")?.as_str()?.to_owned();
-            let detail = serde_json::json!({"status": r.get("status"), "statusChangedDateTime": r.get("statusChangedDateTime")});
+            let detail =
+                serde_json::json!({"status": r.get("status"), "statusChangedDateTime": r.get("statusChangedDateTime")});
             Some((id, detail.to_string()))
         })
         .collect()
@@ -286,7 +287,11 @@ impl Source for Envelopes {
         let Some(stored) = stored else { return Ok(SinceStart::From(cursor)) };
         let c: Cursor = serde_json::from_str(stored).map_err(|e| unreadable_cursor(ENVELOPES.key, &e))?;
         let position = c.window.as_ref().map_or(c.from, |w| w.from);
-        Ok(if since <= position { SinceStart::From(cursor) } else { SinceStart::Skips { cursor, from: Some(position) } })
+        Ok(if since <= position {
+            SinceStart::From(cursor)
+        } else {
+            SinceStart::Skips { cursor, from: Some(position) }
+        })
     }
 
     fn paging(&self) -> Paging {
@@ -331,7 +336,6 @@ impl Envelopes {
         Ok(Page { records: records.into_iter().map(Record::Object).collect(), next: cursor_json(&next), at_end })
     }
 }
-
 
 #[cfg(test)]
 mod tests {

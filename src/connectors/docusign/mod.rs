@@ -45,9 +45,9 @@ pub struct Session {
 pub use admin::AdminUsers;
 pub use audit::EnvelopeAudit;
 pub use base_uri::{Esignature, account_base_uri};
-pub use envelopes::Envelopes;
 pub use client::Client;
 pub use consent::{consent_url, refusals};
+pub use envelopes::Envelopes;
 pub use monitor::MonitorEvents;
 
 /// The connector's name in the registry.

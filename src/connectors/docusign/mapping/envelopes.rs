@@ -121,7 +121,11 @@ fn audit_user(raw: &Map<String, Value>, id: &str) -> Map<String, Value> {
 }
 
 /// An envelope status line in `format`: one document.
-pub(in crate::connectors::docusign) fn envelope(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
+pub(in crate::connectors::docusign) fn envelope(
+    format: Format,
+    raw: &Map<String, Value>,
+    opts: FormatOptions,
+) -> Vec<Doc> {
     let line = LineView::new(raw);
     let status = text(raw, "status").unwrap_or_default();
     let verb = status_verb(status);
@@ -257,7 +261,8 @@ pub(in crate::connectors::docusign) fn envelope_audit(
             out.insert("status_id".into(), 1.into());
             out.insert("status".into(), s("Success"));
             let mapped = ["Action", "UserId", "UserName", "ClientIPAddress", "Message", "envelopeId", "logTime"];
-            let rest: Map<String, Value> = own_fields(raw).into_iter().filter(|(k, _)| !mapped.contains(&k.as_str())).collect();
+            let rest: Map<String, Value> =
+                own_fields(raw).into_iter().filter(|(k, _)| !mapped.contains(&k.as_str())).collect();
             put_obj(&mut out, "unmapped", rest);
             if opts.include_original {
                 out.insert("raw_data".into(), original(raw));
