@@ -2,7 +2,7 @@
 //! new ones after the envelopes move, audit events of terminal envelopes without breaking
 //! DocuSign's per-envelope polling rule, the account's host from userinfo (and found again
 //! after a 404), the 15-minute list interval in `run`, and a crash in the middle of a window.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::let_underscore_must_use)]
 
 mod common;
 
@@ -252,4 +252,62 @@ fn a_crash_after_the_audit_reads_waits_instead_of_reading_again() {
     let c = rusqlite::Connection::open(h.state()).unwrap();
     let queued: i64 = c.query_row("SELECT count(*) FROM work_queue", [], |r| r.get(0)).unwrap();
     assert!(queued > 0, "the envelopes stay queued");
+}
+
+/// A host that sends every request on to `target` with a 301, on its own thread until dropped.
+struct Redirector {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Redirector {
+    fn start(target: String) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+                    let to = format!("{target}{uri}");
+                    async move { (axum::http::StatusCode::MOVED_PERMANENTLY, [(axum::http::header::LOCATION, to)]) }
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let base = format!("http://{}", rx.recv_timeout(Duration::from_secs(10)).unwrap());
+        Self { base, stop: Some(stop), thread: Some(thread) }
+    }
+}
+
+impl Drop for Redirector {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn the_host_is_asked_again_after_a_redirect() {
+    let h = harness("");
+    assert_eq!(code(&h.run(&["fetch"])), 0);
+    let old = Redirector::start(h.base.clone());
+    let c = rusqlite::Connection::open(h.state()).unwrap();
+    c.execute("UPDATE base_uris SET base_uri = ?1", [&old.base]).unwrap();
+    drop(c);
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("host changed"), "{}", stderr(&out));
+    assert_eq!(stored_base_uri(&h).as_deref(), Some(h.base.as_str()));
 }

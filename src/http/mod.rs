@@ -34,7 +34,7 @@ use tracing::{debug, warn};
 use crate::exit::Exit;
 use crate::values::ConfigError;
 
-pub use client::{ClientSettings, build_client};
+pub use client::{ClientSettings, build_client, build_client_without_redirects};
 pub use network::NetworkConfig;
 pub use ratelimit::{Pacer, RateLimitConfig, ServerBudget};
 pub use retry::{Retry, RetryPolicy};
@@ -159,6 +159,23 @@ fn quote(budget: Budget, body: &[u8]) -> String {
     }
 }
 
+/// How one call departs from the client's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// At most this many retries instead of the policy's (`Some(0)`: one try only, for
+    /// resources a server allows to be requested only so often).
+    pub max_retries: Option<u32>,
+    /// Follow redirects (the client's setting); `false`: a 3xx comes back as the reply, for a
+    /// caller that reads it as "this host no longer serves the resource".
+    pub follow_redirects: bool,
+}
+
+impl Default for Call {
+    fn default() -> Self {
+        Self { max_retries: None, follow_redirects: true }
+    }
+}
+
 /// Whether a call spends the account's API budget (OAuth calls do not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Budget {
@@ -189,6 +206,8 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Api {
     client: Client,
+    /// The same client, never following a redirect (for [`Call::follow_redirects`] = false).
+    no_redirects: Client,
     pacer: Pacer,
     policy: RetryPolicy,
     /// `--trace-http`, when given.
@@ -204,6 +223,7 @@ impl Api {
     pub fn new(client: &ClientSettings<'_>, limits: &RateLimitConfig, burst: u32) -> Result<Self, ConfigError> {
         Ok(Self {
             client: build_client(client)?,
+            no_redirects: build_client_without_redirects(client)?,
             pacer: limits.pacer(burst),
             policy: limits.retry_policy(),
             trace: trace::global(),
@@ -250,11 +270,10 @@ impl Api {
         build: impl Fn(&Client) -> RequestBuilder,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<(Reply, Option<T>), ApiError> {
-        self.execute_parsed_with(what, budget, None, build, parse).await
+        self.execute_parsed_with(what, budget, Call::default(), build, parse).await
     }
 
-    /// [`Api::execute_parsed`] with at most `max_retries` retries instead of the policy's
-    /// (`Some(0)`: one try only, for resources a server allows to be requested only so often).
+    /// [`Api::execute_parsed`] with the choices of `call` (fewer retries, no redirects).
     ///
     /// # Errors
     /// As [`Api::execute`].
@@ -262,10 +281,12 @@ impl Api {
         &self,
         what: &str,
         budget: Budget,
-        max_retries: Option<u32>,
+        call: Call,
         build: impl Fn(&Client) -> RequestBuilder,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<(Reply, Option<T>), ApiError> {
+        let Call { max_retries, follow_redirects } = call;
+        let client = if follow_redirects { &self.client } else { &self.no_redirects };
         let mut attempt = 0u32;
         loop {
             if budget == Budget::Paced {
@@ -288,10 +309,10 @@ impl Api {
                 c.requests += 1;
                 c.token_requests += u64::from(budget == Budget::Free);
             });
-            let sent = match build(&self.client).build() {
+            let sent = match build(client).build() {
                 Ok(req) => {
                     let traced = self.trace.as_deref().map(|t| t.request(what, attempt + 1, &req));
-                    (self.client.execute(req).await, traced)
+                    (client.execute(req).await, traced)
                 }
                 Err(e) => (Err(e), None),
             };

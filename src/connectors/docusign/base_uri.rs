@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use super::Session;
 use crate::core::collector::lock;
 use crate::error::Error;
-use crate::http::ApiError;
+use crate::http::{ApiError, Call};
 use crate::state::Store;
 
 /// The eSignature API of one account.
@@ -140,9 +140,9 @@ impl Esignature {
     }
 
     /// An authenticated GET of `{root}{path}` (`path` starts with `/`), the 2xx body read by
-    /// `parse`. A 404 or a redirect from a discovered host asks userinfo again and, when the
-    /// account moved, repeats the call once on its new host. `max_retries` as in
-    /// [`super::Client::get_parsed_with`].
+    /// `parse`. Redirects are not followed: a 404 or a redirect from a discovered host asks
+    /// userinfo again and, when the account moved, repeats the call once on its new host.
+    /// `max_retries` as in [`crate::http::Call`].
     ///
     /// # Errors
     /// As [`super::Client::get_parsed`]; the userinfo call's failure.
@@ -155,8 +155,11 @@ impl Esignature {
     ) -> Result<T, Error> {
         let base = self.base().await?;
         let s = &self.session;
+        // A redirect to another host would lose the token on the way (reqwest drops it), and
+        // DocuSign moving an account is exactly what userinfo is asked again for.
+        let call = Call { max_retries, follow_redirects: false };
         let url = format!("{}{path}", self.root_of(&base));
-        match s.client.get_parsed_with(&s.api, what, &url, max_retries, &parse).await {
+        match s.client.get_parsed_with(&s.api, what, &url, call, &parse).await {
             Err(e) if self.fixed.is_none() && moved(&e) => {
                 let fresh = self.discover().await?;
                 *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh.clone());
@@ -165,7 +168,7 @@ impl Esignature {
                 }
                 warn!(tenant = %self.tenant, old = %base, new = %fresh, "The account's eSignature host changed; using the new one.");
                 let url = format!("{}{path}", self.root_of(&fresh));
-                s.client.get_parsed_with(&s.api, what, &url, max_retries, &parse).await
+                s.client.get_parsed_with(&s.api, what, &url, call, &parse).await
             }
             other => other,
         }

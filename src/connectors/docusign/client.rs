@@ -8,7 +8,7 @@ use tracing::info;
 use super::consent::{self, VENDOR};
 use crate::auth::{AuthError, Grant, JwtGrant, PrivateKey, SealedStore, TokenSource};
 use crate::error::Error;
-use crate::http::{Api, ApiError, Budget};
+use crate::http::{Api, ApiError, Budget, Call};
 
 /// Sends authenticated requests to DocuSign.
 #[derive(Debug)]
@@ -60,11 +60,11 @@ impl Client {
         url: &str,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<T, Error> {
-        self.get_parsed_with(api, what, url, None, parse).await
+        self.get_parsed_with(api, what, url, Call::default(), parse).await
     }
 
-    /// [`Client::get_parsed`] with at most `max_retries` retries of a failed try (`Some(0)`:
-    /// none, for resources DocuSign allows to be read only so often).
+    /// [`Client::get_parsed`] with the choices of `call` (fewer retries for resources
+    /// DocuSign allows to be read only so often; a redirect read as a refusal).
     ///
     /// # Errors
     /// As [`Client::get_parsed`].
@@ -73,7 +73,7 @@ impl Client {
         api: &Api,
         what: &str,
         url: &str,
-        max_retries: Option<u32>,
+        call: Call,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<T, Error> {
         let mut reauthenticated = false;
@@ -83,7 +83,7 @@ impl Client {
                 .execute_parsed_with(
                     what,
                     Budget::Paced,
-                    max_retries,
+                    call,
                     |c| c.get(url).bearer_auth(token.expose_secret()).header("Accept", "application/json"),
                     &parse,
                 )
