@@ -99,6 +99,9 @@ fn a_fetch_yields_the_windows_transitions_once_and_the_next_repeats_none() {
     assert_eq!(code(&again), 0, "{}", stderr(&again));
     assert!(transitions(&lines(&again), "envelopes").is_empty(), "the overlap repeats nothing");
     assert_eq!(h.sim.envelope_polling_violations(), 0);
+    let status = h.run(&["status", "--output", "json"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("\"envelopes\""), "{text}\n{}", stderr(&status));
 }
 
 #[test]
@@ -310,4 +313,24 @@ fn the_host_is_asked_again_after_a_redirect() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("host changed"), "{}", stderr(&out));
     assert_eq!(stored_base_uri(&h).as_deref(), Some(h.base.as_str()));
+}
+
+#[test]
+fn get_events_reads_both_streams_without_moving_a_checkpoint() {
+    let h = harness("audit_events = true");
+    let out = h.run(&["get-events", "--type", "envelopes", "--output", "json", "--limit", "25"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = lines(&out);
+    assert_eq!(transitions(&got, "envelopes").len(), 25, "{got:?}");
+    let table = h.run(&["get-events", "--type", "envelopes", "--limit", "3"]);
+    assert_eq!(code(&table), 0, "{}", stderr(&table));
+    assert!(String::from_utf8_lossy(&table.stdout).contains("statusChangedDateTime"));
+    // The terminal envelopes seen are queued; their audit trail is read once.
+    let audit = h.run(&["get-events", "--type", "envelope-audit", "--output", "json", "--limit", "1000"]);
+    assert_eq!(code(&audit), 0, "{}", stderr(&audit));
+    let events = lines(&audit);
+    assert!(!events.is_empty() && events.iter().all(|l| l["source_log_type"] == "envelope_audit"));
+    assert!(common::checkpoint(&h.state(), "envelopes").is_none());
+    assert!(common::checkpoint(&h.state(), "envelope_audit").is_none());
+    assert_eq!(h.sim.envelope_polling_violations(), 0);
 }
