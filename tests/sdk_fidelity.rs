@@ -1,8 +1,9 @@
 //! The simulator as Docusign's official Python SDKs see it.
 //!
 //! Starts the simulator in-process, gets a token through `/oauth/token` with a JWT signed
-//! here, then runs `tests/sdk/check_sdk.py`, which pages both Monitor generations and the
-//! Admin users list with the SDKs' own `ApiClient`, API classes and models. The SDKs are a
+//! here, then runs `tests/sdk/check_sdk.py`, which pages both Monitor generations, the
+//! Admin users list and the eSignature status-change list (plus audit events and the go-live
+//! read-only endpoints) with the SDKs' own `ApiClient`, API classes and models. The SDKs are a
 //! hard requirement: without them this test fails and says how to install them.
 
 #![allow(clippy::unwrap_used, reason = "tests may unwrap: a panic is a failed test")]
@@ -19,7 +20,8 @@ use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::{Value, json};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(150);
-const INSTALL_HINT: &str = "the official Docusign SDKs are required: pip install docusign-monitor docusign-admin";
+const INSTALL_HINT: &str =
+    "the official Docusign SDKs are required: pip install docusign-monitor docusign-admin docusign-esign";
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
@@ -28,7 +30,7 @@ fn python() -> String {
 /// Fails (not skips) when the SDKs cannot be imported.
 fn require_sdks() {
     let out = Command::new(python())
-        .args(["-c", "import docusign_monitor, docusign_admin"])
+        .args(["-c", "import docusign_monitor, docusign_admin, docusign_esign"])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}; {INSTALL_HINT}", python()));
     assert!(out.status.success(), "{INSTALL_HINT}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -70,6 +72,7 @@ async fn official_python_sdks_accept_every_reply() {
     let mut cfg = SimConfig::new(key.to_public_key().to_public_key_pem(LineEnding::LF).unwrap());
     cfg.feed = EventFeed::Backlog { count: 4500, span: Duration::from_secs(3 * 86_400) };
     cfg.users = 70;
+    cfg.envelopes = 60;
     let sim = Simulator::new(cfg.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let host = listener.local_addr().unwrap().to_string();
@@ -137,6 +140,14 @@ async fn official_python_sdks_accept_every_reply() {
     let current: Vec<String> = serde_json::from_value(seen["current"].clone()).unwrap();
     assert_eq!(current, sim.event_ids(), "the SDK saw every event once, in ingestion order");
     assert_eq!(seen["users"].as_array().unwrap().len(), sim.user_count());
+    let envelopes: Vec<String> = serde_json::from_value(seen["envelopes"].clone()).unwrap();
+    let mut truth: Vec<String> = sim.envelope_transitions().into_iter().map(|t| t.envelope_id).collect();
+    truth.sort();
+    truth.dedup();
+    let mut got = envelopes.clone();
+    got.sort();
+    assert_eq!(got, truth, "the SDK paged every envelope once");
+    assert_eq!(sim.envelope_polling_violations(), 0, "one audit read per envelope");
     let counters = sim.stats();
     assert!(counters.monitor_requests >= 6 && counters.admin_requests >= 4, "{counters:?}");
 

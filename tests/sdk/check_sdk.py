@@ -2,9 +2,10 @@
 """Checks the esign-collector simulator with Docusign's official Python SDKs.
 
 Uses the SDKs' own ApiClient, API classes and model deserialisation (docusign-monitor 2.x,
-docusign-admin 2.x), so a field-name or shape mistake in the simulator shows up exactly as a
+docusign-admin 2.x, docusign-esign 5.x), so a field-name or shape mistake in the simulator shows up exactly as a
 real integration would see it. Run by tests/sdk_fidelity.rs; exits 0 when every check passes,
-1 on a failed check, 3 when the SDK packages are missing.
+1 on a failed check, 3 when the SDK packages are missing. The eSignature models declare no
+required fields, so for them "complete" means the names the collector reads are present.
 
     python3 tests/sdk/check_sdk.py --base http://127.0.0.1:PORT --token T --org ORG --account ACC
 """
@@ -12,6 +13,7 @@ real integration would see it. Run by tests/sdk_fidelity.rs; exits 0 when every 
 import argparse
 import datetime
 import json
+import re
 import sys
 import urllib.parse
 
@@ -217,6 +219,102 @@ def page_admin(base, token, org, account):
     return ids
 
 
+def esign_keys(where, raw, model_cls, must=()):
+    """No name unknown to the eSignature model; the names the collector relies on present."""
+    diff_keys(where, raw, model_cls, required=False)
+    missing = [m for m in must if m not in raw]
+    check(not missing, "%s: %s not sent" % (where, missing))
+
+
+def check_esign(base, token, account):
+    """Pages listStatusChanges and reads audit events and the go-live endpoints with
+    docusign-esign's ApiClient and API classes; returns the envelope ids and audited count."""
+    import docusign_esign
+    from docusign_esign import models as m
+    client = docusign_esign.ApiClient(host=base + "/restapi")
+    client.set_default_header("Authorization", "Bearer " + token)
+    envelopes_api = docusign_esign.EnvelopesApi(client)
+    ids, start, audited = [], 0, 0
+    while True:
+        resp = envelopes_api.list_status_changes(account, from_date="2000-01-01T00:00:00Z", count="25",
+                                                 start_position=str(start), include="recipients")
+        check(type(resp).__name__ == "EnvelopesInformation", "list_status_changes type")
+        raw = json.loads(client.last_response.data)
+        esign_keys("envelopes page", raw, m.EnvelopesInformation,
+                   ("resultSetSize", "totalSetSize", "startPosition", "endPosition", "nextUri"))
+        check(isinstance(resp.result_set_size, str), "resultSetSize is not a string")
+        check(bool(client.last_response.getheader("X-DocuSign-TraceToken")), "list reply without a trace token")
+        for i, (env, raw_env) in enumerate(zip(resp.envelopes or [], raw.get("envelopes") or [])):
+            where = "envelope %d" % (start + i)
+            esign_keys(where, raw_env, m.Envelope,
+                       ("envelopeId", "status", "statusChangedDateTime", "createdDateTime", "sender", "recipients"))
+            esign_keys(where + ".sender", raw_env["sender"], m.UserInfo, ("userName", "userId", "email"))
+            recips = raw_env.get("recipients") or {}
+            esign_keys(where + ".recipients", recips, m.Recipients, ("signers",))
+            for r in recips.get("signers") or []:
+                esign_keys(where + ".signers", r, m.Signer, ("recipientId", "email", "status"))
+            for r in recips.get("carbonCopies") or []:
+                esign_keys(where + ".carbonCopies", r, m.CarbonCopy, ("recipientId", "email", "status"))
+            check(bool(env.envelope_id) and env.recipients is not None and env.sender is not None,
+                  where + ": did not deserialise")
+            check(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$", env.status_changed_date_time or ""),
+                  where + ": statusChangedDateTime is not DocuSign's 7-decimal form")
+            ids.append(env.envelope_id)
+            if env.status in ("completed", "declined", "voided") and audited < 5:
+                audit = envelopes_api.list_audit_events(account, env.envelope_id)
+                raw_audit = json.loads(client.last_response.data)
+                esign_keys(where + " audit", raw_audit, m.EnvelopeAuditEventResponse, ("auditEvents",))
+                for ev, raw_ev in zip(audit.audit_events or [], raw_audit["auditEvents"]):
+                    esign_keys(where + " audit event", raw_ev, m.EnvelopeAuditEvent, ("eventFields",))
+                    for f in raw_ev["eventFields"]:
+                        esign_keys(where + " audit field", f, m.NameValue, ("name", "value"))
+                    names = {f.name for f in ev.event_fields or []}
+                    check({"logTime", "Action", "UserName", "ClientIPAddress", "EnvelopeStatus"} <= names,
+                          where + ": audit event lacks fields: %s" % sorted(names))
+                audited += 1
+        if not resp.next_uri:
+            break
+        start += int(resp.result_set_size)
+        if not check(start < 10000, "envelope paging never ended"):
+            break
+    try:
+        envelopes_api.list_status_changes(account, count="5")
+        check(False, "a list without from_date was accepted")
+    except docusign_esign.ApiException as err:
+        body = json.loads(err.body)
+        check(err.status == 400 and body.get("errorCode") == "INVALID_REQUEST_PARAMETER",
+              "list without from_date gave %s %s" % (err.status, body))
+        esign_keys("error body", body, m.ErrorDetails, ("errorCode", "message"))
+    accounts_api = docusign_esign.AccountsApi(client)
+    info = accounts_api.get_account_information(account)
+    esign_keys("account", json.loads(client.last_response.data), m.AccountInformation, ("accountIdGuid", "accountName"))
+    check(info.account_id_guid == account, "account: accountIdGuid %s" % info.account_id_guid)
+    users = docusign_esign.UsersApi(client).list(account, count="10", start_position="0")
+    raw = json.loads(client.last_response.data)
+    esign_keys("users", raw, m.UserInformationList, ("users", "resultSetSize", "totalSetSize", "nextUri"))
+    for u in raw["users"]:
+        esign_keys("user", u, m.UserInformation, ("userId", "userName", "email", "userStatus"))
+    check(len(users.users or []) == 10, "users: count=10 gave %d" % len(users.users or []))
+    docusign_esign.GroupsApi(client).list_groups(account)
+    raw = json.loads(client.last_response.data)
+    esign_keys("groups", raw, m.GroupInformation, ("groups",))
+    for g in raw["groups"]:
+        esign_keys("group", g, m.Group, ("groupId", "groupName", "groupType"))
+    accounts_api.list_permissions(account)
+    raw = json.loads(client.last_response.data)
+    esign_keys("permission profiles", raw, m.PermissionProfileInformation, ("permissionProfiles",))
+    for p in raw["permissionProfiles"]:
+        esign_keys("permission profile", p, m.PermissionProfile, ("permissionProfileId", "permissionProfileName"))
+    accounts_api.list_brands(account)
+    raw = json.loads(client.last_response.data)
+    esign_keys("brands", raw, m.BrandsResponse, ("brands",))
+    for b in raw["brands"]:
+        esign_keys("brand", b, m.Brand, ("brandId", "brandName"))
+    accounts_api.list_settings(account)
+    esign_keys("settings", json.loads(client.last_response.data), m.AccountSettingsInformation, ("accountName",))
+    return ids, audited
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="simulator base URL, e.g. http://127.0.0.1:8080")
@@ -227,9 +325,10 @@ def main():
     args = parser.parse_args()
     try:
         import docusign_admin  # noqa: F401
+        import docusign_esign  # noqa: F401
         import docusign_monitor
     except ImportError as err:
-        print("MISSING_SDK: %s; run: pip install docusign-monitor docusign-admin" % err, file=sys.stderr)
+        print("MISSING_SDK: %s; run: pip install docusign-monitor docusign-admin docusign-esign" % err, file=sys.stderr)
         return 3
 
     client = docusign_monitor.ApiClient(host=args.base)
@@ -242,11 +341,12 @@ def main():
     check(len(set(current)) == len(current), "the current stream repeated an eventId")
     check(current == legacy, "the two generations disagree on events or order")
     users = page_admin(args.base, args.token, args.org, args.account)
+    envelopes, audited = check_esign(args.base, args.token, args.account)
     if args.summary:
         with open(args.summary, "w") as f:
-            json.dump({"current": current, "legacy": legacy, "users": users}, f)
-    print("sdk check: %d events (%d+%d pages), %d users, %d failures"
-          % (len(current), current_pages, legacy_pages, len(users), len(FAILURES)))
+            json.dump({"current": current, "legacy": legacy, "users": users, "envelopes": envelopes}, f)
+    print("sdk check: %d events (%d+%d pages), %d users, %d envelopes (%d audited), %d failures"
+          % (len(current), current_pages, legacy_pages, len(users), len(envelopes), audited, len(FAILURES)))
     return 1 if FAILURES else 0
 
 

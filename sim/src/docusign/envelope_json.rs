@@ -85,8 +85,11 @@ fn recipient(r: &Recipient) -> Value {
     let mut put = |k: &str, v: &str| {
         m.insert(k.to_owned(), Value::String(v.to_owned()));
     };
-    put("creationReason", "sender");
-    put("isBulkRecipient", "false");
+    // Signer-only names (the SDK's CarbonCopy model has neither).
+    if r.signer {
+        put("creationReason", "sender");
+        put("isBulkRecipient", "false");
+    }
     put("name", &r.name);
     put("email", &r.email);
     put("recipientId", &r.id);

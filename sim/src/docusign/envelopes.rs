@@ -229,7 +229,8 @@ impl EnvelopeStore {
         for i in 0..n {
             let mut rng = Prng::new(cfg.seed, "envelope-history", &[i as u64]);
             let offset = i64::try_from(i).unwrap_or(0) * span_ms / i64::try_from(n).unwrap_or(1).max(1);
-            let mut at = started - span + Duration::milliseconds(offset) + Duration::microseconds(i as i64);
+            let mut at =
+                started - span + Duration::milliseconds(offset) + Duration::microseconds(i64::try_from(i).unwrap_or(0));
             let index = store.create(at);
             steps.push((at, store.envelopes[index].transition_now()));
             loop {

@@ -22,11 +22,14 @@
 //! - `envelopes.rs` / `envelope_json.rs`: the seeded eSignature envelope store and lifecycle,
 //!   and its JSON in the `docusign-esign` SDK's names.
 //! - `esignature.rs`: `GET …/envelopes` (listStatusChanges), `…/envelopes/{id}`,
-//!   `…/audit_events`, and the per-envelope 15-minute polling rule.
+//!   `…/audit_events`, and the per-envelope 15-minute polling rule; `golive.rs`: the read-only
+//!   account, users, groups, permission profiles, brands and settings endpoints.
+//! - `connect.rs`: the Connect sender (JSON SIM messages, HMAC, retries, misbehaviour knobs).
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
 
 mod admin;
 mod chaos;
+mod connect;
 mod control;
 mod data;
 mod envelope_json;
@@ -34,6 +37,7 @@ mod envelopes;
 mod esignature;
 mod events;
 mod faults;
+mod golive;
 mod monitor;
 mod oauth;
 mod prerender;
@@ -58,6 +62,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use chaos::Chaos;
+pub use connect::{ConnectKnobs, ConnectStats, ConnectTarget, sign as connect_signature};
 pub use envelopes::Transition;
 pub use faults::{Fault, FaultKind, Route};
 pub use quota::QuotaConfig;
@@ -223,6 +228,10 @@ struct Inner {
     actors: Vec<String>,
     /// Backlog rows rendered at start (empty unless `cfg.prerender`).
     prerendered: prerender::Prerendered,
+    /// The Connect sender (its own lock: its task never touches `state`).
+    connect: connect::Connect,
+    /// Connect's `configurationId`.
+    configuration_id: u64,
     state: Mutex<State>,
 }
 
@@ -279,7 +288,18 @@ impl Simulator {
             polling: esignature::Polling::default(),
         };
         let clock = quota::ScaledClock::new(started.timestamp_millis(), &cfg.quota);
-        let inner = Inner { cfg, key, started, clock, actors, prerendered, state: Mutex::new(state) };
+        let configuration_id = 10_000_000 + seed::Prng::new(cfg.seed, "connect-configuration", &[]).below(89_999_999);
+        let inner = Inner {
+            cfg,
+            key,
+            started,
+            clock,
+            actors,
+            prerendered,
+            connect: connect::Connect::default(),
+            configuration_id,
+            state: Mutex::new(state),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -360,9 +380,53 @@ impl Simulator {
 
     /// Moves `n` envelopes one step forward now (in-flight ones first, least recently changed
     /// first; new envelopes once all are terminal) and returns the envelope-level transitions.
+    /// Each step also becomes Connect messages (recipient-level events first, then the
+    /// envelope-level one) when the Connect sender runs.
     pub fn advance_envelopes(&self, n: usize) -> Vec<Transition> {
-        let steps = self.state().envelopes.advance(n, Utc::now());
+        let cfg = &self.inner.cfg;
+        let (steps, messages) = {
+            let mut state = self.state();
+            let steps = state.envelopes.advance(n, Utc::now());
+            let mut messages = Vec::new();
+            for step in &steps {
+                let env = &state.envelopes.envelopes()[step.index];
+                let summary = envelope_json::connect_summary(env, &cfg.account_id);
+                for t in step.recipients.iter().chain(std::iter::once(&step.envelope)) {
+                    let id = self.inner.configuration_id;
+                    messages.push(connect::message(t, &cfg.account_id, &env.sender.user_id, id, summary.clone()));
+                }
+            }
+            (steps, messages)
+        };
+        self.inner.connect.enqueue(messages);
         steps.into_iter().map(|s| s.envelope).collect()
+    }
+
+    /// Starts (or restarts) the Connect sender: from now on every envelope step is POSTed to
+    /// `target`. Must be called inside a tokio runtime (otherwise it logs and does nothing).
+    pub fn connect_start(&self, target: ConnectTarget) {
+        self.inner.connect.start(target);
+    }
+
+    /// Stops the Connect sender; queued messages and pending retries are forgotten.
+    pub fn connect_stop(&self) {
+        self.inner.connect.stop();
+    }
+
+    /// Replaces the Connect sender's misbehaviour knobs.
+    pub fn connect_knobs(&self, knobs: ConnectKnobs) {
+        self.inner.connect.set_knobs(knobs);
+    }
+
+    /// What the Connect sender did so far.
+    pub fn connect_stats(&self) -> ConnectStats {
+        self.inner.connect.stats()
+    }
+
+    /// Waits until no Connect message is queued, in flight or waiting for a retry: true then,
+    /// false if `timeout` passed first.
+    pub async fn connect_idle(&self, timeout: Duration) -> bool {
+        self.inner.connect.idle(timeout).await
     }
 
     /// Every envelope-level transition so far, seeded history included, in time order: the
@@ -414,6 +478,12 @@ impl Simulator {
             .route("/v1/organizations/{organization_id}/stream", get(monitor::org_stream))
             .route("/management/v2/organizations/{organization_id}/users", get(admin::users))
             .route("/Management/v2/organizations/{organization_id}/users", get(admin::users))
+            .route("/restapi/v2.1/accounts/{account_id}", get(golive::account))
+            .route("/restapi/v2.1/accounts/{account_id}/users", get(golive::users))
+            .route("/restapi/v2.1/accounts/{account_id}/groups", get(golive::groups))
+            .route("/restapi/v2.1/accounts/{account_id}/permission_profiles", get(golive::permission_profiles))
+            .route("/restapi/v2.1/accounts/{account_id}/brands", get(golive::brands))
+            .route("/restapi/v2.1/accounts/{account_id}/settings", get(golive::settings))
             .route("/restapi/v2.1/accounts/{account_id}/envelopes", get(esignature::list))
             .route("/restapi/v2.1/accounts/{account_id}/envelopes/{envelope_id}", get(esignature::get_envelope))
             .route(
@@ -425,6 +495,10 @@ impl Simulator {
                 get(esignature::other_resource),
             )
             .route("/_sim/envelopes/advance", post(control::advance_envelopes))
+            .route("/_sim/connect", post(control::connect_start))
+            .route("/_sim/connect", delete(control::connect_stop))
+            .route("/_sim/connect/knobs", post(control::connect_knobs))
+            .route("/_sim/connect/stats", get(control::connect_stats))
             .route("/_sim/events", post(control::append_events))
             .route("/_sim/users/modify", post(control::modify_users))
             .route("/_sim/users/add", post(control::add_users))

@@ -49,7 +49,7 @@ pub(super) struct UserRecord {
     pub(super) email: String,
     pub(super) user_status: &'static str,
     pub(super) membership_status: &'static str,
-    created_on: DateTime<Utc>,
+    pub(super) created_on: DateTime<Utc>,
     closed_on: Option<DateTime<Utc>>,
     membership_created_on: DateTime<Utc>,
     membership_closed_on: Option<DateTime<Utc>>,
