@@ -282,6 +282,17 @@ impl SourcesConfig {
     }
 }
 
+/// The `[sources.*]` tables that enable every source (the audit trail of envelopes is a key
+/// of `[sources.envelopes]`), for a configuration written for the simulator.
+pub fn every_source_enabled() -> String {
+    format!(
+        "[sources.{}]\nenabled = true\n\n[sources.{}]\nenabled = true\n\n[sources.{}]\nenabled = true\naudit_events = true\n\n",
+        MONITOR_EVENTS.key,
+        ADMIN_USERS.key,
+        super::ENVELOPES.key
+    )
+}
+
 /// Which Monitor generation to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum MonitorApi {
