@@ -179,9 +179,11 @@ pub fn esignature_sources(
     if !e.enabled {
         return Vec::new();
     }
+    // The demo simulator listens on a new port each run: its host is never worth keeping.
+    let keep_host = if d.environment == config::Environment::Demo { None } else { store.cloned() };
     let esig = Arc::new(Esignature::new(
         session.clone(),
-        store.cloned(),
+        keep_host,
         tenant,
         auth_base,
         d.account_id.as_deref().unwrap_or_default(),
