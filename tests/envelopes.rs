@@ -98,6 +98,7 @@ fn a_fetch_yields_the_windows_transitions_once_and_the_next_repeats_none() {
     let again = h.run(&["fetch"]);
     assert_eq!(code(&again), 0, "{}", stderr(&again));
     assert!(transitions(&lines(&again), "envelopes").is_empty(), "the overlap repeats nothing");
+    assert!(stderr(&again).contains("sooner than sources.envelopes.interval"), "{}", stderr(&again));
     assert_eq!(h.sim.envelope_polling_violations(), 0);
     let status = h.run(&["status", "--output", "json"]);
     let text = String::from_utf8_lossy(&status.stdout);

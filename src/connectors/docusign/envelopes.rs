@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::ENVELOPES;
 use super::base_uri::Esignature;
@@ -229,6 +229,13 @@ fn open_window(cursor: &str, now: DateTime<Utc>) -> Result<(Cursor, Option<Windo
     Ok((c, w))
 }
 
+/// How long before a new window ending at `to` the previous one ended, when that is less than
+/// `interval` (both end a minute before they were opened).
+fn too_soon(c: &Cursor, to: DateTime<Utc>, interval: Duration) -> Option<chrono::Duration> {
+    let since = to - c.through?;
+    (since < chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX)).then_some(since)
+}
+
 /// Envelope status changes.
 #[derive(Debug)]
 pub struct Envelopes {
@@ -321,6 +328,15 @@ impl Envelopes {
         let Some(w) = window else {
             return Ok(Page { records: Vec::new(), next: cursor.to_owned(), at_end: true });
         };
+        if w.start == 0
+            && let Some(since) = too_soon(&c, w.to, self.interval)
+        {
+            warn!(
+                tenant = %self.tenant,
+                since_s = since.num_seconds(),
+                "The envelope list is read again sooner than sources.envelopes.interval: DocuSign's polling rules allow it at most once every 15 minutes. `run` keeps to that by itself; time a `fetch` timer to 15 minutes or more."
+            );
+        }
         let list = self.esig.get("envelope list", &query(&w, limit.clamp(1, 1000)), None, read).await?;
         let envelopes = list.envelopes.clone().unwrap_or_default();
         let n = envelopes.len();
@@ -447,6 +463,16 @@ mod tests {
         assert!(e.contains("sources.envelopes.interval") && e.contains("15 minutes"), "{e}");
         c.interval = HumanDuration(Duration::from_secs(3600));
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn a_window_sooner_than_the_interval_is_noticed() {
+        let c = Cursor { from: t("2026-01-15T10:10:00Z"), through: Some(t("2026-01-15T10:15:00Z")), window: None };
+        let fifteen = Duration::from_secs(900);
+        assert_eq!(too_soon(&c, t("2026-01-15T10:20:00Z"), fifteen), Some(chrono::Duration::minutes(5)));
+        assert_eq!(too_soon(&c, t("2026-01-15T10:30:00Z"), fifteen), None);
+        let first = Cursor { through: None, ..c };
+        assert_eq!(too_soon(&first, t("2026-01-15T10:20:00Z"), fifteen), None);
     }
 
     #[test]
