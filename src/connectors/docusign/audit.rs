@@ -213,6 +213,71 @@ mod tests {
         assert!(flatten(br#"{"auditEvents": [{"eventFields"#, "e1").is_err());
     }
 
+    /// One fixed token.
+    #[derive(Debug)]
+    struct Fixed;
+
+    #[async_trait]
+    impl crate::auth::TokenSource for Fixed {
+        async fn token(&self, _: &crate::http::Api) -> Result<secrecy::SecretString, crate::auth::AuthError> {
+            Ok(secrecy::SecretString::from("t"))
+        }
+        fn invalidate(&self, _: &secrecy::SecretString) {}
+    }
+
+    /// A host that refuses every request with DocuSign's polling-limit 429, counting them.
+    async fn refusing_host() -> (String, Arc<std::sync::atomic::AtomicU32>) {
+        let hits = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let h = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async {
+                (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    r#"{"errorCode":"HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED","message":"too often"}"#,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, hits)
+    }
+
+    #[tokio::test]
+    async fn a_polling_limit_refusal_is_not_retried_and_keeps_the_envelope_queued() {
+        let (base, hits) = refusing_host().await;
+        let settings = crate::http::ClientSettings {
+            table: "docusign",
+            timeout: std::time::Duration::from_secs(5),
+            connect_timeout: std::time::Duration::from_secs(5),
+            follow_redirects: true,
+            proxy: None,
+            no_proxy: &[],
+            ca_file: None,
+            ca_file_only: false,
+            client_cert: None,
+            insecure_skip_verify: false,
+        };
+        let api = crate::http::Api::new(&settings, &crate::http::RateLimitConfig::default(), 200).unwrap();
+        let session = Arc::new(super::super::Session { api, client: super::super::Client::new(Box::new(Fixed)) });
+        let (_dir, p) = crate::testkit::scratch("s.db");
+        let store = Arc::new(Mutex::new(Store::open(&p).unwrap()));
+        lock(&store).enqueue("t", ENVELOPE_AUDIT.key, &[("e1".into(), String::new())]).unwrap();
+        let esig = Arc::new(Esignature::new(session, Some(store.clone()), "t", &base, "a", Some(base.clone())));
+        let audit = EnvelopeAudit::new(esig, Some(store.clone()), "t", 10);
+        let start = audit.start_cursor(None).unwrap();
+        let page = audit.fetch_page(&start, 10).await.unwrap();
+        assert!(page.records.is_empty());
+        assert_eq!(page.next, start, "the envelope stays queued");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "one GET, never retried");
+        // At once again: the envelope was read less than 15 minutes ago, so it is not read.
+        let page = audit.fetch_page(&start, 10).await.unwrap();
+        assert_eq!(page.next, start);
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(lock(&store).last_request("t", "docusign/envelope/e1").unwrap().is_some());
+    }
+
     #[test]
     fn polling_limit_is_recognised() {
         let e = |status, body: &str| {
