@@ -335,3 +335,16 @@ fn get_events_reads_both_streams_without_moving_a_checkpoint() {
     assert!(common::checkpoint(&h.state(), "envelope_audit").is_none());
     assert_eq!(h.sim.envelope_polling_violations(), 0);
 }
+
+#[test]
+fn the_override_is_used_as_it_is() {
+    let h = harness("");
+    let cfg = std::fs::read_to_string(&h.config).unwrap();
+    let cfg = cfg.replacen("[docusign]\n", &format!("[docusign]\nesignature_base_url = \"{}/\"\n", h.base), 1);
+    std::fs::write(&h.config, cfg).unwrap();
+    let out = h.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(transitions(&lines(&out), "envelopes").len() >= 30);
+    assert_eq!(stored_base_uri(&h), None, "userinfo is not asked, nothing is stored");
+    assert!(!stderr(&out).contains("found through userinfo"));
+}
