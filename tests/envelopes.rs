@@ -198,6 +198,13 @@ fn run_reads_a_windows_pages_at_once_then_waits_the_interval() {
     assert!(n >= 30, "{n} lines");
     // Every page of the one window, and no second window within the interval.
     assert_eq!(h.sim.envelope_list_calls().len(), n.div_ceil(10));
+    // A restart within the interval waits out its rest too.
+    let mut again = h.spawn(&["run"], Stdio::null(), Stdio::piped());
+    std::thread::sleep(Duration::from_secs(3));
+    again.signal(libc::SIGTERM);
+    assert!(again.wait(Duration::from_secs(30)).success());
+    assert!(again.stderr().contains("waiting out the rest"));
+    assert_eq!(h.sim.envelope_list_calls().len(), n.div_ceil(10), "no list call after the restart");
 }
 
 /// A crash in the middle of a window: the next run resumes that window at the position

@@ -2,7 +2,8 @@
 //! (at most `state.tenant_concurrency` cycles at a time). A source whose cycle ended with data
 //! left (the run-time budget or a cap) is collected again at once, so a backlog drains; a
 //! caught-up source waits `state.interval` (at least a minute), or its own minimum when it
-//! has one (`Source::min_interval`: a vendor's polling rule), whichever is longer. Transient failures
+//! has one (`Source::min_interval`: a vendor's polling rule), whichever is longer; that minimum
+//! is also waited out after a restart, from when the checkpoint says the source caught up. Transient failures
 //! (DocuSign unavailable, a sink down) are logged and retried next interval; consent,
 //! credential, configuration and state failures stop that tenant's loop with an ERROR (the
 //! other tenants go on), and the daemon exits with that code once no tenant is left.
@@ -76,7 +77,10 @@ async fn tenant_loop(
         }
     };
     let sources = ctx.sources();
-    let mut due: Vec<Instant> = vec![Instant::now(); sources.len()];
+    let mut due: Vec<Instant> = Vec::with_capacity(sources.len());
+    for s in &sources {
+        due.push(first_due(ctx, s.as_ref(), store)?);
+    }
     loop {
         let next = due.iter().min().copied().unwrap_or_else(Instant::now);
         tokio::select! {
@@ -134,4 +138,23 @@ async fn tenant_loop(
         }
     }
     Ok(())
+}
+
+/// When `source` is first due: now, or for a source with its own minimum interval whose stored
+/// cursor says it was read to its end less than that long ago (a restart), when it has passed.
+///
+/// # Errors
+/// `StoreError` when the checkpoint cannot be read.
+fn first_due(ctx: &Context, source: &dyn crate::core::source::Source, store: &Mutex<Store>) -> Result<Instant, Error> {
+    let now = Instant::now();
+    let Some(min) = source.min_interval() else { return Ok(now) };
+    let stored =
+        store.lock().unwrap_or_else(std::sync::PoisonError::into_inner).checkpoint(&ctx.tenant, source.kind().key)?;
+    let Some(at) = stored.and_then(|c| source.caught_up_at(&c.cursor)) else { return Ok(now) };
+    let since = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+    let wait = min.saturating_sub(since);
+    if !wait.is_zero() {
+        info!(tenant = %ctx.tenant, source = %source.kind(), wait_s = wait.as_secs(), "Read to its end less than its minimum interval ago; waiting out the rest.");
+    }
+    Ok(now + wait)
 }

@@ -97,6 +97,12 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// When the stream was last read to its end, as the stored cursor records it: with
+    /// [`Source::min_interval`], `run` waits out the rest of that interval after a restart too.
+    fn caught_up_at(&self, _stored: &str) -> Option<DateTime<Utc>> {
+        None
+    }
+
     /// Fetches one page of at most `limit` records after `cursor`.
     ///
     /// # Errors
