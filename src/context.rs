@@ -38,6 +38,8 @@ pub struct Context {
     pub session: Arc<Session>,
     /// The demo simulator, kept alive for the command's lifetime.
     pub demo: Option<Demo>,
+    /// The state file, for sources that keep more than a cursor (queues, hosts).
+    pub store: Option<Arc<Mutex<Store>>>,
 }
 
 /// The bare host (and port, when not the default) of a base URL: the JWT audience.
@@ -56,13 +58,22 @@ fn audience(base: &str) -> String {
 impl Context {
     /// The tenant's enabled sources, in the order a cycle collects them.
     pub fn sources(&self) -> Vec<Box<dyn Source>> {
-        docusign::enabled(
+        let mut v = docusign::enabled(
             &self.cfg.docusign,
             &self.cfg.sources,
             &self.session,
             &self.endpoints.monitor,
             &self.endpoints.admin,
-        )
+        );
+        v.extend(docusign::esignature_sources(
+            &self.cfg.docusign,
+            &self.cfg.sources,
+            &self.session,
+            &self.endpoints.auth,
+            &self.tenant,
+            self.store.as_ref(),
+        ));
+        v
     }
 
     /// Builds one tenant's context. `store` enables the sealed token cache.
@@ -118,10 +129,10 @@ impl Context {
             audience: audience(&endpoints.auth),
             scopes: cfg.scopes(),
         };
-        let sealed = store.map(SealedStore::open).transpose()?;
+        let sealed = store.clone().map(SealedStore::open).transpose()?;
         let client =
             docusign::Client::with_jwt_grant(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, sealed);
         let api = Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst())?;
-        Ok(Self { tenant, tag, cfg, endpoints, session: Arc::new(Session { api, client }), demo })
+        Ok(Self { tenant, tag, cfg, endpoints, session: Arc::new(Session { api, client }), demo, store })
     }
 }

@@ -18,6 +18,11 @@ pub enum Identity {
     /// unchanged since the stored one is dropped, a changed one becomes its own event (with
     /// `_change`), and the latest record of each entity is kept in the state.
     Snapshot(&'static str),
+    /// Each record is an event identified by the values of these fields together (a status
+    /// change: entity id, status and time); its `event_id` is a hash of them, and delivered
+    /// ids are kept in the id ledger as for [`Identity::Field`]. Such records take the tree
+    /// path of normalization.
+    Composite(&'static [&'static str]),
 }
 
 /// Enrichment: an event's acting entity joined with the stored snapshot of that entity.

@@ -55,6 +55,7 @@ fn example_documents_every_field() {
         "demo",
         "customer_events",
         "user_data",
+        "envelopes",
         "tenants",
         "network",
         "status",

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use esign_collector::connectors::docusign::{ADMIN_USERS, MONITOR_EVENTS};
+use esign_collector::connectors::docusign::{ADMIN_USERS, ENVELOPE_AUDIT, ENVELOPES, MONITOR_EVENTS};
 use esign_collector::core::normalize::normalize;
 use esign_collector::format::{Doc, ECS_VERSION, Format, FormatOptions, OCSF_VERSION};
 use esign_collector::stream::Stream;
@@ -508,4 +508,108 @@ fn sinks_write_valid_ecs_and_ocsf_end_to_end() {
     assert_eq!(changes, 3, "each changed user is a change event too");
     let joined = e.iter().filter(|d| d.value.get("user").and_then(|u| u.get("email")).is_some()).count();
     assert!(joined > 250, "events carry their user's email from the stored Admin record: {joined}");
+}
+
+/// An envelope of the eSignature list, as the collector writes its line.
+fn envelope_line(status: &str, extra: Value) -> Map<String, Value> {
+    let mut e = obj(json!({
+        "envelopeId": "93be49ab-1f2e-4c5d-8e9f-0a1b2c3d4e5f", "status": status,
+        "statusChangedDateTime": "2026-01-15T10:07:12.1230000Z", "createdDateTime": "2026-01-15T09:00:00.0000000Z",
+        "sentDateTime": "2026-01-15T09:01:00.0000000Z", "lastModifiedDateTime": "2026-01-15T10:07:12.1230000Z",
+        "emailSubject": "Please sign: NDA", "envelopeUri": "/envelopes/93be49ab-1f2e-4c5d-8e9f-0a1b2c3d4e5f",
+        "sender": {"userName": "Ann Sender", "userId": "5d3c8e1a-0000-4000-8000-000000000001",
+                   "accountId": "a1", "email": "ann@example.com"},
+        "recipients": {"signers": [{"email": "bob@example.org", "name": "Bob", "status": status, "recipientId": "1"}]}
+    }));
+    e.extend(obj(extra));
+    normalize(&ENVELOPES, e, COLLECTED_AT).value
+}
+
+/// An envelope audit event, flattened, as the collector writes its line.
+fn audit_line(action: &str) -> Map<String, Value> {
+    let a = obj(json!({
+        "logTime": "2026-01-15T10:07:12.1230000Z", "Source": "web", "UserName": "Bob Signer",
+        "UserId": "5d3c8e1a-0000-4000-8000-000000000002", "Action": action,
+        "Message": format!("Bob Signer {action} the envelope"), "EnvelopeStatus": "completed",
+        "ClientIPAddress": "203.0.113.9", "Information": "", "GeoLocation": "", "Language": "english (us)",
+        "envelopeId": "93be49ab-1f2e-4c5d-8e9f-0a1b2c3d4e5f"
+    }));
+    normalize(&ENVELOPE_AUDIT, a, COLLECTED_AT).value
+}
+
+#[test]
+fn envelope_status_lines_map_to_valid_ecs_and_ocsf() {
+    let opts = FormatOptions { include_original: true };
+    let cases = [
+        ("completed", json!({"completedDateTime": "2026-01-15T10:07:12.1230000Z"}), 3, "change"),
+        ("declined", json!({"declinedDateTime": "2026-01-15T10:07:12.1230000Z"}), 3, "change"),
+        (
+            "voided",
+            json!({"voidedDateTime": "2026-01-15T10:07:12.1230000Z", "voidedReason": "Wrong terms"}),
+            3,
+            "change",
+        ),
+        ("sent", json!({}), 3, "change"),
+        ("created", json!({}), 1, "creation"),
+    ];
+    for (status, extra, activity, ecs_type) in cases {
+        let line = envelope_line(status, extra);
+        let (e, o) = both(&ENVELOPES, &line, opts);
+        assert_eq!((e.len(), o.len()), (1, 1));
+        check_ecs(&e[0]);
+        assert_eq!(check_ocsf(&o[0]), (3004, activity), "{status}");
+        let (ev, ov) = (Value::Object(e[0].value.clone()), Value::Object(o[0].value.clone()));
+        assert_eq!(ev["event"]["action"], format!("envelope-{status}"));
+        assert_eq!(ev["event"]["type"], json!([ecs_type]));
+        assert_eq!(ev["user"]["email"], "ann@example.com");
+        assert_eq!(ev["docusign"]["envelope"]["status"], status);
+        assert_eq!(ev["@timestamp"], "2026-01-15T10:07:12.1230000Z");
+        assert_eq!(ov["entity"]["uid"], "93be49ab-1f2e-4c5d-8e9f-0a1b2c3d4e5f");
+        assert_eq!(ov["entity"]["type"], "Envelope");
+        assert_eq!(ov["actor"]["user"]["email_addr"], "ann@example.com");
+        assert_eq!(ov["status_detail"], status);
+        assert_eq!(ov["metadata"]["product"]["name"], "eSignature");
+        assert!(ov["raw_data"].is_string());
+    }
+    let voided = envelope_line("voided", json!({"voidedReason": "Wrong terms"}));
+    let (e, o) = both(&ENVELOPES, &voided, FormatOptions::default());
+    assert_eq!(e[0].value["event"]["reason"], "Wrong terms");
+    assert_eq!(o[0].value["severity_id"], 2);
+}
+
+#[test]
+fn envelope_audit_lines_map_to_valid_ecs_and_ocsf() {
+    let cases = [
+        ("Viewed", 2, "access"),
+        ("Signed", 3, "change"),
+        ("Declined", 3, "change"),
+        ("Printable Copy Downloaded", 2, "access"),
+        ("Registered", 1, "creation"),
+    ];
+    for (action, activity, ecs_type) in cases {
+        let line = audit_line(action);
+        let (e, o) = both(&ENVELOPE_AUDIT, &line, FormatOptions { include_original: true });
+        check_ecs(&e[0]);
+        assert_eq!(check_ocsf(&o[0]), (3004, activity), "{action}");
+        let (ev, ov) = (Value::Object(e[0].value.clone()), Value::Object(o[0].value.clone()));
+        assert_eq!(ev["source"]["ip"], "203.0.113.9");
+        assert_eq!(ev["related"]["ip"], json!(["203.0.113.9"]));
+        assert_eq!(ev["user"]["name"], "Bob Signer");
+        assert_eq!(ev["user"]["id"], "5d3c8e1a-0000-4000-8000-000000000002");
+        assert_eq!(ev["event"]["type"], json!([ecs_type]));
+        assert_eq!(ev["@timestamp"], "2026-01-15T10:07:12.1230000Z");
+        assert_eq!(ov["src_endpoint"]["ip"], "203.0.113.9");
+        assert_eq!(ov["actor"]["user"]["name"], "Bob Signer");
+        assert_eq!(ov["actor"]["user"]["uid"], "5d3c8e1a-0000-4000-8000-000000000002");
+        assert_eq!(ov["entity"]["uid"], "93be49ab-1f2e-4c5d-8e9f-0a1b2c3d4e5f");
+        assert_eq!(ov["unmapped"]["Language"], "english (us)");
+        assert!(ov["unmapped"].get("Information").is_none(), "blank fields are left out");
+    }
+    // An address that is not an IP is not written where an IP goes.
+    let mut odd = audit_line("Viewed");
+    odd.insert("ClientIPAddress".into(), json!("unknown"));
+    let (e, o) = both(&ENVELOPE_AUDIT, &odd, FormatOptions::default());
+    check_ecs(&e[0]);
+    check_ocsf(&o[0]);
+    assert!(e[0].value.get("source").is_none() && o[0].value.get("src_endpoint").is_none());
 }

@@ -1,7 +1,9 @@
 //! `run`: the fetch cycle every `state.interval` until SIGTERM/SIGINT, one loop per tenant
 //! (at most `state.tenant_concurrency` cycles at a time). A source whose cycle ended with data
 //! left (the run-time budget or a cap) is collected again at once, so a backlog drains; a
-//! caught-up source waits `state.interval` (at least a minute). Transient failures
+//! caught-up source waits `state.interval` (at least a minute), or its own minimum when it
+//! has one (`Source::min_interval`: a vendor's polling rule), whichever is longer; that minimum
+//! is also waited out after a restart, from when the checkpoint says the source caught up. Transient failures
 //! (DocuSign unavailable, a sink down) are logged and retried next interval; consent,
 //! credential, configuration and state failures stop that tenant's loop with an ERROR (the
 //! other tenants go on), and the daemon exits with that code once no tenant is left.
@@ -75,7 +77,10 @@ async fn tenant_loop(
         }
     };
     let sources = ctx.sources();
-    let mut due: Vec<Instant> = vec![Instant::now(); sources.len()];
+    let mut due: Vec<Instant> = Vec::with_capacity(sources.len());
+    for s in &sources {
+        due.push(first_due(ctx, s.as_ref(), store)?);
+    }
     loop {
         let next = due.iter().min().copied().unwrap_or_else(Instant::now);
         tokio::select! {
@@ -105,9 +110,11 @@ async fn tenant_loop(
         let mut reports = Vec::new();
         let mut failed = None;
         for (&i, result) in picked.iter().zip(results) {
+            // A source's own minimum applies after a failure too: its reads may have been sent.
+            let pause = sources[i].min_interval().map_or(interval, |m| m.max(interval));
             due[i] = match result {
                 Ok(r) => {
-                    let again = if r.at_end { ended + interval } else { ended };
+                    let again = if r.at_end { ended + pause } else { ended };
                     reports.push(r);
                     again
                 }
@@ -115,7 +122,7 @@ async fn tenant_loop(
                 Err(e) if matches!(e.exit_code(), Exit::Unavailable | Exit::Api | Exit::Sink) => {
                     error!(tenant = %ctx.tenant, source = %sources[i].kind(), error = %e, "Source failed; retrying at the next interval.");
                     failed.get_or_insert(e.exit_code());
-                    ended + interval
+                    ended + pause
                 }
                 Err(e) => {
                     error!(tenant = %ctx.tenant, exit_code = e.exit_code() as u8, error = %e, "Tenant stopped: retrying cannot fix this; fix it and restart.");
@@ -131,4 +138,23 @@ async fn tenant_loop(
         }
     }
     Ok(())
+}
+
+/// When `source` is first due: now, or for a source with its own minimum interval whose stored
+/// cursor says it was read to its end less than that long ago (a restart), when it has passed.
+///
+/// # Errors
+/// `StoreError` when the checkpoint cannot be read.
+fn first_due(ctx: &Context, source: &dyn crate::core::source::Source, store: &Mutex<Store>) -> Result<Instant, Error> {
+    let now = Instant::now();
+    let Some(min) = source.min_interval() else { return Ok(now) };
+    let stored =
+        store.lock().unwrap_or_else(std::sync::PoisonError::into_inner).checkpoint(&ctx.tenant, source.kind().key)?;
+    let Some(at) = stored.and_then(|c| source.caught_up_at(&c.cursor)) else { return Ok(now) };
+    let since = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+    let wait = min.saturating_sub(since);
+    if !wait.is_zero() {
+        info!(tenant = %ctx.tenant, source = %source.kind(), wait_s = wait.as_secs(), "Read to its end less than its minimum interval ago; waiting out the rest.");
+    }
+    Ok(now + wait)
 }

@@ -85,6 +85,9 @@ pub struct TenantConfig {
     /// `docusign.admin_base_url` for this tenant.
     #[serde(default)]
     pub admin_base_url: Option<HttpUrl>,
+    /// `docusign.esignature_base_url` for this tenant.
+    #[serde(default)]
+    pub esignature_base_url: Option<HttpUrl>,
 }
 
 impl TenantConfig {
@@ -119,6 +122,7 @@ impl TenantConfig {
         set(&mut d.auth_base_url, self.auth_base_url.as_ref());
         set(&mut d.monitor_base_url, self.monitor_base_url.as_ref());
         set(&mut d.admin_base_url, self.admin_base_url.as_ref());
+        set(&mut d.esignature_base_url, self.esignature_base_url.as_ref());
         d
     }
 }

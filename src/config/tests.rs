@@ -197,3 +197,20 @@ fn interval_under_a_minute_is_refused_with_the_reason() {
     let e = refused(&format!("{MINIMAL}\n[state]\nmax_run_time = \"0s\"\n"));
     assert!(e.contains("state.max_run_time"), "{e}");
 }
+
+#[test]
+fn envelopes_need_the_account_and_a_fifteen_minute_interval() {
+    let e = refused(&format!("{MINIMAL}\n[sources.envelopes]\nenabled = true\n"));
+    assert!(e.contains("docusign.account_id"), "{e}");
+    let text = MINIMAL.replace("[docusign]", "[docusign]\naccount_id = \"a\"")
+        + "\n[sources.envelopes]\nenabled = true\ninterval = \"5m\"\n";
+    let e = refused(&text);
+    assert!(e.contains("sources.envelopes.interval") && e.contains("polling rules"), "{e}");
+    let e = refused(&format!("{MINIMAL}\n[sources.envelopes]\npage_size = 5000\n"));
+    assert!(e.contains("1..=1000"), "{e}");
+    let ok = MINIMAL
+        .replace("[docusign]", "[docusign]\naccount_id = \"a\"\nesignature_base_url = \"https://na3.docusign.net\"")
+        + "\n[sources.envelopes]\nenabled = true\naudit_events = true\n";
+    let cfg = parse(&ok).unwrap();
+    assert!(cfg.source_enabled("envelopes") && cfg.source_enabled("envelope_audit"));
+}

@@ -62,12 +62,36 @@ pub fn transition_id(from: &str, to: &str) -> String {
     })
 }
 
+/// The event id of a record identified by several `fields` ([`Identity::Composite`]): a hash of
+/// their values in order (a missing or non-string field counts as its JSON text, `null` when
+/// absent), or a content fingerprint when none of them is present.
+pub fn composite_id(fields: &[&str], record: &Map<String, Value>) -> String {
+    if fields.iter().all(|f| record.get(*f).is_none_or(Value::is_null)) {
+        return format!("fp:{}", user_fingerprint("", record));
+    }
+    let mut h = Sha256::new();
+    for f in fields {
+        match record.get(*f) {
+            Some(Value::String(s)) => h.update(s.as_bytes()),
+            Some(v) => h.update(v.to_string().as_bytes()),
+            None => h.update(b"null"),
+        }
+        h.update([0]);
+    }
+    h.finalize().iter().take(16).fold(String::with_capacity(32), |mut s, b| {
+        use std::fmt::Write;
+        write!(s, "{b:02x}").unwrap_or_default();
+        s
+    })
+}
+
 /// Normalizes one record of `stream`. `collected_at` is this run's collection time (RFC 3339).
 pub fn normalize(stream: &Stream, mut record: Map<String, Value>, collected_at: &str) -> Normalized {
     let (event_id, user_id, time) = match stream.identity {
-        Identity::Field(field) => {
-            let id = match record.get(field) {
-                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Identity::Field(_) | Identity::Composite(_) => {
+            let id = match (stream.identity, record.get(id_field(stream))) {
+                (Identity::Composite(fields), _) => composite_id(fields, &record),
+                (_, Some(Value::String(s))) if !s.is_empty() => s.clone(),
                 // No id: a content fingerprint still lets downstream deduplicate.
                 _ => format!("fp:{}", user_fingerprint("", &record)),
             };
@@ -92,6 +116,14 @@ pub fn normalize(stream: &Stream, mut record: Map<String, Value>, collected_at: 
     record.insert(fields::COLLECTED_AT.into(), Value::String(collected_at.to_owned()));
     record.insert(fields::EVENT_ID.into(), Value::String(event_id.clone()));
     Normalized { event_id, time, user_id, value: record }
+}
+
+/// The single id field of a stream identified by one (empty for the others).
+fn id_field(stream: &Stream) -> &'static str {
+    match stream.identity {
+        Identity::Field(f) => f,
+        Identity::Snapshot(_) | Identity::Composite(_) => "",
+    }
 }
 
 /// A record on the fast path: its bytes as sent, its id, its time and its actor.

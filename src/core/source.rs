@@ -90,6 +90,19 @@ pub trait Source: Send + Sync {
     /// How much one request and one run read.
     fn paging(&self) -> Paging;
 
+    /// The shortest time `run` leaves between two reads of this stream once it is caught up
+    /// (a vendor's polling rule), on top of `state.interval`; the pages of a backlog still
+    /// follow each other at once. `None`: `state.interval` alone.
+    fn min_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// When the stream was last read to its end, as the stored cursor records it: with
+    /// [`Source::min_interval`], `run` waits out the rest of that interval after a restart too.
+    fn caught_up_at(&self, _stored: &str) -> Option<DateTime<Utc>> {
+        None
+    }
+
     /// Fetches one page of at most `limit` records after `cursor`.
     ///
     /// # Errors

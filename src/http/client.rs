@@ -45,6 +45,19 @@ pub struct ClientSettings<'a> {
 /// # Errors
 /// `ConfigError::Invalid` naming the key whose proxy URL or file is unusable.
 pub fn build_client(s: &ClientSettings<'_>) -> Result<Client, ConfigError> {
+    build(s, true)
+}
+
+/// The same client as [`build_client`], but one that never follows a redirect (its caller
+/// reads a 3xx itself), and without repeating the build's warnings.
+///
+/// # Errors
+/// As [`build_client`].
+pub fn build_client_without_redirects(s: &ClientSettings<'_>) -> Result<Client, ConfigError> {
+    build(&ClientSettings { follow_redirects: false, ..*s }, false)
+}
+
+fn build(s: &ClientSettings<'_>, warn_once: bool) -> Result<Client, ConfigError> {
     let key = |k: &str| format!("{}.{k}", s.table);
     let mut b = Client::builder()
         .timeout(s.timeout)
@@ -82,11 +95,13 @@ pub fn build_client(s: &ClientSettings<'_>) -> Result<Client, ConfigError> {
         })?;
         b = b.identity(id);
     }
-    if s.insecure_skip_verify {
+    if s.insecure_skip_verify && warn_once {
         warn!(
             key = %key("insecure_skip_verify"),
             "TLS certificate verification is OFF (insecure_skip_verify = true): anyone on the path can read credentials, tokens and events."
         );
+    }
+    if s.insecure_skip_verify {
         b = b.danger_accept_invalid_certs(true);
     }
     b.build().map_err(|e| ConfigError::invalid(s.table, format!("cannot build the HTTP client: {e}")))

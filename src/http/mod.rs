@@ -34,7 +34,7 @@ use tracing::{debug, warn};
 use crate::exit::Exit;
 use crate::values::ConfigError;
 
-pub use client::{ClientSettings, build_client};
+pub use client::{ClientSettings, build_client, build_client_without_redirects};
 pub use network::NetworkConfig;
 pub use ratelimit::{Pacer, RateLimitConfig, ServerBudget};
 pub use retry::{Retry, RetryPolicy};
@@ -159,6 +159,23 @@ fn quote(budget: Budget, body: &[u8]) -> String {
     }
 }
 
+/// How one call departs from the client's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// At most this many retries instead of the policy's (`Some(0)`: one try only, for
+    /// resources a server allows to be requested only so often).
+    pub max_retries: Option<u32>,
+    /// Follow redirects (the client's setting); `false`: a 3xx comes back as the reply, for a
+    /// caller that reads it as "this host no longer serves the resource".
+    pub follow_redirects: bool,
+}
+
+impl Default for Call {
+    fn default() -> Self {
+        Self { max_retries: None, follow_redirects: true }
+    }
+}
+
 /// Whether a call spends the account's API budget (OAuth calls do not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Budget {
@@ -189,6 +206,8 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Api {
     client: Client,
+    /// The same client, never following a redirect (for [`Call::follow_redirects`] = false).
+    no_redirects: Client,
     pacer: Pacer,
     policy: RetryPolicy,
     /// `--trace-http`, when given.
@@ -204,6 +223,7 @@ impl Api {
     pub fn new(client: &ClientSettings<'_>, limits: &RateLimitConfig, burst: u32) -> Result<Self, ConfigError> {
         Ok(Self {
             client: build_client(client)?,
+            no_redirects: build_client_without_redirects(client)?,
             pacer: limits.pacer(burst),
             policy: limits.retry_policy(),
             trace: trace::global(),
@@ -250,6 +270,23 @@ impl Api {
         build: impl Fn(&Client) -> RequestBuilder,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<(Reply, Option<T>), ApiError> {
+        self.execute_parsed_with(what, budget, Call::default(), build, parse).await
+    }
+
+    /// [`Api::execute_parsed`] with the choices of `call` (fewer retries, no redirects).
+    ///
+    /// # Errors
+    /// As [`Api::execute`].
+    pub async fn execute_parsed_with<T>(
+        &self,
+        what: &str,
+        budget: Budget,
+        call: Call,
+        build: impl Fn(&Client) -> RequestBuilder,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<(Reply, Option<T>), ApiError> {
+        let Call { max_retries, follow_redirects } = call;
+        let client = if follow_redirects { &self.client } else { &self.no_redirects };
         let mut attempt = 0u32;
         loop {
             if budget == Budget::Paced {
@@ -272,10 +309,10 @@ impl Api {
                 c.requests += 1;
                 c.token_requests += u64::from(budget == Budget::Free);
             });
-            let sent = match build(&self.client).build() {
+            let sent = match build(client).build() {
                 Ok(req) => {
                     let traced = self.trace.as_deref().map(|t| t.request(what, attempt + 1, &req));
-                    (self.client.execute(req).await, traced)
+                    (client.execute(req).await, traced)
                 }
                 Err(e) => (Err(e), None),
             };
@@ -302,7 +339,11 @@ impl Api {
                     Failure::retry(format!("{what}: {}", describe(&e)))
                 }
             };
-            let wait = match self.policy.after(attempt, failure.wait) {
+            let decision = match max_retries {
+                Some(max) if attempt >= max => Retry::Exhausted,
+                _ => self.policy.after(attempt, failure.wait),
+            };
+            let wait = match decision {
                 Retry::After(wait) => wait,
                 Retry::Exhausted => {
                     return Err(match failure.malformed {
@@ -365,7 +406,12 @@ impl Api {
         }
         let rate_limited =
             rate_limited_status || (status == StatusCode::BAD_REQUEST && retry::is_rate_limit_body(&body));
-        if rate_limited || retry::is_retryable_status(status) {
+        // A limit on one resource, not the account: retrying would only break it again.
+        let final_refusal = rate_limited && retry::is_resource_limit_body(&body);
+        if final_refusal {
+            scope::count(|c| c.throttled += 1);
+        }
+        if !final_refusal && (rate_limited || retry::is_retryable_status(status)) {
             if rate_limited {
                 scope::count(|c| c.throttled += 1);
             }

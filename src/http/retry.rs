@@ -30,6 +30,13 @@ pub fn is_rate_limit_body(body: &[u8]) -> bool {
     .any(|m| text.contains(m))
 }
 
+/// DocuSign's refusal of a request to a resource polled too often (its per-envelope rule): a
+/// retry is another request to the same resource, so it is never retried.
+pub fn is_resource_limit_body(body: &[u8]) -> bool {
+    // DocuSign's documentation writes the code in both cases.
+    String::from_utf8_lossy(body).to_ascii_uppercase().contains("HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED")
+}
+
 /// Transport errors a later try may cure.
 pub fn is_retryable_error(e: &reqwest::Error) -> bool {
     e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() || e.is_decode()

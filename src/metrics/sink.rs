@@ -32,7 +32,7 @@ impl Sink for Metered {
     async fn send(&mut self, batch: &Batch) -> Result<(), SinkError> {
         let started = Instant::now();
         let r = self.inner.send(batch).await;
-        // A line's bytes as delivered: the JSON and its newline (envelopes not counted).
+        // A line's bytes as delivered: the JSON and its newline (sink wrappers not counted).
         let bytes = batch.lines.iter().map(|l| l.json.len() + 1).sum();
         super::sink_sent(self.inner.name(), batch.lines.len(), bytes, started.elapsed().as_secs_f64(), r.is_ok());
         r

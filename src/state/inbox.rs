@@ -292,7 +292,7 @@ mod tests {
         }
         let mut s = Store::open(&p).unwrap();
         let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 5);
+        assert_eq!(v, super::super::SCHEMA_VERSION);
         assert_eq!(s.checkpoint("default", "test_events").unwrap().unwrap().cursor, "\"c4\"");
         assert_eq!(s.inbox_put("r", &[entry("a", "k1")], 10).unwrap(), Put::Stored { new: 1, queued: 0 });
     }

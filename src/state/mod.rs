@@ -8,6 +8,7 @@
 //! - `runs.rs`: run records (last success, last error, counts) for `status` and `/healthz`.
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
 //! - `inbox.rs`: the push path's durable inbox (accepted, not yet delivered messages).
+//! - `resources.rs`: API hosts per account, work queues between sources, per-resource request times.
 //!
 //! # Schema versions
 //! `schema.sql` is version 1; each later version is one forward migration in [`MIGRATIONS`],
@@ -17,6 +18,7 @@ mod checkpoint;
 mod inbox;
 mod ledger;
 mod lock;
+mod resources;
 mod runs;
 mod tokens;
 
@@ -30,13 +32,14 @@ use crate::exit::Exit;
 pub use checkpoint::{Checkpoint, UserRow};
 pub use inbox::{InboxEntry, InboxHead, InboxRow, Put, push_ledger_tenant};
 pub use lock::StateLock;
+pub use resources::QueuedItem;
 pub use runs::{LastError, RunOutcome, RunRecord};
 pub use tokens::CachedToken;
 
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -44,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("ledger.sql")),
     (4, include_str!("backlog.sql")),
     (5, include_str!("inbox.sql")),
+    (6, include_str!("resources.sql")),
 ];
 
 /// State-file problems.

@@ -8,7 +8,7 @@ use tracing::info;
 use super::consent::{self, VENDOR};
 use crate::auth::{AuthError, Grant, JwtGrant, PrivateKey, SealedStore, TokenSource};
 use crate::error::Error;
-use crate::http::{Api, ApiError, Budget};
+use crate::http::{Api, ApiError, Budget, Call};
 
 /// Sends authenticated requests to DocuSign.
 #[derive(Debug)]
@@ -60,13 +60,30 @@ impl Client {
         url: &str,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<T, Error> {
+        self.get_parsed_with(api, what, url, Call::default(), parse).await
+    }
+
+    /// [`Client::get_parsed`] with the choices of `call` (fewer retries for resources
+    /// DocuSign allows to be read only so often; a redirect read as a refusal).
+    ///
+    /// # Errors
+    /// As [`Client::get_parsed`].
+    pub async fn get_parsed_with<T>(
+        &self,
+        api: &Api,
+        what: &str,
+        url: &str,
+        call: Call,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let mut reauthenticated = false;
         loop {
             let token = self.tokens.token(api).await?;
             let (reply, parsed) = api
-                .execute_parsed(
+                .execute_parsed_with(
                     what,
                     Budget::Paced,
+                    call,
                     |c| c.get(url).bearer_auth(token.expose_secret()).header("Accept", "application/json"),
                     &parse,
                 )
@@ -103,6 +120,9 @@ fn hint(status: u16) -> &'static str {
             " (the organization lacks the entitlement, or the impersonated user is not an organization or security-reports administrator, or the organization_id is wrong)"
         }
         404 => " (check the base URL override and the organization/account ids)",
+        429 => {
+            " (DocuSign's polling rule: the same envelope may be read at most once every 15 minutes; the collector waits and reads it later, nothing is lost)"
+        }
         400 => " (the request was refused as invalid; an expired or unknown cursor shows here)",
         _ => "",
     }

@@ -95,6 +95,10 @@ pub struct DocusignConfig {
     /// Admin API base URL override, including `/management`.
     #[serde(default)]
     pub admin_base_url: Option<HttpUrl>,
+    /// eSignature base URL override (`{base}/restapi/v2.1/accounts/{accountId}`); absent:
+    /// the account's `base_uri` from `/oauth/userinfo`, kept in the state file.
+    #[serde(default)]
+    pub esignature_base_url: Option<HttpUrl>,
     /// HTTP(S) proxy for every DocuSign call (else `HTTPS_PROXY`/`NO_PROXY` apply).
     #[serde(default)]
     pub proxy: Option<HttpUrl>,
@@ -165,7 +169,7 @@ impl DocusignConfig {
             required(
                 self.account_id.as_ref(),
                 "docusign.account_id",
-                "sources.user_data reads the members of this account (`auth-test` prints it)",
+                "sources.user_data and sources.envelopes read this account (`auth-test` prints it)",
             )?;
         }
         Ok(())
@@ -218,6 +222,8 @@ pub struct SourcesConfig {
     pub customer_events: CustomerEventsConfig,
     /// Admin user records.
     pub user_data: UserDataConfig,
+    /// eSignature envelope status changes (and their audit events).
+    pub envelopes: super::envelopes::EnvelopesConfig,
 }
 
 impl SourcesConfig {
@@ -226,6 +232,8 @@ impl SourcesConfig {
         match key {
             k if k == MONITOR_EVENTS.key => self.customer_events.enabled,
             k if k == ADMIN_USERS.key => self.user_data.enabled,
+            k if k == super::ENVELOPES.key => self.envelopes.enabled,
+            k if k == super::ENVELOPE_AUDIT.key => self.envelopes.enabled && self.envelopes.audit_events,
             _ => false,
         }
     }
@@ -235,13 +243,13 @@ impl SourcesConfig {
     /// # Errors
     /// `ConfigError::Invalid` for `sources`.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.customer_events.enabled && !self.user_data.enabled {
+        if !self.customer_events.enabled && !self.user_data.enabled && !self.envelopes.enabled {
             return Err(ConfigError::invalid(
                 "sources",
-                "enables no source: set sources.customer_events.enabled or sources.user_data.enabled",
+                "enables no source: set sources.customer_events.enabled, sources.user_data.enabled or sources.envelopes.enabled",
             ));
         }
-        Ok(())
+        self.envelopes.validate()
     }
 
     /// Whether customer events get `_user` from the stored Admin user records.
@@ -261,7 +269,7 @@ impl SourcesConfig {
 
     /// Whether an enabled source needs the account id (user data reads one account's members).
     pub fn needs_account(&self) -> bool {
-        self.user_data.enabled
+        self.user_data.enabled || self.envelopes.enabled
     }
 
     /// The minimal scopes the enabled sources need.
@@ -272,6 +280,17 @@ impl SourcesConfig {
         }
         v
     }
+}
+
+/// The `[sources.*]` tables that enable every source (the audit trail of envelopes is a key
+/// of `[sources.envelopes]`), for a configuration written for the simulator.
+pub fn every_source_enabled() -> String {
+    format!(
+        "[sources.{}]\nenabled = true\n\n[sources.{}]\nenabled = true\n\n[sources.{}]\nenabled = true\naudit_events = true\n\n",
+        MONITOR_EVENTS.key,
+        ADMIN_USERS.key,
+        super::ENVELOPES.key
+    )
 }
 
 /// Which Monitor generation to call.

@@ -6,14 +6,20 @@
 //!   enabled sources, and entry points for the fuzz targets.
 //! - `monitor.rs`: Monitor customer events, both generations.
 //! - `admin.rs`: Admin user records, full snapshot then changed-only.
+//! - `envelopes.rs`: eSignature envelope status changes (list windows); `audit.rs`: the audit
+//!   events of envelopes that reached a terminal status; `base_uri.rs`: the account's
+//!   eSignature host.
 //! - `mapping/`: ECS and OCSF.
 //! - `client.rs`: [`Client`], every authenticated call to DocuSign's APIs.
 //! - `consent.rs`: the consent URL and what DocuSign's OAuth refusals mean.
 
 mod admin;
+mod audit;
+mod base_uri;
 mod client;
 pub mod config;
 mod consent;
+pub mod envelopes;
 mod mapping;
 mod monitor;
 
@@ -37,8 +43,11 @@ pub struct Session {
 }
 
 pub use admin::AdminUsers;
+pub use audit::EnvelopeAudit;
+pub use base_uri::{Esignature, account_base_uri};
 pub use client::Client;
 pub use consent::{consent_url, refusals};
+pub use envelopes::Envelopes;
 pub use monitor::MonitorEvents;
 
 /// The connector's name in the registry.
@@ -73,9 +82,38 @@ pub static ADMIN_USERS: Stream = Stream {
     newest_event: |_| None,
 };
 
+/// eSignature envelope status changes (`[sources.envelopes]`): one line per status seen.
+pub static ENVELOPES: Stream = Stream {
+    key: "envelopes",
+    log_type: "envelopes",
+    vendor: NAME,
+    product: "esignature",
+    identity: Identity::Composite(&["envelopeId", "status", "statusChangedDateTime"]),
+    time_field: Some("statusChangedDateTime"),
+    actor: None,
+    columns: &["envelopeId", "status", "statusChangedDateTime", "emailSubject", "sender"],
+    render: mapping::envelope,
+    newest_event: envelopes::newest_event,
+};
+
+/// The audit events of envelopes that reached a terminal status (`[sources.envelopes]
+/// audit_events = true`).
+pub static ENVELOPE_AUDIT: Stream = Stream {
+    key: "envelope_audit",
+    log_type: "envelope_audit",
+    vendor: NAME,
+    product: "esignature",
+    identity: Identity::Composite(&["envelopeId", "logTime", "Action", "UserId", "Message"]),
+    time_field: Some("logTime"),
+    actor: None,
+    columns: &["envelopeId", "logTime", "Action", "UserName", "ClientIPAddress"],
+    render: mapping::envelope_audit,
+    newest_event: |_| None,
+};
+
 /// The connector's streams, in the order `status` lists them (a cycle collects users first:
 /// see [`enabled`]).
-pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS];
+pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS, &ENVELOPES, &ENVELOPE_AUDIT];
 
 /// The Admin record fields a customer event's `_user` carries.
 const SUMMARY: [&str; 7] = ["id", "user_name", "first_name", "last_name", "email", "user_status", "membership_status"];
@@ -122,6 +160,38 @@ pub fn enabled(
             monitor_base,
             d.organization_id.as_deref(),
         )));
+    }
+    v
+}
+
+/// The enabled eSignature sources (envelope status changes, then their audit events) of one
+/// tenant. `auth_base` is where userinfo names the account's host; `store` keeps that host
+/// and the audit queue.
+pub fn esignature_sources(
+    d: &DocusignConfig,
+    s: &SourcesConfig,
+    session: &Arc<Session>,
+    auth_base: &str,
+    tenant: &str,
+    store: Option<&Arc<std::sync::Mutex<crate::state::Store>>>,
+) -> Vec<Box<dyn Source>> {
+    let e = &s.envelopes;
+    if !e.enabled {
+        return Vec::new();
+    }
+    // The demo simulator listens on a new port each run: its host is never worth keeping.
+    let keep_host = if d.environment == config::Environment::Demo { None } else { store.cloned() };
+    let esig = Arc::new(Esignature::new(
+        session.clone(),
+        keep_host,
+        tenant,
+        auth_base,
+        d.account_id.as_deref().unwrap_or_default(),
+        d.esignature_base_url.as_ref().map(crate::values::HttpUrl::base),
+    ));
+    let mut v: Vec<Box<dyn Source>> = vec![Box::new(Envelopes::new(esig.clone(), store.cloned(), tenant, e))];
+    if e.audit_events {
+        v.push(Box::new(EnvelopeAudit::new(esig, store.cloned(), tenant, e.max_audit_per_cycle.get())));
     }
     v
 }

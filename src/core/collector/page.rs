@@ -102,7 +102,7 @@ pub fn prepare(store: &Mutex<Store>, pc: &PageContext<'_>, records: Vec<Record>)
     let (mut known, mut previous, mut people) = (HashSet::new(), HashMap::new(), HashMap::new());
     let actor = kind.actor.filter(|_| enrich);
     match kind.identity {
-        Identity::Field(_) => {
+        Identity::Field(_) | Identity::Composite(_) => {
             if dedup {
                 known = guard.seen(tenant, kind.key, items.iter().map(Item::event_id))?;
             }

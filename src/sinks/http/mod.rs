@@ -63,7 +63,7 @@ pub struct HttpSinkConfig {
     /// Request body compression. gzip typically shrinks event JSON 5–10×.
     #[serde(default)]
     pub compression: Compression,
-    /// Largest request body before compression, envelopes included; a page is cut into
+    /// Largest request body before compression, each event's wrapper included; a page is cut into
     /// requests under it. An event larger than this on its own is sent alone.
     #[serde(default = "Bounded::of::<1_000_000>")]
     pub max_batch_bytes: Bounded<1024, 104_857_600>,

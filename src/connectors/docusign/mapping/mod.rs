@@ -15,6 +15,7 @@
 
 mod classes;
 mod ecs;
+mod envelopes;
 mod ocsf;
 mod vocab;
 
@@ -24,6 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::core::fields;
 use crate::format::{Doc, Format, FormatOptions};
+pub(super) use envelopes::{envelope, envelope_audit};
 
 /// A Monitor customer event in `format` (ECS or OCSF): one document.
 pub(super) fn event(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
