@@ -8,6 +8,7 @@
 //! - `runs.rs`: run records (last success, last error, counts) for `status` and `/healthz`.
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
 //! - `inbox.rs`: the push path's durable inbox (accepted, not yet delivered messages).
+//! - `transitions.rs`: when each receiver last accepted, and the envelope transitions pushed.
 //!
 //! # Schema versions
 //! `schema.sql` is version 1; each later version is one forward migration in [`MIGRATIONS`],
@@ -19,6 +20,7 @@ mod ledger;
 mod lock;
 mod runs;
 mod tokens;
+mod transitions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +31,7 @@ use crate::exit::Exit;
 
 pub use checkpoint::{Checkpoint, UserRow};
 pub use inbox::{InboxEntry, InboxHead, InboxRow, Put, push_ledger_tenant};
+pub use transitions::{EnvelopeTransition, ReceiverStatus};
 pub use lock::StateLock;
 pub use runs::{LastError, RunOutcome, RunRecord};
 pub use tokens::CachedToken;
@@ -36,7 +39,7 @@ pub use tokens::CachedToken;
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 7;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -44,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("ledger.sql")),
     (4, include_str!("backlog.sql")),
     (5, include_str!("inbox.sql")),
+    (7, include_str!("push_receivers.sql")),
 ];
 
 /// State-file problems.

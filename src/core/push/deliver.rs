@@ -41,6 +41,7 @@ impl Push {
         }
         lock(&s.store).inbox_delivered(receiver.name(), &rows, s.opts.ledger_size)?;
         s.counters.bump(|c| c.delivered += rows.len() as u64);
+        crate::metrics::push_messages(receiver.name(), "delivered", rows.len() as u64);
         debug!(receiver = receiver.name(), delivered = rows.len(), "Pushed messages delivered and committed.");
         Ok(Some(rows.len()))
     }

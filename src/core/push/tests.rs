@@ -60,7 +60,7 @@ impl Receiver for TestReceiver {
                     .with_timezone(&Utc);
                 let source = e.get("account").and_then(Value::as_str).unwrap_or("acct").to_owned();
                 let id = e.get("id").and_then(Value::as_str).map(str::to_owned);
-                Ok(Message { id, time, source, event })
+                Ok(Message { id, time, source, event, transition: None })
             })
             .collect()
     }
