@@ -115,7 +115,7 @@ organization_id = \"{org}\"\nprivate_key_file = {key}\nauth_base_url = \"{base}\
 admin_base_url = \"{base}/management\"\n\n{sources}\
 [state]\npath = \"state/simulator.db\"\ninterval = \"60s\"\n{pacing}",
         pacing = pacing(&sc.quota),
-        sources = crate::connectors::docusign::STREAMS.iter().fold(String::new(), |mut out, s| {
+        sources = crate::connectors::docusign::POLLED.iter().fold(String::new(), |mut out, s| {
             use std::fmt::Write as _;
             writeln!(out, "[sources.{}]\nenabled = true\n", s.key).unwrap_or_default();
             out

@@ -31,10 +31,10 @@ use crate::exit::Exit;
 
 pub use checkpoint::{Checkpoint, UserRow};
 pub use inbox::{InboxEntry, InboxHead, InboxRow, Put, push_ledger_tenant};
-pub use transitions::{EnvelopeTransition, ReceiverStatus};
 pub use lock::StateLock;
 pub use runs::{LastError, RunOutcome, RunRecord};
 pub use tokens::CachedToken;
+pub use transitions::{EnvelopeTransition, ReceiverStatus};
 
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;

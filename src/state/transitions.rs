@@ -97,6 +97,14 @@ impl Store {
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
     pub fn receivers(&self) -> Result<Vec<ReceiverStatus>, StoreError> {
+        // A file of an older schema (opened read-only by `status`, not migrated) has none.
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name IN ('push_receivers', 'inbox')", [], |r| r.get(0))
+            .map_err(self.sql())?;
+        if tables < 2 {
+            return Ok(Vec::new());
+        }
         let mut stmt = self
             .conn
             .prepare_cached(

@@ -9,10 +9,12 @@
 //! - `mapping/`: ECS and OCSF.
 //! - `client.rs`: [`Client`], every authenticated call to DocuSign's APIs.
 //! - `consent.rs`: the consent URL and what DocuSign's OAuth refusals mean.
+//! - `connect/`: the DocuSign Connect receiver (`[receivers.connect]`), its stream [`CONNECT`].
 
 mod admin;
 mod client;
 pub mod config;
+pub mod connect;
 mod consent;
 mod mapping;
 mod monitor;
@@ -73,9 +75,27 @@ pub static ADMIN_USERS: Stream = Stream {
     newest_event: |_| None,
 };
 
+/// DocuSign Connect messages pushed to `[receivers.connect]` (`connect/`).
+pub static CONNECT: Stream = Stream {
+    key: "connect",
+    log_type: "connect",
+    vendor: NAME,
+    product: "esignature",
+    // Connect messages have no id: the receiver writes a hash of what identifies the event.
+    identity: Identity::Field(crate::core::fields::EVENT_ID),
+    time_field: Some("generatedDateTime"),
+    actor: None,
+    columns: &["event", "generatedDateTime", "retryCount", "uri"],
+    render: mapping::connect,
+    newest_event: |_| None,
+};
+
 /// The connector's streams, in the order `status` lists them (a cycle collects users first:
 /// see [`enabled`]).
-pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS];
+pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS, &CONNECT];
+
+/// The streams polled through a `[sources.<key>]` table (the others are pushed to a receiver).
+pub static POLLED: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS];
 
 /// The Admin record fields a customer event's `_user` carries.
 const SUMMARY: [&str; 7] = ["id", "user_name", "first_name", "last_name", "email", "user_status", "membership_status"];

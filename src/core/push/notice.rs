@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 /// The quiet period after a notice.
 const QUIET: Duration = Duration::from_secs(60);
 
+/// A receiver (by index) and a refusal reason.
+type Key = (usize, &'static str);
+
 /// When each (receiver, reason) was last logged, and how many were not logged since.
 #[derive(Debug, Default)]
-pub(super) struct Notices(Mutex<HashMap<(usize, &'static str), (Instant, u64)>>);
+pub(super) struct Notices(Mutex<HashMap<Key, (Instant, u64)>>);
 
 impl Notices {
     /// `Some(n)` when a notice of `reason` for receiver `i` is due now (`n` refusals were not
