@@ -11,10 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiError, Chaos, Fault, Simulator, Stats};
+use super::{ApiError, Chaos, ConnectKnobs, ConnectStats, ConnectTarget, Fault, Simulator, Stats};
 
 /// Upper bound for `count`, so a typo cannot make the simulator allocate forever.
 const MAX_COUNT: usize = 1_000_000;
+/// Upper bound for one envelope advance (each step builds an audit history entry).
+const MAX_ADVANCE: usize = 100_000;
 
 /// `?count=N` (default 1).
 #[derive(Debug, Deserialize)]
@@ -33,6 +35,14 @@ pub(super) async fn append_events(State(sim): State<Simulator>, Query(c): Query<
     sim.append_events(c.get());
     tracing::info!(count = c.get(), "Simulator appended events.");
     Json(json!({ "appended": c.get(), "total": sim.event_count() })).into_response()
+}
+
+/// `POST /_sim/envelopes/advance?count=N`: move N envelopes one step now; replies with the
+/// transitions.
+pub(super) async fn advance_envelopes(State(sim): State<Simulator>, Query(c): Query<Count>) -> Response {
+    let transitions = sim.advance_envelopes(c.get().min(MAX_ADVANCE));
+    tracing::info!(count = transitions.len(), "Simulator advanced envelopes.");
+    Json(json!({ "transitions": transitions })).into_response()
 }
 
 /// `POST /_sim/users/modify?count=N`: change N users now.
@@ -116,4 +126,87 @@ pub(super) async fn set_chaos(State(sim): State<Simulator>, body: Bytes) -> Resp
 pub(super) async fn clear_chaos(State(sim): State<Simulator>) -> Response {
     sim.set_chaos(None);
     Json(json!({ "chaos": null })).into_response()
+}
+
+/// Basic auth credentials of a [`TargetBody`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasicAuth {
+    username: String,
+    password: String,
+}
+
+/// `POST /_sim/connect`'s body: a [`ConnectTarget`] with durations in milliseconds, e.g.
+/// `{"url":"http://127.0.0.1:9000/connect","hmac_keys":["k1"],"retry_delays_ms":[100,200]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetBody {
+    url: String,
+    #[serde(default)]
+    hmac_keys: Vec<String>,
+    #[serde(default)]
+    basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    include_data: Option<bool>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    retry_delays_ms: Option<Vec<u64>>,
+    #[serde(default)]
+    max_retries: Option<u32>,
+}
+
+impl From<TargetBody> for ConnectTarget {
+    fn from(b: TargetBody) -> Self {
+        let mut t = ConnectTarget::new(b.url);
+        t.hmac_keys = b.hmac_keys;
+        t.basic_auth = b.basic_auth.map(|a| (a.username, a.password));
+        t.include_data = b.include_data.unwrap_or(t.include_data);
+        t.timeout = b.timeout_ms.map_or(t.timeout, std::time::Duration::from_millis);
+        if let Some(d) = b.retry_delays_ms {
+            t.retry_delays = d.into_iter().map(std::time::Duration::from_millis).collect();
+        }
+        t.max_retries = b.max_retries.unwrap_or(t.max_retries);
+        t
+    }
+}
+
+/// `POST /_sim/connect`: start (or restart) the Connect sender.
+pub(super) async fn connect_start(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<TargetBody>(&body) {
+        Ok(b) if b.hmac_keys.len() > 2 => {
+            ApiError::bad_request("invalid_connect", "At most two HMAC keys.").into_response()
+        }
+        Ok(b) => {
+            let target = ConnectTarget::from(b);
+            tracing::info!(?target, "Simulator starts the Connect sender.");
+            let url = target.url.clone();
+            sim.connect_start(target);
+            (StatusCode::CREATED, Json(json!({ "connect": url }))).into_response()
+        }
+        // serde's message names the field, never its value.
+        Err(e) => ApiError::bad_request("invalid_connect", &e.to_string()).into_response(),
+    }
+}
+
+/// `DELETE /_sim/connect`: stop the Connect sender.
+pub(super) async fn connect_stop(State(sim): State<Simulator>) -> Response {
+    sim.connect_stop();
+    Json(json!({ "connect": null })).into_response()
+}
+
+/// `POST /_sim/connect/knobs` with [`ConnectKnobs`] as JSON, e.g. `{"drop_next":2}`.
+pub(super) async fn connect_knobs(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ConnectKnobs>(&body) {
+        Ok(k) => {
+            sim.connect_knobs(k);
+            Json(json!({ "knobs": k })).into_response()
+        }
+        Err(e) => ApiError::bad_request("invalid_knobs", &e.to_string()).into_response(),
+    }
+}
+
+/// `GET /_sim/connect/stats`: the [`ConnectStats`].
+pub(super) async fn connect_stats(State(sim): State<Simulator>) -> Json<ConnectStats> {
+    Json(sim.connect_stats())
 }

@@ -52,6 +52,9 @@ pub enum Route {
     Monitor,
     /// The Admin users endpoint.
     Admin,
+    /// The eSignature REST API (`/restapi/…`).
+    #[serde(alias = "esign")]
+    Esignature,
 }
 
 /// What a fault does to a request.
@@ -102,6 +105,7 @@ fn classify(path: &str) -> Option<Route> {
         _ if path.starts_with("/api/") && path.ends_with("/stream") => Some(Route::Monitor),
         _ if path.starts_with("/v1/organizations/") && path.ends_with("/stream") => Some(Route::Monitor),
         _ if lower.starts_with("/management/") => Some(Route::Admin),
+        _ if lower.starts_with("/restapi/") => Some(Route::Esignature),
         _ => None,
     }
 }
@@ -119,7 +123,7 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
         }
         return next.run(req).await;
     };
-    let api = matches!(route, Route::Monitor | Route::Admin);
+    let api = matches!(route, Route::Monitor | Route::Admin | Route::Esignature);
     let (fault, rate) = {
         let mut state = sim.state();
         let counters = &mut state.stats;
@@ -127,6 +131,7 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
             Route::Token => counters.token_requests += 1,
             Route::UserInfo => counters.userinfo_requests += 1,
             Route::Monitor => counters.monitor_requests += 1,
+            Route::Esignature => counters.esignature_requests += 1,
             Route::Admin | Route::Any => counters.admin_requests += 1,
         }
         let verdict = api.then(|| {
@@ -137,7 +142,7 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
             state.stats.status_429 += 1;
             drop(state);
             tracing::debug!(?route, ?which, retry_after_s = secs, "Simulator refuses a request over the quota.");
-            let mut resp = quota_reply(which, secs);
+            let mut resp = quota_reply(route, which, secs);
             if let Some(v) = verdict {
                 add_api_headers(resp.headers_mut(), v.headers);
             }
@@ -157,13 +162,13 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
     let throttled = matches!(fault, Some(FaultKind::Throttle { .. }));
     let mut resp = match fault {
         None => next.run(req).await,
-        Some(FaultKind::Throttle { retry_after }) => status_reply(429, Some(retry_after)),
+        Some(FaultKind::Throttle { retry_after }) => status_reply(route, 429, Some(retry_after)),
         Some(FaultKind::EmptyPage) => super::monitor::moved_empty_page(&req),
         Some(FaultKind::Slow { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             next.run(req).await
         }
-        Some(FaultKind::Status { code, retry_after }) => status_reply(code, retry_after),
+        Some(FaultKind::Status { code, retry_after }) => status_reply(route, code, retry_after),
         Some(FaultKind::Truncated) => truncate(next.run(req).await).await,
         Some(FaultKind::NotJson) => html_reply(),
         Some(FaultKind::Reset) => cut_mid_body(next.run(req).await).await,
@@ -198,16 +203,24 @@ fn take_fault(faults: &mut std::collections::VecDeque<Fault>, route: Route) -> O
     Some(kind)
 }
 
-fn status_reply(code: u16, retry_after: Option<u64>) -> Response {
+/// An error body in the route's shape: eSignature's `{"errorCode", "message"}`, else
+/// `{"error", "error_description"}`.
+fn error_body(route: Route, code: &str, message: &str) -> serde_json::Value {
+    if route == Route::Esignature {
+        json!({ "errorCode": code, "message": message })
+    } else {
+        json!({ "error": code, "error_description": message })
+    }
+}
+
+fn status_reply(route: Route, code: u16, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = if status == StatusCode::TOO_MANY_REQUESTS {
-        json!({
-            "error": "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
-            "error_description": "The maximum number of hourly API invocations has been exceeded.",
-        })
+        let msg = "The maximum number of hourly API invocations has been exceeded.";
+        error_body(route, "HOURLY_APIINVOCATION_LIMIT_EXCEEDED", msg)
     } else {
         let reason = status.canonical_reason().unwrap_or("Error");
-        json!({ "error": reason.to_ascii_lowercase().replace(' ', "_"), "error_description": "Simulated fault." })
+        error_body(route, &reason.to_ascii_lowercase().replace(' ', "_"), "Simulated fault.")
     };
     let mut resp = (status, axum::Json(body)).into_response();
     if let Some(secs) = retry_after {
@@ -218,11 +231,8 @@ fn status_reply(code: u16, retry_after: Option<u64>) -> Response {
 
 /// The 429 an exhausted account quota gets: DocuSign's error code and message, and how long
 /// until the exhausted window ends.
-fn quota_reply(which: Exceeded, retry_after_secs: u64) -> Response {
-    let body = json!({
-        "error": which.code(),
-        "error_description": "The maximum number of hourly API invocations has been exceeded.",
-    });
+fn quota_reply(route: Route, which: Exceeded, retry_after_secs: u64) -> Response {
+    let body = error_body(route, which.code(), "The maximum number of hourly API invocations has been exceeded.");
     let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     resp
@@ -324,6 +334,7 @@ mod tests {
         assert_eq!(classify("/api/v2.0/datasets/monitor/stream"), Some(Route::Monitor));
         assert_eq!(classify("/v1/organizations/x/stream"), Some(Route::Monitor));
         assert_eq!(classify("/Management/v2/organizations/x/users"), Some(Route::Admin));
+        assert_eq!(classify("/restapi/v2.1/accounts/a/envelopes"), Some(Route::Esignature));
         assert_eq!(classify("/_sim/stats"), None);
     }
 }

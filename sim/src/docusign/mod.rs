@@ -19,12 +19,21 @@
 //!   content, and the row's shape, serialized straight into reply bodies; `prerender.rs`
 //!   renders a backlog once at start for benchmarks.
 //! - `users.rs` / `admin.rs`: the seeded Admin user directory and `GET .../users` with paging.
+//! - `envelopes.rs` / `envelope_json.rs`: the seeded eSignature envelope store and lifecycle,
+//!   and its JSON in the `docusign-esign` SDK's names.
+//! - `esignature.rs`: `GET …/envelopes` (listStatusChanges), `…/envelopes/{id}`,
+//!   `…/audit_events`, and the per-envelope 15-minute polling rule.
+//! - `connect.rs`: the Connect sender (JSON SIM messages, HMAC, retries, misbehaviour knobs).
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
 
 mod admin;
 mod chaos;
+mod connect;
 mod control;
 mod data;
+mod envelope_json;
+mod envelopes;
+mod esignature;
 mod events;
 mod faults;
 mod monitor;
@@ -51,6 +60,8 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use chaos::Chaos;
+pub use connect::{ConnectKnobs, ConnectStats, ConnectTarget, sign as connect_signature};
+pub use envelopes::Transition;
 pub use faults::{Fault, FaultKind, Route};
 pub use quota::QuotaConfig;
 
@@ -84,6 +95,9 @@ pub struct SimConfig {
     /// Render the initial backlog's org-stream rows once at start (on all cores, about 1.4 KB
     /// of memory per event) so serving a page is a copy: for benchmarks of the collector.
     pub prerender: bool,
+    /// eSignature envelopes present at start, their histories spread over the backlog span
+    /// (one day for a clock feed) before the start; some still in flight.
+    pub envelopes: usize,
 }
 
 impl fmt::Debug for SimConfig {
@@ -101,13 +115,14 @@ impl fmt::Debug for SimConfig {
             .field("consented_scopes", &self.consented_scopes)
             .field("quota", &self.quota)
             .field("prerender", &self.prerender)
+            .field("envelopes", &self.envelopes)
             .finish()
     }
 }
 
 impl SimConfig {
     /// A config with fixed GUID-looking ids, seed 42, a 500-event backlog over one day,
-    /// 50 users, one-hour tokens, consent to `signature impersonation organization_read
+    /// 50 users, 40 envelopes, one-hour tokens, consent to `signature impersonation organization_read
     /// user_read`, and DocuSign's production quota counted but not enforced.
     pub fn new(public_key_pem: String) -> Self {
         Self {
@@ -125,6 +140,7 @@ impl SimConfig {
                 .to_vec(),
             quota: QuotaConfig::default(),
             prerender: false,
+            envelopes: 40,
         }
     }
 }
@@ -177,6 +193,10 @@ pub struct Stats {
     pub events_served: u64,
     /// Admin user records sent.
     pub users_served: u64,
+    /// Requests to the eSignature REST API (`/restapi/…`).
+    pub esignature_requests: u64,
+    /// Envelopes sent in status-change lists.
+    pub envelopes_served: u64,
 }
 
 /// Cheap, cloneable handle to one running (or not yet running) simulated tenant.
@@ -206,6 +226,10 @@ struct Inner {
     actors: Vec<String>,
     /// Backlog rows rendered at start (empty unless `cfg.prerender`).
     prerendered: prerender::Prerendered,
+    /// The Connect sender (its own lock: its task never touches `state`).
+    connect: connect::Connect,
+    /// Connect's `configurationId`.
+    configuration_id: u64,
     state: Mutex<State>,
 }
 
@@ -219,6 +243,8 @@ struct State {
     chaos: Option<chaos::Dice>,
     stats: Stats,
     rate: quota::RateWindow,
+    envelopes: envelopes::EnvelopeStore,
+    polling: esignature::Polling,
 }
 
 impl Simulator {
@@ -236,6 +262,12 @@ impl Simulator {
         let directory = users::Directory::seeded(&cfg, started);
         let actors = directory.ids();
         let events = events::EventStore::new(&cfg.feed, cfg.seed, started);
+        let span = match cfg.feed {
+            EventFeed::Backlog { span, .. } => span,
+            EventFeed::Clock { .. } => Duration::from_secs(86_400),
+        };
+        let span = chrono::Duration::from_std(span).unwrap_or_else(|_| chrono::Duration::days(1));
+        let envelopes = envelopes::EnvelopeStore::seeded(&cfg, &directory, started, span);
         let prerendered = if cfg.prerender {
             prerender::Prerendered::render(&row::RowContext::of(&cfg, &actors), events.backlog())
         } else {
@@ -250,9 +282,22 @@ impl Simulator {
             chaos: None,
             stats: Stats::default(),
             rate: quota::RateWindow::default(),
+            envelopes,
+            polling: esignature::Polling::default(),
         };
         let clock = quota::ScaledClock::new(started.timestamp_millis(), &cfg.quota);
-        let inner = Inner { cfg, key, started, clock, actors, prerendered, state: Mutex::new(state) };
+        let configuration_id = 10_000_000 + seed::Prng::new(cfg.seed, "connect-configuration", &[]).below(89_999_999);
+        let inner = Inner {
+            cfg,
+            key,
+            started,
+            clock,
+            actors,
+            prerendered,
+            connect: connect::Connect::default(),
+            configuration_id,
+            state: Mutex::new(state),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -331,6 +376,73 @@ impl Simulator {
         self.state().tokens.valid(Utc::now())
     }
 
+    /// Moves `n` envelopes one step forward now (in-flight ones first, least recently changed
+    /// first; new envelopes once all are terminal) and returns the envelope-level transitions.
+    /// Each step also becomes Connect messages (recipient-level events first, then the
+    /// envelope-level one) when the Connect sender runs.
+    pub fn advance_envelopes(&self, n: usize) -> Vec<Transition> {
+        let cfg = &self.inner.cfg;
+        let (steps, messages) = {
+            let mut state = self.state();
+            let steps = state.envelopes.advance(n, Utc::now());
+            let mut messages = Vec::new();
+            for step in &steps {
+                let env = &state.envelopes.envelopes()[step.index];
+                let summary = envelope_json::connect_summary(env, &cfg.account_id);
+                for t in step.recipients.iter().chain(std::iter::once(&step.envelope)) {
+                    let id = self.inner.configuration_id;
+                    messages.push(connect::message(t, &cfg.account_id, &env.sender.user_id, id, summary.clone()));
+                }
+            }
+            (steps, messages)
+        };
+        self.inner.connect.enqueue(messages);
+        steps.into_iter().map(|s| s.envelope).collect()
+    }
+
+    /// Starts (or restarts) the Connect sender: from now on every envelope step is POSTed to
+    /// `target`. Must be called inside a tokio runtime (otherwise it logs and does nothing).
+    pub fn connect_start(&self, target: ConnectTarget) {
+        self.inner.connect.start(target);
+    }
+
+    /// Stops the Connect sender; queued messages and pending retries are forgotten.
+    pub fn connect_stop(&self) {
+        self.inner.connect.stop();
+    }
+
+    /// Replaces the Connect sender's misbehaviour knobs.
+    pub fn connect_knobs(&self, knobs: ConnectKnobs) {
+        self.inner.connect.set_knobs(knobs);
+    }
+
+    /// What the Connect sender did so far.
+    pub fn connect_stats(&self) -> ConnectStats {
+        self.inner.connect.stats()
+    }
+
+    /// Waits until no Connect message is queued, in flight or waiting for a retry: true then,
+    /// false if `timeout` passed first.
+    pub async fn connect_idle(&self, timeout: Duration) -> bool {
+        self.inner.connect.idle(timeout).await
+    }
+
+    /// Every envelope-level transition so far, seeded history included, in time order: the
+    /// ground truth a poller must reproduce.
+    pub fn envelope_transitions(&self) -> Vec<Transition> {
+        self.state().envelopes.transitions().to_vec()
+    }
+
+    /// GETs of an envelope resource refused by the 15-minute polling rule.
+    pub fn envelope_polling_violations(&self) -> u64 {
+        self.state().polling.violations
+    }
+
+    /// When each `GET …/envelopes` list call came, on the simulator's (quota) clock.
+    pub fn envelope_list_calls(&self) -> Vec<DateTime<Utc>> {
+        self.state().polling.list_calls.clone()
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.state().stats.clone()
@@ -364,6 +476,21 @@ impl Simulator {
             .route("/v1/organizations/{organization_id}/stream", get(monitor::org_stream))
             .route("/management/v2/organizations/{organization_id}/users", get(admin::users))
             .route("/Management/v2/organizations/{organization_id}/users", get(admin::users))
+            .route("/restapi/v2.1/accounts/{account_id}/envelopes", get(esignature::list))
+            .route("/restapi/v2.1/accounts/{account_id}/envelopes/{envelope_id}", get(esignature::get_envelope))
+            .route(
+                "/restapi/v2.1/accounts/{account_id}/envelopes/{envelope_id}/audit_events",
+                get(esignature::audit_events),
+            )
+            .route(
+                "/restapi/v2.1/accounts/{account_id}/envelopes/{envelope_id}/{*rest}",
+                get(esignature::other_resource),
+            )
+            .route("/_sim/envelopes/advance", post(control::advance_envelopes))
+            .route("/_sim/connect", post(control::connect_start))
+            .route("/_sim/connect", delete(control::connect_stop))
+            .route("/_sim/connect/knobs", post(control::connect_knobs))
+            .route("/_sim/connect/stats", get(control::connect_stats))
             .route("/_sim/events", post(control::append_events))
             .route("/_sim/users/modify", post(control::modify_users))
             .route("/_sim/users/add", post(control::add_users))

@@ -73,7 +73,7 @@ impl ScaledClock {
         Self { origin_ms, anchor_ms, scale }
     }
 
-    fn to_scaled(self, real_ms: i64) -> i64 {
+    pub(super) fn to_scaled(self, real_ms: i64) -> i64 {
         self.anchor_ms.saturating_add((real_ms - self.origin_ms).saturating_mul(self.scale))
     }
 
