@@ -267,3 +267,140 @@ fn tls_is_terminated_with_the_configured_certificate() {
     let (status, _) = d.stop();
     assert!(status.success());
 }
+
+/// The simulator's Connect sender against `run`: every event it generates is delivered once,
+/// whatever it does wrong first (copies, forged and unsigned POSTs, an oversize body, a slow
+/// trickle), because each refused POST is retried with `retryCount` + 1.
+#[test]
+fn the_simulated_connect_sender_is_delivered_once_through_its_faults() {
+    use esign_sim::docusign::{ConnectKnobs, ConnectTarget};
+    let h = harness(
+        "hmac_keys_env = [\"DS_HMAC_1\", \"DS_HMAC_2\"]\nread_timeout = \"5s\"",
+        "\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let d = Daemon::start(&h.config, &[("DS_HMAC_1", KEY_1), ("DS_HMAC_2", KEY_2)], true);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _enter = rt.enter();
+    let target = ConnectTarget {
+        hmac_keys: vec![KEY_2.to_owned(), "a-key-we-do-not-have".to_owned()],
+        max_retries: 10,
+        ..ConnectTarget::new(format!("http://{}/connect", d.addr))
+    };
+    h.sim.connect_start(target);
+    h.sim.connect_knobs(ConnectKnobs {
+        duplicate_next: 3,
+        forge_next: 2,
+        unsigned_next: 1,
+        oversize_next: 1,
+        ..ConnectKnobs::default()
+    });
+    let mut transitions = h.sim.advance_envelopes(6);
+    assert!(rt.block_on(h.sim.connect_idle(Duration::from_secs(60))), "{:?}", h.sim.connect_stats());
+    // A slow sender, within the read timeout.
+    h.sim.connect_knobs(ConnectKnobs { slow_ms: 50, ..ConnectKnobs::default() });
+    transitions.extend(h.sim.advance_envelopes(2));
+    assert!(rt.block_on(h.sim.connect_idle(Duration::from_secs(60))), "{:?}", h.sim.connect_stats());
+    let stats = h.sim.connect_stats();
+    assert_eq!((stats.abandoned, stats.pending), (0, 0), "{stats:?}");
+    // Forged and unsigned POSTs are 401; the oversize one is answered 413 before its body is
+    // read, which a sender still writing it may see as a broken connection.
+    assert!(stats.statuses.get(&401).copied().unwrap_or(0) >= 2, "forged and unsigned refused: {stats:?}");
+    assert!(stats.refused + stats.errors >= 3, "{stats:?}");
+    assert!(stats.retries >= 1, "{stats:?}");
+    let m = d.scrape();
+    // Counter values are whole numbers; the text form parses exactly.
+    let count = |series: &str| sample(&m, series).to_string().parse::<u64>().unwrap();
+    assert!(count(r#"esign_push_requests_total{receiver="connect",outcome="too_large"}"#) >= 1, "{m}");
+
+    // Every POST answered 2xx is one line, or a copy absorbed: none is delivered twice.
+    let lines = delivered(&h, transitions.len());
+    let ids: std::collections::BTreeSet<&str> = lines.iter().map(|l| l["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), lines.len(), "no message delivered twice");
+    let copies = count(r#"esign_push_messages_total{receiver="connect",result="duplicate"}"#);
+    assert!(copies >= 1, "the duplicated POSTs were absorbed: {m}");
+    assert_eq!(lines.len() as u64 + copies, stats.delivered, "{stats:?}\n{m}");
+    for t in &transitions {
+        let found = lines.iter().any(|l| {
+            l["event"] == t.event.as_str()
+                && l["data"]["envelopeId"] == t.envelope_id.as_str()
+                && l["generatedDateTime"] == t.status_changed.as_str()
+        });
+        assert!(found, "{t:?} not delivered");
+    }
+    assert!(lines.iter().any(|l| l["event"].as_str().is_some_and(|e| e.starts_with("recipient-"))));
+    h.sim.connect_stop();
+    let (exit, _) = d.stop();
+    assert!(exit.success());
+}
+
+/// Sends signed messages `env-<from>`… one by one until the connection fails; the envelope
+/// ids answered 200 land in `accepted`.
+fn send_until_refused(addr: std::net::SocketAddr, from: u32, accepted: &std::sync::Mutex<Vec<String>>) {
+    for i in from..from + 100_000 {
+        let env = format!("env-{i:06}");
+        let body = message(ACCOUNT, &env, "envelope-sent", None, i % 3600, 0);
+        let Ok(mut s) = TcpStream::connect(addr) else { return };
+        let mut head =
+            format!("POST /connect HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+        for (k, v) in signed(&[KEY_1], &body) {
+            let _ = write!(head, "{k}: {v}\r\n");
+        }
+        head.push_str("\r\n");
+        if s.write_all(head.as_bytes()).and_then(|()| s.write_all(&body)).is_err() {
+            return;
+        }
+        if connect::read_reply(&mut s).0 != 200 {
+            return;
+        }
+        accepted.lock().unwrap().push(env);
+    }
+}
+
+/// Starts the daemon, sends until `n` more messages were answered 200, and SIGKILLs it while
+/// the sender goes on.
+fn kill_while_sending(h: &Harness, from: u32, n: usize, accepted: &std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut d = Daemon::start(&h.config, &[("DS_HMAC_1", KEY_1)], false);
+    let (addr, acc) = (d.addr, accepted.clone());
+    let had = accepted.lock().unwrap().len();
+    let sender = std::thread::spawn(move || send_until_refused(addr, from, &acc));
+    until(Duration::from_secs(30), "messages accepted", || (accepted.lock().unwrap().len() >= had + n).then_some(()));
+    d.signal(libc::SIGKILL);
+    d.wait(Duration::from_secs(10));
+    sender.join().unwrap();
+}
+
+/// A 200 is a promise: SIGKILL the daemon while messages arrive (once while its only sink is
+/// down, so they wait in the inbox; once while it delivers), start it again, and every
+/// message answered 200 reaches the file sink (one may arrive twice: at least once, never
+/// lost).
+#[test]
+fn every_message_answered_200_survives_a_sigkill() {
+    let h = harness("hmac_keys_env = [\"DS_HMAC_1\"]", "");
+    let with_file = std::fs::read_to_string(&h.config).unwrap();
+    // A syslog receiver that is not there: every delivery fails, the inbox fills.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = out_file(h.dir.path());
+    let file_sink = format!("type = \"file\"\npath = \"{}\"", out.display());
+    assert!(with_file.contains(&file_sink));
+    let down = format!("type = \"syslog\"\naddress = \"{dead}\"\ntransport = \"tcp\"");
+    std::fs::write(&h.config, with_file.replace(&file_sink, &down)).unwrap();
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    kill_while_sending(&h, 0, 100, &accepted);
+    assert!(file_lines(&out).is_empty());
+
+    std::fs::write(&h.config, &with_file).unwrap();
+    kill_while_sending(&h, 10_000, 150, &accepted);
+    let promised = accepted.lock().unwrap().clone();
+    assert!(promised.len() >= 250);
+
+    let d = Daemon::start(&h.config, &[("DS_HMAC_1", KEY_1)], false);
+    let missing = until(Duration::from_secs(30), "every promised message delivered", || {
+        let got: std::collections::HashSet<String> =
+            file_lines(&out).iter().filter_map(|l| l["data"]["envelopeId"].as_str().map(str::to_owned)).collect();
+        let missing = promised.iter().filter(|e| !got.contains(*e)).count();
+        (missing == 0).then_some(missing)
+    });
+    assert_eq!(missing, 0);
+    let (status, logs) = d.stop();
+    assert!(status.success(), "{}", logs.join("\n"));
+}
