@@ -404,3 +404,32 @@ fn every_message_answered_200_survives_a_sigkill() {
     let (status, logs) = d.stop();
     assert!(status.success(), "{}", logs.join("\n"));
 }
+
+/// The push path's own crash points (a `failpoints` build): the process aborts right after
+/// storing a request (before its 200) or right after the sinks confirmed a batch (before the
+/// commit). After a restart every message answered 200 is in the sink.
+#[cfg(feature = "failpoints")]
+#[test]
+fn every_message_answered_200_survives_an_abort_at_each_push_crash_point() {
+    for point in ["push_after_store", "push_after_send"] {
+        let h = harness("hmac_keys_env = [\"DS_HMAC_1\"]", "");
+        let fail = format!("{point}:20");
+        let d = Daemon::start(&h.config, &[("DS_HMAC_1", KEY_1), ("ESIGN_COLLECTOR_FAILPOINT", &fail)], false);
+        let accepted = std::sync::Mutex::new(Vec::<String>::new());
+        send_until_refused(d.addr, 0, &accepted);
+        let mut d = d;
+        let status = d.wait(Duration::from_secs(10));
+        assert!(!status.success(), "{point}: aborted");
+        let promised = accepted.lock().unwrap().clone();
+        assert!(!promised.is_empty(), "{point}");
+        let d = Daemon::start(&h.config, &[("DS_HMAC_1", KEY_1)], false);
+        let out = out_file(h.dir.path());
+        until(Duration::from_secs(30), &format!("{point}: every promised message delivered"), || {
+            let got: std::collections::HashSet<String> =
+                file_lines(&out).iter().filter_map(|l| l["data"]["envelopeId"].as_str().map(str::to_owned)).collect();
+            promised.iter().all(|e| got.contains(e)).then_some(())
+        });
+        let (exit, _) = d.stop();
+        assert!(exit.success());
+    }
+}

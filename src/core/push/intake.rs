@@ -113,6 +113,7 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
     };
     match put {
         Ok((Put::Stored { new, queued }, delivered)) => {
+            crate::failpoint::hit("push_after_store");
             s.counters.bump(|c| {
                 c.accepted += 1;
                 c.stored += new as u64;
