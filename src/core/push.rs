@@ -219,8 +219,9 @@ pub struct Push {
     sinks: Arc<Fanout>,
 }
 
-/// Whether `path` is one axum routes literally: `/`, then segments of URL-safe characters.
-fn literal_path(path: &str) -> bool {
+/// Whether `path` is one axum routes literally: `/`, then segments of URL-safe characters
+/// (what a receiver's path must be; config checks call it to name the key at fault).
+pub fn literal_path(path: &str) -> bool {
     path.strip_prefix('/').is_some_and(|rest| {
         rest.split('/')
             .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)))

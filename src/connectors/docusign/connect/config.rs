@@ -146,7 +146,7 @@ impl ConnectConfig {
                 "and tls_key_file go together: set both to terminate TLS here, or neither",
             ));
         }
-        if !literal_path(&self.path) {
+        if !crate::core::push::literal_path(&self.path) {
             return Err(ConfigError::invalid(
                 format!("{TABLE}.path"),
                 format!(
@@ -258,14 +258,6 @@ fn read_key(key: &str, path: &Path) -> Result<SecretString, ConfigError> {
         return Err(ConfigError::invalid(key, format!("{shown} is empty")));
     }
     Ok(SecretString::from(k.to_owned()))
-}
-
-/// Whether `path` is a literal `/…` path of URL-safe segments (what the push path routes).
-fn literal_path(path: &str) -> bool {
-    path.strip_prefix('/').is_some_and(|rest| {
-        rest.split('/')
-            .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)))
-    })
 }
 
 #[cfg(test)]
