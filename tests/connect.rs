@@ -205,6 +205,18 @@ fn basic_auth_is_required_as_well_as_the_signature() {
     let (status, logs) = d.stop();
     assert!(status.success());
     assert!(!logs.join("\n").contains("CANARYPASS"));
+    // `status` shows the receiver from the state file.
+    let out = h.run(&["status", "--output", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &doc["receivers"][0];
+    assert_eq!(
+        (r["receiver"].as_str(), r["waiting"].as_u64(), r["accepted_total"].as_u64()),
+        (Some("connect"), Some(0), Some(1)),
+        "{doc:#}"
+    );
+    assert!(r["last_accepted_at"].as_str().is_some_and(|t| t.starts_with("20")), "{doc:#}");
+    let table = String::from_utf8_lossy(&h.run(&["status"]).stdout).into_owned();
+    assert!(table.contains("receiver connect: 0 waiting in the inbox, last accepted"), "{table}");
 }
 
 #[test]

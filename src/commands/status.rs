@@ -44,6 +44,19 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
         });
         (never.collect(), true, Vec::new())
     };
+    let mut receivers = receivers;
+    // A configured receiver that never accepted anything is shown too.
+    if cfg.receivers.connect.is_some() {
+        let name = crate::connectors::docusign::connect::RECEIVER;
+        if !receivers.iter().any(|r| r.receiver == name) {
+            receivers.push(ReceiverStatus {
+                receiver: name.to_owned(),
+                last_accepted_at: None,
+                accepted: 0,
+                waiting: 0,
+            });
+        }
+    }
     let text = match args.output {
         StatusFormat::Table => table(&list, now) + &receivers_table(&receivers, now),
         StatusFormat::Json => {
