@@ -12,9 +12,11 @@
 //! Items: `sim` (simulator serving rate), `e2e` (fetch --all to the file sink and idle timer
 //! runs at each size; with 100000 also 10k more against the full ledger), `sinks` (syslog TCP
 //! and HTTP at the largest size), `hotpath` (hot path vs serde_json floor, commit per page),
-//! `tokens` (token requests in `run` mode), `drain` (drain rate under DocuSign's quota).
+//! `tokens` (token requests in `run` mode), `drain` (drain rate under DocuSign's quota),
+//! `connect` (Connect messages per second with durable acknowledgement, time to acknowledge).
 //! Options: `--sizes a,b,c`, `--reps N`, `--token-lifetime S`, `--token-secs S`,
-//! `--drain-per-hour N`, `--drain-scale N`, `--drain-hours N`, `--drain-page N`, `--drain-burst N`.
+//! `--drain-per-hour N`, `--drain-scale N`, `--drain-hours N`, `--drain-page N`, `--drain-burst N`,
+//! `--connect-messages N`.
 //!
 //! Under `cargo test` (no `--bench`) it is a smoke test of every item at toy sizes.
 #![allow(
@@ -36,6 +38,8 @@
 #[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
 mod rsyslog;
 
+#[path = "pipeline/connect.rs"]
+mod connect;
 #[path = "pipeline/harness.rs"]
 mod harness;
 #[path = "pipeline/hotpath.rs"]
@@ -94,7 +98,7 @@ fn table(title: &str, note: &str, header: &str, rows: &[String]) {
 
 fn main() {
     let args = Args::parse();
-    let all = "sim,e2e,sinks,hotpath,tokens,drain";
+    let all = "sim,e2e,sinks,hotpath,tokens,drain,connect";
     let items = args.list("items", all);
     let wants = |i: &str| items.iter().any(|x| x == i);
     let sizes: Vec<usize> = if args.benching {
@@ -179,6 +183,15 @@ fn main() {
             "a 200,000-event backlog read one event a request, so `run` polls without pause all along; the collector renews a token a tenth of its lifetime early.",
             "| token lifetime | run | token requests | tokens issued | run ÷ lifetime | tokens per lifetime | tokens per hour | Monitor requests |",
             &items::tokens(&keys, lifetime, secs),
+        );
+    }
+    if wants("connect") {
+        let n = args.num("connect-messages", 4000, 2000, 40);
+        table(
+            "DocuSign Connect: sustained messages with durable acknowledgement",
+            "`run` with [receivers.connect] and a file sink; each client POSTs signed JSON SIM messages (about 900 bytes) one after another, a new connection each. A 200 is sent only after the inbox transaction committed (WAL, synchronous=FULL). Time to acknowledge: connect to status line. CPU is the collector process alone, over the whole run (delivery to the sink included).",
+            "| clients | messages | messages/s | p50 ms | p99 ms | max ms | collector CPU ms per 1k messages |",
+            &connect::connect(&keys, n, &[1, 4]),
         );
     }
     if wants("drain") {

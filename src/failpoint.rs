@@ -3,7 +3,9 @@
 //! N-th time it reaches POINT. The points are the collector's commit boundaries:
 //! - `before_send`: a page was fetched, nothing of it delivered (mid-page);
 //! - `after_send`: every sink confirmed the page, the checkpoint is not yet committed;
-//! - `after_commit`: the checkpoint of the page is committed.
+//! - `after_commit`: the checkpoint of the page is committed;
+//! - `push_after_store`: a pushed request's messages are in the inbox, not yet answered 2xx;
+//! - `push_after_send`: every sink confirmed a batch of pushed messages, not yet committed.
 //!
 //! They exist only in a build with the `failpoints` cargo feature (the test command enables it
 //! for `tests/crash.rs`). Without it [`hit`] is empty and inlined away: a product build reads

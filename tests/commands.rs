@@ -1,7 +1,10 @@
 //! Every command's happy path, and `get-events` moving no checkpoint.
 
 mod common;
+#[path = "support/connect.rs"]
+mod connect;
 
+use base64::Engine as _;
 use common::{Harness, Opts, backlog, checkpoint, code, ids, lines, stderr};
 
 #[test]
@@ -110,6 +113,52 @@ fn secrets_appear_nowhere() {
         for needle in tokens.iter().map(String::as_str).chain([key_part.as_str()]) {
             assert!(!hay.windows(needle.len()).any(|w| w == needle.as_bytes()), "a secret leaked");
         }
+    }
+}
+
+/// The secret canary of the push path: Connect's HMAC keys and the Basic auth password,
+/// through signed, forged and unauthenticated requests at trace level, appear in no log, no
+/// output line and no state file.
+#[test]
+fn receiver_secrets_appear_nowhere() {
+    let (key_1, key_2, password) = ("CANARY-hmac-one-Zm9vYmFy=", "CANARY-hmac-two-YmF6cXV4=", "CANARY-basic-pw");
+    let h = Harness::start(backlog(0), 0);
+    let out = connect::out_file(h.dir.path());
+    let receiver = "hmac_keys_env = [\"K1\", \"K2\"]\nbasic_auth_user = \"ds\"\nbasic_auth_password_env = \"PW\"";
+    h.write_config(&Opts { events: false, users: false, extra: connect::tables(&out, receiver), ..Opts::default() });
+    let d = connect::Daemon::start_at("trace", &h.config, &[("K1", key_1), ("K2", key_2), ("PW", password)], false);
+    let body = connect::message("acct-1", "env-1", "envelope-sent", None, 1, 0);
+    let auth = |pw: &str| {
+        let b = base64::engine::general_purpose::STANDARD.encode(format!("ds:{pw}"));
+        ("Authorization".to_owned(), format!("Basic {b}"))
+    };
+    let mut good = connect::signed(&[key_1, key_2], &body);
+    good.push(auth(password));
+    assert_eq!(connect::post(d.addr, "/connect", &good, &body), 200);
+    let mut forged = connect::signed(&["CANARY-forged"], &body);
+    forged.push(auth(password));
+    assert_eq!(connect::post(d.addr, "/connect", &forged, &body), 401);
+    let mut wrong_pw = connect::signed(&[key_1], &body);
+    wrong_pw.push(auth("CANARY-wrong-pw"));
+    assert_eq!(connect::post(d.addr, "/connect", &wrong_pw, &body), 401);
+    connect::until(std::time::Duration::from_secs(20), "the line delivered", || {
+        (connect::file_lines(&out).len() == 1).then_some(())
+    });
+    let (status, logs) = d.stop();
+    assert!(status.success());
+    assert!(logs.len() > 5, "trace logs were written");
+    let mut haystacks = vec![logs.join("\n").into_bytes(), std::fs::read(&out).unwrap()];
+    for f in std::fs::read_dir(h.state().parent().unwrap()).unwrap() {
+        haystacks.push(std::fs::read(f.unwrap().path()).unwrap());
+    }
+    let signatures = [connect::sign(key_1, &body), connect::sign(key_2, &body)];
+    for hay in &haystacks {
+        for needle in [key_1, key_2, password, "CANARY-wrong-pw", &signatures[0], &signatures[1]] {
+            assert!(!hay.windows(needle.len()).any(|w| w == needle.as_bytes()), "a secret leaked: {needle}");
+        }
+        // The Basic auth header as sent.
+        let header = base64::engine::general_purpose::STANDARD.encode(format!("ds:{password}"));
+        assert!(!hay.windows(header.len()).any(|w| w == header.as_bytes()), "the Basic auth header leaked");
     }
 }
 

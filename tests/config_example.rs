@@ -60,6 +60,8 @@ fn example_documents_every_field() {
         "network",
         "status",
         "metrics",
+        "receivers",
+        "connect",
     ];
     for f in fields {
         let as_key = format!("{f} =");

@@ -613,3 +613,88 @@ fn envelope_audit_lines_map_to_valid_ecs_and_ocsf() {
     check_ocsf(&o[0]);
     assert!(e[0].value.get("source").is_none() && o[0].value.get("src_endpoint").is_none());
 }
+
+/// A Connect message as the receiver turns it into a line (signature checks aside).
+fn connect_line(event: &str, recipient: Option<&str>, with_summary: bool) -> Map<String, Value> {
+    use esign_collector::connectors::docusign::connect::{ConnectConfig, ConnectReceiver, Secrets};
+    use esign_collector::core::push::Receiver as _;
+    let cfg: ConnectConfig = toml::from_str("listen = \"127.0.0.1:0\"\nhmac_keys_env = [\"K\"]").unwrap();
+    let secrets = Secrets { hmac_keys: vec![secrecy::SecretString::from("k".to_owned())], basic_auth: None };
+    let r = ConnectReceiver::new(&cfg, secrets, Vec::new());
+    let mut data = json!({"accountId": "6a3b1c2d-0000-4000-8000-00000000a001", "userId": "u-1", "envelopeId": "e-1"});
+    if with_summary {
+        data["envelopeSummary"] = json!({"status": "completed", "emailSubject": "NDA", "voidedReason": "wrong terms",
+            "statusChangedDateTime": "2026-01-15T10:30:00.0000000Z",
+            "sender": {"userName": "Sam Sender", "userId": "u-1", "email": "sam@example.com", "ipAddress": "192.0.2.10"},
+            "recipients": {"signers": [{"recipientId": "1", "email": "rita@example.org", "name": "Rita R", "status": "completed"}],
+                           "carbonCopies": [{"recipientId": "2", "email": "cc@example.org", "name": "C C", "status": "delivered"}]}});
+    }
+    if let Some(id) = recipient {
+        data["recipientId"] = json!(id);
+    }
+    let body = json!({"event": event, "apiVersion": "v2.1", "uri": "/restapi/v2.1/accounts/a/envelopes/e-1",
+        "retryCount": 0, "configurationId": 42, "generatedDateTime": "2026-01-15T10:30:00.1230000Z", "data": data});
+    let mut m = r.parse(&serde_json::to_vec(&body).unwrap()).unwrap();
+    m.remove(0).event
+}
+
+#[test]
+fn connect_messages_map_to_valid_ecs_and_ocsf() {
+    use esign_collector::connectors::docusign::CONNECT;
+    let events: [(&str, Option<&str>); 9] = [
+        ("envelope-sent", None),
+        ("envelope-completed", None),
+        ("envelope-voided", None),
+        ("envelope-declined", None),
+        ("envelope-purge", None),
+        ("recipient-completed", Some("1")),
+        ("recipient-delivered", Some("2")),
+        ("recipient-authenticationfailed", Some("1")),
+        ("template-created", None),
+    ];
+    for (i, (event, recipient)) in events.into_iter().enumerate() {
+        for with_summary in [true, false] {
+            let line = connect_line(event, recipient, with_summary);
+            let (e, o) = both(&CONNECT, &line, FormatOptions { include_original: i % 2 == 0 });
+            assert_eq!((e.len(), o.len()), (1, 1));
+            check_ecs(&e[0]);
+            let (class, activity) = check_ocsf(&o[0]);
+            let (ecs, ocsf) = (Value::Object(e[0].value.clone()), Value::Object(o[0].value.clone()));
+            assert_eq!(ecs["event"]["action"], event);
+            assert_eq!(ecs["event"]["dataset"], "docusign.connect");
+            assert_eq!(ocsf["metadata"]["event_code"], event);
+            if event == "recipient-authenticationfailed" {
+                assert_eq!(ecs["event"]["category"], json!(["authentication"]));
+                assert_eq!(ecs["event"]["outcome"], "failure");
+                assert_eq!((class, ocsf["status_id"].as_u64()), (3002, Some(2)));
+                if with_summary {
+                    assert_eq!(ecs["user"]["email"], "rita@example.org", "the recipient who failed");
+                    assert_eq!(ocsf["user"]["email_addr"], "rita@example.org");
+                }
+                continue;
+            }
+            assert_eq!(class, 6003, "{ocsf:#}");
+            assert_eq!(ocsf["resources"][0]["uid"], "e-1");
+            let expected = match event {
+                "envelope-sent" => (1, "creation"),
+                "recipient-delivered" => (2, "access"),
+                "envelope-purge" => (4, "deletion"),
+                "template-created" => (99, "info"),
+                _ => (3, "change"),
+            };
+            assert_eq!((activity, ecs["event"]["type"][0].as_str().unwrap()), expected, "{event}");
+            if with_summary && event.starts_with("envelope-") {
+                assert_eq!(ecs["user"]["email"], "sam@example.com", "the sender acts");
+                assert_eq!(ecs["source"]["ip"], "192.0.2.10");
+                assert_eq!(ocsf["src_endpoint"]["ip"], "192.0.2.10");
+            }
+            if with_summary && event == "recipient-delivered" {
+                assert_eq!(ecs["user"]["email"], "cc@example.org", "found in any recipient list");
+                assert_eq!(ecs["user"]["target"]["email"], "sam@example.com");
+            }
+            if with_summary && event == "envelope-voided" {
+                assert_eq!(ecs["event"]["reason"], "wrong terms");
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! # Architecture
 //! - `fetch.rs`: one cycle (also the cycle `run` repeats).
 //! - `run.rs`: the daemon loop with injected shutdown.
+//! - `receivers.rs`: the push receivers `run` hosts.
 //! - `get_events.rs`: fetch and print, never commit.
 //! - `auth_test.rs`, `consent_url.rs`, `reset_token.rs`: setup and support.
 //! - `status.rs`: health of every source, from the state file alone.
@@ -13,6 +14,7 @@ mod columns;
 mod consent_url;
 mod fetch;
 mod get_events;
+mod receivers;
 mod reset_token;
 mod run;
 mod simulate;

@@ -8,6 +8,8 @@
 //! credential, configuration and state failures stop that tenant's loop with an ERROR (the
 //! other tenants go on), and the daemon exits with that code once no tenant is left.
 //! Under systemd (`Type=notify`) it reports readiness, status and watchdog pings (`notify`).
+//! The push receivers (`[receivers]`) are served beside the tenant loops, on one listener, into
+//! the same sinks and state file; SIGTERM stops them gracefully (`receivers.rs`).
 
 use std::sync::{Arc, Mutex};
 
@@ -36,15 +38,40 @@ pub(crate) async fn run(cfg: Config, tenants: Vec<Tenant>, shutdown: watch::Rece
     let _lock = StateLock::acquire(&cfg.state.path)?;
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
     let contexts = super::fetch::build_contexts(tenants, &store).await?;
-    let sinks = Fanout::configured(crate::metrics::instrument(sinks::build(&cfg.sinks)?), &cfg.sinks);
+    let sinks = Arc::new(Fanout::configured(crate::metrics::instrument(sinks::build(&cfg.sinks)?), &cfg.sinks));
+    let hosted = super::receivers::host(&cfg, &store, &sinks).await?;
     let _metrics = crate::health::start(&cfg, &store).await?;
     let bound = Semaphore::new(cfg.state.tenant_concurrency.get() as usize);
     let interval = cfg.state.interval.get();
     info!(interval_s = interval.as_secs(), tenants = contexts.len(), "Collecting until SIGTERM or SIGINT.");
     notify::ready(&format!("Collecting every {}; first cycle now.", humantime::format_duration(interval)));
     let several = contexts.len() > 1;
-    let results =
-        join_all(contexts.iter().map(|ctx| tenant_loop(ctx, several, &store, &sinks, &bound, shutdown.clone()))).await;
+    // The receivers stop on SIGTERM, or when every tenant loop has ended (with an error).
+    let (ended_tx, mut ended) = watch::channel(false);
+    let tenants = async {
+        let results =
+            join_all(contexts.iter().map(|ctx| tenant_loop(ctx, several, &store, &sinks, &bound, shutdown.clone())))
+                .await;
+        ended_tx.send_replace(true);
+        results
+    };
+    let mut stop = shutdown.clone();
+    let push_stop = async move {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => {}
+            _ = ended.wait_for(|s| *s) => {}
+        }
+    };
+    let receivers = async move {
+        match hosted {
+            Some(h) => h.push.serve(h.listener, h.tls, push_stop).await,
+            None => Ok(()),
+        }
+    };
+    let (results, pushed) = tokio::join!(tenants, receivers);
+    if let Err(e) = pushed {
+        error!(error = %e, "Push listener failed.");
+    }
     if let Some(e) = results.into_iter().find_map(Result::err) {
         let code = e.exit_code();
         notify::stopping(&format!("Stopped: {code:?} (exit {}); see the journal.", code as u8));
@@ -77,6 +104,11 @@ async fn tenant_loop(
         }
     };
     let sources = ctx.sources();
+    if sources.is_empty() {
+        // Only receivers are configured (`[receivers]` without `[sources]`): nothing to poll.
+        shutdown.wait_for(|s| *s).await.map(drop).unwrap_or_default();
+        return Ok(());
+    }
     let mut due: Vec<Instant> = Vec::with_capacity(sources.len());
     for s in &sources {
         due.push(first_due(ctx, s.as_ref(), store)?);

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::health::{self, SourceHealth, Verdict};
 use crate::sinks::SinkError;
-use crate::state::Store;
+use crate::state::{ReceiverStatus, Store};
 
 /// Version of the JSON document; bumped only when a field changes meaning or disappears.
 const JSON_VERSION: u32 = 1;
@@ -31,8 +31,8 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
     let path = &cfg.state.path;
     // A missing file, or one a first run is creating right now, holds no run yet.
     let store = if path.exists() { Store::open_read_only(path)? } else { None };
-    let (list, missing) = if let Some(store) = store {
-        (health::assess(&store, &expected, now, stale_after)?, false)
+    let (list, missing, receivers) = if let Some(store) = store {
+        (health::assess(&store, &expected, now, stale_after)?, false, store.receivers()?)
     } else {
         let never = expected.iter().map(|(tenant, source)| SourceHealth {
             tenant: tenant.clone(),
@@ -42,13 +42,27 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
             checkpoint_at: None,
             newest_event_at: None,
         });
-        (never.collect(), true)
+        (never.collect(), true, Vec::new())
     };
+    let mut receivers = receivers;
+    // A configured receiver that never accepted anything is shown too.
+    if cfg.receivers.connect.is_some() {
+        let name = crate::connectors::docusign::connect::RECEIVER;
+        if !receivers.iter().any(|r| r.receiver == name) {
+            receivers.push(ReceiverStatus {
+                receiver: name.to_owned(),
+                last_accepted_at: None,
+                accepted: 0,
+                waiting: 0,
+            });
+        }
+    }
     let text = match args.output {
-        StatusFormat::Table => table(&list, now),
+        StatusFormat::Table => table(&list, now) + &receivers_table(&receivers, now),
         StatusFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&document(&list, now, stale_after))
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            let mut doc = document(&list, now, stale_after);
+            doc["receivers"] = receivers_json(&receivers);
+            let mut s = serde_json::to_string_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
             s.push('\n');
             s
         }
@@ -183,6 +197,41 @@ fn table(list: &[SourceHealth], now: DateTime<Utc>) -> String {
             writeln!(out, "{}/{} last error (exit {}, {}): {msg}", h.tenant, h.source, e.exit_code, ago(Some(e.at)))
                 .unwrap_or_default();
         }
+    }
+    out
+}
+
+/// The push receivers: messages waiting in the inbox and the last request accepted.
+fn receivers_json(list: &[ReceiverStatus]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|r| {
+                json!({
+                    "receiver": r.receiver,
+                    "waiting": r.waiting,
+                    "last_accepted_at": r.last_accepted_at,
+                    "accepted_total": r.accepted,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// One line per push receiver, after the sources' table.
+fn receivers_table(list: &[ReceiverStatus], now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    for r in list {
+        let accepted_ago = r
+            .last_accepted_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(|| "never".to_owned(), |t| format!("{} ago", age(age_secs(now, t.with_timezone(&Utc)))));
+        writeln!(
+            out,
+            "receiver {}: {} waiting in the inbox, last accepted {accepted_ago} ({} requests accepted)",
+            r.receiver, r.waiting, r.accepted
+        )
+        .unwrap_or_default();
     }
     out
 }

@@ -6,6 +6,7 @@
 //!   the key and line of a bad value, and [`ConfigError`] (re-exported here).
 //! - `docusign.rs`: the `[docusign]` table and the environment's published hosts.
 //! - `monitoring.rs`: `[status]` and `[metrics]`.
+//! - `receivers.rs`: `[receivers]` (each receiver's table is its connector's).
 //! - `paths.rs`: relative paths resolve against the config file's folder.
 //! - `crate::http`: `[network]` and `[rate_limit]` ([`NetworkConfig`], [`RateLimitConfig`]);
 //!   `crate::sinks`: `[[sinks]]` ([`SinkConfig`] and each sink's table). Re-exported here;
@@ -14,6 +15,7 @@
 
 mod monitoring;
 mod paths;
+mod receivers;
 mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ pub use crate::sinks::SinkConfig;
 pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use monitoring::{MetricsConfig, StatusConfig};
 pub use paths::PATH_KEYS;
+pub use receivers::{ConnectConfig, ReceiversConfig};
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
 
 /// The shortest `state.interval`: DocuSign's tracking-data guide asks that an up-to-date
@@ -71,6 +74,9 @@ pub struct Config {
     /// Prometheus metrics in `run` mode (off by default).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Push endpoints `run` hosts (DocuSign Connect); none by default.
+    #[serde(default)]
+    pub receivers: ReceiversConfig,
 }
 
 /// `[state]`. A key left out takes its value from [`StateConfig::default`].
@@ -154,7 +160,12 @@ impl Config {
     /// # Errors
     /// `ConfigError::Invalid` naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.sources.validate()?;
+        match self.sources.validate() {
+            // Receivers alone are a configuration: Connect pushes what no source polls.
+            Err(ConfigError::Invalid { key, .. }) if key == "sources" && self.receivers.any() => {}
+            other => other?,
+        }
+        self.receivers.validate()?;
         crate::sinks::validate(&self.sinks)?;
         self.validate_tenants()?;
         self.network.validate(self.docusign.proxy.as_ref(), self.docusign.ca_file.as_deref())?;

@@ -26,6 +26,9 @@ pub const PATH_KEYS: &[&str] = &[
     "sinks.http.key_file",
     "sinks.http.auth.token_file",
     "sinks.http.auth.password_file",
+    "receivers.connect.hmac_keys_file",
+    "receivers.connect.tls_cert_file",
+    "receivers.connect.tls_key_file",
 ];
 
 fn resolve(folder: &Path, p: &mut PathBuf) {
@@ -53,6 +56,9 @@ impl Config {
         resolve(folder, &mut self.state.path);
         for t in &mut self.tenants {
             resolve_opt(folder, t.private_key_file.as_mut());
+        }
+        if let Some(c) = &mut self.receivers.connect {
+            c.resolve_paths(folder);
         }
         for sink in &mut self.sinks {
             match sink {

@@ -188,7 +188,13 @@ mod tests {
     fn the_ledger_remembers_what_the_inbox_delivered_per_receiver() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        let e = InboxEntry { source: "acct".into(), key: "k1".into(), time: "t".into(), line: "{}".into() };
+        let e = InboxEntry {
+            source: "acct".into(),
+            key: "k1".into(),
+            time: "t".into(),
+            line: "{}".into(),
+            transition: None,
+        };
         assert!(matches!(s.inbox_put("hooks", std::slice::from_ref(&e), 10).unwrap(), Put::Stored { new: 1, .. }));
         let ledger = Ledger::new("hooks");
         assert!(ledger.delivered(&mut s, "acct", ["k1"]).unwrap().is_empty(), "waiting is not delivered");

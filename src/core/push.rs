@@ -13,14 +13,17 @@
 //! - `counts.rs`: what took each way ([`PushCounts`]).
 //! - `intake.rs`: one request: checks in order, the inbox write, the HTTP answer.
 //! - `deliver.rs`: the delivery loop: inbox → sinks → commit.
+//! - `serve.rs`: the listener: connections (plain or TLS), read timeouts, graceful stop.
+//! - `notice.rs`: refusals logged once per receiver and reason a minute, not per request.
 
 mod counts;
 mod deliver;
 mod intake;
+mod notice;
+mod serve;
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,6 +42,7 @@ pub use counts::PushCounts;
 
 use super::fanout::Fanout;
 use crate::core::dedup::Dedup;
+pub use crate::state::EnvelopeTransition;
 use crate::state::{Store, StoreError};
 use crate::stream::Stream;
 
@@ -69,6 +73,12 @@ pub trait Receiver: Send + Sync + 'static {
     /// # Errors
     /// `Malformed` (answered 400) when the body is not what this sender sends.
     fn parse(&self, body: &[u8]) -> Result<Vec<Message>, Malformed>;
+
+    /// Whether the request's `Content-Type` is one this sender sends; checked after
+    /// [`Receiver::verify`], so an unverified request is always 401. `false` is answered 415.
+    fn media_type_ok(&self, _headers: &HeaderMap) -> bool {
+        true
+    }
 }
 
 /// Why a request failed verification, for the log. A `&'static str`, so it can never carry a
@@ -117,6 +127,8 @@ pub struct Message {
     pub source: String,
     /// The event: the line delivered.
     pub event: Map<String, Value>,
+    /// The envelope status change it reports, if any: recorded in the state file with it.
+    pub transition: Option<EnvelopeTransition>,
 }
 
 /// Limits of the push path.
@@ -136,6 +148,9 @@ pub struct PushOptions {
     pub backoff_min: Duration,
     /// Longest wait between delivery attempts.
     pub backoff_max: Duration,
+    /// Longest a client may take to send a request's headers, and, separately, its body
+    /// (and a TLS handshake): a slow or stalled client cannot hold a connection longer.
+    pub read_timeout: Duration,
 }
 
 impl Default for PushOptions {
@@ -148,6 +163,7 @@ impl Default for PushOptions {
             batch: 500,
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -185,6 +201,8 @@ struct Shared {
     /// Whether the inbox (or the disk) is refusing messages: logged when it starts and ends,
     /// not for every refused request.
     refusing: AtomicBool,
+    /// When each refusal was last logged.
+    notices: notice::Notices,
 }
 
 impl std::fmt::Debug for Shared {
@@ -201,8 +219,9 @@ pub struct Push {
     sinks: Arc<Fanout>,
 }
 
-/// Whether `path` is one axum routes literally: `/`, then segments of URL-safe characters.
-fn literal_path(path: &str) -> bool {
+/// Whether `path` is one axum routes literally: `/`, then segments of URL-safe characters
+/// (what a receiver's path must be; config checks call it to name the key at fault).
+pub fn literal_path(path: &str) -> bool {
     path.strip_prefix('/').is_some_and(|rest| {
         rest.split('/')
             .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)))
@@ -255,6 +274,7 @@ impl Push {
             counters: Counters::default(),
             wake: Notify::new(),
             refusing: AtomicBool::new(false),
+            notices: notice::Notices::default(),
         };
         Ok(Self { shared: Arc::new(shared), sinks })
     }
@@ -283,21 +303,30 @@ impl Push {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), PushError> {
+        self.serve(listener, None, shutdown).await
+    }
+
+    /// [`Push::run`], with TLS terminated here when `tls` is given (a certificate for direct
+    /// exposure; without it, put the listener behind a TLS proxy).
+    ///
+    /// # Errors
+    /// `PushError::Listen` when serving fails.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), PushError> {
         let addr = listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut server_stop = stop_rx.clone();
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            // A closed channel means the pipeline is ending anyway.
-            server_stop.wait_for(|s| *s).await.map(drop).unwrap_or_default();
-        });
         let paths: Vec<&str> = self.shared.receivers.iter().map(|r| r.path()).collect();
-        info!(addr = %addr, paths = ?paths, "Receiving pushed events.");
+        info!(addr = %addr, paths = ?paths, tls = tls.is_some(), "Receiving pushed events.");
         let stop = async move {
             shutdown.await;
             stop_tx.send_replace(true);
         };
-        let (outcome, (), ()) = tokio::join!(server.into_future(), self.deliver_loop(stop_rx), stop);
+        let server = serve::accept_loop(listener, self.router(), tls, self.shared.opts.read_timeout, stop_rx.clone());
+        let (outcome, (), ()) = tokio::join!(server, self.deliver_loop(stop_rx), stop);
         info!(addr = %addr, "Push listener stopped.");
         outcome.map_err(|source| PushError::Listen { addr, source })
     }

@@ -4,6 +4,7 @@
 //! # Architecture
 //! - this file: [`Metrics`], its families and names, the recording functions.
 //! - `sink.rs`: [`Metered`], a wrapper that times and counts every sink's sends.
+//! - `push.rs`: the push path's requests and messages.
 //!
 //! # Why a process-wide registry
 //! A process serves at most one `/metrics`, and the counters live where the work happens
@@ -12,6 +13,7 @@
 //! nothing that matters. Per-run figures (events of the last run, retries of one source) are
 //! taken as differences of these counters, so the run records and the metrics always agree.
 
+mod push;
 mod sink;
 
 use std::sync::LazyLock;
@@ -28,6 +30,7 @@ use prometheus_client::registry::Registry;
 
 use crate::http::Counters;
 
+pub use push::{push_messages, push_request, push_requests, push_unrouted};
 pub use sink::{Metered, instrument};
 
 /// `tenant` and `source` labels.
@@ -155,6 +158,7 @@ impl Metrics {
         r.register("esign_sink_errors", "Pages a sink failed to confirm", m.sink_errors.clone());
         r.register("esign_sink_send_duration_seconds", "Time a sink took to confirm a page", m.sink_seconds.clone());
         r.register_collector(Box::new(UdpDatagrams));
+        push::register(&mut r);
         r.register(
             "esign_last_success_timestamp_seconds",
             "End of the last successful run of a source (Unix time)",

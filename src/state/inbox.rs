@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::params;
 
+use super::transitions::{self, EnvelopeTransition};
 use super::{Store, StoreError};
 
 /// The ledger tenant of a receiver's delivered keys. Tenant names have no `/`, so a receiver's
@@ -29,6 +30,9 @@ pub struct InboxEntry {
     pub time: String,
     /// The JSON object to deliver, one line.
     pub line: String,
+    /// The envelope status change it reports, if any: recorded with it (only when stored),
+    /// never read back with it.
+    pub transition: Option<EnvelopeTransition>,
 }
 
 /// One stored message, in arrival order.
@@ -75,6 +79,9 @@ impl Store {
     /// delivered are the caller's to filter first (the ledger, [`Store::seen`]) under the same
     /// borrow of the store.
     ///
+    /// The receiver's last acceptance and the entries' transitions are recorded in the same
+    /// transaction.
+    ///
     /// # Errors
     /// `StoreError::Sql` (disk full: [`StoreError::is_disk_full`]); nothing is stored.
     pub fn inbox_put(&mut self, receiver: &str, entries: &[InboxEntry], capacity: u64) -> Result<Put, StoreError> {
@@ -101,6 +108,7 @@ impl Store {
             // Dropping `tx` rolls back.
             return Ok(Put::Full { len });
         }
+        transitions::record(&tx, receiver, &now, entries.iter().filter_map(|e| e.transition.clone())).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Put::Stored { new, queued: entries.len() - new })
     }
@@ -141,7 +149,13 @@ impl Store {
             .query_map(params![receiver, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
                 Ok(InboxRow {
                     seq: r.get(0)?,
-                    entry: InboxEntry { source: r.get(1)?, key: r.get(2)?, time: r.get(3)?, line: r.get(4)? },
+                    entry: InboxEntry {
+                        source: r.get(1)?,
+                        key: r.get(2)?,
+                        time: r.get(3)?,
+                        line: r.get(4)?,
+                        transition: None,
+                    },
                 })
             })
             .map_err(self.sql())?;
@@ -171,6 +185,9 @@ impl Store {
             for r in rows {
                 del.execute([r.seq]).map_err(err)?;
             }
+        }
+        for source in by_source.keys() {
+            transitions::trim(&tx, source, ledger_size).map_err(err)?;
         }
         let mut written = Vec::with_capacity(by_source.len());
         for (source, keys) in &by_source {
@@ -210,7 +227,13 @@ mod tests {
     use crate::state::{APPLICATION_ID, MIGRATIONS};
 
     fn entry(source: &str, key: &str) -> InboxEntry {
-        InboxEntry { source: source.into(), key: key.into(), time: "2026-01-01T00:00:00Z".into(), line: "{}".into() }
+        InboxEntry {
+            source: source.into(),
+            key: key.into(),
+            time: "2026-01-01T00:00:00Z".into(),
+            line: "{}".into(),
+            transition: None,
+        }
     }
 
     fn store(dir: &tempfile::TempDir) -> Store {
@@ -292,7 +315,7 @@ mod tests {
         }
         let mut s = Store::open(&p).unwrap();
         let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, super::super::SCHEMA_VERSION);
+        assert_eq!(v, crate::state::SCHEMA_VERSION);
         assert_eq!(s.checkpoint("default", "test_events").unwrap().unwrap().cursor, "\"c4\"");
         assert_eq!(s.inbox_put("r", &[entry("a", "k1")], 10).unwrap(), Put::Stored { new: 1, queued: 0 });
     }

@@ -9,6 +9,7 @@
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
 //! - `inbox.rs`: the push path's durable inbox (accepted, not yet delivered messages).
 //! - `resources.rs`: API hosts per account, work queues between sources, per-resource request times.
+//! - `transitions.rs`: when each receiver last accepted, and the envelope transitions pushed.
 //!
 //! # Schema versions
 //! `schema.sql` is version 1; each later version is one forward migration in [`MIGRATIONS`],
@@ -21,6 +22,7 @@ mod lock;
 mod resources;
 mod runs;
 mod tokens;
+mod transitions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,11 +37,12 @@ pub use lock::StateLock;
 pub use resources::QueuedItem;
 pub use runs::{LastError, RunOutcome, RunRecord};
 pub use tokens::CachedToken;
+pub use transitions::{EnvelopeTransition, ReceiverStatus};
 
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -48,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("backlog.sql")),
     (5, include_str!("inbox.sql")),
     (6, include_str!("resources.sql")),
+    (7, include_str!("push_receivers.sql")),
 ];
 
 /// State-file problems.

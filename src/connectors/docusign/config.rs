@@ -210,7 +210,7 @@ impl DocusignConfig {
 }
 
 /// A systemd credential name: a non-empty file name, without `/`, not `.` or `..`.
-fn is_credential_name(name: &str) -> bool {
+pub(super) fn is_credential_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']) && name.len() <= 255
 }
 

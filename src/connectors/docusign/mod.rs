@@ -12,12 +12,14 @@
 //! - `mapping/`: ECS and OCSF.
 //! - `client.rs`: [`Client`], every authenticated call to DocuSign's APIs.
 //! - `consent.rs`: the consent URL and what DocuSign's OAuth refusals mean.
+//! - `connect/`: the DocuSign Connect receiver (`[receivers.connect]`), its stream [`CONNECT`].
 
 mod admin;
 mod audit;
 mod base_uri;
 mod client;
 pub mod config;
+pub mod connect;
 mod consent;
 pub mod envelopes;
 mod mapping;
@@ -111,9 +113,24 @@ pub static ENVELOPE_AUDIT: Stream = Stream {
     newest_event: |_| None,
 };
 
+/// DocuSign Connect messages pushed to `[receivers.connect]` (`connect/`).
+pub static CONNECT: Stream = Stream {
+    key: "connect",
+    log_type: "connect",
+    vendor: NAME,
+    product: "esignature",
+    // Connect messages have no id: the receiver writes a hash of what identifies the event.
+    identity: Identity::Field(crate::core::fields::EVENT_ID),
+    time_field: Some("generatedDateTime"),
+    actor: None,
+    columns: &["event", "generatedDateTime", "retryCount", "uri"],
+    render: mapping::connect,
+    newest_event: |_| None,
+};
+
 /// The connector's streams, in the order `status` lists them (a cycle collects users first:
 /// see [`enabled`]).
-pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS, &ENVELOPES, &ENVELOPE_AUDIT];
+pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS, &ENVELOPES, &ENVELOPE_AUDIT, &CONNECT];
 
 /// The Admin record fields a customer event's `_user` carries.
 const SUMMARY: [&str; 7] = ["id", "user_name", "first_name", "last_name", "email", "user_status", "membership_status"];

@@ -22,8 +22,12 @@ pub struct PushCounts {
     pub too_large: u64,
     /// Requests that failed verification (401).
     pub unauthorized: u64,
-    /// Verified bodies that did not parse (400).
+    /// Verified bodies that did not parse, or bodies that could not be read (400).
     pub malformed: u64,
+    /// Verified requests of a media type the receiver does not take (415).
+    pub unsupported_media: u64,
+    /// Bodies that did not arrive within the read timeout (408).
+    pub timeouts: u64,
     /// Requests refused because the inbox was full or the disk was (503).
     pub unavailable: u64,
     /// Requests whose inbox write failed otherwise (500).

@@ -39,8 +39,10 @@ impl Push {
             s.counters.bump(|c| c.sink_failures += 1);
             return Err(e.into());
         }
+        crate::failpoint::hit("push_after_send");
         lock(&s.store).inbox_delivered(receiver.name(), &rows, s.opts.ledger_size)?;
         s.counters.bump(|c| c.delivered += rows.len() as u64);
+        crate::metrics::push_messages(receiver.name(), "delivered", rows.len() as u64);
         debug!(receiver = receiver.name(), delivered = rows.len(), "Pushed messages delivered and committed.");
         Ok(Some(rows.len()))
     }

@@ -1,6 +1,7 @@
-//! One pushed request, checked in order — method, body size, signature, body — then written
-//! into the inbox in one transaction, and only then answered 2xx. Every refusal is counted
-//! and logged once; a state that lasts (a full inbox or disk) is logged when it starts and
+//! One pushed request, checked in order — method, body size (and time), signature, media
+//! type, body — then written into the inbox in one transaction, and only then answered 2xx.
+//! Every refusal is counted (and in the metrics) and logged at most once a minute per reason,
+//! never with the body or a signature; a state that lasts (a full inbox or disk) is logged when it starts and
 //! when it ends, not for every request it refuses.
 
 use std::collections::{BTreeMap, HashSet};
@@ -31,8 +32,19 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
 /// A path no receiver has.
 pub(super) async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
     s.counters.bump(|c| c.not_found += 1);
-    info!(peer = %peer(&req), method = %req.method(), path = %req.uri().path(), "Push request refused: no receiver has this path (404).");
+    crate::metrics::push_request("", "not_found");
+    if let Some(skipped) = s.notices.due(usize::MAX, "not_found") {
+        info!(peer = %peer(&req), method = %req.method(), path = %req.uri().path(), not_logged = skipped, "Push request refused: no receiver has this path (404).");
+    }
     plain(StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// Counts a refusal of receiver `i` as `outcome` and says whether to log it now (once a
+/// minute per reason; `Some(n)`: `n` were not logged since).
+fn refused(s: &Shared, i: usize, outcome: &'static str, count: impl FnOnce(&mut super::PushCounts)) -> Option<u64> {
+    s.counters.bump(count);
+    crate::metrics::push_request(s.receivers[i].name(), outcome);
+    s.notices.due(i, outcome)
 }
 
 /// A request to receiver `i`'s path.
@@ -41,34 +53,55 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
     let name = r.name();
     let from = peer(&req);
     if req.method() != Method::POST {
-        s.counters.bump(|c| c.method_not_allowed += 1);
-        info!(receiver = name, peer = %from, method = %req.method(), "Push request refused: only POST is accepted (405).");
+        if let Some(n) = refused(s, i, "method_not_allowed", |c| c.method_not_allowed += 1) {
+            info!(receiver = name, peer = %from, method = %req.method(), not_logged = n, "Push request refused: only POST is accepted (405).");
+        }
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "method not allowed\n").into_response();
     }
     let (parts, body) = req.into_parts();
-    let body = match read_body(body, s.opts.max_body, &parts.headers).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            s.counters.bump(|c| c.too_large += 1);
-            warn!(receiver = name, peer = %from, limit = s.opts.max_body, "Push request refused: the body is over the size limit (413).");
+    let read = tokio::time::timeout(s.opts.read_timeout, read_body(body, s.opts.max_body, &parts.headers)).await;
+    let body = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(BodyError::TooLarge)) => {
+            if let Some(n) = refused(s, i, "too_large", |c| c.too_large += 1) {
+                warn!(receiver = name, peer = %from, limit = s.opts.max_body, not_logged = n, "Push request refused: the body is over the size limit (413).");
+            }
             return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n");
         }
-        Err(BodyError::Unreadable(e)) => {
-            s.counters.bump(|c| c.malformed += 1);
-            warn!(receiver = name, peer = %from, error = %e, "Push request refused: the body could not be read (400).");
+        Ok(Err(BodyError::Unreadable(e))) => {
+            if let Some(n) = refused(s, i, "unreadable", |c| c.malformed += 1) {
+                warn!(receiver = name, peer = %from, error = %e, not_logged = n, "Push request refused: the body could not be read (400).");
+            }
             return plain(StatusCode::BAD_REQUEST, "body could not be read\n");
+        }
+        Err(_) => {
+            if let Some(n) = refused(s, i, "timeout", |c| c.timeouts += 1) {
+                warn!(receiver = name, peer = %from, limit = ?s.opts.read_timeout, not_logged = n, "Push request refused: the body did not arrive in time (408).");
+            }
+            return plain(StatusCode::REQUEST_TIMEOUT, "body too slow\n");
         }
     };
     if let Err(rejection) = r.verify(&parts.headers, &body) {
-        s.counters.bump(|c| c.unauthorized += 1);
-        warn!(receiver = name, peer = %from, reason = rejection.reason(), "Push request refused: verification failed (401).");
+        if let Some(n) = refused(s, i, "unauthorized", |c| c.unauthorized += 1) {
+            warn!(receiver = name, peer = %from, reason = rejection.reason(), not_logged = n, "Push request refused: verification failed (401).");
+        }
         return plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
+    }
+    if !r.media_type_ok(&parts.headers) {
+        if let Some(n) = refused(s, i, "unsupported_media", |c| c.unsupported_media += 1) {
+            let got = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("none");
+            // The media type is the sender's header, not the body: at most its first 64 characters.
+            let got: String = got.chars().take(64).collect();
+            warn!(receiver = name, peer = %from, content_type = %got, not_logged = n, "Push request refused: unsupported content type (415).");
+        }
+        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported content type\n");
     }
     let entries = match entries(r.as_ref(), &body) {
         Ok(e) => e,
         Err(e) => {
-            s.counters.bump(|c| c.malformed += 1);
-            warn!(receiver = name, peer = %from, error = %e, "Push request refused: malformed body (400).");
+            if let Some(n) = refused(s, i, "malformed", |c| c.malformed += 1) {
+                warn!(receiver = name, peer = %from, error = %e, not_logged = n, "Push request refused: malformed body (400).");
+            }
             return plain(StatusCode::BAD_REQUEST, "malformed body\n");
         }
     };
@@ -80,11 +113,15 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
     };
     match put {
         Ok((Put::Stored { new, queued }, delivered)) => {
+            crate::failpoint::hit("push_after_store");
             s.counters.bump(|c| {
                 c.accepted += 1;
                 c.stored += new as u64;
                 c.duplicates += (queued + delivered) as u64;
             });
+            crate::metrics::push_request(name, "accepted");
+            crate::metrics::push_messages(name, "stored", new as u64);
+            crate::metrics::push_messages(name, "duplicate", (queued + delivered) as u64);
             if new > 0 {
                 s.wake.notify_one();
             }
@@ -100,6 +137,7 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
         Err(e) if e.is_disk_full() => refuse(s, name, &format!("the state file's disk is full ({e})")),
         Err(e) => {
             s.counters.bump(|c| c.failed += 1);
+            crate::metrics::push_request(name, "failed");
             error!(receiver = name, peer = %from, error = %e, "Pushed messages could not be stored (500); the sender is expected to retry.");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "not stored; retry later\n")
         }
@@ -109,6 +147,7 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
 /// 503 with `Retry-After`, logged when refusing starts.
 fn refuse(s: &Shared, name: &str, why: &str) -> Response {
     s.counters.bump(|c| c.unavailable += 1);
+    crate::metrics::push_request(name, "unavailable");
     if s.refusing.swap(true, Ordering::Relaxed) {
         debug!(receiver = name, why, "Push request refused (503): still unable to store.");
     } else {
@@ -156,7 +195,7 @@ fn entries(r: &dyn Receiver, body: &[u8]) -> Result<Vec<InboxEntry>, String> {
             let key = dedup.key(m.id.as_deref(), &m.event).map_err(|e| e.to_string())?;
             let line = serde_json::to_string(&m.event).map_err(|e| e.to_string())?;
             let time = m.time.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-            Ok(InboxEntry { source: m.source, key, time, line })
+            Ok(InboxEntry { source: m.source, key, time, line, transition: m.transition })
         })
         .collect()
 }

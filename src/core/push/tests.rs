@@ -60,7 +60,7 @@ impl Receiver for TestReceiver {
                     .with_timezone(&Utc);
                 let source = e.get("account").and_then(Value::as_str).unwrap_or("acct").to_owned();
                 let id = e.get("id").and_then(Value::as_str).map(str::to_owned);
-                Ok(Message { id, time, source, event })
+                Ok(Message { id, time, source, event, transition: None })
             })
             .collect()
     }
@@ -340,8 +340,13 @@ async fn deliver_pending_drains_the_inbox_without_serving() {
         let (_dir, state) = crate::testkit::scratch("s.db");
         let sink = Collect::default().failing();
         let store = Arc::new(Mutex::new(Store::open(&state).unwrap()));
-        let entry =
-            crate::state::InboxEntry { source: "a1".into(), key: "k".into(), time: "t".into(), line: "{}".into() };
+        let entry = crate::state::InboxEntry {
+            source: "a1".into(),
+            key: "k".into(),
+            time: "t".into(),
+            line: "{}".into(),
+            transition: None,
+        };
         lock(&store).inbox_put("test", &[entry], 10).unwrap();
         let fanout = Arc::new(Fanout::new(vec![Box::new(sink.clone())]));
         let push = Push::new(vec![Arc::new(TestReceiver)], store.clone(), fanout, options()).unwrap();

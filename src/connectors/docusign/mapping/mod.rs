@@ -4,6 +4,7 @@
 //! # Architecture
 //! - this file: the two streams' render functions, and a view of the fields both mappings
 //!   read (times, the acting user's Admin record, `_change`).
+//! - `connect.rs`: DocuSign Connect messages (both formats).
 //! - `vocab.rs`: which family a Monitor `object`/`action` belongs to, and its ECS category/type
 //!   and OCSF class/activity.
 //! - `classes.rs`: the OCSF classes emitted (ids, captions) and the severity scales.
@@ -14,6 +15,7 @@
 //! against the official schemas (checked in under `tests/fixtures/`).
 
 mod classes;
+mod connect;
 mod ecs;
 mod envelopes;
 mod ocsf;
@@ -26,6 +28,8 @@ use serde_json::{Map, Value};
 use crate::core::fields;
 use crate::format::{Doc, Format, FormatOptions};
 pub(super) use envelopes::{envelope, envelope_audit};
+
+pub(super) use connect::render as connect;
 
 /// A Monitor customer event in `format` (ECS or OCSF): one document.
 pub(super) fn event(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
