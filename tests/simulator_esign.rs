@@ -604,3 +604,123 @@ async fn the_control_api_drives_connect() {
     })
     .await;
 }
+
+// ---- Spec excerpt and go-live endpoints ------------------------------------------------------
+
+/// A validator for `definition` of the eSignature excerpt, every object closed to the names
+/// the spec's models declare.
+fn esign_validator(definition: &str) -> jsonschema::Validator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/esignature-v2.1-excerpt.json");
+    let excerpt: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut defs = excerpt["definitions"].clone();
+    for def in defs.as_object_mut().unwrap().values_mut() {
+        def["additionalProperties"] = json!(false);
+    }
+    // Swagger 2.0 has no `nullable`; the SDK reads null as an absent value (`nextUri` is null
+    // on the last page).
+    let text = serde_json::to_string(&defs).unwrap().replace(r#"{"type":"string"}"#, r#"{"type":["string","null"]}"#);
+    let mut defs: Value = serde_json::from_str(&text).unwrap();
+    // Models outside the excerpt are accepted as any object.
+    let mut open = serde_json::Map::new();
+    for (i, _) in text.match_indices("#/definitions/") {
+        let name: String = text[i + 14..].chars().take_while(char::is_ascii_alphanumeric).collect();
+        if defs.get(&name).is_none() {
+            open.insert(name, json!({ "type": "object" }));
+        }
+    }
+    defs.as_object_mut().unwrap().extend(open);
+    let schema = json!({ "definitions": defs, "$ref": format!("#/definitions/{definition}") });
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_valid(v: &jsonschema::Validator, body: &Value, what: &str) {
+    let errors: Vec<String> = v.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what}: {errors:?}");
+}
+
+#[tokio::test]
+async fn replies_match_the_spec_models() {
+    timed(async {
+        let h = start(|c| c.envelopes = 30).await;
+        let (_, _, list) = h.get(&format!("{}/envelopes?from_date=2020-01-01&include=recipients", h.account())).await;
+        let v = esign_validator("EnvelopesInformation");
+        assert_valid(&v, &list, "list");
+        let mut wrong = list.clone();
+        wrong["envelopes"][0]["recipients"]["signers"][0]["signerEmail"] = json!("x");
+        assert!(!v.is_valid(&wrong), "a name the Signer model lacks is caught");
+        wrong = list.clone();
+        wrong["resultSetSize"] = json!(3);
+        assert!(!v.is_valid(&wrong), "a number where the model has a string is caught");
+        let done = list["envelopes"].as_array().unwrap().iter().find(|e| e["status"] == "completed").unwrap();
+        let id = done["envelopeId"].as_str().unwrap();
+        let (_, _, audit) = h.get(&format!("{}/envelopes/{id}/audit_events", h.account())).await;
+        assert_valid(&esign_validator("EnvelopeAuditEventResponse"), &audit, "audit");
+        let (_, _, err) = h.get(&format!("{}/envelopes?count=2", h.account())).await;
+        assert_valid(&esign_validator("ErrorDetails"), &err, "error");
+        for (path, model) in [
+            ("", "AccountInformation"),
+            ("/users?count=5", "UserInformationList"),
+            ("/groups", "GroupInformation"),
+            ("/permission_profiles", "PermissionProfileInformation"),
+            ("/brands", "BrandsResponse"),
+            ("/settings", "AccountSettingsInformation"),
+        ] {
+            let (status, _, body) = h.get(&format!("{}{path}", h.account())).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            assert_valid(&esign_validator(model), &body, path);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn twenty_distinct_read_only_calls_succeed_with_their_own_trace_tokens() {
+    timed(async {
+        let h = start(|c| c.users = 12).await;
+        let mut calls: Vec<String> = ["", "/groups", "/permission_profiles", "/brands", "/settings"]
+            .iter()
+            .map(|p| format!("{}{p}", h.account()))
+            .collect();
+        calls.extend((0..8).map(|k| format!("{}/users?count=1&start_position={k}", h.account())));
+        calls.extend(
+            (1..=7).map(|d| format!("{}/envelopes?from_date=2026-01-{d:02}&to_date=2026-01-{:02}", h.account(), d + 1)),
+        );
+        assert_eq!(calls.len(), 20);
+        let mut tokens = BTreeSet::new();
+        for c in &calls {
+            let (status, headers, body) = h.get(c).await;
+            assert_eq!(status, 200, "{c}: {body}");
+            tokens.insert(headers["x-docusign-tracetoken"].to_str().unwrap().to_owned());
+            assert!(headers.contains_key("x-ratelimit-remaining"));
+        }
+        assert_eq!(tokens.len(), 20, "a fresh trace token per reply");
+        let (_, _, page) = h.get(&format!("{}/users?count=5&start_position=10", h.account())).await;
+        assert_eq!((page["resultSetSize"].as_str(), page["totalSetSize"].as_str()), (Some("2"), Some("12")));
+        assert_eq!(page["nextUri"], Value::Null);
+        assert_eq!(h.sim.stats().esignature_requests, 21, "every eSignature call is counted");
+        assert_eq!(h.sim.envelope_polling_violations(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn esignature_routes_share_the_quota_and_faults() {
+    timed(async {
+        use esign_sim::docusign::{Fault, FaultKind, Route};
+        let h = start(|c| c.quota = QuotaConfig { per_hour: 3, enforce: true, ..QuotaConfig::default() }).await;
+        h.sim.push_fault(Fault {
+            route: Route::Esignature,
+            kind: FaultKind::Status { code: 503, retry_after: None },
+            times: 1,
+        });
+        let (status, headers, body) = h.get(&format!("{}/brands", h.account())).await;
+        assert_eq!((status, body["errorCode"].as_str()), (503, Some("service_unavailable")), "{body}");
+        assert!(headers.contains_key("x-docusign-tracetoken"));
+        assert_eq!(h.get(&format!("{}/brands", h.account())).await.0, 200);
+        assert_eq!(h.get(&format!("{}/settings", h.account())).await.0, 200, "the third call of the hour");
+        let (status, headers, body) = h.get(&format!("{}/groups", h.account())).await;
+        assert_eq!((status, body["errorCode"].as_str()), (429, Some("HOURLY_APIINVOCATION_LIMIT_EXCEEDED")));
+        assert!(headers.contains_key("retry-after") && headers.contains_key("x-docusign-tracetoken"));
+    })
+    .await;
+}

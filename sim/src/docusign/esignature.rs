@@ -138,7 +138,9 @@ fn parse_list(raw: Option<&str>, now: DateTime<Utc>) -> Result<ListQuery, EsignE
     let list = |name: &str| get(name).map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()).collect());
     let envelope_ids: Option<Vec<String>> = list("envelope_ids");
     let from = get("from_date").map(|v| parse_date(v, "from_date")).transpose()?;
-    if from.is_none() && envelope_ids.is_none() {
+    // The spec: from_date is required unless envelope_ids, folder_ids or transaction_ids
+    // are given (the simulator has no folders or transactions: those list everything).
+    if from.is_none() && envelope_ids.is_none() && get("folder_ids").is_none() && get("transaction_ids").is_none() {
         return Err(EsignError::invalid(
             "The from_date, envelope_ids, folder_ids or transaction_ids request parameter must be specified.",
         ));
