@@ -1,4 +1,5 @@
-//! Any bytes as a Monitor (both generations) or Admin users reply: parsing and normalization
+//! Any bytes as a Monitor (both generations), Admin users, eSignature envelope list or envelope
+//! audit events reply: parsing and normalization
 //! must reject or accept, never panic or hang.
 #![no_main]
 
@@ -8,4 +9,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     fuzzing::monitor_reply(data);
     fuzzing::admin_reply(data);
+    fuzzing::envelope_reply(data);
+    fuzzing::audit_reply(data);
 });

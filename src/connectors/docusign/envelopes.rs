@@ -140,7 +140,7 @@ pub(crate) fn newest_event(stored: &str) -> Option<DateTime<Utc>> {
 /// A list reply (`EnvelopesInformation`): DocuSign writes its numbers as strings.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct List {
+pub(super) struct List {
     #[serde(default)]
     envelopes: Option<Vec<Map<String, Value>>>,
     #[serde(default)]
@@ -149,11 +149,18 @@ struct List {
     end_position: Option<Value>,
 }
 
-fn read(body: &[u8]) -> Result<List, String> {
+pub(super) fn read(body: &[u8]) -> Result<List, String> {
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err("not an envelope list: not a JSON object".into());
     }
     serde_json::from_slice(body).map_err(|e| format!("not an envelope list: {e}"))
+}
+
+impl List {
+    /// The envelopes of the page (none when the reply has no `envelopes`).
+    pub(super) fn envelopes_or_empty(&self) -> Vec<Map<String, Value>> {
+        self.envelopes.clone().unwrap_or_default()
+    }
 }
 
 /// A number DocuSign may write as a string.
@@ -167,7 +174,7 @@ fn number(v: &Value) -> Option<u64> {
 
 /// The `start_position` of the page after one that started at `start` and held `n`
 /// envelopes; `None` when the window is read to its end.
-fn next_start(list: &List, start: u64, n: usize) -> Option<u64> {
+pub(super) fn next_start(list: &List, start: u64, n: usize) -> Option<u64> {
     let next = list.next_uri.as_deref().map(str::trim).filter(|u| !u.is_empty() && *u != "null")?;
     if n == 0 {
         // A `nextUri` after an empty page would page forever.
@@ -185,7 +192,7 @@ fn next_start(list: &List, start: u64, n: usize) -> Option<u64> {
 
 /// One envelope of the list → its output record, or `None` to skip it. Every polled
 /// transition passes here, so a filter (such as "Connect already delivered it") belongs here.
-fn transition(envelope: Map<String, Value>) -> Option<Map<String, Value>> {
+pub(super) fn transition(envelope: Map<String, Value>) -> Option<Map<String, Value>> {
     let has = |k: &str| envelope.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
     (has("envelopeId") && has("status")).then_some(envelope)
 }
@@ -344,7 +351,7 @@ impl Envelopes {
             );
         }
         let list = self.esig.get("envelope list", &query(&w, limit.clamp(1, 1000)), None, read).await?;
-        let envelopes = list.envelopes.clone().unwrap_or_default();
+        let envelopes = list.envelopes_or_empty();
         let n = envelopes.len();
         let records: Vec<Map<String, Value>> = envelopes.into_iter().filter_map(transition).collect();
         if records.len() < n {

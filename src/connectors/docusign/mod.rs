@@ -228,6 +228,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fuzz_entry_points_take_replies_and_garbage() {
+        for body in [
+            include_str!("../../../fuzz/corpus/api_reply/envelopes.json"),
+            include_str!("../../../fuzz/corpus/api_reply/audit_events.json"),
+            "{\"envelopes\": [{\"envelopeId\": \"e\", \"status\": \"sent\", \"_time\": 1}], \"nextUri\": \"x\"}",
+            "{\"auditEvents\": [{\"eventFields\": [{\"name\": \"event_id\", \"value\": [1]}]}]}",
+            "[]",
+            "{\"envelopes\"",
+        ] {
+            fuzzing::envelope_reply(body.as_bytes());
+            fuzzing::audit_reply(body.as_bytes());
+        }
+    }
+
+    #[test]
     fn summary_keeps_identity_status_and_groups() {
         let rec = json!({"id": "u", "user_name": "A B", "email": "a@x", "user_status": "active", "created_on": "t",
                          "ds_groups": [{"ds_group_id": "g1", "group_name": "Admins", "user_count": 3}]});
@@ -246,7 +261,7 @@ mod tests {
 #[doc(hidden)]
 pub mod fuzzing {
     use super::config::MonitorApi;
-    use super::{ADMIN_USERS, MONITOR_EVENTS, admin, monitor};
+    use super::{ADMIN_USERS, ENVELOPE_AUDIT, ENVELOPES, MONITOR_EVENTS, admin, audit, envelopes, monitor};
     use crate::core::normalize::normalize;
     use crate::core::source::Stream;
 
@@ -285,6 +300,26 @@ pub mod fuzzing {
             {
                 lines(&MONITOR_EVENTS, p.records);
             }
+        }
+    }
+
+    /// An eSignature envelope list reply, parsed, paged and normalized.
+    pub fn envelope_reply(data: &[u8]) {
+        let Ok(list) = envelopes::read(data) else { return };
+        let envs = list.envelopes_or_empty();
+        let n = envs.len();
+        // Paging must never go backwards or stay in place on a page with envelopes.
+        if let Some(next) = envelopes::next_start(&list, 0, n) {
+            assert!(next > 0, "paging stays in place");
+        }
+        let records = envs.into_iter().filter_map(envelopes::transition).map(super::Record::Object).collect();
+        lines(&ENVELOPES, records);
+    }
+
+    /// An envelope audit events reply, flattened and normalized.
+    pub fn audit_reply(data: &[u8]) {
+        if let Ok(events) = audit::flatten(data, "00000000-0000-0000-0000-000000000000") {
+            lines(&ENVELOPE_AUDIT, events.into_iter().map(super::Record::Object).collect());
         }
     }
 
