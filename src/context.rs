@@ -72,6 +72,7 @@ impl Context {
             &self.endpoints.auth,
             &self.tenant,
             self.store.as_ref(),
+            self.cfg.receivers.connect.is_some(),
         ));
         v
     }

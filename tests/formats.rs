@@ -698,3 +698,19 @@ fn connect_messages_map_to_valid_ecs_and_ocsf() {
         }
     }
 }
+
+#[test]
+fn a_reconciled_connect_gap_is_marked_in_both_formats() {
+    let mut line = envelope_line("completed", json!({}));
+    line.insert("_connect_gap".into(), json!(true));
+    let (e, o) = both(&ENVELOPES, &line, FormatOptions::default());
+    check_ecs(&e[0]);
+    assert_eq!(check_ocsf(&o[0]), (3004, 3));
+    assert_eq!(e[0].value["tags"], json!(["connect_gap"]));
+    assert_eq!(o[0].value["metadata"]["labels"], json!(["connect_gap"]));
+    // Our marker is not one of the envelope's own fields.
+    assert!(e[0].value["docusign"]["envelope"].get("_connect_gap").is_none());
+    let plain = envelope_line("completed", json!({}));
+    let (e, o) = both(&ENVELOPES, &plain, FormatOptions::default());
+    assert!(e[0].value.get("tags").is_none() && o[0].value["metadata"].get("labels").is_none());
+}

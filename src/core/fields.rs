@@ -18,6 +18,8 @@ pub const EVENT_ID: &str = "event_id";
 pub const TENANT: &str = "_tenant";
 /// The acting user's stored record (enrichment).
 pub const USER: &str = "_user";
+/// A polled record of a transition the push sender never delivered (reconciliation).
+pub const CONNECT_GAP: &str = "_connect_gap";
 /// A snapshot record's change against the stored one.
 pub const CHANGE: &str = "_change";
 
@@ -26,7 +28,7 @@ pub const LINE: [&str; 6] = [TIME, LOG_TYPE, VENDOR, PRODUCT, COLLECTED_AT, EVEN
 
 /// Every field we add to a record: a record already carrying one takes the tree path, where
 /// ours replace them (the fast path would write the key twice).
-pub const ADDED: [&str; 8] = [TIME, LOG_TYPE, VENDOR, PRODUCT, COLLECTED_AT, EVENT_ID, TENANT, USER];
+pub const ADDED: [&str; 9] = [TIME, LOG_TYPE, VENDOR, PRODUCT, COLLECTED_AT, EVENT_ID, TENANT, USER, CONNECT_GAP];
 
 /// Whether `key` is one of [`LINE`].
 pub fn is_line_field(key: &str) -> bool {

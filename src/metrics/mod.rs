@@ -30,7 +30,7 @@ use prometheus_client::registry::Registry;
 
 use crate::http::Counters;
 
-pub use push::{push_messages, push_request, push_requests, push_unrouted};
+pub use push::{connect_gaps, push_messages, push_request, push_requests, push_unrouted};
 pub use sink::{Metered, instrument};
 
 /// `tenant` and `source` labels.

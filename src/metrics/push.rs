@@ -30,16 +30,24 @@ struct AccountLabels {
     account: String,
 }
 
+/// `tenant`: whose polling found a gap in what its sender pushed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
 struct PushFamilies {
     requests: Family<OutcomeLabels, Counter>,
     messages: Family<MessageLabels, Counter>,
     unrouted: Family<AccountLabels, Counter>,
+    gaps: Family<TenantLabels, Counter>,
 }
 
 static PUSH: LazyLock<PushFamilies> = LazyLock::new(|| PushFamilies {
     requests: Family::default(),
     messages: Family::default(),
     unrouted: Family::default(),
+    gaps: Family::default(),
 });
 
 /// Registers the push families in `r` (once, when the registry is built).
@@ -58,6 +66,11 @@ pub(super) fn register(r: &mut Registry) {
         "esign_push_unrouted_messages",
         "Pushed messages from an account no tenant has (delivered without _tenant)",
         PUSH.unrouted.clone(),
+    );
+    r.register(
+        "esign_connect_gaps",
+        "Transitions polling found that the push sender (DocuSign Connect) never delivered, emitted from polling",
+        PUSH.gaps.clone(),
     );
 }
 
@@ -81,4 +94,11 @@ pub fn push_unrouted(receiver: &str, account: &str) {
 /// The count so far of `receiver`'s requests with `outcome` (tests, `status`).
 pub fn push_requests(receiver: &str, outcome: &'static str) -> u64 {
     PUSH.requests.get_or_create(&OutcomeLabels { receiver: receiver.to_owned(), outcome }).get()
+}
+
+/// Polling found `n` transitions of `tenant` that its sender never pushed (each counted once).
+pub fn connect_gaps(tenant: &str, n: u64) {
+    if n > 0 {
+        PUSH.gaps.get_or_create(&TenantLabels { tenant: tenant.to_owned() }).inc_by(n);
+    }
 }

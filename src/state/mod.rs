@@ -37,7 +37,7 @@ pub use lock::StateLock;
 pub use resources::QueuedItem;
 pub use runs::{LastError, RunOutcome, RunRecord};
 pub use tokens::CachedToken;
-pub use transitions::{EnvelopeTransition, ReceiverStatus};
+pub use transitions::{ConnectGaps, EnvelopeTransition, ReceiverStatus};
 
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;

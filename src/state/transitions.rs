@@ -51,9 +51,31 @@ pub(super) fn record(
          VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     )?;
     for t in transitions {
-        ins.execute(params![t.account_id, t.envelope_id, t.status, t.status_changed])?;
+        ins.execute(params![t.account_id, t.envelope_id, t.status, instant(&t.status_changed)])?;
     }
     Ok(())
+}
+
+/// A status-change time as it is stored and compared: the instant in RFC 3339 UTC with
+/// nanoseconds, so Connect's and the list's spellings of one instant (`…00.0000000Z`,
+/// `…00Z`, an offset) match. A text that is not a time is kept as it is.
+fn instant(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t.trim()).map_or_else(
+        |_| t.to_owned(),
+        |d| d.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    )
+}
+
+/// Connect gaps kept per account (the newest), as the ledger keeps ids.
+const GAPS_KEPT: u32 = 100_000;
+
+/// The Connect gaps polling found for one account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectGaps {
+    /// Transitions polling found that Connect never delivered (each counted once).
+    pub total: u64,
+    /// When the last one was found (RFC 3339 UTC).
+    pub last_found_at: Option<String>,
 }
 
 /// Keeps the newest `keep` transitions of `account_id` (as the ledger keeps `ledger_size` ids).
@@ -68,7 +90,7 @@ pub(super) fn trim(tx: &Transaction<'_>, account_id: &str, keep: u32) -> rusqlit
 
 impl Store {
     /// Whether Connect delivered the transition of `envelope_id` (of `account_id`) to `status`
-    /// at `status_changed` (compared as DocuSign wrote it).
+    /// at `status_changed` (the same instant, however it is spelled).
     ///
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
@@ -84,12 +106,73 @@ impl Store {
             .query_row(
                 "SELECT 1 FROM connect_transitions
                  WHERE account_id = ?1 AND envelope_id = ?2 AND status = ?3 AND status_changed = ?4",
-                params![account_id, envelope_id, status, status_changed],
+                params![account_id, envelope_id, status, instant(status_changed)],
                 |r| r.get(0),
             )
             .optional()
             .map_err(self.sql())?;
         Ok(found.is_some())
+    }
+
+    /// Records that polling found the transition of `envelope_id` to `status` at
+    /// `status_changed` which Connect never delivered; whether it is new (a window read again
+    /// after a crash finds the same gap, counted once).
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be written.
+    pub fn record_connect_gap(
+        &mut self,
+        account_id: &str,
+        envelope_id: &str,
+        status: &str,
+        status_changed: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        let new = tx
+            .prepare_cached(
+                "INSERT INTO connect_gaps (account_id, envelope_id, status, status_changed, found_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut st| st.execute(params![account_id, envelope_id, status, instant(status_changed), now]))
+            .map_err(err)?;
+        tx.prepare_cached(
+            "DELETE FROM connect_gaps WHERE account_id = ?1 AND seq <= (
+                 SELECT seq FROM connect_gaps WHERE account_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+        )
+        .and_then(|mut st| st.execute(params![account_id, GAPS_KEPT]))
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(new > 0)
+    }
+
+    /// The Connect gaps polling found for `account_id`.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn connect_gaps(&self, account_id: &str) -> Result<ConnectGaps, StoreError> {
+        // A file of an older schema (opened read-only by `status`, not migrated) has none.
+        let has: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'connect_gaps'", [], |r| r.get(0))
+            .map_err(self.sql())?;
+        if has == 0 {
+            return Ok(ConnectGaps::default());
+        }
+        self.conn
+            .query_row(
+                "SELECT count(*), max(found_at) FROM connect_gaps WHERE account_id = ?1",
+                params![account_id],
+                |r| {
+                    Ok(ConnectGaps {
+                        total: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        last_found_at: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(self.sql())
     }
 
     /// Every receiver that accepted something or has messages waiting, by name.

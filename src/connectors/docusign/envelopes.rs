@@ -37,6 +37,7 @@ use tracing::{debug, info, warn};
 
 use super::ENVELOPES;
 use super::base_uri::Esignature;
+use super::reconcile::Reconcile;
 use crate::core::collector::lock;
 use crate::core::source::{Page, Paging, Record, SinceStart, Source, Stream, iso, unreadable_cursor};
 use crate::error::Error;
@@ -72,6 +73,9 @@ pub struct EnvelopesConfig {
     pub interval: HumanDuration,
     /// Envelopes whose audit events one cycle reads at most; the rest wait for the next.
     pub max_audit_per_cycle: Bounded<1, 10_000>,
+    /// With `[receivers.connect]`: how long Connect has to deliver a transition before polling
+    /// calls it a gap (a window then ends this long before now instead of one minute).
+    pub connect_grace: HumanDuration,
 }
 
 impl Default for EnvelopesConfig {
@@ -84,6 +88,7 @@ impl Default for EnvelopesConfig {
             overlap: HumanDuration::secs::<300>(),
             interval: HumanDuration::secs::<900>(),
             max_audit_per_cycle: Bounded::of::<100>(),
+            connect_grace: HumanDuration::secs::<600>(),
         }
     }
 }
@@ -254,6 +259,9 @@ pub struct Envelopes {
     first_fetch: chrono::Duration,
     overlap: chrono::Duration,
     interval: Duration,
+    /// With Connect: its side of the transitions, and how much longer than the settling
+    /// minute a window ends before now.
+    reconcile: Option<(Reconcile, chrono::Duration)>,
 }
 
 impl Envelopes {
@@ -270,7 +278,21 @@ impl Envelopes {
             first_fetch: d(cfg.first_fetch),
             overlap: d(cfg.overlap),
             interval: cfg.interval.get(),
+            reconcile: None,
         }
+    }
+
+    /// Reconciles with Connect: polled transitions Connect delivered are dropped, the others
+    /// emitted as gaps; windows end `connect_grace` before now.
+    pub fn with_reconcile(mut self, r: Reconcile, cfg: &EnvelopesConfig) -> Self {
+        let grace = chrono::Duration::from_std(cfg.connect_grace.get()).unwrap_or(SETTLE);
+        self.reconcile = Some((r, (grace - SETTLE).max(chrono::Duration::zero())));
+        self
+    }
+
+    /// How much longer than the settling minute a window ends before now.
+    fn lag(&self) -> chrono::Duration {
+        self.reconcile.as_ref().map_or_else(chrono::Duration::zero, |(_, lag)| *lag)
     }
 
     /// Queues the terminal envelopes of a page for their audit events.
@@ -319,7 +341,7 @@ impl Source for Envelopes {
     fn caught_up_at(&self, stored: &str) -> Option<DateTime<Utc>> {
         // A window is opened a minute after its end; an open one is still being read.
         let c: Cursor = serde_json::from_str(stored).ok()?;
-        c.window.is_none().then_some(c.through? + SETTLE)
+        c.window.is_none().then_some(c.through? + SETTLE + self.lag())
     }
 
     async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
@@ -337,7 +359,7 @@ impl Source for Envelopes {
 impl Envelopes {
     /// One page of the open window (opening one if none is).
     async fn page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
-        let (c, window) = open_window(cursor, Utc::now())?;
+        let (c, window) = open_window(cursor, Utc::now() - self.lag())?;
         let Some(w) = window else {
             return Ok(Page { records: Vec::new(), next: cursor.to_owned(), at_end: true });
         };
@@ -358,6 +380,10 @@ impl Envelopes {
             info!(tenant = %self.tenant, skipped = n - records.len(), "Envelopes without envelopeId or status skipped.");
         }
         self.queue_terminal(&records)?;
+        let records = match &self.reconcile {
+            Some((r, _)) => r.gaps(records)?,
+            None => records,
+        };
         let (next, at_end) = match next_start(&list, w.start, n) {
             Some(start) => (Cursor { window: Some(Window { start, ..w }), ..c }, false),
             None => (Cursor { from: w.to - self.overlap, through: Some(w.to), window: None }, true),

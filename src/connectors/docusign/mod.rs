@@ -24,6 +24,7 @@ mod consent;
 pub mod envelopes;
 mod mapping;
 mod monitor;
+mod reconcile;
 
 use serde_json::{Map, Value, json};
 
@@ -183,7 +184,8 @@ pub fn enabled(
 
 /// The enabled eSignature sources (envelope status changes, then their audit events) of one
 /// tenant. `auth_base` is where userinfo names the account's host; `store` keeps that host
-/// and the audit queue.
+/// and the audit queue. `connect`: a Connect receiver is configured, so polling reconciles
+/// with it (see `reconcile.rs`).
 pub fn esignature_sources(
     d: &DocusignConfig,
     s: &SourcesConfig,
@@ -191,6 +193,7 @@ pub fn esignature_sources(
     auth_base: &str,
     tenant: &str,
     store: Option<&Arc<std::sync::Mutex<crate::state::Store>>>,
+    connect: bool,
 ) -> Vec<Box<dyn Source>> {
     let e = &s.envelopes;
     if !e.enabled {
@@ -206,7 +209,12 @@ pub fn esignature_sources(
         d.account_id.as_deref().unwrap_or_default(),
         d.esignature_base_url.as_ref().map(crate::values::HttpUrl::base),
     ));
-    let mut v: Vec<Box<dyn Source>> = vec![Box::new(Envelopes::new(esig.clone(), store.cloned(), tenant, e))];
+    let mut list = Envelopes::new(esig.clone(), store.cloned(), tenant, e);
+    if let (true, Some(st)) = (connect, store) {
+        let account = d.account_id.as_deref().unwrap_or_default();
+        list = list.with_reconcile(reconcile::Reconcile::new(st.clone(), tenant, account), e);
+    }
+    let mut v: Vec<Box<dyn Source>> = vec![Box::new(list)];
     if e.audit_events {
         v.push(Box::new(EnvelopeAudit::new(esig, store.cloned(), tenant, e.max_audit_per_cycle.get())));
     }

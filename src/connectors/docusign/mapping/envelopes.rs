@@ -129,6 +129,7 @@ pub(in crate::connectors::docusign) fn envelope(
     let line = LineView::new(raw);
     let status = text(raw, "status").unwrap_or_default();
     let verb = status_verb(status);
+    let gap = raw.get(crate::core::fields::CONNECT_GAP) == Some(&Value::Bool(true));
     let value = match format {
         Format::Raw => raw.clone(),
         Format::Ecs => {
@@ -143,6 +144,10 @@ pub(in crate::connectors::docusign) fn envelope(
             let mut out = Map::new();
             ecs::head(&line, &mut out);
             out.insert("event".into(), Value::Object(ev));
+            if gap {
+                // Emitted by reconciliation: Connect never delivered this transition.
+                out.insert("tags".into(), Value::Array(vec![s("connect_gap")]));
+            }
             let user = sender(raw, "id", "email");
             let names: Vec<Value> = ["name", "email"].iter().filter_map(|k| user.get(*k).cloned()).collect();
             put_obj(&mut out, "user", user);
@@ -160,7 +165,10 @@ pub(in crate::connectors::docusign) fn envelope(
         Format::Ocsf => {
             let (activity_id, activity) = verb.ocsf();
             let severity = if matches!(status, "declined" | "voided") { (2, "Low") } else { (1, "Informational") };
-            let md = ocsf::metadata(&line, "eSignature", line.event_id);
+            let mut md = ocsf::metadata(&line, "eSignature", line.event_id);
+            if gap {
+                md.insert("labels".into(), Value::Array(vec![s("connect_gap")]));
+            }
             let mut out = ocsf::header(ENTITY_MANAGEMENT, activity_id, activity, severity, &line, md);
             out.insert("entity".into(), Value::Object(entity(raw, Some(own_fields(raw)))));
             let user = sender(raw, "uid", "email_addr");
