@@ -31,8 +31,9 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
     let path = &cfg.state.path;
     // A missing file, or one a first run is creating right now, holds no run yet.
     let store = if path.exists() { Store::open_read_only(path)? } else { None };
-    let (list, missing, receivers) = if let Some(store) = store {
-        (health::assess(&store, &expected, now, stale_after)?, false, store.receivers()?)
+    let (list, missing, receivers, gaps) = if let Some(store) = store {
+        let gaps = connect_gaps(cfg, tenant, &store)?;
+        (health::assess(&store, &expected, now, stale_after)?, false, store.receivers()?, gaps)
     } else {
         let never = expected.iter().map(|(tenant, source)| SourceHealth {
             tenant: tenant.clone(),
@@ -42,7 +43,7 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
             checkpoint_at: None,
             newest_event_at: None,
         });
-        (never.collect(), true, Vec::new())
+        (never.collect(), true, Vec::new(), Vec::new())
     };
     let mut receivers = receivers;
     // A configured receiver that never accepted anything is shown too.
@@ -58,10 +59,11 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
         }
     }
     let text = match args.output {
-        StatusFormat::Table => table(&list, now) + &receivers_table(&receivers, now),
+        StatusFormat::Table => table(&list, now) + &receivers_table(&receivers, now) + &gaps_table(&gaps),
         StatusFormat::Json => {
             let mut doc = document(&list, now, stale_after);
             doc["receivers"] = receivers_json(&receivers);
+            doc["connect_gaps"] = gaps_json(&gaps);
             let mut s = serde_json::to_string_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
             s.push('\n');
             s
@@ -215,6 +217,52 @@ fn receivers_json(list: &[ReceiverStatus]) -> Value {
             })
             .collect(),
     )
+}
+
+/// The Connect gaps polling found, per tenant that reconciles (envelopes polled beside a
+/// Connect receiver): `(tenant, account, gaps)`.
+fn connect_gaps(
+    cfg: &Config,
+    tenant: Option<&str>,
+    store: &Store,
+) -> Result<Vec<(String, String, crate::state::ConnectGaps)>, Error> {
+    if cfg.receivers.connect.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut v = Vec::new();
+    for t in cfg.select_tenants(tenant)? {
+        if !t.cfg.sources.envelopes.enabled {
+            continue;
+        }
+        let account = t.cfg.docusign.account_id.clone().unwrap_or_default();
+        let gaps = store.connect_gaps(&account)?;
+        v.push((t.name, account, gaps));
+    }
+    Ok(v)
+}
+
+fn gaps_json(list: &[(String, String, crate::state::ConnectGaps)]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|(tenant, account, g)| {
+                json!({"tenant": tenant, "account_id": account, "total": g.total, "last_found_at": g.last_found_at})
+            })
+            .collect(),
+    )
+}
+
+fn gaps_table(list: &[(String, String, crate::state::ConnectGaps)]) -> String {
+    let mut out = String::new();
+    for (tenant, _, g) in list {
+        let last = g.last_found_at.as_deref().map_or_else(String::new, |t| format!(", the last found {t}"));
+        writeln!(
+            out,
+            "tenant {tenant}: {} connect gaps (envelope transitions Connect never delivered, emitted from polling{last})",
+            g.total
+        )
+        .unwrap_or_default();
+    }
+    out
 }
 
 /// One line per push receiver, after the sources' table.

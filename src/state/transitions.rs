@@ -166,10 +166,7 @@ impl Store {
                 "SELECT count(*), max(found_at) FROM connect_gaps WHERE account_id = ?1",
                 params![account_id],
                 |r| {
-                    Ok(ConnectGaps {
-                        total: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                        last_found_at: r.get(1)?,
-                    })
+                    Ok(ConnectGaps { total: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), last_found_at: r.get(1)? })
                 },
             )
             .map_err(self.sql())

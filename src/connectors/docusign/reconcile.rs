@@ -105,10 +105,8 @@ mod tests {
             rec("e1", "declined", "2026-01-15T10:30:00.0000000Z"),
         ];
         let out = r.gaps(page.clone()).unwrap();
-        let ids: Vec<(&str, &str)> = out
-            .iter()
-            .map(|m| (m["envelopeId"].as_str().unwrap_or(""), m["status"].as_str().unwrap_or("")))
-            .collect();
+        let ids: Vec<(&str, &str)> =
+            out.iter().map(|m| (m["envelopeId"].as_str().unwrap_or(""), m["status"].as_str().unwrap_or(""))).collect();
         assert_eq!(ids, [("e2", "voided"), ("e1", "declined")]);
         assert!(out.iter().all(|m| m[CONNECT_GAP] == json!(true)));
         // A window read again (a crash replay) emits the gaps again but counts them once.
