@@ -58,6 +58,9 @@ pub enum Command {
     GenerateConsentUrl,
     /// Forget the cached access token.
     ResetAccessToken,
+    /// Make the 20 read-only eSignature calls DocuSign's Go-Live review counts (developer
+    /// environment only); exit non-zero unless all 20 succeeded.
+    GoLiveCheck,
     /// Run the built-in DocuSign simulator on 127.0.0.1 until Ctrl-C.
     Simulate(SimulateArgs),
     /// Show each source's last run, last error and checkpoint age from the state file alone

@@ -6,6 +6,7 @@
 //! - `receivers.rs`: the push receivers `run` hosts.
 //! - `get_events.rs`: fetch and print, never commit.
 //! - `auth_test.rs`, `consent_url.rs`, `reset_token.rs`: setup and support.
+//! - `go_live.rs`: the 20 calls DocuSign's Go-Live review counts.
 //! - `status.rs`: health of every source, from the state file alone.
 //! - `simulate.rs`: the standalone simulator.
 
@@ -14,6 +15,7 @@ mod columns;
 mod consent_url;
 mod fetch;
 mod get_events;
+mod go_live;
 mod receivers;
 mod reset_token;
 mod run;
@@ -46,6 +48,7 @@ pub async fn dispatch(cmd: Command, config_path: &Path, tenant: Option<&str>) ->
         Command::Run => run::run(cfg, tenants, shutdown_signal()?).await,
         Command::GetEvents(args) => get_events::run(&cfg, tenants, &args).await,
         Command::AuthTest => auth_test::run(tenants).await,
+        Command::GoLiveCheck => go_live::run(tenants).await,
         Command::GenerateConsentUrl => consent_url::run(&tenants),
         Command::ResetAccessToken => reset_token::run(&cfg, tenant),
         Command::Status(args) => status::run(&cfg, &args, tenant),

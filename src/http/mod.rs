@@ -369,6 +369,53 @@ impl Api {
         }
     }
 
+    /// Sends the request `build` makes exactly once (paced, never retried) and returns the
+    /// reply whatever its status: for checks that must report each call as it went
+    /// (`go-live-check`, where DocuSign counts a retried failure as a failed call).
+    ///
+    /// # Errors
+    /// `ApiError::Unavailable` when no reply came (connection, timeout, body), `Interrupted`
+    /// on shutdown, `WaitTooLong` when the pacer asks for a pause beyond `max_wait`.
+    pub async fn execute_once(&self, what: &str, build: impl Fn(&Client) -> RequestBuilder) -> Result<Reply, ApiError> {
+        if let Some(p) = self.pacer.pending_pause()
+            && p > self.policy.max_wait
+        {
+            return Err(ApiError::WaitTooLong { what: what.into(), wait: p, max: self.policy.max_wait });
+        }
+        tokio::select! {
+            () = self.pacer.until_ready() => {}
+            () = crate::shutdown::wait() => return Err(ApiError::Interrupted { what: what.into() }),
+        }
+        scope::count(|c| c.requests += 1);
+        let unavailable = |last: String| ApiError::Unavailable { what: what.into(), attempts: 1, last };
+        let req = build(&self.client).build().map_err(|e| unavailable(describe(&e)))?;
+        let traced = self.trace.as_deref().map(|t| t.request(what, 1, &req));
+        let resp = match self.client.execute(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                scope::count(|c| c.transport_errors += 1);
+                if let Some(t) = &traced {
+                    t.failed(&describe(&e));
+                }
+                return Err(unavailable(describe(&e)));
+            }
+        };
+        let status = resp.status();
+        scope::count(|c| c.by_class[usize::from(status.as_u16() / 100).clamp(1, 5) - 1] += 1);
+        let headers = resp.headers().clone();
+        let retry_after = (!status.is_success()).then(|| retry::retry_after(&headers)).flatten();
+        self.pacer.observe(ServerBudget::from_headers(&headers), retry_after);
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| unavailable(format!("HTTP {status}, reading the body: {}", describe(&e))))?;
+        if let Some(t) = &traced {
+            t.reply(status, &headers, &body);
+        }
+        let json = status.is_success().then(|| serde_json::from_slice(&body).ok()).flatten();
+        Ok(Reply { status, headers, body, json })
+    }
+
     async fn classify<T>(
         &self,
         what: &str,

@@ -103,6 +103,14 @@ impl Esignature {
         format!("{base}/restapi/v2.1/accounts/{id}")
     }
 
+    /// The account's API root: `{base}/restapi/v2.1/accounts/{accountId}`.
+    ///
+    /// # Errors
+    /// As [`Esignature::base`].
+    pub async fn root(&self) -> Result<String, Error> {
+        Ok(self.root_of(&self.base().await?))
+    }
+
     /// The account's host: the override, the one in use, the stored one, or userinfo's.
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use tracing::info;
 use super::consent::{self, VENDOR};
 use crate::auth::{AuthError, Grant, JwtGrant, PrivateKey, SealedStore, TokenSource};
 use crate::error::Error;
-use crate::http::{Api, ApiError, Budget, Call};
+use crate::http::{Api, ApiError, Budget, Call, Reply};
 
 /// Sends authenticated requests to DocuSign.
 #[derive(Debug)]
@@ -45,6 +45,19 @@ impl Client {
     /// As [`Client::get_parsed`].
     pub async fn get_json(&self, api: &Api, what: &str, url: &str) -> Result<Value, Error> {
         self.get_parsed(api, what, url, |b| serde_json::from_slice::<Value>(b).map_err(|e| e.to_string())).await
+    }
+
+    /// An authenticated, paced GET sent exactly once (no retry, no re-authentication) whose
+    /// reply comes back whatever its status, for checks that report every call.
+    ///
+    /// # Errors
+    /// `AuthError` when no token can be had; `ApiError` when no reply came.
+    pub async fn get_once(&self, api: &Api, what: &str, url: &str) -> Result<Reply, Error> {
+        let token = self.tokens.token(api).await?;
+        let reply = api
+            .execute_once(what, |c| c.get(url).bearer_auth(token.expose_secret()).header("Accept", "application/json"))
+            .await?;
+        Ok(reply)
     }
 
     /// An authenticated, paced GET returning the 2xx body as `parse` reads it

@@ -221,6 +221,23 @@ pub fn esignature_sources(
     v
 }
 
+/// The eSignature API root of the configured account (`docusign.esignature_base_url`, else
+/// the account's `base_uri` from `{auth_base}/oauth/userinfo`), found afresh.
+///
+/// # Errors
+/// `ConfigError` without `docusign.account_id`; the userinfo call's failure.
+pub async fn esignature_root(session: &Arc<Session>, d: &DocusignConfig, auth_base: &str) -> Result<String, Error> {
+    let Some(account) = d.account_id.as_deref().filter(|a| !a.trim().is_empty()) else {
+        return Err(crate::values::ConfigError::invalid(
+            "docusign.account_id",
+            "is required: the eSignature account whose API is called (`auth-test` lists them)",
+        )
+        .into());
+    };
+    let fixed = d.esignature_base_url.as_ref().map(crate::values::HttpUrl::base);
+    Esignature::new(session.clone(), None, "", auth_base, account, fixed).root().await
+}
+
 /// Parses one Monitor stream reply body (either generation) sent for `cursor`.
 ///
 /// # Errors
