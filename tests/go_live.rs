@@ -15,7 +15,7 @@ fn harness() -> Harness {
 fn call_lines(out: &std::process::Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.trim_start().split_whitespace().next().is_some_and(|n| n.parse::<u32>().is_ok()))
+        .filter(|l| l.split_whitespace().next().is_some_and(|n| n.parse::<u32>().is_ok()))
         .map(str::to_owned)
         .collect()
 }

@@ -254,10 +254,10 @@ fn gaps_json(list: &[(String, String, crate::state::ConnectGaps)]) -> Value {
 fn gaps_table(list: &[(String, String, crate::state::ConnectGaps)]) -> String {
     let mut out = String::new();
     for (tenant, _, g) in list {
-        let last = g.last_found_at.as_deref().map_or_else(String::new, |t| format!(", the last found {t}"));
+        let found = g.last_found_at.as_deref().map_or_else(String::new, |t| format!(", the last found {t}"));
         writeln!(
             out,
-            "tenant {tenant}: {} connect gaps (envelope transitions Connect never delivered, emitted from polling{last})",
+            "tenant {tenant}: {} connect gaps (envelope transitions Connect never delivered, emitted from polling{found})",
             g.total
         )
         .unwrap_or_default();

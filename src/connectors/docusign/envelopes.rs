@@ -284,6 +284,7 @@ impl Envelopes {
 
     /// Reconciles with Connect: polled transitions Connect delivered are dropped, the others
     /// emitted as gaps; windows end `connect_grace` before now.
+    #[must_use]
     pub fn with_reconcile(mut self, r: Reconcile, cfg: &EnvelopesConfig) -> Self {
         let grace = chrono::Duration::from_std(cfg.connect_grace.get()).unwrap_or(SETTLE);
         self.reconcile = Some((r, (grace - SETTLE).max(chrono::Duration::zero())));
