@@ -6,7 +6,7 @@
 //! - `receivers.rs`: the push receivers `run` hosts.
 //! - `get_events.rs`: fetch and print, never commit.
 //! - `auth_test.rs`, `consent_url.rs`, `reset_token.rs`: setup and support.
-//! - `go_live.rs`: the 20 calls DocuSign's Go-Live review counts.
+//! - `go_live.rs` (the command; its 20 calls are the connector's): the 20 calls DocuSign's Go-Live review counts.
 //! - `status.rs`: health of every source, from the state file alone.
 //! - `simulate.rs`: the standalone simulator.
 

@@ -219,8 +219,8 @@ fn receivers_json(list: &[ReceiverStatus]) -> Value {
     )
 }
 
-/// The Connect gaps polling found, per tenant that reconciles (envelopes polled beside a
-/// Connect receiver): `(tenant, account, gaps)`.
+/// The Connect gaps polling found, per tenant that reconciles (it polls the eSignature list
+/// beside a Connect receiver): `(tenant, account, gaps)`.
 fn connect_gaps(
     cfg: &Config,
     tenant: Option<&str>,
@@ -231,7 +231,7 @@ fn connect_gaps(
     }
     let mut v = Vec::new();
     for t in cfg.select_tenants(tenant)? {
-        if !t.cfg.sources.envelopes.enabled {
+        if !t.cfg.sources.polls_esignature() {
             continue;
         }
         let account = t.cfg.docusign.account_id.clone().unwrap_or_default();

@@ -252,6 +252,11 @@ impl SourcesConfig {
         self.envelopes.validate()
     }
 
+    /// Whether the eSignature envelope list is polled (and so reconciled with Connect).
+    pub fn polls_esignature(&self) -> bool {
+        self.envelopes.enabled
+    }
+
     /// Whether customer events get `_user` from the stored Admin user records.
     pub fn enrich(&self) -> bool {
         self.customer_events.enrich_users && self.user_data.enabled

@@ -22,6 +22,7 @@ pub mod config;
 pub mod connect;
 mod consent;
 pub mod envelopes;
+mod go_live;
 mod mapping;
 mod monitor;
 mod reconcile;
@@ -51,6 +52,7 @@ pub use base_uri::{Esignature, account_base_uri};
 pub use client::Client;
 pub use consent::{consent_url, refusals};
 pub use envelopes::Envelopes;
+pub use go_live::{GO_LIVE_CALLS, go_live_calls};
 pub use monitor::MonitorEvents;
 
 /// The connector's name in the registry.
