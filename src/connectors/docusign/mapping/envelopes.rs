@@ -76,15 +76,11 @@ fn action_verb(action: &str) -> Verb {
     }
 }
 
-/// `envelope-completed`, `sent-invitations`: lowercase words joined by dashes.
+/// `envelope-completed`, `sent-invitations`: lowercase words joined by dashes (the vocabulary's
+/// kebab case, after `prefix`).
 fn kebab(prefix: &str, s: &str) -> String {
     let mut out = String::from(prefix);
-    for w in s.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push('-');
-        }
-        out.push_str(&w.to_ascii_lowercase());
-    }
+    super::vocab::kebab_into(s, &mut out);
     out
 }
 
