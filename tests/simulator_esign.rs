@@ -6,29 +6,18 @@
 #![allow(clippy::unwrap_used, reason = "tests may unwrap: a panic is a failed test")]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::Utc;
 use esign_sim::docusign::{QuotaConfig, SimConfig, Simulator, Transition};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 /// Every test finishes well within this, or fails.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// (private PKCS#8 PEM, public SPKI PEM), generated once per test binary.
-fn keys() -> &'static (String, String) {
-    static KEYS: OnceLock<(String, String)> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-        let private = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
-        let public = key.to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
-        (private, public)
-    })
-}
+#[path = "support/sim_http.rs"]
+mod sim_http;
 
 struct Harness {
     sim: Simulator,
@@ -40,34 +29,13 @@ struct Harness {
 }
 
 async fn start(tune: impl FnOnce(&mut SimConfig)) -> Harness {
-    let mut cfg = SimConfig::new(keys().1.clone());
-    tune(&mut cfg);
-    let sim = Simulator::new(cfg.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = sim.clone();
-    tokio::spawn(async move {
-        server
-            .serve(listener, async move {
-                stopped.await.ok();
-            })
-            .await
-            .unwrap();
-    });
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let now = Utc::now().timestamp();
-    let claims = json!({
-        "iss": cfg.integration_key, "sub": cfg.user_id, "aud": host,
-        "iat": now - 30, "exp": now + 3570, "scope": "signature impersonation",
-    });
-    let key = EncodingKey::from_rsa_pem(keys().0.as_bytes()).unwrap();
-    let assertion = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+    let s = sim_http::start(tune).await;
+    let assertion = s.assertion("signature impersonation");
     let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())];
-    let base = format!("http://{host}");
-    let body: Value = http.post(format!("{base}/oauth/token")).form(&form).send().await.unwrap().json().await.unwrap();
+    let body: Value =
+        s.http.post(format!("{}/oauth/token", s.base)).form(&form).send().await.unwrap().json().await.unwrap();
     let token = body["access_token"].as_str().unwrap().to_owned();
-    Harness { sim, cfg, base, http, token, _stop: stop }
+    Harness { sim: s.sim, cfg: s.cfg, base: s.base, http: s.http, token, _stop: s.stop }
 }
 
 impl Harness {

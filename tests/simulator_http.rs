@@ -5,72 +5,22 @@
 #![allow(clippy::unwrap_used, reason = "tests may unwrap: a panic is a failed test")]
 
 use std::collections::HashSet;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use esign_sim::docusign::{EventFeed, Fault, FaultKind, QuotaConfig, Route, SimConfig, Simulator};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
+use esign_sim::docusign::{EventFeed, Fault, FaultKind, QuotaConfig, Route, SimConfig};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 /// Every test finishes well within this, or fails.
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
 const ALL_SCOPES: &str = "signature impersonation organization_read user_read";
 
-/// (private PKCS#8 PEM, public SPKI PEM), generated once per test binary.
-fn keys() -> &'static (String, String) {
-    static KEYS: OnceLock<(String, String)> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-        let private = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
-        let public = key.to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
-        (private, public)
-    })
-}
+#[path = "support/sim_http.rs"]
+mod sim_http;
 
-struct Harness {
-    sim: Simulator,
-    cfg: SimConfig,
-    /// `127.0.0.1:PORT`, also the JWT audience.
-    host: String,
-    base: String,
-    http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(tune: impl FnOnce(&mut SimConfig)) -> Harness {
-    let mut cfg = SimConfig::new(keys().1.clone());
-    tune(&mut cfg);
-    let sim = Simulator::new(cfg.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = sim.clone();
-    tokio::spawn(async move {
-        server
-            .serve(listener, async move {
-                stopped.await.ok();
-            })
-            .await
-            .unwrap();
-    });
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    Harness { sim, cfg, base: format!("http://{host}"), host, http, _stop: stop }
-}
+use sim_http::{Served as Harness, start};
 
 impl Harness {
-    fn assertion(&self, scope: &str) -> String {
-        let now = Utc::now().timestamp();
-        let claims = json!({
-            "iss": self.cfg.integration_key, "sub": self.cfg.user_id, "aud": self.host,
-            "iat": now - 30, "exp": now + 3570, "scope": scope,
-        });
-        let key = EncodingKey::from_rsa_pem(keys().0.as_bytes()).unwrap();
-        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
-    }
-
     async fn token_reply(&self, form: &[(&str, &str)]) -> (u16, Value) {
         let resp = self.http.post(format!("{}/oauth/token", self.base)).form(form).send().await.unwrap();
         (resp.status().as_u16(), resp.json().await.unwrap())
