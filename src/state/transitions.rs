@@ -114,30 +114,37 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Records that polling found the transition of `envelope_id` to `status` at
-    /// `status_changed` which Connect never delivered; whether it is new (a window read again
-    /// after a crash finds the same gap, counted once).
+    /// Records, in one transaction, the transitions of `account_id` polling found which
+    /// Connect never delivered (`(envelope_id, status, status_changed)` each); says for each
+    /// whether it is new (a window read again after a crash finds the same gaps, counted once).
     ///
     /// # Errors
     /// `StoreError::Sql` when the file cannot be written.
-    pub fn record_connect_gap(
+    pub fn record_connect_gaps(
         &mut self,
         account_id: &str,
-        envelope_id: &str,
-        status: &str,
-        status_changed: &str,
+        gaps: &[(&str, &str, &str)],
         now: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<bool>, StoreError> {
+        if gaps.is_empty() {
+            return Ok(Vec::new());
+        }
         let path = self.path.clone();
         let err = |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let new = tx
-            .prepare_cached(
-                "INSERT INTO connect_gaps (account_id, envelope_id, status, status_changed, found_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut st| st.execute(params![account_id, envelope_id, status, instant(status_changed), now]))
-            .map_err(err)?;
+        let mut new = Vec::with_capacity(gaps.len());
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO connect_gaps (account_id, envelope_id, status, status_changed, found_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )
+                .map_err(err)?;
+            for (envelope_id, status, changed) in gaps {
+                let n = ins.execute(params![account_id, envelope_id, status, instant(changed), now]).map_err(err)?;
+                new.push(n > 0);
+            }
+        }
         tx.prepare_cached(
             "DELETE FROM connect_gaps WHERE account_id = ?1 AND seq <= (
                  SELECT seq FROM connect_gaps WHERE account_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
@@ -145,7 +152,7 @@ impl Store {
         .and_then(|mut st| st.execute(params![account_id, GAPS_KEPT]))
         .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(new > 0)
+        Ok(new)
     }
 
     /// The Connect gaps polling found for `account_id`.

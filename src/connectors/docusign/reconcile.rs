@@ -42,26 +42,35 @@ impl Reconcile {
     /// `StoreError` when the state file cannot be read or written.
     pub fn gaps(&self, records: Vec<Map<String, Value>>) -> Result<Vec<Map<String, Value>>, Error> {
         let now = crate::core::source::iso(chrono::Utc::now());
-        let (polled, mut new) = (records.len(), 0u64);
+        let polled = records.len();
+        let key = |r: &Map<String, Value>, k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
         let mut out = Vec::new();
         let mut store = lock(&self.store);
-        for mut r in records {
-            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let (envelope, status, changed) = (s("envelopeId"), s("status"), s("statusChangedDateTime"));
-            if store.connect_delivered(&self.account_id, &envelope, &status, &changed)? {
-                continue;
+        for r in records {
+            let (envelope, status, changed) =
+                (key(&r, "envelopeId"), key(&r, "status"), key(&r, "statusChangedDateTime"));
+            if !store.connect_delivered(&self.account_id, &envelope, &status, &changed)? {
+                out.push((r, envelope, status, changed));
             }
-            if store.record_connect_gap(&self.account_id, &envelope, &status, &changed, &now)? {
-                new += 1;
-                warn!(tenant = %self.tenant, envelope_id = %envelope, status = %status, status_changed = %changed, "Connect never delivered this envelope transition; emitted from polling (a connect gap).");
-            }
-            r.insert(CONNECT_GAP.into(), Value::Bool(true));
-            out.push(r);
         }
+        let found: Vec<(&str, &str, &str)> =
+            out.iter().map(|(_, e, s, c)| (e.as_str(), s.as_str(), c.as_str())).collect();
+        let fresh = store.record_connect_gaps(&self.account_id, &found, &now)?;
         drop(store);
+        let mut new = 0u64;
+        for ((_, envelope, status, changed), _) in out.iter().zip(&fresh).filter(|(_, f)| **f) {
+            new += 1;
+            warn!(tenant = %self.tenant, envelope_id = %envelope, status = %status, status_changed = %changed, "Connect never delivered this envelope transition; emitted from polling (a connect gap).");
+        }
         crate::metrics::connect_gaps(&self.tenant, new);
         debug!(tenant = %self.tenant, polled, gaps = out.len(), new_gaps = new, "Polled transitions reconciled with Connect.");
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|(mut r, ..)| {
+                r.insert(CONNECT_GAP.into(), Value::Bool(true));
+                r
+            })
+            .collect())
     }
 }
 
