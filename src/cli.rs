@@ -54,6 +54,9 @@ pub enum Command {
     GetEvents(GetEventsArgs),
     /// Check the configuration, the key, the token exchange and /oauth/userinfo.
     AuthTest,
+    /// Log in with the Authorization Code Grant (`auth login`), for tenants with
+    /// `docusign.auth = "authorization_code"`.
+    Auth(AuthArgs),
     /// Print the consent URL for the configured app and the scopes the enabled sources need.
     GenerateConsentUrl,
     /// Forget the cached access token.
@@ -66,6 +69,38 @@ pub enum Command {
     /// Show each source's last run, last error and checkpoint age from the state file alone
     /// (no network, no lock); exit 10 when a source is stale, failing or never ran.
     Status(StatusArgs),
+}
+
+/// `auth` subcommands.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AuthCommand,
+}
+
+/// `auth` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Log in to DocuSign in a browser (Authorization Code Grant with PKCE); the refresh token
+    /// is sealed in the state file and rotated at every refresh.
+    Login(LoginArgs),
+}
+
+/// `auth login` options.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The loopback port of the redirect listener (default: the port of a loopback
+    /// `docusign.redirect_uri`, else 8765); the redirect URI must be registered on the app.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Print the URL and read the redirect URL (or its code) pasted back, instead of
+    /// listening for the redirect (a machine without a browser).
+    #[arg(long)]
+    pub no_browser: bool,
+    /// How long to wait for the login.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// `fetch` options.

@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::auth::{Grant, PrivateKey, SealedStore};
-use crate::config::{Config, Environment, Tenant};
+use crate::auth::{ClientCredentials, Grant, LabelledKey, PrivateKey, SealedStore};
+use crate::config::{AuthFlow, Config, DocusignConfig, Environment, Tenant};
 use crate::connectors::docusign::{self, Session};
 use crate::core::source::Source;
 use crate::demo::Demo;
@@ -55,6 +55,58 @@ fn audience(base: &str) -> String {
         .unwrap_or_else(|| base.to_owned())
 }
 
+/// The JWT grant's keys, in the order they are tried.
+///
+/// # Errors
+/// `AuthError::Key` for a key that is missing or unusable.
+fn private_keys(d: &DocusignConfig) -> Result<Vec<LabelledKey>, Error> {
+    let file = |p: &std::path::Path| -> Result<LabelledKey, Error> {
+        Ok(LabelledKey { label: p.display().to_string(), key: PrivateKey::from_file(p)? })
+    };
+    let credential = |c: &str| -> Result<LabelledKey, Error> {
+        Ok(LabelledKey { label: format!("credential {c}"), key: PrivateKey::from_credential(c)? })
+    };
+    let mut keys = Vec::new();
+    if let Some(p) = &d.private_key_file {
+        keys.push(file(p)?);
+    }
+    if let Some(v) = &d.private_key_env {
+        keys.push(LabelledKey { label: format!("${v}"), key: PrivateKey::from_env(v)? });
+    }
+    if let Some(c) = &d.private_key_credential {
+        keys.push(credential(c)?);
+    }
+    for p in &d.private_key_files {
+        keys.push(file(p)?);
+    }
+    for c in &d.private_key_credentials {
+        keys.push(credential(c)?);
+    }
+    if keys.is_empty() {
+        return Err(Error::Internal("validated config has no key source".into()));
+    }
+    Ok(keys)
+}
+
+/// The integration key and, when one is configured, its secret.
+///
+/// # Errors
+/// `ConfigError` when the configured secret cannot be read.
+pub fn client_credentials(d: &DocusignConfig) -> Result<ClientCredentials, Error> {
+    let any = d.client_secret_env.is_some() || d.client_secret_file.is_some() || d.client_secret_credential.is_some();
+    let secret = any
+        .then(|| {
+            crate::auth::read_secret(
+                "docusign.client_secret",
+                d.client_secret_env.as_deref(),
+                d.client_secret_file.as_deref(),
+                d.client_secret_credential.as_deref(),
+            )
+        })
+        .transpose()?;
+    Ok(ClientCredentials { integration_key: d.integration_key.clone().unwrap_or_default(), secret })
+}
+
 impl Context {
     /// The tenant's enabled sources, in the order a cycle collects them.
     pub fn sources(&self) -> Vec<Box<dyn Source>> {
@@ -86,25 +138,20 @@ impl Context {
         let Tenant { name: tenant, cfg, named } = tenant;
         let tag = named.then(|| tenant.clone());
         let d = &cfg.docusign;
-        let (demo, key, mut endpoints) = if d.environment == Environment::Demo {
+        let (demo, keys, mut endpoints) = if d.environment == Environment::Demo {
             let (demo, key) = Demo::start(&cfg).await?;
             let e = Endpoints {
                 auth: demo.base.clone(),
                 monitor: demo.base.clone(),
                 admin: format!("{}/management", demo.base),
             };
-            (Some(demo), key, e)
+            (Some(demo), vec![LabelledKey { label: "demo key".into(), key }], e)
         } else {
-            let key = match (&d.private_key_file, &d.private_key_env, &d.private_key_credential) {
-                (Some(p), _, _) => PrivateKey::from_file(p)?,
-                (None, Some(v), _) => PrivateKey::from_env(v)?,
-                (None, None, Some(c)) => PrivateKey::from_credential(c)?,
-                (None, None, None) => return Err(Error::Internal("validated config has no key source".into())),
-            };
+            let keys = if d.auth == AuthFlow::Jwt { private_keys(d)? } else { Vec::new() };
             let env = d.environment;
             let e =
                 Endpoints { auth: env.auth_base(), monitor: cfg.sources.monitor_base(env), admin: env.admin_base() };
-            (None, key, e)
+            (None, keys, e)
         };
         if let Some(u) = &d.auth_base_url {
             endpoints.auth = u.base();
@@ -130,9 +177,29 @@ impl Context {
             audience: audience(&endpoints.auth),
             scopes: cfg.scopes(),
         };
-        let sealed = store.clone().map(SealedStore::open).transpose()?;
-        let client =
-            docusign::Client::with_jwt_grant(key, grant, &endpoints.auth, d.redirect_uri.0.as_str(), &tenant, sealed);
+        let client = match d.auth {
+            AuthFlow::Jwt => {
+                let sealed = store.clone().map(SealedStore::open).transpose()?;
+                docusign::Client::with_jwt_grant(
+                    keys,
+                    grant,
+                    &endpoints.auth,
+                    d.redirect_uri.0.as_str(),
+                    &tenant,
+                    sealed,
+                )
+            }
+            AuthFlow::AuthorizationCode => {
+                // The refresh token lives in the state file: a command that opened none opens it.
+                let store = match store.clone() {
+                    Some(s) => s,
+                    None => Arc::new(Mutex::new(Store::open(&cfg.state.path)?)),
+                };
+                let credentials = client_credentials(d)?;
+                let sealed = SealedStore::open(store)?;
+                docusign::Client::with_auth_code(credentials, &endpoints.auth, grant.scopes, &tenant, sealed)
+            }
+        };
         let api = Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst())?;
         Ok(Self { tenant, tag, cfg, endpoints, session: Arc::new(Session { api, client }), demo, store })
     }

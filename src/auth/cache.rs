@@ -7,9 +7,6 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::{debug, warn};
 
@@ -49,7 +46,12 @@ impl SealedStore {
         Self { store, key }
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    /// The seal key.
+    pub(crate) fn key(&self) -> &SealKey {
+        &self.key
+    }
+
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -83,6 +85,32 @@ impl TokenCache {
     /// The tenant whose token this is.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// The state file the tokens are sealed into, locked (`None` without one).
+    pub(crate) fn state(&self) -> Option<std::sync::MutexGuard<'_, Store>> {
+        self.sealed.as_ref().map(SealedStore::store)
+    }
+
+    /// The seal key and state file (`None` without one).
+    pub(crate) fn sealed(&self) -> Option<&SealedStore> {
+        self.sealed.as_ref()
+    }
+
+    /// Keeps `t` as the current token, in memory and sealed in the state file (a token
+    /// obtained outside [`TokenCache::get_or_obtain`], such as a login's).
+    pub fn keep(&self, t: Token) {
+        self.save(&t);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(t);
+    }
+
+    fn save(&self, t: &Token) {
+        if let Some(sealed) = &self.sealed
+            && let Some(blob) = seal(&sealed.key, &self.binding, &t.secret, t.expires_at)
+            && let Err(e) = sealed.store().save_token(&self.tenant, &blob)
+        {
+            warn!(error = %e, "Cannot cache the access token; the next run will request a new one.");
+        }
     }
 
     fn cached(&self) -> Option<SecretString> {
@@ -135,12 +163,7 @@ impl TokenCache {
         }
         let t = obtain().await?;
         let s = t.secret.clone();
-        if let Some(sealed) = &self.sealed
-            && let Some(blob) = seal(&sealed.key, &self.binding, &t.secret, t.expires_at)
-            && let Err(e) = sealed.store().save_token(&self.tenant, &blob)
-        {
-            warn!(error = %e, "Cannot cache the access token; the next run will request a new one.");
-        }
+        self.save(&t);
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(t);
         Ok(s)
     }
@@ -176,23 +199,13 @@ fn aad(binding: &str, expires_at: i64) -> Vec<u8> {
 
 /// Seals `token`.
 fn seal(key: &SealKey, binding: &str, token: &SecretString, expires_at: i64) -> Option<CachedToken> {
-    let cipher = ChaCha20Poly1305::new(&Key::from(*key.bytes()));
-    let mut nonce = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut nonce);
-    let ad = aad(binding, expires_at);
-    let ciphertext =
-        cipher.encrypt(&Nonce::from(nonce), Payload { msg: token.expose_secret().as_bytes(), aad: &ad }).ok()?;
-    Some(CachedToken { nonce: nonce.to_vec(), ciphertext, expires_at })
+    let (nonce, ciphertext) = key.seal(&aad(binding, expires_at), token.expose_secret())?;
+    Some(CachedToken { nonce, ciphertext, expires_at })
 }
 
 /// Opens a sealed token; `None` when it was sealed under another key or binding, or tampered with.
 fn open(key: &SealKey, binding: &str, t: &CachedToken) -> Option<SecretString> {
-    let nonce: [u8; 12] = t.nonce.as_slice().try_into().ok()?;
-    let cipher = ChaCha20Poly1305::new(&Key::from(*key.bytes()));
-    let ad = aad(binding, t.expires_at);
-    let plain =
-        zeroize::Zeroizing::new(cipher.decrypt(&Nonce::from(nonce), Payload { msg: &t.ciphertext, aad: &ad }).ok()?);
-    std::str::from_utf8(&plain).ok().map(SecretString::from)
+    key.open(&aad(binding, t.expires_at), &t.nonce, &t.ciphertext)
 }
 
 #[cfg(test)]

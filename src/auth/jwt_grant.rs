@@ -6,11 +6,13 @@
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use tracing::info;
+use tracing::warn;
 
 use super::jwt::{self, Grant};
+use super::oauth::{self, ClientAuth};
 use super::{AuthError, PrivateKey, SealedStore, Token, TokenCache, TokenSource, now};
-use crate::http::{Api, ApiError, Budget};
+use crate::http::Api;
+use crate::state::CredentialStatus;
 
 /// An OAuth error reply of the token endpoint (RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +37,23 @@ impl Refusal {
 /// each refusal points at, and where consent is granted.
 pub type ExplainRefusal = Box<dyn Fn(&Refusal) -> AuthError + Send + Sync>;
 
-/// Tokens from the JWT grant.
+/// A private key and where it came from (a file or credential name, never key material).
+#[derive(Debug)]
+pub struct LabelledKey {
+    /// Where it came from, for logs and `status`.
+    pub label: String,
+    /// The key.
+    pub key: PrivateKey,
+}
+
+/// DocuSign's (and RFC 7523's) description of an assertion no registered key verifies.
+const NO_VALID_KEY: &str = "no_valid_keys_or_signatures";
+
+/// Tokens from the JWT grant, signed with the first of its keys the vendor accepts: an
+/// operator rotating keys lists the new key first and the old one after it, so collection
+/// goes on while the new public key is not yet registered.
 pub struct JwtGrant {
-    key: PrivateKey,
+    keys: Vec<LabelledKey>,
     grant: Grant,
     token_url: String,
     explain: ExplainRefusal,
@@ -48,16 +64,17 @@ impl std::fmt::Debug for JwtGrant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtGrant")
             .field("grant", &self.grant)
+            .field("keys", &self.keys.len())
             .field("tenant", &self.cache.tenant())
             .finish_non_exhaustive()
     }
 }
 
 impl JwtGrant {
-    /// Tokens for `grant`, asked of `token_url`, cached as `tenant`'s (`sealed` keeps them
-    /// across runs).
+    /// Tokens for `grant`, asked of `token_url` with an assertion signed by the first of
+    /// `keys` that is accepted, cached as `tenant`'s (`sealed` keeps them across runs).
     pub fn new(
-        key: PrivateKey,
+        keys: Vec<LabelledKey>,
         grant: Grant,
         token_url: &str,
         explain: ExplainRefusal,
@@ -71,41 +88,64 @@ impl JwtGrant {
             grant.audience,
             grant.scopes.join(" ")
         );
-        Self { key, grant, token_url: token_url.to_owned(), explain, cache: TokenCache::new(tenant, binding, sealed) }
+        Self { keys, grant, token_url: token_url.to_owned(), explain, cache: TokenCache::new(tenant, binding, sealed) }
     }
 
     async fn request_token(&self, api: &Api) -> Result<Token, AuthError> {
-        let assertion = jwt::assertion(&self.key, &self.grant, now())?;
-        let reply = api
-            .execute("token request", Budget::Free, |c| {
-                c.post(&self.token_url).form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                    ("assertion", assertion.expose_secret()),
-                ])
-            })
-            .await?;
-        let Some(body) = reply.json else {
-            let parsed: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-            if parsed.get("error").is_some() {
-                return Err((self.explain)(&Refusal::from_reply(reply.status.as_u16(), &parsed)));
+        let mut refused_first = false;
+        for (i, k) in self.keys.iter().enumerate() {
+            let assertion = jwt::assertion(&k.key, &self.grant, now())?;
+            let form = [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.expose_secret()),
+            ];
+            match oauth::post(api, &self.token_url, "token request", ClientAuth::None, &form).await? {
+                Ok(body) => {
+                    let token = oauth::access_token(&body, "token request")?;
+                    self.record_key(i, refused_first);
+                    return Ok(token);
+                }
+                Err(r) if r.description == NO_VALID_KEY && i + 1 < self.keys.len() => {
+                    let next = &self.keys[i + 1].label;
+                    warn!(
+                        refused = %k.label,
+                        next = %next,
+                        "The token endpoint refused the assertion signed with key {} of {} ({NO_VALID_KEY}); trying the next key. \
+                         Register this key's public key on the integration key, or remove it from the list.",
+                        i + 1,
+                        self.keys.len()
+                    );
+                    refused_first |= i == 0;
+                }
+                Err(r) => return Err((self.explain)(&r)),
             }
-            return Err(ApiError::Status {
-                what: "token request".into(),
-                status: reply.status.as_u16(),
-                body: reply.excerpt(),
-                trace: reply.trace(),
-                hint: "",
-            }
-            .into());
+        }
+        Err(AuthError::Key("no private key is configured".into()))
+    }
+
+    /// Records which key was accepted, and since when the first is refused.
+    fn record_key(&self, index: usize, refused_first: bool) {
+        let Some(store) = self.cache.state() else { return };
+        let tenant = self.cache.tenant();
+        let since = if refused_first {
+            let before = store.credential_status().ok().into_iter().flatten().find(|s| s.tenant == tenant);
+            Some(before.and_then(|s| s.first_key_refused_at).unwrap_or_else(now))
+        } else {
+            None
         };
-        let malformed = |m: &str| ApiError::Malformed { what: "token request".into(), message: m.into() };
-        let token = body.get("access_token").and_then(Value::as_str).filter(|s| !s.is_empty());
-        let Some(token) = token else { return Err(malformed("no access_token in the reply").into()) };
-        let lifetime = body.get("expires_in").and_then(Value::as_i64).unwrap_or(3600).max(1);
-        // Renew before the server would refuse it: a tenth of the lifetime, at most five minutes.
-        let margin = (lifetime / 10).min(300);
-        info!(lifetime_s = lifetime, "Obtained an access token.");
-        Ok(Token { secret: SecretString::from(token.to_owned()), expires_at: now() + lifetime - margin })
+        let count = i64::try_from(self.keys.len()).unwrap_or(i64::MAX);
+        let status = CredentialStatus {
+            tenant: tenant.to_owned(),
+            flow: "jwt".into(),
+            key_in_use: Some(i64::try_from(index + 1).unwrap_or(i64::MAX)),
+            key_count: Some(count),
+            key_label: self.keys.get(index).map(|k| k.label.clone()),
+            first_key_refused_at: since,
+            updated_at: now(),
+        };
+        if let Err(e) = store.save_credential_status(&status) {
+            warn!(error = %e, "Cannot record which private key is in use.");
+        }
     }
 }
 

@@ -8,15 +8,23 @@
 //!   with one request for a new token at a time.
 //! - `seal.rs`: [`SealKey`], the key tokens are sealed with: a systemd credential or a random
 //!   key file beside the state file, never anything inside it.
-//! - `jwt_grant.rs`: [`JwtGrant`], the JWT bearer grant (RFC 7523) as a token source.
+//! - `jwt_grant.rs`: [`JwtGrant`], the JWT bearer grant (RFC 7523) as a token source, with
+//!   several keys for rotation.
 //! - `jwt.rs`: the signed assertion.
+//! - `auth_code.rs`: [`AuthCodeGrant`], the Authorization Code Grant with PKCE: the code
+//!   exchange of `auth login`, then rotating refresh tokens sealed in the state file.
+//! - `oauth.rs`: the token endpoint's form POST and reply, shared by the flows.
+//! - `secret.rs`: a secret (the client secret) from an environment variable, a file or a systemd credential.
 //! - `key.rs`: loading and validating the private key.
 
+mod auth_code;
 mod cache;
 mod jwt;
 mod jwt_grant;
 mod key;
+mod oauth;
 mod seal;
+mod secret;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -24,14 +32,24 @@ use secrecy::SecretString;
 use crate::exit::Exit;
 use crate::http::{Api, ApiError};
 
+pub use auth_code::{
+    AuthCodeGrant, ClientCredentials, FLOW as AUTH_CODE_FLOW, Granted, REFRESH_LIFETIME_SECS, REFRESH_WARNING_SECS,
+    authorize_url, challenge, random_secret,
+};
 pub use cache::{SealedStore, Token, TokenCache};
 pub use jwt::Grant;
-pub use jwt_grant::{ExplainRefusal, JwtGrant, Refusal};
+pub use jwt_grant::{ExplainRefusal, JwtGrant, LabelledKey, Refusal};
 pub use key::{MIN_RSA_BITS, PrivateKey};
 pub use seal::{SEAL_KEY_CREDENTIAL, SealKey};
+pub use secret::{read_secret, secret_file};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// Unix seconds as RFC 3339 (UTC), for messages.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map_or_else(|| unix.to_string(), |t| t.to_rfc3339())
 }
 
 /// Authentication and consent problems. None of them carries a key or a token.
@@ -77,6 +95,20 @@ pub enum AuthError {
         /// Body excerpt.
         body: String,
     },
+    /// The Authorization Code Grant has no usable refresh token: only a new login helps.
+    #[error("tenant {tenant:?} must log in again: {reason}. Run `esign-collector auth login --tenant {tenant}`.")]
+    LoginRequired {
+        /// The tenant.
+        tenant: String,
+        /// Why.
+        reason: String,
+    },
+    /// `auth login` did not complete (denied, timed out, a mismatched redirect).
+    #[error("{0}")]
+    Login(String),
+    /// A token could not be kept in (or read from) the state file.
+    #[error("state file: {0}")]
+    State(String),
     /// The token request failed over HTTP (unreachable, throttled, malformed reply).
     #[error(transparent)]
     Http(#[from] ApiError),
@@ -88,16 +120,16 @@ impl AuthError {
     pub fn exit_code(&self) -> Exit {
         match self {
             AuthError::Key(_) => Exit::Config,
-            AuthError::SealKey(_) => Exit::State,
-            AuthError::Consent { .. } => Exit::Consent,
-            AuthError::Rejected { .. } | AuthError::Unauthorized { .. } => Exit::Auth,
+            AuthError::SealKey(_) | AuthError::State(_) => Exit::State,
+            AuthError::Consent { .. } | AuthError::LoginRequired { .. } => Exit::Consent,
+            AuthError::Rejected { .. } | AuthError::Unauthorized { .. } | AuthError::Login(_) => Exit::Auth,
             AuthError::Http(e) => e.exit_code(),
         }
     }
 }
 
 /// Where the access token of a request comes from: one implementation per flow (the JWT
-/// grant today). Shared by the sources of a tenant, which run at the same time.
+/// grant, the Authorization Code Grant). Shared by the sources of a tenant, which run at the same time.
 #[async_trait]
 pub trait TokenSource: Send + Sync + std::fmt::Debug {
     /// A token to send: the current one while it lasts, else a new one. While one is being

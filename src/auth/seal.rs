@@ -7,7 +7,10 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore as _;
+use secrecy::SecretString;
 use tracing::debug;
 use zeroize::Zeroizing;
 
@@ -70,9 +73,29 @@ impl SealKey {
         }
     }
 
-    /// The key bytes.
+    /// Seals `secret` (ChaCha20-Poly1305, a random nonce) bound to `aad`: the nonce and the
+    /// ciphertext, or `None` when encryption fails.
+    pub(crate) fn seal(&self, aad: &[u8], secret: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+        let cipher = ChaCha20Poly1305::new(&Key::from(*self.0));
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let ciphertext = cipher.encrypt(&Nonce::from(nonce), Payload { msg: secret.as_bytes(), aad }).ok()?;
+        Some((nonce.to_vec(), ciphertext))
+    }
+
+    /// The key bytes (tests compare keys).
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> &[u8; LEN] {
         &self.0
+    }
+
+    /// Opens what [`SealKey::seal`] sealed with the same `aad`; `None` when it was sealed under
+    /// another key or binding, or tampered with.
+    pub(crate) fn open(&self, aad: &[u8], nonce: &[u8], ciphertext: &[u8]) -> Option<SecretString> {
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let cipher = ChaCha20Poly1305::new(&Key::from(*self.0));
+        let plain = Zeroizing::new(cipher.decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad }).ok()?);
+        std::str::from_utf8(&plain).ok().map(SecretString::from)
     }
 
     #[cfg(test)]

@@ -6,10 +6,12 @@
 //! - `receivers.rs`: the push receivers `run` hosts.
 //! - `get_events.rs`: fetch and print, never commit.
 //! - `auth_test.rs`, `consent_url.rs`, `reset_token.rs`: setup and support.
+//! - `auth_login.rs`: `auth login`, the Authorization Code Grant's browser login.
 //! - `go_live.rs` (the command; its 20 calls are the connector's): the 20 calls DocuSign's Go-Live review counts.
 //! - `status.rs`: health of every source, from the state file alone.
 //! - `simulate.rs`: the standalone simulator.
 
+mod auth_login;
 mod auth_test;
 mod columns;
 mod consent_url;
@@ -48,6 +50,9 @@ pub async fn dispatch(cmd: Command, config_path: &Path, tenant: Option<&str>) ->
         Command::Run => run::run(cfg, tenants, shutdown_signal()?).await,
         Command::GetEvents(args) => get_events::run(&cfg, tenants, &args).await,
         Command::AuthTest => auth_test::run(tenants).await,
+        Command::Auth(args) => match &args.command {
+            crate::cli::AuthCommand::Login(a) => auth_login::run(&cfg, tenants, tenant.is_some(), a).await,
+        },
         Command::GoLiveCheck => go_live::run(tenants).await,
         Command::GenerateConsentUrl => consent_url::run(&tenants),
         Command::ResetAccessToken => reset_token::run(&cfg, tenant),

@@ -31,6 +31,7 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
     let path = &cfg.state.path;
     // A missing file, or one a first run is creating right now, holds no run yet.
     let store = if path.exists() { Store::open_read_only(path)? } else { None };
+    let credentials = health::assess_credentials(cfg, tenant, store.as_ref(), now.timestamp())?;
     let (list, missing, receivers, gaps) = if let Some(store) = store {
         let gaps = connect_gaps(cfg, tenant, &store)?;
         (health::assess(&store, &expected, now, stale_after)?, false, store.receivers()?, gaps)
@@ -59,11 +60,17 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
         }
     }
     let text = match args.output {
-        StatusFormat::Table => table(&list, now) + &receivers_table(&receivers, now) + &gaps_table(&gaps),
+        StatusFormat::Table => {
+            table(&list, now)
+                + &receivers_table(&receivers, now)
+                + &gaps_table(&gaps)
+                + &credentials_table(&credentials, now)
+        }
         StatusFormat::Json => {
             let mut doc = document(&list, now, stale_after);
             doc["receivers"] = receivers_json(&receivers);
             doc["connect_gaps"] = gaps_json(&gaps);
+            doc["credentials"] = health::credentials_json(&credentials, now.timestamp());
             let mut s = serde_json::to_string_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
             s.push('\n');
             s
@@ -79,10 +86,45 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
             path.display()
         )));
     }
-    match health::problems(&list, false) {
-        None => Ok(()),
-        Some(p) => Err(Error::Unhealthy(format!("not every source is ok: {p}"))),
+    for c in &credentials {
+        for w in &c.warnings {
+            tracing::warn!(tenant = %c.tenant, "{w}");
+        }
     }
+    let logins: Vec<String> =
+        credentials.iter().filter_map(|c| c.problem.as_ref().map(|p| format!("{}: {p}", c.tenant))).collect();
+    match (health::problems(&list, false), logins.is_empty()) {
+        (None, true) => Ok(()),
+        (None, false) => Err(Error::Unhealthy(format!("a tenant cannot authenticate: {}", logins.join("; ")))),
+        (Some(p), _) => Err(Error::Unhealthy(format!("not every source is ok: {p}"))),
+    }
+}
+
+/// Each tenant's flow, key and refresh token, with what needs a look.
+fn credentials_table(list: &[health::CredentialHealth], now: DateTime<Utc>) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nCREDENTIALS\n");
+    let now = now.timestamp();
+    for c in list {
+        let detail = match (&c.key, &c.refresh) {
+            (Some((i, n, label)), _) => format!("key {i} of {n} in use ({label})"),
+            (None, Some((_, issued, expires, user))) => {
+                format!("refresh token of {user}: issued {} ago, expires in {}", age(now - issued), age(expires - now))
+            }
+            (None, None) => "-".to_owned(),
+        };
+        // Writing to a String cannot fail.
+        writeln!(out, "{:<16} {:<19} {detail}", c.tenant, c.flow.as_str()).unwrap_or_default();
+        for w in &c.warnings {
+            writeln!(out, "  WARNING: {w}").unwrap_or_default();
+        }
+        if let Some(p) = &c.problem {
+            writeln!(out, "  PROBLEM: {p}").unwrap_or_default();
+        }
+    }
+    out
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -138,22 +180,7 @@ fn document(list: &[SourceHealth], now: DateTime<Utc>, stale_after: Duration) ->
     })
 }
 
-/// `3d 4h`, `5m 12s`, `42s`: the two largest units.
-fn age(secs: i64) -> String {
-    let units = [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")];
-    let mut parts = Vec::new();
-    let mut left = secs.max(0);
-    for (size, unit) in units {
-        if left >= size || (parts.is_empty() && size == 1) {
-            parts.push(format!("{}{unit}", left / size));
-            left %= size;
-        }
-        if parts.len() == 2 {
-            break;
-        }
-    }
-    parts.join(" ")
-}
+use crate::health::age_words as age;
 
 /// One row per source, then the last error of every source that has one.
 fn table(list: &[SourceHealth], now: DateTime<Utc>) -> String {

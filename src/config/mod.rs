@@ -26,7 +26,7 @@ use serde::Deserialize;
 use crate::http::ClientSettings;
 
 pub use crate::connectors::docusign::config::{
-    CustomerEventsConfig, DocusignConfig, Environment, MonitorApi, SourcesConfig, UserDataConfig,
+    AuthFlow, CustomerEventsConfig, DocusignConfig, Environment, MonitorApi, SourcesConfig, UserDataConfig,
 };
 pub use crate::http::{NetworkConfig, RateLimitConfig};
 pub use crate::sinks::SinkConfig;
@@ -169,15 +169,6 @@ impl Config {
         crate::sinks::validate(&self.sinks)?;
         self.validate_tenants()?;
         self.network.validate(self.docusign.proxy.as_ref(), self.docusign.ca_file.as_deref())?;
-        let scopes = self.scopes();
-        for needed in self.required_scopes() {
-            if !scopes.iter().any(|s| s == needed) {
-                return Err(ConfigError::invalid(
-                    "docusign.scopes",
-                    format!("lacks `{needed}`, which the enabled sources need (omit the key to use the minimum)"),
-                ));
-            }
-        }
         self.rate_limit.validate()?;
         if self.state.interval.get() < MIN_INTERVAL {
             return Err(ConfigError::invalid(
@@ -210,12 +201,12 @@ impl Config {
 
     /// The minimal scopes the enabled sources need.
     pub fn required_scopes(&self) -> Vec<&'static str> {
-        self.sources.required_scopes()
+        self.sources.required_scopes(self.docusign.auth)
     }
 
     /// The scopes requested: the configured ones, or the minimum.
     pub fn scopes(&self) -> Vec<String> {
-        self.docusign.scopes.clone().unwrap_or_else(|| self.required_scopes().into_iter().map(str::to_owned).collect())
+        self.docusign.scopes(&self.sources)
     }
 
     /// The DocuSign client's settings: `[docusign]`'s timeout, proxy and trust keys with

@@ -14,9 +14,13 @@ use super::{Config, SinkConfig};
 /// field appears in a config struct without being listed here.
 pub const PATH_KEYS: &[&str] = &[
     "docusign.private_key_file",
+    "docusign.private_key_files",
+    "docusign.client_secret_file",
     "docusign.ca_file",
     "state.path",
     "tenants.private_key_file",
+    "tenants.private_key_files",
+    "tenants.client_secret_file",
     "sinks.file.path",
     "sinks.syslog.ca_file",
     "sinks.syslog.cert_file",
@@ -51,11 +55,16 @@ impl Config {
         if folder.as_os_str().is_empty() {
             return;
         }
-        resolve_opt(folder, self.docusign.private_key_file.as_mut());
-        resolve_opt(folder, self.docusign.ca_file.as_mut());
+        let d = &mut self.docusign;
+        resolve_opt(folder, d.private_key_file.as_mut());
+        d.private_key_files.iter_mut().for_each(|p| resolve(folder, p));
+        resolve_opt(folder, d.client_secret_file.as_mut());
+        resolve_opt(folder, d.ca_file.as_mut());
         resolve(folder, &mut self.state.path);
         for t in &mut self.tenants {
             resolve_opt(folder, t.private_key_file.as_mut());
+            t.private_key_files.iter_mut().flatten().for_each(|p| resolve(folder, p));
+            resolve_opt(folder, t.client_secret_file.as_mut());
         }
         if let Some(c) = &mut self.receivers.connect {
             c.resolve_paths(folder);

@@ -54,6 +54,9 @@ pub struct TenantConfig {
     /// `docusign.integration_key` for this tenant (omit to share the one in `[docusign]`).
     #[serde(default)]
     pub integration_key: Option<String>,
+    /// `docusign.auth`: `jwt` or `authorization_code` for this tenant.
+    #[serde(default)]
+    pub auth: Option<super::AuthFlow>,
     /// `docusign.user_id`: the user impersonated in this tenant's account.
     #[serde(default)]
     pub user_id: Option<String>,
@@ -67,6 +70,21 @@ pub struct TenantConfig {
     /// set in `[docusign]`).
     #[serde(default)]
     pub private_key_credential: Option<String>,
+    /// `docusign.private_key_files` (replaces every key source set in `[docusign]`).
+    #[serde(default)]
+    pub private_key_files: Option<Vec<PathBuf>>,
+    /// `docusign.private_key_credentials` (replaces every key source set in `[docusign]`).
+    #[serde(default)]
+    pub private_key_credentials: Option<Vec<String>>,
+    /// `docusign.client_secret_env` (replaces every secret source set in `[docusign]`).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// `docusign.client_secret_file` (replaces every secret source set in `[docusign]`).
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// `docusign.client_secret_credential` (replaces every secret source set in `[docusign]`).
+    #[serde(default)]
+    pub client_secret_credential: Option<String>,
     /// `docusign.account_id` of this tenant.
     #[serde(default)]
     pub account_id: Option<String>,
@@ -93,7 +111,16 @@ pub struct TenantConfig {
 impl TenantConfig {
     /// Whether this tenant sets its own key (file, environment variable or credential).
     fn has_key_source(&self) -> bool {
-        self.private_key_file.is_some() || self.private_key_env.is_some() || self.private_key_credential.is_some()
+        self.private_key_file.is_some()
+            || self.private_key_env.is_some()
+            || self.private_key_credential.is_some()
+            || self.private_key_files.is_some()
+            || self.private_key_credentials.is_some()
+    }
+
+    /// Whether this tenant sets its own client secret.
+    fn has_secret_source(&self) -> bool {
+        self.client_secret_env.is_some() || self.client_secret_file.is_some() || self.client_secret_credential.is_some()
     }
 
     /// `base` with this tenant's keys applied.
@@ -108,6 +135,9 @@ impl TenantConfig {
             d.environment = e;
         }
         set(&mut d.integration_key, self.integration_key.as_ref());
+        if let Some(flow) = self.auth {
+            d.auth = flow;
+        }
         set(&mut d.user_id, self.user_id.as_ref());
         // A tenant's key source replaces all of [docusign]'s, not only the one of the same
         // name: a shared credential plus the tenant's own file would be two sources.
@@ -115,6 +145,13 @@ impl TenantConfig {
             d.private_key_file.clone_from(&self.private_key_file);
             d.private_key_env.clone_from(&self.private_key_env);
             d.private_key_credential.clone_from(&self.private_key_credential);
+            d.private_key_files = self.private_key_files.clone().unwrap_or_default();
+            d.private_key_credentials = self.private_key_credentials.clone().unwrap_or_default();
+        }
+        if self.has_secret_source() {
+            d.client_secret_env.clone_from(&self.client_secret_env);
+            d.client_secret_file.clone_from(&self.client_secret_file);
+            d.client_secret_credential.clone_from(&self.client_secret_credential);
         }
         set(&mut d.account_id, self.account_id.as_ref());
         set(&mut d.organization_id, self.organization_id.as_ref());
@@ -171,9 +208,8 @@ impl Config {
 
     /// Checks every tenant's `[docusign]` as it will be used.
     pub(super) fn validate_tenants(&self) -> Result<(), ConfigError> {
-        let (org, account) = (self.needs_organization(), self.sources.needs_account());
         if self.tenants.is_empty() {
-            return self.docusign.validate(org, account);
+            return self.docusign.validate(&self.sources);
         }
         for (i, t) in self.tenants.iter().enumerate() {
             let name = t.name.as_str();
@@ -183,7 +219,7 @@ impl Config {
                     format!("repeats {name:?}: tenant names must be unique"),
                 ));
             }
-            t.apply(&self.docusign).validate(org, account).map_err(|e| match e {
+            t.apply(&self.docusign).validate(&self.sources).map_err(|e| match e {
                 // `docusign.user_id` → `tenants[1].user_id (tenant "acme", or [docusign])`.
                 ConfigError::Invalid { key, message } => ConfigError::Invalid {
                     key: format!(

@@ -1,11 +1,14 @@
 //! Judging each source from the state file alone: ok, stale, failing or never-run. `status`,
 //! `/healthz` and the scrape-time gauges all call [`assess`], so they always agree.
 //!
+//! - `credentials.rs`: each tenant's flow, JWT key in use and refresh-token expiry.
 //! - `server.rs`: the `/metrics` and `/healthz` listener of `run`; gauges read from the state
 //!   file at scrape time.
 
+mod credentials;
 mod server;
 
+pub use credentials::{CredentialHealth, assess as assess_credentials, to_json as credentials_json};
 pub use server::{Server, start};
 
 use std::time::Duration;
@@ -79,6 +82,23 @@ pub fn expected(cfg: &Config, only: Option<&str>) -> Vec<(String, String)> {
         .filter(|t| only.is_none_or(|o| o == t.name))
         .flat_map(|t| sources.iter().map(move |key| (t.name.clone(), (*key).to_owned())))
         .collect()
+}
+
+/// `3d 4h`, `5m 12s`, `42s`: the two largest units.
+pub fn age_words(secs: i64) -> String {
+    let units = [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")];
+    let mut parts = Vec::new();
+    let mut left = secs.max(0);
+    for (size, unit) in units {
+        if left >= size || (parts.is_empty() && size == 1) {
+            parts.push(format!("{}{unit}", left / size));
+            left %= size;
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.join(" ")
 }
 
 /// The staleness threshold: `[status] stale_after`, or three `state.interval`s (≥ 1 h).

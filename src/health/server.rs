@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
-use crate::health::{self, SourceHealth};
+use crate::health::{self, CredentialHealth, SourceHealth};
 use crate::metrics::{SourceLabels, global};
 use crate::state::Store;
 
@@ -27,12 +27,18 @@ struct Shared {
     store: Arc<Mutex<Store>>,
     expected: Vec<(String, String)>,
     stale_after: Duration,
+    cfg: Config,
 }
 
 impl Shared {
     fn assess(&self) -> Result<Vec<SourceHealth>, String> {
         let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         health::assess(&store, &self.expected, Utc::now(), self.stale_after).map_err(|e| e.to_string())
+    }
+
+    fn credentials(&self) -> Result<Vec<CredentialHealth>, String> {
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        health::assess_credentials(&self.cfg, None, Some(&store), Utc::now().timestamp()).map_err(|e| e.to_string())
     }
 }
 
@@ -65,6 +71,7 @@ pub async fn start(cfg: &Config, store: &Arc<Mutex<Store>>) -> Result<Option<Ser
         store: store.clone(),
         expected: health::expected(cfg, None),
         stale_after: health::stale_after(cfg),
+        cfg: cfg.clone(),
     });
     let app = Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(shared);
     let task = tokio::spawn(async move {
@@ -96,10 +103,29 @@ fn refresh(list: &[SourceHealth]) {
     }
 }
 
+/// Sets the credential gauges from a fresh assessment.
+fn credential_gauges(list: &[CredentialHealth], now: i64) {
+    for c in list {
+        let g = crate::metrics::CredentialGauges {
+            refresh_expiry: c.refresh.as_ref().map(|r| r.2),
+            refresh_age: c.refresh.as_ref().map(|r| now - r.1),
+            expiring: !c.warnings.is_empty() && c.refresh.is_some(),
+            login_required: c.problem.is_some(),
+            key_in_use: c.key.as_ref().map(|k| k.0),
+            first_key_refused: c.first_key_refused_at.is_some(),
+        };
+        crate::metrics::credentials(&c.tenant, c.flow.as_str(), &g);
+    }
+}
+
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     match s.assess() {
         Ok(list) => refresh(&list),
         Err(e) => warn!(error = %e, "State file unreadable at scrape; state gauges not refreshed."),
+    }
+    match s.credentials() {
+        Ok(list) => credential_gauges(&list, Utc::now().timestamp()),
+        Err(e) => warn!(error = %e, "State file unreadable at scrape; credential gauges not refreshed."),
     }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, global().registry()) {
@@ -116,16 +142,23 @@ async fn healthz(State(s): State<Arc<Shared>>) -> Response {
             return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
         }
     };
-    match health::problems(&list, true) {
-        None => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
-        Some(reason) => {
-            let sources: Vec<_> = list
-                .iter()
-                .filter(|h| !h.verdict.acceptable(true))
-                .map(|h| json!({"tenant": h.tenant, "source": h.source, "verdict": h.verdict}))
-                .collect();
-            let body = json!({"status": "unhealthy", "reason": reason, "sources": sources});
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    let credentials = s.credentials().unwrap_or_default();
+    let creds = health::credentials_json(&credentials, Utc::now().timestamp());
+    let logins: Vec<String> =
+        credentials.iter().filter_map(|c| c.problem.as_ref().map(|p| format!("{}: {p}", c.tenant))).collect();
+    let reason = match (health::problems(&list, true), logins.is_empty()) {
+        (None, true) => {
+            return (StatusCode::OK, axum::Json(json!({"status": "ok", "credentials": creds}))).into_response();
         }
-    }
+        (Some(p), true) => p,
+        (None, false) => logins.join("; "),
+        (Some(p), false) => format!("{p}; {}", logins.join("; ")),
+    };
+    let sources: Vec<_> = list
+        .iter()
+        .filter(|h| !h.verdict.acceptable(true))
+        .map(|h| json!({"tenant": h.tenant, "source": h.source, "verdict": h.verdict}))
+        .collect();
+    let body = json!({"status": "unhealthy", "reason": reason, "sources": sources, "credentials": creds});
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }

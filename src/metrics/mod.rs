@@ -5,6 +5,7 @@
 //! - this file: [`Metrics`], its families and names, the recording functions.
 //! - `sink.rs`: [`Metered`], a wrapper that times and counts every sink's sends.
 //! - `push.rs`: the push path's requests and messages.
+//! - `credentials.rs`: each tenant's refresh-token expiry and JWT key in use (set at scrape).
 //!
 //! # Why a process-wide registry
 //! A process serves at most one `/metrics`, and the counters live where the work happens
@@ -13,6 +14,7 @@
 //! nothing that matters. Per-run figures (events of the last run, retries of one source) are
 //! taken as differences of these counters, so the run records and the metrics always agree.
 
+mod credentials;
 mod push;
 mod sink;
 
@@ -30,6 +32,7 @@ use prometheus_client::registry::Registry;
 
 use crate::http::Counters;
 
+pub use credentials::{CredentialGauges, credentials};
 pub use push::{connect_gaps, push_messages, push_request, push_requests, push_unrouted};
 pub use sink::{Metered, instrument};
 
@@ -159,6 +162,7 @@ impl Metrics {
         r.register("esign_sink_send_duration_seconds", "Time a sink took to confirm a page", m.sink_seconds.clone());
         r.register_collector(Box::new(UdpDatagrams));
         push::register(&mut r);
+        credentials::register(&mut r);
         r.register(
             "esign_last_success_timestamp_seconds",
             "End of the last successful run of a source (Unix time)",

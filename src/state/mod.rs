@@ -5,6 +5,7 @@
 //! - this file: opening, identifying and migrating the database; errors.
 //! - `checkpoint.rs`: read a cursor; commit cursor + ledger + users in one transaction.
 //! - `tokens.rs`: the encrypted access-token cache.
+//! - `credentials.rs`: sealed refresh tokens and each tenant's credential status (flow, JWT key in use).
 //! - `runs.rs`: run records (last success, last error, counts) for `status` and `/healthz`.
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
 //! - `inbox.rs`: the push path's durable inbox (accepted, not yet delivered messages).
@@ -16,6 +17,7 @@
 //! applied in order inside the opening transaction, so an older file upgrades in place.
 
 mod checkpoint;
+mod credentials;
 mod inbox;
 mod ledger;
 mod lock;
@@ -32,6 +34,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::exit::Exit;
 
 pub use checkpoint::{Checkpoint, UserRow};
+pub use credentials::{CredentialStatus, StoredRefresh};
 pub use inbox::{InboxEntry, InboxHead, InboxRow, Put, push_ledger_tenant};
 pub use lock::StateLock;
 pub use resources::QueuedItem;
@@ -42,7 +45,7 @@ pub use transitions::{ConnectGaps, EnvelopeTransition, ReceiverStatus};
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -52,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("inbox.sql")),
     (6, include_str!("resources.sql")),
     (7, include_str!("push_receivers.sql")),
+    (8, include_str!("credentials.sql")),
 ];
 
 /// State-file problems.

@@ -6,7 +6,9 @@ use serde_json::Value;
 use tracing::info;
 
 use super::consent::{self, VENDOR};
-use crate::auth::{AuthError, Grant, JwtGrant, PrivateKey, SealedStore, TokenSource};
+use crate::auth::{
+    AuthCodeGrant, AuthError, ClientCredentials, Grant, JwtGrant, LabelledKey, SealedStore, TokenSource,
+};
 use crate::error::Error;
 use crate::http::{Api, ApiError, Budget, Call, Reply};
 
@@ -26,7 +28,7 @@ impl Client {
     /// `consent_required` refusal names the consent URL for `redirect_uri`. `sealed` keeps
     /// the token across runs.
     pub fn with_jwt_grant(
-        key: PrivateKey,
+        keys: Vec<LabelledKey>,
         grant: Grant,
         auth_base: &str,
         redirect_uri: &str,
@@ -36,7 +38,19 @@ impl Client {
         let auth_base = auth_base.trim_end_matches('/');
         let url = consent::consent_url(auth_base, &grant.integration_key, redirect_uri, &grant.scopes);
         let token_url = format!("{auth_base}/oauth/token");
-        Self::new(Box::new(JwtGrant::new(key, grant, &token_url, consent::refusals(url), tenant, sealed)))
+        Self::new(Box::new(JwtGrant::new(keys, grant, &token_url, consent::refusals(url), tenant, sealed)))
+    }
+
+    /// A client with tokens from the Authorization Code Grant's refresh tokens at
+    /// `auth_base`, kept in `sealed` (see [`auth_code_grant`]).
+    pub fn with_auth_code(
+        client: ClientCredentials,
+        auth_base: &str,
+        needed: Vec<String>,
+        tenant: &str,
+        sealed: SealedStore,
+    ) -> Self {
+        Self::new(Box::new(auth_code_grant(client, auth_base, needed, tenant, sealed)))
     }
 
     /// An authenticated, paced GET returning the JSON body (see [`Client::get_parsed`]).
@@ -124,6 +138,19 @@ impl Client {
             .into());
         }
     }
+}
+
+/// The Authorization Code Grant of `tenant` at `auth_base` (`{auth_base}/oauth/token`), for
+/// sources that need the scopes `needed`.
+pub fn auth_code_grant(
+    client: ClientCredentials,
+    auth_base: &str,
+    needed: Vec<String>,
+    tenant: &str,
+    sealed: SealedStore,
+) -> AuthCodeGrant {
+    let token_url = format!("{}/oauth/token", auth_base.trim_end_matches('/'));
+    AuthCodeGrant::new(client, &token_url, needed, tenant, sealed)
 }
 
 /// What DocuSign's refusal `status` of an API call usually means.

@@ -52,6 +52,29 @@ impl Environment {
     }
 }
 
+/// How a tenant obtains its access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFlow {
+    /// The JWT grant: the app signs an assertion with its private key and impersonates
+    /// `user_id` (needs the user's or an administrator's consent to `impersonation`).
+    #[default]
+    Jwt,
+    /// The Authorization Code Grant: a user logs in once (`auth login`); rotating refresh
+    /// tokens, sealed in the state file, keep the tenant authenticated.
+    AuthorizationCode,
+}
+
+impl AuthFlow {
+    /// The name written in the configuration, `status` and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFlow::Jwt => "jwt",
+            AuthFlow::AuthorizationCode => "authorization_code",
+        }
+    }
+}
+
 /// `[docusign]`.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +84,9 @@ pub struct DocusignConfig {
     /// The app's integration key (client id): the JWT's `iss`.
     #[serde(default)]
     pub integration_key: Option<String>,
+    /// `jwt` (default) or `authorization_code`.
+    #[serde(default)]
+    pub auth: AuthFlow,
     /// GUID of the user the app impersonates: the JWT's `sub`.
     #[serde(default)]
     pub user_id: Option<String>,
@@ -74,6 +100,23 @@ pub struct DocusignConfig {
     /// `$CREDENTIALS_DIRECTORY/NAME`, so the key never needs to be readable by the service user.
     #[serde(default)]
     pub private_key_credential: Option<String>,
+    /// Several key files, tried in order (key rotation: the new key first, the old one
+    /// after it, until DocuSign accepts the new one).
+    #[serde(default)]
+    pub private_key_files: Vec<PathBuf>,
+    /// Several systemd credentials holding keys, tried in order (key rotation).
+    #[serde(default)]
+    pub private_key_credentials: Vec<String>,
+    /// Authorization Code Grant: the environment variable holding the integration key's
+    /// secret key (a confidential client). No secret source: a public client (PKCE only).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Authorization Code Grant: a file holding the secret key (mode 0600).
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Authorization Code Grant: a systemd credential holding the secret key.
+    #[serde(default)]
+    pub client_secret_credential: Option<String>,
     /// The eSignature account whose users are read.
     #[serde(default)]
     pub account_id: Option<String>,
@@ -120,10 +163,16 @@ impl std::fmt::Debug for DocusignConfig {
         f.debug_struct("DocusignConfig")
             .field("environment", &self.environment)
             .field("integration_key", &self.integration_key)
+            .field("auth", &self.auth)
             .field("user_id", &self.user_id)
             .field("private_key_file", &self.private_key_file)
             .field("private_key_env", &self.private_key_env)
             .field("private_key_credential", &self.private_key_credential)
+            .field("private_key_files", &self.private_key_files)
+            .field("private_key_credentials", &self.private_key_credentials)
+            .field("client_secret_env", &self.client_secret_env)
+            .field("client_secret_file", &self.client_secret_file)
+            .field("client_secret_credential", &self.client_secret_credential)
             .field("account_id", &self.account_id)
             .field("organization_id", &self.organization_id)
             .finish_non_exhaustive()
@@ -142,12 +191,39 @@ fn required<'a>(v: Option<&'a String>, key: &str, hint: &str) -> Result<&'a str,
 }
 
 impl DocusignConfig {
-    /// Checks the keys that depend on the environment and the enabled sources.
+    /// Checks the keys that depend on the environment, the flow and the enabled `sources`.
     ///
     /// # Errors
     /// `ConfigError::Invalid` naming the key.
-    pub fn validate(&self, needs_org: bool, needs_account: bool) -> Result<(), ConfigError> {
+    pub fn validate(&self, sources: &SourcesConfig) -> Result<(), ConfigError> {
         self.timeout.require_nonzero("docusign.timeout")?;
+        let scopes = self.scopes(sources);
+        for needed in sources.required_scopes(self.auth) {
+            if !scopes.iter().any(|s| s == needed) {
+                return Err(ConfigError::invalid(
+                    "docusign.scopes",
+                    format!("lacks `{needed}`, which the enabled sources need (omit the key to use the minimum)"),
+                ));
+            }
+        }
+        if self.auth == AuthFlow::AuthorizationCode {
+            if self.environment == Environment::Demo {
+                return Err(ConfigError::invalid(
+                    "docusign.auth",
+                    "is authorization_code, which the demo environment does not offer (its simulator lives only as long \
+                     as one command, so no login could outlast it): run `esign-collector simulate` and point a \
+                     developer-environment tenant at it to try the flow",
+                ));
+            }
+            if sources.customer_events.enabled {
+                return Err(ConfigError::invalid(
+                    "docusign.auth",
+                    "is authorization_code, but sources.customer_events is enabled: DocuSign's Monitor API documentation \
+                     says \"you must request your token using JWT Authentication Grant\". Use auth = \"jwt\" for this \
+                     tenant, or disable sources.customer_events",
+                ));
+            }
+        }
         if self.environment == Environment::Demo {
             return Ok(());
         }
@@ -156,16 +232,21 @@ impl DocusignConfig {
             "docusign.integration_key",
             "the integration key of your DocuSign app (Apps and Keys page)",
         )?;
-        required(self.user_id.as_ref(), "docusign.user_id", "the GUID of the user to impersonate")?;
-        self.validate_key_source()?;
-        if needs_org {
+        match self.auth {
+            AuthFlow::Jwt => {
+                required(self.user_id.as_ref(), "docusign.user_id", "the GUID of the user to impersonate")?;
+                self.validate_key_source()?;
+            }
+            AuthFlow::AuthorizationCode => self.validate_client_secret()?,
+        }
+        if sources.needs_organization() {
             required(
                 self.organization_id.as_ref(),
                 "docusign.organization_id",
                 "the enabled sources read the organization (`auth-test` prints it)",
             )?;
         }
-        if needs_account {
+        if sources.needs_account() {
             required(
                 self.account_id.as_ref(),
                 "docusign.account_id",
@@ -175,37 +256,69 @@ impl DocusignConfig {
         Ok(())
     }
 
-    /// Exactly one key source, and a credential name that is a plain file name.
-    fn validate_key_source(&self) -> Result<(), ConfigError> {
-        let set: Vec<&str> = [
-            ("docusign.private_key_file", self.private_key_file.is_some()),
-            ("docusign.private_key_env", self.private_key_env.is_some()),
-            ("docusign.private_key_credential", self.private_key_credential.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(key, set)| set.then_some(key))
-        .collect();
-        match set.as_slice() {
-            [] => {
-                return Err(ConfigError::invalid(
-                    "docusign.private_key_file",
-                    "is required (or docusign.private_key_env, or docusign.private_key_credential under systemd): the app's RSA private key",
-                ));
-            }
-            [_] => {}
-            [first, second, ..] => {
-                return Err(ConfigError::invalid(*second, format!("cannot be set together with {first}: choose one")));
-            }
-        }
-        if let Some(name) = &self.private_key_credential
+    /// The scopes requested: the configured ones, or the minimum the enabled sources need
+    /// with this flow.
+    pub fn scopes(&self, sources: &SourcesConfig) -> Vec<String> {
+        self.scopes
+            .clone()
+            .unwrap_or_else(|| sources.required_scopes(self.auth).into_iter().map(str::to_owned).collect())
+    }
+
+    /// At most one client secret source (none: a public client).
+    fn validate_client_secret(&self) -> Result<(), ConfigError> {
+        one_of(&[
+            ("docusign.client_secret_env", self.client_secret_env.is_some()),
+            ("docusign.client_secret_file", self.client_secret_file.is_some()),
+            ("docusign.client_secret_credential", self.client_secret_credential.is_some()),
+        ])?;
+        if let Some(name) = &self.client_secret_credential
             && !is_credential_name(name)
         {
             return Err(ConfigError::invalid(
-                "docusign.private_key_credential",
+                "docusign.client_secret_credential",
                 "must be a plain file name: the NAME of LoadCredential=NAME:PATH in the systemd unit, not a path",
             ));
         }
         Ok(())
+    }
+
+    /// Exactly one key source, and credential names that are plain file names.
+    fn validate_key_source(&self) -> Result<(), ConfigError> {
+        let set = one_of(&[
+            ("docusign.private_key_file", self.private_key_file.is_some()),
+            ("docusign.private_key_env", self.private_key_env.is_some()),
+            ("docusign.private_key_credential", self.private_key_credential.is_some()),
+            ("docusign.private_key_files", !self.private_key_files.is_empty()),
+            ("docusign.private_key_credentials", !self.private_key_credentials.is_empty()),
+        ])?;
+        if set.is_none() {
+            return Err(ConfigError::invalid(
+                "docusign.private_key_file",
+                "is required (or docusign.private_key_env, or docusign.private_key_credential under systemd, or a list in \
+                 docusign.private_key_files or docusign.private_key_credentials): the app's RSA private key",
+            ));
+        }
+        let names = self.private_key_credential.iter().map(|n| ("docusign.private_key_credential", n));
+        let listed = self.private_key_credentials.iter().map(|n| ("docusign.private_key_credentials", n));
+        if let Some((key, _)) = names.chain(listed).find(|(_, n)| !is_credential_name(n)) {
+            return Err(ConfigError::invalid(
+                key,
+                "must be a plain file name: the NAME of LoadCredential=NAME:PATH in the systemd unit, not a path",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// At most one of `keys` is set: the one set, if any.
+fn one_of(keys: &[(&'static str, bool)]) -> Result<Option<&'static str>, ConfigError> {
+    let set: Vec<&str> = keys.iter().filter_map(|(key, set)| set.then_some(*key)).collect();
+    match set.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        [first, second, ..] => {
+            Err(ConfigError::invalid(*second, format!("cannot be set together with {first}: choose one")))
+        }
     }
 }
 
@@ -277,9 +390,10 @@ impl SourcesConfig {
         self.user_data.enabled || self.envelopes.enabled
     }
 
-    /// The minimal scopes the enabled sources need.
-    pub fn required_scopes(&self) -> Vec<&'static str> {
-        let mut v = vec!["signature", "impersonation"];
+    /// The minimal scopes the enabled sources need with `flow`: `impersonation` for the JWT
+    /// grant, `extended` (refresh tokens with a full lifetime at each rotation) for the code grant.
+    pub fn required_scopes(&self, flow: AuthFlow) -> Vec<&'static str> {
+        let mut v = vec!["signature", if flow == AuthFlow::Jwt { "impersonation" } else { "extended" }];
         if self.user_data.enabled {
             v.extend(["organization_read", "user_read"]);
         }

@@ -232,32 +232,9 @@ impl ConnectConfig {
     }
 }
 
-/// One key from a file: present, a regular file, not readable by group or others, not empty.
+/// One key from a file (see [`crate::auth::secret_file`]).
 fn read_key(key: &str, path: &Path) -> Result<SecretString, ConfigError> {
-    let shown = path.display();
-    let meta =
-        std::fs::metadata(path).map_err(|e| ConfigError::invalid(key, format!("{shown}: cannot read it: {e}")))?;
-    if !meta.is_file() {
-        return Err(ConfigError::invalid(key, format!("{shown} is not a regular file")));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(ConfigError::invalid(
-                key,
-                format!("{shown} is accessible by group or others (mode {mode:03o}); run `chmod 600 {shown}`"),
-            ));
-        }
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::invalid(key, format!("{shown}: cannot read it as text: {e}")))?;
-    let k = text.trim();
-    if k.is_empty() {
-        return Err(ConfigError::invalid(key, format!("{shown} is empty")));
-    }
-    Ok(SecretString::from(k.to_owned()))
+    crate::auth::secret_file(key, path)
 }
 
 #[cfg(test)]

@@ -1,0 +1,237 @@
+//! Storage of the Authorization Code Grant's refresh tokens (sealed by `auth`, as the access
+//! tokens) and of each tenant's credential status: the flow it uses and which of its JWT keys
+//! DocuSign accepts. A refresh token is replaced in one transaction, so a crash leaves either
+//! the old token or the new one, never neither.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+
+/// A sealed refresh token as stored, with the plain facts `status` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRefresh {
+    /// AEAD nonce.
+    pub nonce: Vec<u8>,
+    /// The sealed token.
+    pub ciphertext: Vec<u8>,
+    /// Unix seconds of the `auth login` that started this chain of tokens.
+    pub logged_in_at: i64,
+    /// Unix seconds when this token was issued (the login or the last rotation).
+    pub issued_at: i64,
+    /// Unix seconds after which DocuSign no longer accepts it.
+    pub expires_at: i64,
+    /// Who logged in (name and email from `/oauth/userinfo`), for `status`.
+    pub user_name: String,
+    /// The scopes the login granted, space-separated.
+    pub scopes: String,
+}
+
+/// What `status` shows of a tenant's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CredentialStatus {
+    /// The tenant.
+    pub tenant: String,
+    /// `jwt` or `authorization_code`.
+    pub flow: String,
+    /// Which JWT key (1-based, in configuration order) DocuSign last accepted.
+    pub key_in_use: Option<i64>,
+    /// How many JWT keys are configured.
+    pub key_count: Option<i64>,
+    /// The accepted key's origin (file name or credential name; never key material).
+    pub key_label: Option<String>,
+    /// Unix seconds since which the first key is refused (`None`: it is not).
+    pub first_key_refused_at: Option<i64>,
+    /// Unix seconds of the last update.
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// The tenant's sealed refresh token, if it logged in.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn load_refresh(&self, tenant: &str) -> Result<Option<StoredRefresh>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes
+                 FROM refresh_tokens WHERE tenant = ?1",
+                params![tenant],
+                |r| {
+                    Ok(StoredRefresh {
+                        nonce: r.get(0)?,
+                        ciphertext: r.get(1)?,
+                        logged_in_at: r.get(2)?,
+                        issued_at: r.get(3)?,
+                        expires_at: r.get(4)?,
+                        user_name: r.get(5)?,
+                        scopes: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Every stored refresh token's facts, by tenant (the sealed parts included; `status`
+    /// shows only the times).
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn refresh_tokens(&self) -> Result<Vec<(String, StoredRefresh)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT tenant, nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes
+                 FROM refresh_tokens ORDER BY tenant",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    StoredRefresh {
+                        nonce: r.get(1)?,
+                        ciphertext: r.get(2)?,
+                        logged_in_at: r.get(3)?,
+                        issued_at: r.get(4)?,
+                        expires_at: r.get(5)?,
+                        user_name: r.get(6)?,
+                        scopes: r.get(7)?,
+                    },
+                ))
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// Stores the tenant's refresh token, replacing the previous one in one durable
+    /// transaction (the file is `synchronous=FULL`: on return it survives a crash).
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be written.
+    pub fn save_refresh(&self, tenant: &str, t: &StoredRefresh) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO refresh_tokens
+                 (tenant, nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (tenant) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+                 logged_in_at = excluded.logged_in_at, issued_at = excluded.issued_at,
+                 expires_at = excluded.expires_at, user_name = excluded.user_name, scopes = excluded.scopes",
+                params![
+                    tenant,
+                    t.nonce,
+                    t.ciphertext,
+                    t.logged_in_at,
+                    t.issued_at,
+                    t.expires_at,
+                    t.user_name,
+                    t.scopes
+                ],
+            )
+            .map(drop)
+            .map_err(self.sql())
+    }
+
+    /// Forgets the tenant's refresh token (DocuSign refused it: only a new login helps).
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be written.
+    pub fn forget_refresh(&self, tenant: &str) -> Result<usize, StoreError> {
+        self.conn.execute("DELETE FROM refresh_tokens WHERE tenant = ?1", params![tenant]).map_err(self.sql())
+    }
+
+    /// Records the tenant's credential status.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be written.
+    pub fn save_credential_status(&self, s: &CredentialStatus) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO credential_status (tenant, flow, key_in_use, key_count, key_label, first_key_refused_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (tenant) DO UPDATE SET flow = excluded.flow, key_in_use = excluded.key_in_use,
+                 key_count = excluded.key_count, key_label = excluded.key_label,
+                 first_key_refused_at = excluded.first_key_refused_at, updated_at = excluded.updated_at",
+                params![s.tenant, s.flow, s.key_in_use, s.key_count, s.key_label, s.first_key_refused_at, s.updated_at],
+            )
+            .map(drop)
+            .map_err(self.sql())
+    }
+
+    /// Every tenant's credential status.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be read.
+    pub fn credential_status(&self) -> Result<Vec<CredentialStatus>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT tenant, flow, key_in_use, key_count, key_label, first_key_refused_at, updated_at
+                 FROM credential_status ORDER BY tenant",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CredentialStatus {
+                    tenant: r.get(0)?,
+                    flow: r.get(1)?,
+                    key_in_use: r.get(2)?,
+                    key_count: r.get(3)?,
+                    key_label: r.get(4)?,
+                    first_key_refused_at: r.get(5)?,
+                    updated_at: r.get(6)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_are_replaced_and_forgotten() {
+        let (_dir, path) = crate::testkit::scratch("s.db");
+        let s = Store::open(&path).unwrap();
+        let t = StoredRefresh {
+            nonce: vec![1; 12],
+            ciphertext: vec![2; 40],
+            logged_in_at: 10,
+            issued_at: 10,
+            expires_at: 99,
+            user_name: "Max".into(),
+            scopes: "signature extended".into(),
+        };
+        s.save_refresh("a", &t).unwrap();
+        let next = StoredRefresh { ciphertext: vec![3; 40], issued_at: 20, ..t.clone() };
+        s.save_refresh("a", &next).unwrap();
+        assert_eq!(s.load_refresh("a").unwrap(), Some(next));
+        assert_eq!(s.refresh_tokens().unwrap().len(), 1);
+        assert_eq!(s.forget_refresh("a").unwrap(), 1);
+        assert_eq!(s.load_refresh("a").unwrap(), None);
+    }
+
+    #[test]
+    fn credential_status_round_trip() {
+        let (_dir, path) = crate::testkit::scratch("s.db");
+        let s = Store::open(&path).unwrap();
+        let st = CredentialStatus {
+            tenant: "a".into(),
+            flow: "jwt".into(),
+            key_in_use: Some(2),
+            key_count: Some(2),
+            key_label: Some("old.pem".into()),
+            first_key_refused_at: Some(5),
+            updated_at: 6,
+        };
+        s.save_credential_status(&st).unwrap();
+        s.save_credential_status(&CredentialStatus { key_in_use: Some(1), first_key_refused_at: None, ..st.clone() })
+            .unwrap();
+        let got = s.credential_status().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].key_in_use, got[0].first_key_refused_at), (Some(1), None));
+    }
+}
