@@ -5,7 +5,10 @@
 //! - `after_send`: every sink confirmed the page, the checkpoint is not yet committed;
 //! - `after_commit`: the checkpoint of the page is committed;
 //! - `push_after_store`: a pushed request's messages are in the inbox, not yet answered 2xx;
-//! - `push_after_send`: every sink confirmed a batch of pushed messages, not yet committed.
+//! - `push_after_send`: every sink confirmed a batch of pushed messages, not yet committed;
+//! - `refresh_before_send`: a refresh token is about to be sent to the token endpoint;
+//! - `refresh_after_reply`: the endpoint returned a rotated refresh token, not yet committed;
+//! - `refresh_after_store`: the rotated refresh token is committed, its access token unused.
 //!
 //! They exist only in a build with the `failpoints` cargo feature (the test command enables it
 //! for `tests/crash.rs`). Without it [`hit`] is empty and inlined away: a product build reads

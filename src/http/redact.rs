@@ -13,6 +13,10 @@ pub(crate) const REDACTED: &str = "<redacted>";
 /// Field names whose values are secrets wherever they appear (compared ignoring case).
 const SECRET_KEYS: [&str; 6] = ["access_token", "refresh_token", "id_token", "assertion", "client_secret", "password"];
 
+/// Form fields that are secrets only in a form body: the Authorization Code Grant's `code` and
+/// PKCE `code_verifier` (a JSON `code` in an API reply is an error code, kept).
+const SECRET_FORM_KEYS: [&str; 2] = ["code", "code_verifier"];
+
 /// Headers whose values are secrets.
 const SECRET_HEADERS: [&str; 5] =
     ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-docusign-authentication"];
@@ -104,7 +108,8 @@ pub(crate) fn body(content_type: Option<&str>, bytes: &[u8]) -> Body {
     if is_form {
         let mut m = Map::new();
         for (k, v) in url::form_urlencoded::parse(bytes) {
-            let v = if is_secret_key(&k) { REDACTED.to_owned() } else { scrub_text(&v) };
+            let secret = is_secret_key(&k) || SECRET_FORM_KEYS.iter().any(|s| s.eq_ignore_ascii_case(&k));
+            let v = if secret { REDACTED.to_owned() } else { scrub_text(&v) };
             m.insert(k.into_owned(), Value::String(v));
         }
         return fit_json(Value::Object(m), bytes.len(), false);
@@ -290,6 +295,12 @@ mod tests {
     fn form_fields_are_redacted() {
         let b = body(Some("application/x-www-form-urlencoded"), b"grant_type=jwt&assertion=eyJhbGc.eyJpc3M.sig");
         assert_eq!(b.value["assertion"], REDACTED);
+        let b = body(
+            Some("application/x-www-form-urlencoded"),
+            b"grant_type=authorization_code&code=C0DE&code_verifier=V3R1F13R&redirect_uri=x",
+        );
+        assert_eq!((&b.value["code"], &b.value["code_verifier"]), (&REDACTED.into(), &REDACTED.into()));
+        assert_eq!(b.value["redirect_uri"], "x");
         assert_eq!(b.value["grant_type"], "jwt");
     }
 
