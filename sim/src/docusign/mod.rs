@@ -13,8 +13,9 @@
 //!   enforced with 429 on request, on a clock that can run faster than real time.
 //! - `oauth.rs`: `POST /oauth/token` (JWT grant, verified against the registered public
 //!   keys), `GET /oauth/userinfo`, and bearer-token checks for the API routes;
-//!   `oauth/authcode.rs`: `GET /oauth/auth` and the consent page; `oauth/code_grant.rs`: the
-//!   authorization-code and refresh-token grants, with refresh-token rotation.
+//!   `oauth/authcode.rs`: `GET /oauth/auth` and the consent form (`oauth/pages.rs` renders
+//!   the HTML); `oauth/code_grant.rs`: the authorization-code and refresh-token grants, with
+//!   refresh-token rotation; `oauth/knobs.rs`: the [`Simulator`]'s OAuth test knobs.
 //! - `events.rs`: the Monitor event store (backlog or clock feed) and opaque cursors.
 //! - `monitor.rs`: both Monitor stream generations (lens `datasets/monitor/stream`, v1 org stream).
 //! - `seed.rs` / `data.rs` / `row.rs`: seeded randomness, realistic `StreamingEventRow`
@@ -209,7 +210,7 @@ pub struct Stats {
     pub token_requests: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
-    /// Token requests answered with an OAuth error (400).
+    /// Token requests answered with an OAuth error (400, or 401 for `invalid_client`).
     pub token_errors: u64,
     /// Requests to `GET /oauth/userinfo`.
     pub userinfo_requests: u64,
@@ -399,7 +400,8 @@ impl Simulator {
         self.state().consent_revoked = false;
     }
 
-    /// Invalidates every token issued so far; the API then answers 401 for them.
+    /// Invalidates every access token issued so far; the API then answers 401 for them.
+    /// Refresh tokens stay valid (see [`Simulator::revoke_refresh_tokens`]).
     pub fn expire_tokens(&self) {
         self.state().tokens.clear();
     }
@@ -411,7 +413,8 @@ impl Simulator {
     }
 
     /// Every access token issued and still valid (not expired, not wiped by
-    /// [`Simulator::expire_tokens`]), so tests can check that no copy of one leaks to disk.
+    /// [`Simulator::expire_tokens`]), from any grant, so tests can check that no copy of one
+    /// leaks to disk.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state().tokens.valid(Utc::now())
     }

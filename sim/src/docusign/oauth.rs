@@ -29,6 +29,8 @@ use super::{ApiError, SimConfig, Simulator, host_of};
 
 mod authcode;
 mod code_grant;
+mod knobs;
+mod pages;
 
 pub use authcode::LoginMode;
 pub(super) use authcode::{authorize_get, consent_post};
@@ -123,6 +125,15 @@ fn seconds(secs: u64) -> Duration {
     Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000).min(i64::MAX / 2_000))
 }
 
+/// `at + by`, saturating at chrono's range instead of panicking.
+fn shifted(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
 impl TokenStore {
     /// Forgets every token.
     pub(super) fn clear(&mut self) {
@@ -145,7 +156,8 @@ impl TokenStore {
     ) -> String {
         let token = random_token("sim.");
         self.tokens.retain(|_, t| t.expires_at > now);
-        self.tokens.insert(token.clone(), Issued { expires_at: now + seconds(lifetime_secs), scopes, kind, grant });
+        self.tokens
+            .insert(token.clone(), Issued { expires_at: shifted(now, seconds(lifetime_secs)), scopes, kind, grant });
         token
     }
 
@@ -312,49 +324,6 @@ fn jwt_grant(
     };
     tracing::debug!(lifetime, "Simulator issued an access token.");
     Ok(json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))
-}
-
-impl Simulator {
-    /// Replaces the integration key's registered public keys (PEM). One that does not parse is
-    /// logged and skipped; with none left every JWT assertion is rejected.
-    pub fn set_public_keys(&self, pems: Vec<String>) {
-        let keys = parse_keys(pems);
-        self.state().auth.keys = keys;
-    }
-
-    /// How many registered public keys parsed and are in use.
-    pub fn public_keys_count(&self) -> usize {
-        self.state().auth.keys.len()
-    }
-
-    /// How `GET /oauth/auth` answers from now on.
-    pub fn set_login_mode(&self, mode: LoginMode) {
-        self.state().auth.login_mode = mode;
-    }
-
-    /// Whether a used refresh token stays valid, from now on (starts as
-    /// [`SimConfig::refresh_rotation`]).
-    pub fn set_refresh_rotation(&self, rotation: RefreshRotation) {
-        self.state().auth.rotation = rotation;
-    }
-
-    /// Moves every refresh token's issue and expiry time `secs` earlier, so tests can expire
-    /// them without waiting (negative values move them later).
-    pub fn age_refresh_tokens(&self, secs: i64) {
-        self.state().auth.refresh.age(Duration::seconds(secs.clamp(-(i64::MAX / 2_000), i64::MAX / 2_000)));
-    }
-
-    /// Revokes every refresh token, as a user or admin removing the app's access does. Access
-    /// tokens already issued keep working until they expire.
-    pub fn revoke_refresh_tokens(&self) {
-        self.state().auth.refresh.revoke_all();
-    }
-
-    /// Every refresh token still redeemable (not revoked, not expired), so tests can check that
-    /// no copy of one leaks to disk or logs.
-    pub fn issued_refresh_tokens(&self) -> Vec<String> {
-        self.state().auth.refresh.valid(Utc::now())
-    }
 }
 
 /// Checks the request's bearer token and, when given, that it carries `scope`.

@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::pages::{consent_page, error_page};
 use super::{SimConfig, Simulator, random_token};
 
 /// How long an authorization code can be redeemed.
@@ -171,7 +172,7 @@ pub(in crate::docusign) async fn authorize_get(State(sim): State<Simulator>, Raw
             pending.retain(|_, (_, expires)| *expires > now);
             pending.insert(id.clone(), (req.clone(), now + Duration::seconds(PENDING_LIFETIME_SECS)));
             drop(state);
-            consent_page(cfg, &req, &id)
+            consent_page(cfg, &req.scopes, &id)
         }
     }
 }
@@ -298,56 +299,6 @@ fn redirect(redirect_uri: &str, pairs: &[(&str, &str)], state: Option<&str>) -> 
     resp
 }
 
-/// A 400 HTML error page: what Docusign's login host shows instead of redirecting.
-fn error_page(message: &str) -> Response {
-    let body = format!(
-        "<!DOCTYPE html>\n<html><head><title>Docusign (simulated): error</title></head>\n<body><h1>Something went \
-         wrong</h1>\n<p>{}</p></body></html>\n",
-        escape_html(message)
-    );
-    (StatusCode::BAD_REQUEST, Html(body)).into_response()
-}
-
-/// The consent page: the app, the scopes, and the accept / deny form.
-fn consent_page(cfg: &SimConfig, req: &AuthRequest, id: &str) -> Response {
-    let mut scopes = String::new();
-    for scope in &req.scopes {
-        scopes.push_str("<li>");
-        scopes.push_str(&escape_html(scope));
-        scopes.push_str("</li>");
-    }
-    let body = format!(
-        "<!DOCTYPE html>\n<html><head><title>Docusign (simulated): allow access</title></head>\n<body>\n<h1>Allow \
-         access?</h1>\n<p>The app with integration key <code>{app}</code> asks for access to your Docusign account \
-         as {user}:</p>\n<ul>{scopes}</ul>\n<form method=\"post\" action=\"/oauth/auth/consent\">\n<input \
-         type=\"hidden\" name=\"request\" value=\"{id}\">\n<button type=\"submit\" name=\"decision\" \
-         value=\"accept\">Accept</button>\n<button type=\"submit\" name=\"decision\" \
-         value=\"deny\">Deny</button>\n</form>\n</body></html>\n",
-        app = escape_html(&cfg.integration_key),
-        user = escape_html(&cfg.user_id),
-        id = escape_html(id),
-    );
-    let mut resp = Html(body).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +391,5 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::FOUND);
         let location = resp.headers()[header::LOCATION].to_str().unwrap();
         assert_eq!(location, "http://127.0.0.1:1/cb?x=1&error=access_denied&state=a+b%26c");
-        assert_eq!(escape_html("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     }
 }

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::authcode::CodeProblem;
-use super::{GrantKind, OAuthError, SimConfig, Simulator, random_token, seconds};
+use super::{GrantKind, OAuthError, SimConfig, Simulator, random_token, seconds, shifted};
 
 /// The client secret [`SimConfig::new`] registers.
 pub const DEFAULT_CLIENT_SECRET: &str = "sim-secret-3f9c2a71-5d4e-4b8a-9c1f-7e6d5b4a3c2d";
@@ -89,8 +89,9 @@ impl RefreshStore {
         self.forget_old(now);
         self.next_grant += 1;
         let id = self.next_grant;
-        self.grants.insert(id, Grant { scopes, pkce, first_expiry: now + lifetime });
-        let token = self.issue(id, now, now + lifetime);
+        let expires_at = shifted(now, lifetime);
+        self.grants.insert(id, Grant { scopes, pkce, first_expiry: expires_at });
+        let token = self.issue(id, now, expires_at);
         (id, token)
     }
 
@@ -125,11 +126,11 @@ impl RefreshStore {
     /// Moves every issue and expiry time `by` earlier.
     pub(super) fn age(&mut self, by: Duration) {
         for t in self.tokens.values_mut() {
-            t.issued_at -= by;
-            t.expires_at -= by;
+            t.issued_at = shifted(t.issued_at, -by);
+            t.expires_at = shifted(t.expires_at, -by);
         }
         for g in self.grants.values_mut() {
-            g.first_expiry -= by;
+            g.first_expiry = shifted(g.first_expiry, -by);
         }
     }
 
@@ -262,7 +263,7 @@ pub(super) fn redeem_refresh(
     }
     let scopes = grant.scopes.clone();
     let expires_at = if scopes.iter().any(|s| s == "extended") {
-        now + seconds(cfg.refresh_token_lifetime_secs)
+        shifted(now, seconds(cfg.refresh_token_lifetime_secs))
     } else {
         grant.first_expiry
     };
