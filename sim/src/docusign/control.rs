@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiError, Chaos, ConnectKnobs, ConnectStats, ConnectTarget, Fault, Simulator, Stats};
+use super::{
+    ApiError, Chaos, ConnectKnobs, ConnectStats, ConnectTarget, Fault, LoginMode, RefreshRotation, Simulator, Stats,
+};
 
 /// Upper bound for `count`, so a typo cannot make the simulator allocate forever.
 const MAX_COUNT: usize = 1_000_000;
@@ -209,4 +211,90 @@ pub(super) async fn connect_knobs(State(sim): State<Simulator>, body: Bytes) -> 
 /// `GET /_sim/connect/stats`: the [`ConnectStats`].
 pub(super) async fn connect_stats(State(sim): State<Simulator>) -> Json<ConnectStats> {
     Json(sim.connect_stats())
+}
+
+/// `PUT /_sim/oauth/keys`'s body: the integration key's public keys (PEM).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysBody {
+    public_keys: Vec<String>,
+}
+
+/// `PUT /_sim/oauth/keys` with `{"public_keys": ["-----BEGIN PUBLIC KEY-----…", …]}`: replace the
+/// registered JWT keys; replies with how many parsed.
+pub(super) async fn set_public_keys(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<KeysBody>(&body) {
+        Ok(b) => {
+            let sent = b.public_keys.len();
+            sim.set_public_keys(b.public_keys);
+            let count = sim.public_keys_count();
+            tracing::info!(sent, count, "Simulator replaced its public keys.");
+            Json(json!({ "public_keys": count })).into_response()
+        }
+        Err(e) => ApiError::bad_request("invalid_keys", &e.to_string()).into_response(),
+    }
+}
+
+/// `PUT /_sim/oauth/login-mode`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginModeBody {
+    mode: LoginMode,
+}
+
+/// `PUT /_sim/oauth/login-mode` with `{"mode": "redirect" | "consent_page" | "deny"}`.
+pub(super) async fn set_login_mode(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<LoginModeBody>(&body) {
+        Ok(b) => {
+            sim.set_login_mode(b.mode);
+            tracing::info!(mode = ?b.mode, "Simulator login mode set.");
+            Json(json!({ "mode": b.mode })).into_response()
+        }
+        Err(e) => ApiError::bad_request("invalid_login_mode", &e.to_string()).into_response(),
+    }
+}
+
+/// `PUT /_sim/oauth/refresh-rotation`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotationBody {
+    rotation: RefreshRotation,
+}
+
+/// `PUT /_sim/oauth/refresh-rotation` with `{"rotation": "keep_old" | "revoke_old"}`.
+pub(super) async fn set_refresh_rotation(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<RotationBody>(&body) {
+        Ok(b) => {
+            sim.set_refresh_rotation(b.rotation);
+            tracing::info!(rotation = ?b.rotation, "Simulator refresh rotation set.");
+            Json(json!({ "rotation": b.rotation })).into_response()
+        }
+        Err(e) => ApiError::bad_request("invalid_rotation", &e.to_string()).into_response(),
+    }
+}
+
+/// `POST /_sim/oauth/revoke-refresh`: every refresh token stops working.
+pub(super) async fn revoke_refresh(State(sim): State<Simulator>) -> Response {
+    sim.revoke_refresh_tokens();
+    tracing::info!("Simulator revoked all refresh tokens.");
+    Json(json!({ "refresh_tokens": "revoked" })).into_response()
+}
+
+/// `POST /_sim/oauth/age-refresh`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgeBody {
+    seconds: i64,
+}
+
+/// `POST /_sim/oauth/age-refresh` with `{"seconds": N}`: every refresh token is N seconds older.
+pub(super) async fn age_refresh(State(sim): State<Simulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<AgeBody>(&body) {
+        Ok(b) => {
+            sim.age_refresh_tokens(b.seconds);
+            tracing::info!(seconds = b.seconds, "Simulator aged the refresh tokens.");
+            Json(json!({ "aged_seconds": b.seconds })).into_response()
+        }
+        Err(e) => ApiError::bad_request("invalid_age", &e.to_string()).into_response(),
+    }
 }

@@ -11,8 +11,11 @@
 //!   counts requests and adds the `X-RateLimit-*` / `X-BurstLimit-*` headers.
 //! - `quota.rs`: the per-account hourly and burst quota ([`QuotaConfig`]), counted always and
 //!   enforced with 429 on request, on a clock that can run faster than real time.
-//! - `oauth.rs`: `POST /oauth/token` (JWT grant, verified against the public key),
-//!   `GET /oauth/userinfo`, and bearer-token checks for the API routes.
+//! - `oauth.rs`: `POST /oauth/token` (JWT grant, verified against the registered public
+//!   keys), `GET /oauth/userinfo`, and bearer-token checks for the API routes;
+//!   `oauth/authcode.rs`: `GET /oauth/auth` and the consent form (`oauth/pages.rs` renders
+//!   the HTML); `oauth/code_grant.rs`: the authorization-code and refresh-token grants, with
+//!   refresh-token rotation; `oauth/knobs.rs`: the [`Simulator`]'s OAuth test knobs.
 //! - `events.rs`: the Monitor event store (backlog or clock feed) and opaque cursors.
 //! - `monitor.rs`: both Monitor stream generations (lens `datasets/monitor/stream`, v1 org stream).
 //! - `seed.rs` / `data.rs` / `row.rs`: seeded randomness, realistic `StreamingEventRow`
@@ -56,7 +59,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -65,14 +68,18 @@ pub use chaos::Chaos;
 pub use connect::{ConnectKnobs, ConnectStats, ConnectTarget, sign as connect_signature};
 pub use envelopes::Transition;
 pub use faults::{Fault, FaultKind, Route};
+pub use oauth::{DEFAULT_CLIENT_SECRET, LoginMode, RefreshRotation};
 pub use quota::QuotaConfig;
 
 /// Everything the simulator needs to know to behave like one Docusign tenant.
 #[derive(Clone)]
 pub struct SimConfig {
     /// RSA public key (PEM, SPKI "BEGIN PUBLIC KEY" or PKCS#1 "BEGIN RSA PUBLIC KEY") that JWT
-    /// assertions must verify against.
+    /// assertions must verify against: the integration key's first registered key pair.
     pub public_key_pem: String,
+    /// Further registered public keys (PEM). Docusign lets an integration key hold several key
+    /// pairs so an operator can rotate; an assertion verified by any of them is accepted.
+    pub extra_public_keys: Vec<String>,
     /// The integration key (client id); a JWT's `iss` must equal it.
     pub integration_key: String,
     /// The impersonated user's GUID; a JWT's `sub` must equal it.
@@ -94,6 +101,20 @@ pub struct SimConfig {
     pub consented_scopes: Vec<String>,
     /// The account's API quota: counted for the rate-limit headers, enforced only on request.
     pub quota: QuotaConfig,
+    /// Redirect URIs registered for the integration key; `GET /oauth/auth` needs an exact match.
+    /// Empty: any loopback `http://127.0.0.1:<port>/<path>` or `http://localhost:<port>/<path>`.
+    pub redirect_uris: Vec<String>,
+    /// The integration key's secret for `Authorization: Basic` at `POST /oauth/token`; `None`
+    /// registers no secret, so only public (PKCE) clients can redeem codes.
+    pub client_secret: Option<String>,
+    /// `expires_in` of access tokens from the authorization-code and refresh grants (Docusign:
+    /// eight hours).
+    pub code_token_lifetime_secs: u64,
+    /// Lifetime of a refresh token (Docusign: 30 days); see [`RefreshRotation`] for which
+    /// tokens get a full lifetime.
+    pub refresh_token_lifetime_secs: u64,
+    /// Whether a refresh token stays valid after it was used (changeable at runtime).
+    pub refresh_rotation: RefreshRotation,
     /// Render the initial backlog's org-stream rows once at start (on all cores, about 1.4 KB
     /// of memory per event) so serving a page is a copy: for benchmarks of the collector.
     pub prerender: bool,
@@ -106,6 +127,7 @@ impl fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimConfig")
             .field("public_key_pem", &format_args!("<{} bytes>", self.public_key_pem.len()))
+            .field("extra_public_keys", &self.extra_public_keys.len())
             .field("integration_key", &self.integration_key)
             .field("user_id", &self.user_id)
             .field("account_id", &self.account_id)
@@ -118,6 +140,11 @@ impl fmt::Debug for SimConfig {
             .field("quota", &self.quota)
             .field("prerender", &self.prerender)
             .field("envelopes", &self.envelopes)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field("code_token_lifetime_secs", &self.code_token_lifetime_secs)
+            .field("refresh_token_lifetime_secs", &self.refresh_token_lifetime_secs)
+            .field("refresh_rotation", &self.refresh_rotation)
             .finish()
     }
 }
@@ -125,10 +152,13 @@ impl fmt::Debug for SimConfig {
 impl SimConfig {
     /// A config with fixed GUID-looking ids, seed 42, a 500-event backlog over one day,
     /// 50 users, 40 envelopes, one-hour tokens, consent to `signature impersonation organization_read
-    /// user_read`, and DocuSign's production quota counted but not enforced.
+    /// user_read`, and DocuSign's production quota counted but not enforced. For the code grant:
+    /// loopback redirect URIs, the secret [`DEFAULT_CLIENT_SECRET`], eight-hour access tokens,
+    /// 30-day refresh tokens that stay valid after use.
     pub fn new(public_key_pem: String) -> Self {
         Self {
             public_key_pem,
+            extra_public_keys: Vec::new(),
             integration_key: "5c2b8d4e-1f3a-4b6c-9d7e-2a1b3c4d5e6f".to_owned(),
             user_id: "9cfb472b-ef1f-4116-8df2-17c53841fd6c".to_owned(),
             account_id: "8949bd2a-f1fc-4c95-ae8e-9e294b2af5b7".to_owned(),
@@ -143,6 +173,11 @@ impl SimConfig {
             quota: QuotaConfig::default(),
             prerender: false,
             envelopes: 40,
+            redirect_uris: Vec::new(),
+            client_secret: Some(DEFAULT_CLIENT_SECRET.to_owned()),
+            code_token_lifetime_secs: 28_800,
+            refresh_token_lifetime_secs: 30 * 86_400,
+            refresh_rotation: RefreshRotation::KeepOld,
         }
     }
 }
@@ -175,7 +210,7 @@ pub struct Stats {
     pub token_requests: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
-    /// Token requests answered with an OAuth error (400).
+    /// Token requests answered with an OAuth error (400, or 401 for `invalid_client`).
     pub token_errors: u64,
     /// Requests to `GET /oauth/userinfo`.
     pub userinfo_requests: u64,
@@ -199,6 +234,14 @@ pub struct Stats {
     pub esignature_requests: u64,
     /// Envelopes sent in status-change lists.
     pub envelopes_served: u64,
+    /// Authorization codes redeemed at `POST /oauth/token`.
+    pub code_grants: u64,
+    /// Refresh tokens redeemed successfully.
+    pub refresh_grants: u64,
+    /// Refresh-grant requests refused (also counted in `token_errors`).
+    pub refresh_errors: u64,
+    /// Requests to `GET /oauth/auth` and `POST /oauth/auth/consent`.
+    pub authorize_requests: u64,
 }
 
 /// Cheap, cloneable handle to one running (or not yet running) simulated tenant.
@@ -219,8 +262,6 @@ impl fmt::Debug for Simulator {
 /// State shared by all requests. Immutable parts live outside the mutex.
 struct Inner {
     cfg: SimConfig,
-    /// `None` when the configured PEM did not parse: every assertion then fails its signature.
-    key: Option<jsonwebtoken::DecodingKey>,
     started: DateTime<Utc>,
     /// The quota's (possibly faster) clock, anchored at `started`.
     clock: quota::ScaledClock,
@@ -240,6 +281,8 @@ struct State {
     events: events::EventStore,
     directory: users::Directory,
     tokens: oauth::TokenStore,
+    /// Registered JWT keys, login mode, pending consents, codes and refresh tokens.
+    auth: oauth::AuthState,
     consent_revoked: bool,
     faults: VecDeque<Fault>,
     chaos: Option<chaos::Dice>,
@@ -251,16 +294,12 @@ struct State {
 
 impl Simulator {
     /// Builds the tenant: seeds users and the event backlog. A public key that does not parse
-    /// is logged and makes every token request fail with `no_valid_keys_or_signatures`.
+    /// is logged and skipped; with none left every token request fails with
+    /// `no_valid_keys_or_signatures`.
     pub fn new(cfg: SimConfig) -> Self {
         let started = Utc::now();
-        let key = match jsonwebtoken::DecodingKey::from_rsa_pem(cfg.public_key_pem.as_bytes()) {
-            Ok(key) => Some(key),
-            Err(err) => {
-                tracing::warn!(error = %err, "Simulator public key did not parse; every JWT will be rejected.");
-                None
-            }
-        };
+        let pems = std::iter::once(&cfg.public_key_pem).chain(&cfg.extra_public_keys);
+        let auth = oauth::AuthState::new(oauth::parse_keys(pems), cfg.refresh_rotation);
         let directory = users::Directory::seeded(&cfg, started);
         let actors = directory.ids();
         let events = events::EventStore::new(&cfg.feed, cfg.seed, started);
@@ -279,6 +318,7 @@ impl Simulator {
             events,
             directory,
             tokens: oauth::TokenStore::default(),
+            auth,
             consent_revoked: false,
             faults: VecDeque::new(),
             chaos: None,
@@ -291,7 +331,6 @@ impl Simulator {
         let configuration_id = 10_000_000 + seed::Prng::new(cfg.seed, "connect-configuration", &[]).below(89_999_999);
         let inner = Inner {
             cfg,
-            key,
             started,
             clock,
             actors,
@@ -361,7 +400,8 @@ impl Simulator {
         self.state().consent_revoked = false;
     }
 
-    /// Invalidates every token issued so far; the API then answers 401 for them.
+    /// Invalidates every access token issued so far; the API then answers 401 for them.
+    /// Refresh tokens stay valid (see [`Simulator::revoke_refresh_tokens`]).
     pub fn expire_tokens(&self) {
         self.state().tokens.clear();
     }
@@ -373,7 +413,8 @@ impl Simulator {
     }
 
     /// Every access token issued and still valid (not expired, not wiped by
-    /// [`Simulator::expire_tokens`]), so tests can check that no copy of one leaks to disk.
+    /// [`Simulator::expire_tokens`]), from any grant, so tests can check that no copy of one
+    /// leaks to disk.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state().tokens.valid(Utc::now())
     }
@@ -474,6 +515,8 @@ impl Simulator {
         Router::new()
             .route("/oauth/token", post(oauth::token))
             .route("/oauth/userinfo", get(oauth::userinfo))
+            .route("/oauth/auth", get(oauth::authorize_get))
+            .route("/oauth/auth/consent", post(oauth::consent_post))
             .route("/api/{version}/datasets/{dataset}/stream", get(monitor::legacy_stream))
             .route("/v1/organizations/{organization_id}/stream", get(monitor::org_stream))
             .route("/management/v2/organizations/{organization_id}/users", get(admin::users))
@@ -510,6 +553,11 @@ impl Simulator {
             .route("/_sim/consent/grant", post(control::grant_consent))
             .route("/_sim/tokens/expire", post(control::expire_tokens))
             .route("/_sim/stats", get(control::stats))
+            .route("/_sim/oauth/keys", put(control::set_public_keys))
+            .route("/_sim/oauth/login-mode", put(control::set_login_mode))
+            .route("/_sim/oauth/revoke-refresh", post(control::revoke_refresh))
+            .route("/_sim/oauth/age-refresh", post(control::age_refresh))
+            .route("/_sim/oauth/refresh-rotation", put(control::set_refresh_rotation))
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(self.clone(), faults::gate))
             .with_state(self.clone())

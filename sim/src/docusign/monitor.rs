@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::data::{Generation, write_row};
 use super::events::{self, Start};
-use super::oauth::authorize;
+use super::oauth::authorize_jwt;
 use super::row::RowContext;
 use super::{ApiError, Simulator};
 
@@ -117,7 +117,7 @@ pub(super) async fn legacy_stream(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(err) = authorize(&sim, &headers, Some(MONITOR_SCOPE)) {
+    if let Err(err) = authorize_jwt(&sim, &headers, Some(MONITOR_SCOPE)) {
         return err.into_response();
     }
     if !matches!(version.as_str(), "v2" | "v2.0") || dataset != "monitor" {
@@ -137,7 +137,7 @@ pub(super) async fn org_stream(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(err) = authorize(&sim, &headers, Some(MONITOR_SCOPE)) {
+    if let Err(err) = authorize_jwt(&sim, &headers, Some(MONITOR_SCOPE)) {
         return err.into_response();
     }
     if !organization_id.eq_ignore_ascii_case(&sim.inner.cfg.organization_id) {

@@ -1,11 +1,17 @@
 //! OAuth: the JWT grant (`POST /oauth/token`), `GET /oauth/userinfo`, and the bearer-token
-//! check every API route performs.
+//! check every API route performs. The Authorization Code Grant lives beside it:
+//! `authcode.rs` (`GET /oauth/auth`, the consent page) and `code_grant.rs` (the code and
+//! refresh-token grants at the same token endpoint).
 //!
 //! Assertion checks run in the order Docusign needs them: the issuer picks the key, the key
 //! verifies the signature, then subject, audience, times and consent. The `invalid_grant`
 //! descriptions `issuer_not_found`, `user_not_found` and `no_valid_keys_or_signatures` are
 //! Docusign's; the others (`invalid_audience`, `assertion_expired`, …) are this simulator's,
-//! since Docusign's wording for them is unverified.
+//! since Docusign's wording for them is unverified. An integration key may hold several RSA
+//! key pairs (for rotation): an assertion any registered key verifies is accepted.
+//!
+//! Every access token remembers the grant that issued it. The Monitor routes accept only
+//! JWT-grant tokens ([`authorize_jwt`]), as Docusign's Monitor documentation demands.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +26,15 @@ use rand::RngCore as _;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, SimConfig, Simulator, host_of};
+
+mod authcode;
+mod code_grant;
+mod knobs;
+mod pages;
+
+pub use authcode::LoginMode;
+pub(super) use authcode::{authorize_get, consent_post};
+pub use code_grant::{DEFAULT_CLIENT_SECRET, RefreshRotation};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Clock skew allowed on `iat`, `nbf` and `exp`.
@@ -36,10 +51,87 @@ pub(super) struct TokenStore {
     tokens: HashMap<String, Issued>,
 }
 
+/// The grant an access token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum GrantKind {
+    /// The JWT bearer grant (service integrations).
+    Jwt,
+    /// An authorization code redeemed.
+    AuthorizationCode,
+    /// A refresh token redeemed.
+    RefreshToken,
+}
+
 #[derive(Debug, Clone)]
 struct Issued {
     expires_at: DateTime<Utc>,
     scopes: HashSet<String>,
+    kind: GrantKind,
+    /// The user's consent (one redeemed code) it descends from; `None` for the JWT grant.
+    grant: Option<u64>,
+}
+
+/// OAuth state beyond access tokens: registered keys, runtime knobs, the code grant's stores.
+pub(super) struct AuthState {
+    /// Registered JWT public keys; empty when none parsed, so every assertion fails.
+    keys: Vec<DecodingKey>,
+    login_mode: LoginMode,
+    rotation: RefreshRotation,
+    /// Authorization requests waiting on the consent page.
+    pending: authcode::Pending,
+    /// Issued authorization codes.
+    codes: authcode::Codes,
+    /// Refresh tokens and the grants they belong to.
+    refresh: code_grant::RefreshStore,
+}
+
+impl AuthState {
+    pub(super) fn new(keys: Vec<DecodingKey>, rotation: RefreshRotation) -> Self {
+        Self {
+            keys,
+            login_mode: LoginMode::default(),
+            rotation,
+            pending: authcode::Pending::default(),
+            codes: authcode::Codes::default(),
+            refresh: code_grant::RefreshStore::default(),
+        }
+    }
+}
+
+/// Parses PEM public keys; one that does not parse is logged and skipped.
+pub(super) fn parse_keys<P: AsRef<str>>(pems: impl IntoIterator<Item = P>) -> Vec<DecodingKey> {
+    let mut keys = Vec::new();
+    for (index, pem) in pems.into_iter().enumerate() {
+        match DecodingKey::from_rsa_pem(pem.as_ref().as_bytes()) {
+            Ok(key) => keys.push(key),
+            Err(err) => tracing::warn!(index, error = %err, "Simulator public key did not parse; it is skipped."),
+        }
+    }
+    if keys.is_empty() {
+        tracing::warn!("Simulator has no usable public key; every JWT will be rejected.");
+    }
+    keys
+}
+
+/// A new random token value with a recognisable prefix.
+fn random_token(prefix: &str) -> String {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// `secs` as a chrono duration, saturating instead of overflowing.
+fn seconds(secs: u64) -> Duration {
+    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000).min(i64::MAX / 2_000))
+}
+
+/// `at + by`, saturating at chrono's range instead of panicking.
+fn shifted(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
 }
 
 impl TokenStore {
@@ -53,9 +145,25 @@ impl TokenStore {
         self.tokens.iter().filter(|(_, t)| t.expires_at > now).map(|(k, _)| k.clone()).collect()
     }
 
-    fn insert(&mut self, token: String, issued: Issued, now: DateTime<Utc>) {
+    /// Issues a new access token valid for `lifetime_secs` from `now`.
+    fn issue(
+        &mut self,
+        now: DateTime<Utc>,
+        lifetime_secs: u64,
+        scopes: HashSet<String>,
+        kind: GrantKind,
+        grant: Option<u64>,
+    ) -> String {
+        let token = random_token("sim.");
         self.tokens.retain(|_, t| t.expires_at > now);
-        self.tokens.insert(token, issued);
+        self.tokens
+            .insert(token.clone(), Issued { expires_at: shifted(now, seconds(lifetime_secs)), scopes, kind, grant });
+        token
+    }
+
+    /// Forgets every access token descending from `grant`.
+    fn revoke_grant(&mut self, grant: u64) {
+        self.tokens.retain(|_, t| t.grant != Some(grant));
     }
 }
 
@@ -71,6 +179,15 @@ impl OAuthError {
     fn grant(description: &'static str) -> Self {
         Self { error: "invalid_grant", description: Some(description) }
     }
+
+    fn request(description: &'static str) -> Self {
+        Self { error: "invalid_request", description: Some(description) }
+    }
+
+    /// Client authentication failed: HTTP 401, no description.
+    fn client() -> Self {
+        Self { error: "invalid_client", description: None }
+    }
 }
 
 impl IntoResponse for OAuthError {
@@ -79,6 +196,12 @@ impl IntoResponse for OAuthError {
             Some(d) => json!({ "error": self.error, "error_description": d }),
             None => json!({ "error": self.error }),
         };
+        if self.error == "invalid_client" {
+            // RFC 6749 §5.2: 401 with the authentication scheme the client should use.
+            let challenge = HeaderValue::from_static("Basic realm=\"oauth\"");
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, challenge)], axum::Json(body))
+                .into_response();
+        }
         (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
     }
 }
@@ -90,7 +213,7 @@ fn int_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
 /// Checks a JWT-grant assertion and returns the granted scopes.
 pub(super) fn verify_assertion(
     cfg: &SimConfig,
-    key: Option<&DecodingKey>,
+    keys: &[DecodingKey],
     consent_revoked: bool,
     assertion: &str,
     host: &str,
@@ -102,13 +225,15 @@ pub(super) fn verify_assertion(
     if unverified.claims.get("iss").and_then(Value::as_str) != Some(cfg.integration_key.as_str()) {
         return Err(OAuthError::grant("issuer_not_found"));
     }
-    let key = key.ok_or_else(|| bad_signature.clone())?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let claims =
-        jsonwebtoken::decode::<Map<String, Value>>(assertion, key, &validation).map_err(|_| bad_signature)?.claims;
+    let claims = keys
+        .iter()
+        .find_map(|key| jsonwebtoken::decode::<Map<String, Value>>(assertion, key, &validation).ok())
+        .ok_or(bad_signature)?
+        .claims;
     if claims.get("sub").and_then(Value::as_str) != Some(cfg.user_id.as_str()) {
         return Err(OAuthError::grant("user_not_found"));
     }
@@ -142,45 +267,31 @@ pub(super) fn verify_assertion(
     Ok(scopes)
 }
 
-/// `POST /oauth/token` with a form `grant_type=…jwt-bearer&assertion=…`.
+/// `POST /oauth/token`: the JWT bearer grant (`grant_type=…jwt-bearer&assertion=…`), the
+/// authorization-code grant and the refresh-token grant.
 pub(super) async fn token(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let host = host_of(&headers).unwrap_or_default().to_owned();
     let now = Utc::now();
-    let result = match (form.get("grant_type").map(String::as_str), form.get("assertion")) {
-        (None, _) => Err(OAuthError { error: "invalid_request", description: Some("grant_type is missing") }),
-        (Some(g), _) if g != JWT_BEARER => {
-            Err(OAuthError { error: "unsupported_grant_type", description: Some("unsupported_grant_type") })
-        }
-        (_, None) => Err(OAuthError { error: "invalid_request", description: Some("assertion is missing") }),
-        (_, Some(a)) if a.is_empty() => {
-            Err(OAuthError { error: "invalid_request", description: Some("assertion is missing") })
-        }
-        (_, Some(assertion)) => {
-            let revoked = sim.state().consent_revoked;
-            let inner = &sim.inner;
-            verify_assertion(&inner.cfg, inner.key.as_ref(), revoked, assertion, &host, now.timestamp())
-        }
+    let grant_type = form.get("grant_type").map(String::as_str);
+    let result = match grant_type {
+        None => Err(OAuthError::request("grant_type is missing")),
+        Some(JWT_BEARER) => jwt_grant(&sim, &headers, &form, now),
+        Some("authorization_code") => code_grant::redeem_code(&sim, &headers, &form, now),
+        Some("refresh_token") => code_grant::redeem_refresh(&sim, &headers, &form, now),
+        Some(_) => Err(OAuthError { error: "unsupported_grant_type", description: Some("unsupported_grant_type") }),
     };
-    let lifetime = sim.inner.cfg.token_lifetime_secs;
-    let mut state = sim.state();
     match result {
-        Ok(scopes) => {
-            let mut raw = [0u8; 32];
-            rand::thread_rng().fill_bytes(&mut raw);
-            let token = format!("sim.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
-            let expires_at = now + Duration::seconds(i64::try_from(lifetime).unwrap_or(i64::MAX / 2_000));
-            state.tokens.insert(token.clone(), Issued { expires_at, scopes }, now);
-            state.stats.tokens_issued += 1;
-            drop(state);
-            tracing::debug!(lifetime, "Simulator issued an access token.");
-            let body = json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime });
+        Ok(body) => {
             let mut resp = axum::Json(body).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(err) => {
+            let mut state = sim.state();
             state.stats.token_errors += 1;
+            if grant_type == Some("refresh_token") {
+                state.stats.refresh_errors += 1;
+            }
             drop(state);
             tracing::debug!(error = err.error, description = ?err.description, "Simulator refused a token request.");
             err.into_response()
@@ -188,8 +299,55 @@ pub(super) async fn token(State(sim): State<Simulator>, headers: HeaderMap, body
     }
 }
 
+/// The JWT bearer grant: verifies the assertion and issues an access token (no refresh token).
+fn jwt_grant(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<Value, OAuthError> {
+    let Some(assertion) = form.get("assertion").filter(|a| !a.is_empty()) else {
+        return Err(OAuthError::request("assertion is missing"));
+    };
+    let host = host_of(headers).unwrap_or_default();
+    // Verify outside the lock: the keys are cloned out (a few hundred bytes each).
+    let (revoked, keys) = {
+        let state = sim.state();
+        (state.consent_revoked, state.auth.keys.clone())
+    };
+    let scopes = verify_assertion(&sim.inner.cfg, &keys, revoked, assertion, host, now.timestamp())?;
+    let lifetime = sim.inner.cfg.token_lifetime_secs;
+    let token = {
+        let mut state = sim.state();
+        state.stats.tokens_issued += 1;
+        state.tokens.issue(now, lifetime, scopes, GrantKind::Jwt, None)
+    };
+    tracing::debug!(lifetime, "Simulator issued an access token.");
+    Ok(json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))
+}
+
 /// Checks the request's bearer token and, when given, that it carries `scope`.
 pub(super) fn authorize(sim: &Simulator, headers: &HeaderMap, scope: Option<&str>) -> Result<(), ApiError> {
+    check_token(sim, headers, scope).map(|_| ())
+}
+
+/// [`authorize`], and the token must come from the JWT grant: Docusign's Monitor API says
+/// "you must request your token using JWT Authentication Grant". Otherwise 403
+/// `jwt_grant_required`.
+pub(super) fn authorize_jwt(sim: &Simulator, headers: &HeaderMap, scope: Option<&str>) -> Result<(), ApiError> {
+    match check_token(sim, headers, scope)? {
+        GrantKind::Jwt => Ok(()),
+        GrantKind::AuthorizationCode | GrantKind::RefreshToken => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "jwt_grant_required",
+            "The Monitor API accepts only tokens from the JWT grant: \"you must request your token using JWT \
+             Authentication Grant\".",
+        )),
+    }
+}
+
+/// The bearer-token check; returns the grant the token came from.
+fn check_token(sim: &Simulator, headers: &HeaderMap, scope: Option<&str>) -> Result<GrantKind, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -211,7 +369,7 @@ pub(super) fn authorize(sim: &Simulator, headers: &HeaderMap, scope: Option<&str
         let msg = format!("The access token lacks the `{scope}` scope.");
         return Err(ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", &msg));
     }
-    Ok(())
+    Ok(issued.kind)
 }
 
 /// `GET /oauth/userinfo`: the impersonated user and their accounts. A secondary account

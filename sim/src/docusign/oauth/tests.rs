@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use jsonwebtoken::{EncodingKey, Header, encode};
 use rsa::pkcs1::EncodeRsaPublicKey as _;
-use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
+use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use serde_json::json;
 
 use super::*;
@@ -53,7 +53,7 @@ fn sign(claims: &Value, private: &str) -> String {
 fn check(cfg: &SimConfig, claims: &Value, revoked: bool) -> Result<HashSet<String>, OAuthError> {
     let key = DecodingKey::from_rsa_pem(cfg.public_key_pem.as_bytes()).unwrap();
     let now = Utc::now().timestamp();
-    verify_assertion(cfg, Some(&key), revoked, &sign(claims, &keys().private), HOST, now)
+    verify_assertion(cfg, std::slice::from_ref(&key), revoked, &sign(claims, &keys().private), HOST, now)
 }
 
 fn description(result: Result<HashSet<String>, OAuthError>) -> String {
@@ -109,7 +109,7 @@ fn bad_signatures_and_garbage_are_rejected() {
     let key = DecodingKey::from_rsa_pem(cfg.public_key_pem.as_bytes()).unwrap();
     let forged = sign(&claims(&cfg, now), &keys().other_private);
     for assertion in [forged.as_str(), "not-a-jwt", "a.b.c"] {
-        let err = verify_assertion(&cfg, Some(&key), false, assertion, HOST, now).unwrap_err();
+        let err = verify_assertion(&cfg, std::slice::from_ref(&key), false, assertion, HOST, now).unwrap_err();
         assert_eq!(err, OAuthError::grant("no_valid_keys_or_signatures"), "{assertion}");
     }
     // An HS256 token "signed" with the public key (algorithm confusion) must fail too.
@@ -119,11 +119,11 @@ fn bad_signatures_and_garbage_are_rejected() {
         &EncodingKey::from_secret(cfg.public_key_pem.as_bytes()),
     )
     .unwrap();
-    assert!(verify_assertion(&cfg, Some(&key), false, &hs, HOST, now).is_err());
+    assert!(verify_assertion(&cfg, std::slice::from_ref(&key), false, &hs, HOST, now).is_err());
     // No usable key configured: nothing verifies.
     let good = sign(&claims(&cfg, now), &keys().private);
     assert_eq!(
-        verify_assertion(&cfg, None, false, &good, HOST, now).unwrap_err(),
+        verify_assertion(&cfg, &[], false, &good, HOST, now).unwrap_err(),
         OAuthError::grant("no_valid_keys_or_signatures")
     );
 }
@@ -134,4 +134,26 @@ fn revoked_consent_is_consent_required() {
     let c = claims(&cfg, Utc::now().timestamp());
     assert_eq!(description(check(&cfg, &c, true)), "consent_required/-");
     assert!(check(&cfg, &c, false).is_ok());
+}
+
+#[test]
+fn any_registered_key_verifies() {
+    let cfg = cfg();
+    let now = Utc::now().timestamp();
+    let other_public = rsa::RsaPrivateKey::from_pkcs8_pem(&keys().other_private)
+        .unwrap()
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let both = parse_keys(&[other_public.clone(), "not a key".to_owned(), keys().spki.clone()]);
+    assert_eq!(both.len(), 2, "the unparsable PEM is skipped");
+    let signed_by_first = sign(&claims(&cfg, now), &keys().private);
+    let signed_by_other = sign(&claims(&cfg, now), &keys().other_private);
+    assert!(verify_assertion(&cfg, &both, false, &signed_by_first, HOST, now).is_ok());
+    assert!(verify_assertion(&cfg, &both, false, &signed_by_other, HOST, now).is_ok());
+    let only_other = parse_keys(&[other_public]);
+    assert_eq!(
+        verify_assertion(&cfg, &only_other, false, &signed_by_first, HOST, now).unwrap_err(),
+        OAuthError::grant("no_valid_keys_or_signatures")
+    );
 }
