@@ -24,7 +24,7 @@ impl Simulator {
     }
 
     /// Whether a used refresh token stays valid, from now on (starts as
-    /// [`SimConfig::refresh_rotation`]).
+    /// [`SimConfig::refresh_rotation`](super::SimConfig::refresh_rotation)).
     pub fn set_refresh_rotation(&self, rotation: RefreshRotation) {
         self.state().auth.rotation = rotation;
     }
