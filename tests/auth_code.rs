@@ -3,7 +3,7 @@
 //! process restarts, expiry and its warning, a revoked refresh token, a public (PKCE-only)
 //! client, the Monitor rule, JWT key rotation while a timer runs, and a canary that no code,
 //! verifier, token or secret reaches any output or the state file.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::let_underscore_must_use)]
 
 mod common;
 
@@ -26,10 +26,15 @@ const SECRET_VAR: &str = "DS_CLIENT_SECRET";
 fn http(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, String) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head =
-        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
+        head.push_str(k);
+        head.push_str(": ");
+        head.push_str(v);
+        head.push_str("\r\n");
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
@@ -88,7 +93,10 @@ impl LoginRun {
     fn start(h: &Harness, args: &[&str], stdin: bool) -> Self {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("esign-collector"));
         cmd.arg("--config").arg(&h.config).args(["auth", "login"]).args(args);
-        cmd.env_remove("ESIGN_COLLECTOR_CONFIG").env_remove("BROWSER").env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+        cmd.env_remove("ESIGN_COLLECTOR_CONFIG")
+            .env_remove("BROWSER")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
         cmd.env(SECRET_VAR, DEFAULT_CLIENT_SECRET).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() });
         let mut child = cmd.spawn().unwrap();
@@ -152,8 +160,16 @@ fn query(url: &str) -> std::collections::HashMap<String, String> {
 
 /// A whole login through the loopback listener; panics unless it exits 0.
 fn login(h: &Harness) -> (Seen, String) {
+    login_with(h, &[])
+}
+
+/// [`login`] with more arguments.
+fn login_with(h: &Harness, extra: &[&str]) -> (Seen, String) {
     let port = free_port();
-    let run = LoginRun::start(h, &["--port", &port.to_string()], false);
+    let mut args = vec!["--port".to_owned(), port.to_string()];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = LoginRun::start(h, &args, false);
     let url = run.url();
     assert!(url.starts_with(&h.base), "{url}");
     let q = query(&url);
@@ -239,7 +255,8 @@ fn canary(h: &Harness, seen: &Seen, outputs: &[String]) {
     secrets.push(seen.code.clone());
     secrets.push(DEFAULT_CLIENT_SECRET.to_owned());
     assert!(secrets.len() >= 4);
-    let mut haystacks: Vec<(String, Vec<u8>)> = outputs.iter().map(|o| ("output".to_owned(), o.clone().into_bytes())).collect();
+    let mut haystacks: Vec<(String, Vec<u8>)> =
+        outputs.iter().map(|o| ("output".to_owned(), o.clone().into_bytes())).collect();
     for entry in std::fs::read_dir(h.state().parent().unwrap()).unwrap() {
         let p = entry.unwrap().path();
         haystacks.push((p.display().to_string(), std::fs::read(&p).unwrap()));
@@ -263,7 +280,8 @@ fn canary(h: &Harness, seen: &Seen, outputs: &[String]) {
 fn every_secret_stays_out_of_traces_logs_and_state() {
     let h = Harness::start(common::backlog(5), 5);
     code_config(&h, true);
-    let (seen, login_err) = login(&h);
+    let login_trace = h.dir.path().join("login-trace.jsonl");
+    let (seen, login_err) = login_with(&h, &["--log-level", "trace", "--trace-http", login_trace.to_str().unwrap()]);
     h.sim.expire_tokens();
     let trace = h.dir.path().join("trace.jsonl");
     let out = h
@@ -279,8 +297,10 @@ fn every_secret_stays_out_of_traces_logs_and_state() {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         std::fs::read_to_string(&trace).unwrap(),
         String::from_utf8_lossy(&status.stdout).into_owned(),
+        std::fs::read_to_string(&login_trace).unwrap(),
     ];
     assert!(outputs[3].contains("refresh_token"), "the trace records the refresh request");
+    assert!(outputs[5].contains("code_verifier"), "the login's trace records the code exchange");
     canary(&h, &seen, &outputs);
 }
 
@@ -389,8 +409,11 @@ fn monitor_with_the_code_grant_is_a_configuration_error() {
     let h = Harness::start(common::backlog(5), 5);
     code_config(&h, true);
     let text = std::fs::read_to_string(&h.config).unwrap();
-    std::fs::write(&h.config, text.replace("[sources.customer_events]\nenabled = false", "[sources.customer_events]\nenabled = true"))
-        .unwrap();
+    std::fs::write(
+        &h.config,
+        text.replace("[sources.customer_events]\nenabled = false", "[sources.customer_events]\nenabled = true"),
+    )
+    .unwrap();
     let out = fetch(&h);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("JWT Authentication Grant"), "{}", stderr(&out));
@@ -412,7 +435,8 @@ fn a_jwt_key_rotation_while_a_timer_runs() {
     let old_pem = h.dir.path().join("key.pem");
     let text = std::fs::read_to_string(&h.config).unwrap();
     let key_line = text.lines().find(|l| l.starts_with("private_key_file")).unwrap().to_owned();
-    let keys = format!("private_key_files = [{:?}, {:?}]", new_pem.display().to_string(), old_pem.display().to_string());
+    let keys =
+        format!("private_key_files = [{:?}, {:?}]", new_pem.display().to_string(), old_pem.display().to_string());
     std::fs::write(&h.config, text.replace(&key_line, &keys)).unwrap();
 
     let out = h.run(&["fetch"]);

@@ -319,9 +319,10 @@ impl AuthCodeGrant {
             } else {
                 row.expires_at
             };
-            match new_refresh {
-                Some(r) => self.save_refresh(&r, row.logged_in_at, issued, expires_at, &row.user_name, &scopes)?,
-                None => warn!("The refresh reply carried no new refresh token; keeping the current one."),
+            if let Some(r) = new_refresh {
+                self.save_refresh(&r, row.logged_in_at, issued, expires_at, &row.user_name, &scopes)?;
+            } else {
+                warn!("The refresh reply carried no new refresh token; keeping the current one.");
             }
             crate::failpoint::hit("refresh_after_store");
             info!("Refreshed the access token; the rotated refresh token is stored.");

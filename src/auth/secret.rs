@@ -87,9 +87,9 @@ mod tests {
 
     #[test]
     fn files_must_be_private_and_variables_set() {
+        use std::os::unix::fs::PermissionsExt;
         let (_dir, path) = crate::testkit::scratch("secret");
         std::fs::write(&path, " s3cret \n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = read_secret("docusign.client_secret", None, Some(&path), None).unwrap_err().to_string();
         assert!(e.contains("docusign.client_secret_file") && e.contains("chmod 600"), "{e}");

@@ -41,7 +41,7 @@ pub(crate) const DEFAULT_PORT: u16 = 8765;
 pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, chosen: bool, args: &LoginArgs) -> Result<(), Error> {
     let tenant = pick(tenants, chosen)?;
     let d = &tenant.cfg.docusign;
-    let auth_base = d.auth_base_url.as_ref().map_or_else(|| d.environment.auth_base(), |u| u.base());
+    let auth_base = d.auth_base_url.as_ref().map_or_else(|| d.environment.auth_base(), crate::values::HttpUrl::base);
     let redirect = redirect_uri(d.redirect_uri.0.as_str(), args.port);
     let scopes = d.scopes(&tenant.cfg.sources);
     let store = Arc::new(Mutex::new(Store::open(&cfg.state.path)?));
@@ -98,23 +98,22 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, chosen: bool, args: 
                 warn!(error = %e, "The login listener stopped.");
             }
         });
+        // A redirect with another login's state is refused by the handler and never arrives here.
         let outcome = tokio::time::timeout(limit, async {
-            loop {
-                let Some(cb) = rx.recv().await else { return Err(Error::Internal("login listener ended".into())) };
-                match cb {
-                    Callback::Denied { error, description, reply } => {
-                        reply.send(Err(format!("DocuSign answered {error}: {description}"))).unwrap_or_default();
-                        return Err(AuthError::Login(format!(
-                            "the login was not completed: DocuSign answered {error} {description}"
-                        ))
-                        .into());
-                    }
-                    Callback::Code { code, reply } => {
-                        let result = exchange(code).await;
-                        let page = result.as_ref().map(Clone::clone).map_err(ToString::to_string);
-                        reply.send(page).unwrap_or_default();
-                        return result;
-                    }
+            let Some(cb) = rx.recv().await else { return Err(Error::Internal("login listener ended".into())) };
+            match cb {
+                Callback::Denied { error, description, reply } => {
+                    reply.send(Err(format!("DocuSign answered {error}: {description}"))).unwrap_or_default();
+                    Err(AuthError::Login(format!(
+                        "the login was not completed: DocuSign answered {error} {description}"
+                    ))
+                    .into())
+                }
+                Callback::Code { code, reply } => {
+                    let result = exchange(code).await;
+                    let page = result.as_ref().map(Clone::clone).map_err(ToString::to_string);
+                    reply.send(page).unwrap_or_default();
+                    result
                 }
             }
         })

@@ -206,7 +206,7 @@ mod tests {
             scopes: "signature extended".into(),
         };
         s.save_refresh("a", &t).unwrap();
-        let next = StoredRefresh { ciphertext: vec![3; 40], issued_at: 20, ..t.clone() };
+        let next = StoredRefresh { ciphertext: vec![3; 40], issued_at: 20, ..t };
         s.save_refresh("a", &next).unwrap();
         assert_eq!(s.load_refresh("a").unwrap(), Some(next));
         assert_eq!(s.refresh_tokens().unwrap().len(), 1);
@@ -228,8 +228,7 @@ mod tests {
             updated_at: 6,
         };
         s.save_credential_status(&st).unwrap();
-        s.save_credential_status(&CredentialStatus { key_in_use: Some(1), first_key_refused_at: None, ..st.clone() })
-            .unwrap();
+        s.save_credential_status(&CredentialStatus { key_in_use: Some(1), first_key_refused_at: None, ..st }).unwrap();
         let got = s.credential_status().unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!((got[0].key_in_use, got[0].first_key_refused_at), (Some(1), None));
