@@ -532,3 +532,80 @@ fn strict_rotation_loses_the_chain_only_between_the_reply_and_its_commit() {
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains("auth login --tenant default"), "{}", stderr(&out));
 }
+
+/// `run` serving `/healthz` and `/metrics`; killed on drop.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `GET path` until `done` accepts the reply (at most 30 s).
+fn poll(addr: SocketAddr, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            drop(s.set_read_timeout(Some(Duration::from_secs(10))));
+            let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            if s.write_all(req.as_bytes()).is_ok() {
+                let mut reply = String::new();
+                let _ = s.read_to_string(&mut reply);
+                let status = reply.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+                let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+                if done(status, &body) {
+                    return (status, body);
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "{path} never answered as expected");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn healthz_and_metrics_show_the_refresh_tokens_age_and_expiry() {
+    let h = Harness::start(common::backlog(5), 5);
+    code_config(&h, true);
+    login(&h);
+    let port = free_port();
+    let mut text = std::fs::read_to_string(&h.config).unwrap();
+    text.push_str(&format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&h.config, text).unwrap();
+    let set_expiry = |at: i64| {
+        let c = rusqlite::Connection::open(h.state()).unwrap();
+        c.execute("UPDATE refresh_tokens SET expires_at = ?1", [at]).unwrap();
+    };
+    let now = chrono::Utc::now().timestamp();
+    set_expiry(now + 6 * 86_400);
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("esign-collector"));
+    cmd.arg("--config").arg(&h.config).arg("run").env_remove("ESIGN_COLLECTOR_CONFIG");
+    cmd.env(SECRET_VAR, DEFAULT_CLIENT_SECRET).stdout(Stdio::null()).stderr(Stdio::null());
+    let _daemon = Daemon(cmd.spawn().unwrap());
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // The first cycle uses the login's access token: healthy, with the expiry warning.
+    let (_, body) = poll(addr, "/healthz", |s, _| s == 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let cred = &doc["credentials"][0];
+    assert_eq!(cred["flow"], "authorization_code", "{doc}");
+    assert!(cred["warnings"].to_string().contains("expires in"), "{doc}");
+    let age = cred["refresh_token"]["age_seconds"].as_i64().unwrap();
+    assert!((0..600).contains(&age), "{doc}");
+    let (_, metrics) = poll(addr, "/metrics", |s, _| s == 200);
+    let series = |name: &str| {
+        let prefix = format!("{name}{{tenant=\"default\",flow=\"authorization_code\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().parse::<f64>().unwrap()))
+    };
+    assert_eq!(series("esign_auth_refresh_token_expiring"), Some(1.0), "{metrics}");
+    assert_eq!(series("esign_auth_login_required"), Some(0.0), "{metrics}");
+    #[allow(clippy::cast_precision_loss)]
+    let expiry = (now + 6 * 86_400) as f64;
+    assert_eq!(series("esign_auth_refresh_token_expiry_timestamp_seconds"), Some(expiry), "{metrics}");
+    assert!(series("esign_auth_refresh_token_age_seconds").is_some(), "{metrics}");
+    // Expired: /healthz says a login is needed.
+    set_expiry(now - 60);
+    let (_, body) = poll(addr, "/healthz", |s, _| s == 503);
+    assert!(body.contains("auth login --tenant default"), "{body}");
+}

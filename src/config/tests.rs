@@ -214,3 +214,68 @@ fn envelopes_need_the_account_and_a_fifteen_minute_interval() {
     let cfg = parse(&ok).unwrap();
     assert!(cfg.source_enabled("envelopes") && cfg.source_enabled("envelope_audit"));
 }
+
+/// `[docusign]` for the code grant, reading Admin users (Monitor needs the JWT grant).
+const CODE_GRANT: &str = r#"
+[sources.customer_events]
+enabled = false
+[sources.user_data]
+enabled = true
+
+[docusign]
+environment = "developer"
+integration_key = "ik"
+auth = "authorization_code"
+account_id = "acc"
+organization_id = "org"
+"#;
+
+#[test]
+fn the_code_grant_needs_no_user_or_key_and_asks_for_extended() {
+    let c = parse(CODE_GRANT).unwrap();
+    assert_eq!(c.docusign.auth, AuthFlow::AuthorizationCode);
+    assert_eq!(c.scopes(), vec!["signature", "extended", "organization_read", "user_read"]);
+    let with_secret = format!("{CODE_GRANT}client_secret_env = \"S\"\n");
+    assert_eq!(parse(&with_secret).unwrap().docusign.client_secret_env.as_deref(), Some("S"));
+    let two = format!("{CODE_GRANT}client_secret_env = \"S\"\nclient_secret_file = \"s\"\n");
+    let e = refused(&two);
+    assert!(e.contains("docusign.client_secret_file") && e.contains("choose one"), "{e}");
+    let e = refused(&format!("{CODE_GRANT}client_secret_credential = \"a/b\"\n"));
+    assert!(e.contains("plain file name"), "{e}");
+    // Monitor customer events need the JWT grant; so does the demo environment.
+    let e = refused(&CODE_GRANT.replace("enabled = false", "enabled = true"));
+    assert!(e.contains("docusign.auth") && e.contains("JWT Authentication Grant"), "{e}");
+    let e = refused(&CODE_GRANT.replace("\"developer\"", "\"demo\""));
+    assert!(e.contains("demo environment"), "{e}");
+    // Explicit scopes must still hold what the flow needs.
+    let e = refused(&format!("{CODE_GRANT}scopes = [\"signature\", \"organization_read\", \"user_read\"]\n"));
+    assert!(e.contains("lacks `extended`"), "{e}");
+}
+
+#[test]
+fn one_config_mixes_both_flows_per_tenant() {
+    let text = format!(
+        "{CODE_GRANT}\n[[tenants]]\nname = \"jwt\"\nauth = \"jwt\"\nuser_id = \"u\"\nprivate_key_files = [\"new.pem\", \"old.pem\"]\n\n\
+         [[tenants]]\nname = \"login\"\nclient_secret_env = \"LOGIN_SECRET\"\n"
+    );
+    let c = parse(&text).unwrap();
+    let t = c.tenants();
+    assert_eq!(t[0].cfg.docusign.auth, AuthFlow::Jwt);
+    assert_eq!(t[0].cfg.docusign.private_key_files.len(), 2);
+    assert_eq!(t[0].cfg.scopes(), vec!["signature", "impersonation", "organization_read", "user_read"]);
+    assert_eq!(t[1].cfg.docusign.auth, AuthFlow::AuthorizationCode);
+    assert_eq!(t[1].cfg.docusign.client_secret_env.as_deref(), Some("LOGIN_SECRET"));
+    // A JWT tenant still needs its user and a key.
+    let e = refused(&text.replace("user_id = \"u\"\n", ""));
+    assert!(e.contains("tenants[0].user_id"), "{e}");
+}
+
+#[test]
+fn several_keys_are_one_key_source() {
+    let e = refused(&format!("{MINIMAL}private_key_files = [\"a.pem\"]\n"));
+    assert!(e.contains("docusign.private_key_files") && e.contains("choose one"), "{e}");
+    let list = MINIMAL.replace("private_key_file = \"key.pem\"", "private_key_credentials = [\"new\", \"old\"]");
+    assert_eq!(parse(&list).unwrap().docusign.private_key_credentials, ["new", "old"]);
+    let e = refused(&MINIMAL.replace("private_key_file = \"key.pem\"", "private_key_credentials = [\"../x\"]"));
+    assert!(e.contains("docusign.private_key_credentials") && e.contains("plain file name"), "{e}");
+}
