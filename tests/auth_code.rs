@@ -571,9 +571,8 @@ fn healthz_and_metrics_show_the_refresh_tokens_age_and_expiry() {
     code_config(&h, true);
     login(&h);
     let port = free_port();
-    let mut text = std::fs::read_to_string(&h.config).unwrap();
-    text.push_str(&format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
-    std::fs::write(&h.config, text).unwrap();
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, format!("{text}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
     let set_expiry = |at: i64| {
         let c = rusqlite::Connection::open(h.state()).unwrap();
         c.execute("UPDATE refresh_tokens SET expires_at = ?1", [at]).unwrap();
