@@ -45,6 +45,20 @@ pub struct CredentialStatus {
     pub updated_at: i64,
 }
 
+/// A [`StoredRefresh`] from the row's columns `nonce, ciphertext, logged_in_at, issued_at,
+/// expires_at, user_name, scopes`, starting at column `first`.
+fn refresh_from(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<StoredRefresh> {
+    Ok(StoredRefresh {
+        nonce: r.get(first)?,
+        ciphertext: r.get(first + 1)?,
+        logged_in_at: r.get(first + 2)?,
+        issued_at: r.get(first + 3)?,
+        expires_at: r.get(first + 4)?,
+        user_name: r.get(first + 5)?,
+        scopes: r.get(first + 6)?,
+    })
+}
+
 impl Store {
     /// The tenant's sealed refresh token, if it logged in.
     ///
@@ -56,17 +70,7 @@ impl Store {
                 "SELECT nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes
                  FROM refresh_tokens WHERE tenant = ?1",
                 params![tenant],
-                |r| {
-                    Ok(StoredRefresh {
-                        nonce: r.get(0)?,
-                        ciphertext: r.get(1)?,
-                        logged_in_at: r.get(2)?,
-                        issued_at: r.get(3)?,
-                        expires_at: r.get(4)?,
-                        user_name: r.get(5)?,
-                        scopes: r.get(6)?,
-                    })
-                },
+                |r| refresh_from(r, 0),
             )
             .optional()
             .map_err(self.sql())
@@ -86,20 +90,7 @@ impl Store {
             )
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    StoredRefresh {
-                        nonce: r.get(1)?,
-                        ciphertext: r.get(2)?,
-                        logged_in_at: r.get(3)?,
-                        issued_at: r.get(4)?,
-                        expires_at: r.get(5)?,
-                        user_name: r.get(6)?,
-                        scopes: r.get(7)?,
-                    },
-                ))
-            })
+            .query_map([], |r| Ok((r.get(0)?, refresh_from(r, 1)?)))
             .map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
