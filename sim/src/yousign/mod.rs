@@ -187,6 +187,12 @@ impl fmt::Debug for YousignSim {
     }
 }
 
+/// Now, to the second: Yousign's timestamps have no fractions, and filters compare them.
+fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound as _;
+    Utc::now().trunc_subsecs(0)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -194,7 +200,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl YousignSim {
     /// Seeds the organisation as of now.
     pub fn new(cfg: YousignConfig) -> Self {
-        let org = model::Org::seeded(&cfg, Utc::now());
+        let org = model::Org::seeded(&cfg, now());
         let limiter = limits::Limiter::new(cfg.limits);
         let inner = Inner {
             cfg,
@@ -245,7 +251,7 @@ impl YousignSim {
     /// unfinished ones; new drafts are created when all are finished). Returns the webhook
     /// events the steps caused, also queued to the sender when it runs.
     pub fn advance(&self, n: usize) -> Vec<YousignEvent> {
-        let now = Utc::now();
+        let now = now();
         let mut org = self.org();
         let mut events = Vec::new();
         for _ in 0..n {
@@ -293,23 +299,23 @@ impl YousignSim {
 
     /// Adds `n` users, invited now.
     pub fn add_users(&self, n: usize) {
-        self.org().add_users(n, Utc::now());
+        self.org().add_users(n, now());
     }
 
     /// Swaps `n` non-owner users between `member` and `admin`.
     pub fn change_user_roles(&self, n: usize) {
-        self.org().change_roles(n, Utc::now());
+        self.org().change_roles(n, now());
     }
 
     /// Deactivates `n` active non-owner users (`is_active: false`).
     pub fn deactivate_users(&self, n: usize) {
-        self.org().deactivate(n, Utc::now());
+        self.org().deactivate(n, now());
     }
 
     /// Creates a webhook subscription to `endpoint` now (a new subscription is itself a
     /// security signal); returns its id.
     pub fn add_webhook_subscription(&self, endpoint: &str) -> String {
-        self.org().add_subscription(endpoint, Utc::now())
+        self.org().add_subscription(endpoint, now())
     }
 
     /// Starts (or restarts) the webhook sender towards `target`. Must be called inside a

@@ -34,6 +34,20 @@ const DOCS: [&str; 6] = ["NDA", "Employment contract", "Service agreement", "Pur
 pub(super) const DECLINE_REASONS: [&str; 4] =
     ["The amount is wrong.", "I am not the right person to sign.", "Terms not agreed.", "Wrong company name."];
 
+/// `name` lowercased with its accents dropped, for e-mail addresses.
+fn mailbox(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'é' | 'è' | 'ê' => 'e',
+            'ï' | 'î' => 'i',
+            'ç' => 'c',
+            'ô' => 'o',
+            c => c,
+        })
+        .collect()
+}
+
 /// A signer's state (the spec's `Signer.status` values we use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SignerStatus {
@@ -231,7 +245,7 @@ impl Org {
             id: uuid(self.seed, "user-id", &[n]),
             first_name: first,
             last_name: last,
-            email: format!("{}.{}{n}@acme.example", first.to_lowercase(), last.to_lowercase()),
+            email: format!("{}.{}{n}@acme.example", mailbox(first), mailbox(last)),
             role,
             is_active,
             status,
@@ -310,7 +324,7 @@ impl Org {
                     id: uuid(seed, "signer", &[seq, k as u64]),
                     first_name: first,
                     last_name: last,
-                    email: format!("{}.{}@client{}.example", first.to_lowercase(), last.to_lowercase(), rng.below(9)),
+                    email: format!("{}.{}@client{}.example", mailbox(first), mailbox(last), rng.below(9)),
                     phone: format!("+3361234{:04}", rng.below(10_000)),
                     status: SignerStatus::Initiated,
                     auth_mode: rng.pick(&["otp_sms", "otp_email", "no_otp"]),
