@@ -568,3 +568,31 @@ async fn a_first_attempt_gets_one_second_then_is_retried() {
     assert_eq!(stats.abandoned, 1);
     assert_eq!(stats.delivered, (events.len() + more.len() - 1) as u64);
 }
+
+async fn hop(axum::extract::Path(n): axum::extract::Path<u32>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if n == 0 {
+        StatusCode::OK.into_response()
+    } else {
+        axum::response::Redirect::temporary(&format!("/r/{}", n - 1)).into_response()
+    }
+}
+
+#[tokio::test]
+async fn two_redirects_are_followed_and_a_third_fails_the_delivery() {
+    let s = start(|c| c.signature_requests = 1).await;
+    let app = axum::Router::new().route("/r/{n}", axum::routing::post(hop));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    s.sim.webhook_knobs(WebhookKnobs { auto_retry: false, ..fast() });
+    s.sim.webhook_start(WebhookTarget { url: format!("{base}/r/2"), secret: "k".to_owned() });
+    let events = s.sim.advance(1);
+    wait_idle(&s.sim).await;
+    assert_eq!(s.sim.webhook_stats().delivered, events.len() as u64);
+    s.sim.webhook_start(WebhookTarget { url: format!("{base}/r/3"), secret: "k".to_owned() });
+    let more = s.sim.advance(1);
+    wait_idle(&s.sim).await;
+    let stats = s.sim.webhook_stats();
+    assert_eq!((stats.delivered, stats.abandoned), (events.len() as u64, more.len() as u64));
+}

@@ -83,6 +83,8 @@ pub(super) struct RequestFilter {
     workspace: Option<String>,
     external_id: Option<String>,
     q: Option<String>,
+    /// `label.name[eq|in]`: seeded requests carry no labels, so any label filter matches none.
+    labels: bool,
 }
 
 fn split(v: &str) -> Vec<String> {
@@ -131,9 +133,10 @@ impl RequestFilter {
                     let vals = if op == "eq" { vec![v.clone()] } else { split(v) };
                     f.sources.push(one_of(k, vals, &SOURCES)?);
                 }
+                ("label.name", "eq" | "in") => f.labels = true,
                 ("workspace_id", "eq") => f.workspace = Some(v.clone()),
                 ("external_id", "eq") => f.external_id = Some(v.clone()),
-                ("status" | "source" | "workspace_id" | "external_id", _) => {
+                ("status" | "source" | "workspace_id" | "external_id" | "label.name", _) => {
                     return Err(format!("{name}: Operator \"{op}\" is not allowed."));
                 }
                 _ => {
@@ -163,6 +166,7 @@ impl RequestFilter {
             self.sources.iter().all(|set| set.iter().any(|s| s == r.source))
         };
         source_ok
+            && !self.labels
             && self.statuses.iter().all(|set| set.iter().any(|s| s == r.status))
             && self.days.iter().all(|(field, day)| day.matches(stamp(r, field)))
             && self.workspace.as_ref().is_none_or(|w| *w == r.workspace_id)

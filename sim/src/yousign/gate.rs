@@ -3,6 +3,7 @@
 //! route, and stamps v3 replies with the rate-limit headers. Control routes (`/_sim/`) skip
 //! all of it but answer loopback clients only.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::YousignSim;
 use super::limits::RateHeaders;
+use super::{YousignSim, lock};
 
 /// A scripted misbehaviour for the next `times` requests of `route`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +219,56 @@ async fn apply(kind: FaultKind, req: Request, next: Next) -> Response {
             parts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(parts, Body::from(cut))
         }
+    }
+}
+
+/// What the API served, for tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Requests by route group (`v3 signature_requests`, `v3 users`, `v2`, …), refused ones
+    /// included.
+    pub requests: BTreeMap<String, u64>,
+    /// Requests refused with 401.
+    pub unauthorized: u64,
+    /// Requests refused with 429 by the rate limits (not by faults).
+    pub throttled: u64,
+    /// Requests a fault was applied to.
+    pub faults: u64,
+    /// Items served by route group.
+    pub served: BTreeMap<String, u64>,
+    /// The decoded query string of every `GET /v3/signature_requests`, in order.
+    pub list_calls: Vec<String>,
+}
+
+impl YousignSim {
+    /// Counts a request of `label`; `list_query` is the raw query of a request list.
+    fn count(&self, label: &str, list_query: Option<&str>) {
+        let mut stats = self.stats_mut();
+        *stats.requests.entry(label.to_owned()).or_default() += 1;
+        if let Some(q) = list_query {
+            let decoded: Vec<String> =
+                url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect();
+            stats.list_calls.push(decoded.join("&"));
+        }
+    }
+
+    /// Counts `n` items served on `label`.
+    pub(super) fn served(&self, label: &str, n: usize) {
+        *self.stats_mut().served.entry(label.to_owned()).or_default() += n as u64;
+    }
+
+    /// The first queued fault for `route` (or `Any`), used up by one.
+    fn take_fault(&self, route: Route) -> Option<FaultKind> {
+        let mut faults = lock(&self.inner.faults);
+        let i = faults.iter().position(|f| f.route == route || f.route == Route::Any)?;
+        let kind = faults[i].kind.clone();
+        faults[i].times -= 1;
+        if faults[i].times == 0 {
+            faults.remove(i);
+        }
+        drop(faults);
+        self.stats_mut().faults += 1;
+        Some(kind)
     }
 }
 

@@ -2,8 +2,10 @@
 //! causes (names from the 2026 spec's `WebhookSubscription.subscribed_events` enum).
 
 use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
-use super::model::{DECLINE_REASONS, Request, SignerStatus, Step};
+use super::YousignEvent;
+use super::model::{DECLINE_REASONS, Org, Request, SignerStatus, Step};
 use super::seed::Prng;
 
 /// An event a step caused: its name and, for `signer.*` events, the signer's index.
@@ -83,6 +85,28 @@ pub(super) fn apply(r: &mut Request, at: DateTime<Utc>) -> Vec<Caused> {
             vec![sr("signature_request.canceled")]
         }
     }
+}
+
+/// The webhook message for event `c` of request `i`, as of `now`.
+pub(super) fn message(org: &Org, i: usize, c: Caused, event_id: String, now: DateTime<Utc>) -> YousignEvent {
+    let r = &org.requests[i];
+    let mut data = serde_json::Map::new();
+    data.insert("signature_request".to_owned(), super::json::request(org, r, true));
+    if let Some(s) = c.signer.and_then(|k| r.signers.get(k)) {
+        data.insert("signer".to_owned(), super::json::webhook_signer(s));
+    }
+    let sub = org.subscriptions.first();
+    let event_time = now.timestamp().to_string();
+    let body = json!({
+        "event_id": event_id,
+        "event_name": c.name,
+        "event_time": event_time,
+        "subscription_id": sub.map(|s| s.id.clone()).unwrap_or_default(),
+        "subscription_description": sub.map(|s| s.description.clone()).unwrap_or_default(),
+        "sandbox": org.sandbox,
+        "data": Value::Object(data),
+    });
+    YousignEvent { event_id, event_name: c.name.to_owned(), event_time, body }
 }
 
 /// Signers who had not signed when the request ended can no longer act.

@@ -9,7 +9,8 @@
 //! - `mod.rs`: [`YousignConfig`], the [`YousignSim`] handle and its test knobs, the router.
 //! - `seed.rs`: deterministic UUIDs, hashes and choices from the seed.
 //! - `model.rs`: the organisation: signature requests (with lifecycle scripts), users,
-//!   webhook subscriptions; `lifecycle.rs`: one step of a request and the events it causes.
+//!   webhook subscriptions; `directory.rs`: user and subscription changes;
+//!   `lifecycle.rs`: one step of a request, the events it causes and their messages.
 //! - `json.rs`: v3 reply bodies in the spec's names and order.
 //! - `filters.rs`: cursor pagination and the `GET /signature_requests` filters.
 //! - `v3.rs` / `v2.rs`: the API handlers.
@@ -18,6 +19,7 @@
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/yousign/*` endpoints.
 
 mod control;
+mod directory;
 mod filters;
 mod gate;
 mod json;
@@ -29,7 +31,7 @@ mod v2;
 mod v3;
 mod webhook;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -40,9 +42,9 @@ use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-pub use gate::{Fault, FaultKind, Route};
+pub use gate::{Fault, FaultKind, Route, Stats};
 pub use limits::RateLimits;
 pub use webhook::{EventDeliveries, WebhookKnobs, WebhookStats, WebhookTarget, sign};
 
@@ -148,24 +150,6 @@ pub struct YousignEvent {
     pub body: Value,
 }
 
-/// What the API served, for tests.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Stats {
-    /// Requests by route group (`v3 signature_requests`, `v3 users`, `v2`, …), refused ones
-    /// included.
-    pub requests: BTreeMap<String, u64>,
-    /// Requests refused with 401.
-    pub unauthorized: u64,
-    /// Requests refused with 429 by the rate limits (not by faults).
-    pub throttled: u64,
-    /// Requests a fault was applied to.
-    pub faults: u64,
-    /// Items served by route group.
-    pub served: BTreeMap<String, u64>,
-    /// The decoded query string of every `GET /v3/signature_requests`, in order.
-    pub list_calls: Vec<String>,
-}
-
 struct Inner {
     cfg: YousignConfig,
     org: Mutex<model::Org>,
@@ -268,33 +252,12 @@ impl YousignSim {
             let caused = lifecycle::apply(&mut org.requests[i], now);
             for c in caused {
                 let event_id = org.event_id();
-                events.push(Self::event(&org, i, c, event_id, now));
+                events.push(lifecycle::message(&org, i, c, event_id, now));
             }
         }
         drop(org);
         self.inner.sender.enqueue(events.iter().map(|e| (e.event_id.clone(), e.body.clone())).collect());
         events
-    }
-
-    fn event(org: &model::Org, i: usize, c: lifecycle::Caused, event_id: String, now: DateTime<Utc>) -> YousignEvent {
-        let r = &org.requests[i];
-        let mut data = serde_json::Map::new();
-        data.insert("signature_request".to_owned(), json::request(org, r, true));
-        if let Some(s) = c.signer.and_then(|k| r.signers.get(k)) {
-            data.insert("signer".to_owned(), json::webhook_signer(s));
-        }
-        let sub = org.subscriptions.first();
-        let event_time = now.timestamp().to_string();
-        let body = json!({
-            "event_id": event_id,
-            "event_name": c.name,
-            "event_time": event_time,
-            "subscription_id": sub.map(|s| s.id.clone()).unwrap_or_default(),
-            "subscription_description": sub.map(|s| s.description.clone()).unwrap_or_default(),
-            "sandbox": org.sandbox,
-            "data": Value::Object(data),
-        });
-        YousignEvent { event_id, event_name: c.name.to_owned(), event_time, body }
     }
 
     /// Adds `n` users, invited now.
@@ -387,36 +350,6 @@ impl YousignSim {
     fn stats_mut(&self) -> MutexGuard<'_, Stats> {
         lock(&self.inner.stats)
     }
-
-    /// Counts a request of `label`; `list_query` is the raw query of a request list.
-    fn count(&self, label: &str, list_query: Option<&str>) {
-        let mut stats = self.stats_mut();
-        *stats.requests.entry(label.to_owned()).or_default() += 1;
-        if let Some(q) = list_query {
-            let decoded: Vec<String> =
-                url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect();
-            stats.list_calls.push(decoded.join("&"));
-        }
-    }
-
-    /// Counts `n` items served on `label`.
-    fn served(&self, label: &str, n: usize) {
-        *self.stats_mut().served.entry(label.to_owned()).or_default() += n as u64;
-    }
-
-    /// The first queued fault for `route` (or `Any`), used up by one.
-    fn take_fault(&self, route: Route) -> Option<FaultKind> {
-        let mut faults = lock(&self.inner.faults);
-        let i = faults.iter().position(|f| f.route == route || f.route == Route::Any)?;
-        let kind = faults[i].kind.clone();
-        faults[i].times -= 1;
-        if faults[i].times == 0 {
-            faults.remove(i);
-        }
-        drop(faults);
-        self.stats_mut().faults += 1;
-        Some(kind)
-    }
 }
 
 async fn not_found() -> Response {
@@ -442,6 +375,14 @@ mod tests {
             assert_eq!(e.body["data"]["signer"].is_object(), e.event_name.starts_with("signer."));
         }
         assert!(sim.signature_request_ids().len() > 3, "finished requests make room for new ones");
+    }
+
+    #[test]
+    fn production_has_its_own_limits_and_no_sandbox_flag() {
+        let cfg = YousignConfig::for_environment(Environment::Production);
+        assert_eq!(cfg.limits, RateLimits { per_minute: 60, per_hour: 1200, enforce: true });
+        let sim = YousignSim::new(YousignConfig { signature_requests: 1, ..cfg });
+        assert!(sim.advance(1).iter().all(|e| e.body["sandbox"] == false));
     }
 
     #[test]
