@@ -596,3 +596,23 @@ async fn two_redirects_are_followed_and_a_third_fails_the_delivery() {
     let stats = s.sim.webhook_stats();
     assert_eq!((stats.delivered, stats.abandoned), (events.len() as u64, more.len() as u64));
 }
+
+#[tokio::test]
+async fn auto_retry_gives_up_after_eight_retries() {
+    let s = start(|c| c.signature_requests = 1).await;
+    let plan = VecDeque::from(vec![(500, 0); 20]);
+    let (url, rx) = receiver(Receiver { plan, ..Receiver::default() }).await;
+    // 2 min … 2 d scaled to about 0.7 s in all.
+    s.sim.webhook_knobs(WebhookKnobs { retry_scale: 0.000_002, ..WebhookKnobs::default() });
+    s.sim.webhook_start(WebhookTarget { url, secret: "k".to_owned() });
+    let events = s.sim.advance(1);
+    wait_idle(&s.sim).await;
+    let all = rx.lock().unwrap().got.clone();
+    let retries: Vec<&str> =
+        all.iter().filter(|g| g.body == all[0].body).map(|g| header(g, "x-yousign-retry")).collect();
+    assert_eq!(retries, ["0", "1", "2", "3", "4", "5", "6", "7", "8"]);
+    let stats = s.sim.webhook_stats();
+    assert_eq!(stats.abandoned, 1);
+    assert_eq!(stats.by_event[&events[0].event_id].delivered, 0);
+    assert_eq!(stats.delivered, events.len() as u64 - 1);
+}
