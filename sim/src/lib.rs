@@ -5,5 +5,8 @@
 //!
 //! - [`docusign`]: OAuth (JWT grant), both Monitor stream generations, Admin users, and the
 //!   fault, quota and control knobs the tests use.
+//! - [`yousign`]: the v3 API (signature requests, audit trails, users, webhook
+//!   subscriptions), the legacy v2 API, rate limits, faults, and a signed webhook sender.
 
 pub mod docusign;
+pub mod yousign;
