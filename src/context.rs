@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use crate::auth::{ClientCredentials, Grant, LabelledKey, PrivateKey, SealedStore};
-use crate::config::{AuthFlow, Config, DocusignConfig, Environment, Tenant};
+use crate::config::{AuthFlow, Config, DocusignConfig, Environment, Tenant, Vendor};
 use crate::connectors::docusign::{self, Session};
+use crate::connectors::yousign;
 use crate::core::source::Source;
 use crate::demo::Demo;
 use crate::error::Error;
@@ -34,10 +35,14 @@ pub struct Context {
     pub cfg: Config,
     /// Endpoints.
     pub endpoints: Endpoints,
-    /// DocuSign access.
-    pub session: Arc<Session>,
+    /// DocuSign access (DocuSign tenants).
+    pub session: Option<Arc<Session>>,
+    /// Yousign access and its API base (the Yousign tenant).
+    pub yousign: Option<(Arc<yousign::Session>, String)>,
     /// The demo simulator, kept alive for the command's lifetime.
     pub demo: Option<Demo>,
+    /// The Yousign demo simulator, likewise.
+    pub yousign_demo: Option<crate::demo::YousignDemo>,
     /// The state file, for sources that keep more than a cursor (queues, hosts).
     pub store: Option<Arc<Mutex<Store>>>,
 }
@@ -110,17 +115,21 @@ pub fn client_credentials(d: &DocusignConfig) -> Result<ClientCredentials, Error
 impl Context {
     /// The tenant's enabled sources, in the order a cycle collects them.
     pub fn sources(&self) -> Vec<Box<dyn Source>> {
+        if let Some((session, base)) = &self.yousign {
+            return yousign::enabled(&self.cfg.sources, session, base);
+        }
+        let Some(session) = &self.session else { return Vec::new() };
         let mut v = docusign::enabled(
-            &self.cfg.docusign,
+            self.cfg.docusign(),
             &self.cfg.sources,
-            &self.session,
+            session,
             &self.endpoints.monitor,
             &self.endpoints.admin,
         );
         v.extend(docusign::esignature_sources(
-            &self.cfg.docusign,
+            self.cfg.docusign(),
             &self.cfg.sources,
-            &self.session,
+            session,
             &self.endpoints.auth,
             &self.tenant,
             self.store.as_ref(),
@@ -129,15 +138,73 @@ impl Context {
         v
     }
 
+    /// The DocuSign session, for the commands that only DocuSign has.
+    ///
+    /// # Errors
+    /// `ConfigError::Argument` (`--tenant`) for a Yousign tenant.
+    pub fn docusign_session(&self) -> Result<&Arc<Session>, Error> {
+        self.session.as_ref().ok_or_else(|| {
+            crate::config::ConfigError::Argument {
+                arg: "--tenant".into(),
+                message: format!("tenant {:?} is a Yousign tenant: this command is for DocuSign tenants", self.tenant),
+            }
+            .into()
+        })
+    }
+
+    /// Builds a Yousign tenant's context: the API key, the API base, pacing to Yousign's
+    /// per-minute and per-hour limits.
+    async fn build_yousign(
+        tenant: String,
+        tag: Option<String>,
+        cfg: Config,
+        store: Option<Arc<Mutex<Store>>>,
+    ) -> Result<Self, Error> {
+        let y = cfg.yousign.clone().ok_or_else(|| Error::Internal("a Yousign tenant without [yousign]".into()))?;
+        let (key, base, demo) = if y.environment == yousign::Environment::Demo {
+            let demo = crate::demo::YousignDemo::start().await?;
+            (demo.api_key.clone(), demo.base.clone(), Some(demo))
+        } else {
+            let key = crate::auth::read_secret(
+                "yousign.api_key",
+                y.api_key_env.as_deref(),
+                y.api_key_file.as_deref(),
+                y.api_key_credential.as_deref(),
+            )?;
+            (key, y.environment.base(y.api_version).to_owned(), None)
+        };
+        let base = y.base_url.as_ref().map_or(base, crate::values::HttpUrl::base);
+        let (per_minute, per_hour) = y.limits();
+        let pacer = crate::http::Pacer::new(per_hour, per_minute, std::time::Duration::from_secs(60));
+        let settings = yousign::client_settings(&y, &cfg.network);
+        let api = Api::with_pacer(&settings, &cfg.rate_limit, pacer)?;
+        let session = Arc::new(yousign::Session { api, client: yousign::Client::new(key) });
+        let endpoints = Endpoints { auth: base.clone(), monitor: base.clone(), admin: base.clone() };
+        Ok(Self {
+            tenant,
+            tag,
+            cfg,
+            endpoints,
+            session: None,
+            yousign: Some((session, base)),
+            demo: None,
+            yousign_demo: demo,
+            store,
+        })
+    }
+
     /// Builds one tenant's context. `store` enables the sealed token cache.
     ///
     /// # Errors
     /// `ConfigError` or `AuthError::Key` for unusable settings or keys, `AuthError::SealKey`
     /// for an unusable token seal key.
     pub async fn build(tenant: Tenant, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
-        let Tenant { name: tenant, cfg, named } = tenant;
+        let Tenant { name: tenant, cfg, named, vendor } = tenant;
         let tag = named.then(|| tenant.clone());
-        let d = &cfg.docusign;
+        if vendor == Vendor::Yousign {
+            return Self::build_yousign(tenant, tag, cfg, store).await;
+        }
+        let d = &cfg.docusign();
         let (demo, keys, mut endpoints) = if d.environment == Environment::Demo {
             let (demo, key) = Demo::start(&cfg).await?;
             let e = Endpoints {
@@ -163,14 +230,15 @@ impl Context {
             endpoints.admin = u.base();
         }
         let mut cfg = cfg;
-        if let Some(ids) = demo.as_ref().map(|dm| dm.ids.clone()) {
-            let dd = &mut cfg.docusign;
+        if let Some(ids) = demo.as_ref().map(|dm| dm.ids.clone())
+            && let Some(dd) = &mut cfg.docusign
+        {
             dd.integration_key = Some(ids.integration_key);
             dd.user_id = Some(ids.user_id);
             dd.account_id = Some(ids.account_id);
             dd.organization_id = Some(ids.organization_id);
         }
-        let d = &cfg.docusign;
+        let d = &cfg.docusign();
         let grant = Grant {
             integration_key: d.integration_key.clone().unwrap_or_default(),
             user_id: d.user_id.clone().unwrap_or_default(),
@@ -201,6 +269,7 @@ impl Context {
             }
         };
         let api = Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst())?;
-        Ok(Self { tenant, tag, cfg, endpoints, session: Arc::new(Session { api, client }), demo, store })
+        let session = Some(Arc::new(Session { api, client }));
+        Ok(Self { tenant, tag, cfg, endpoints, session, yousign: None, demo, yousign_demo: None, store })
     }
 }

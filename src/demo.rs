@@ -52,7 +52,7 @@ pub fn generate_key() -> Result<(rsa::RsaPrivateKey, PrivateKey), Error> {
 /// The simulator's settings for `cfg`: the configured ids where given, else the simulator's.
 pub fn sim_config(cfg: &Config, public_pem: &str, feed: EventFeed) -> SimConfig {
     let mut s = SimConfig::new(public_pem.to_owned());
-    let d = &cfg.docusign;
+    let d = &cfg.docusign();
     let pick = |v: &Option<String>, dflt: &mut String| {
         if let Some(v) = v.as_ref().filter(|v| !v.trim().is_empty()) {
             dflt.clone_from(v);
@@ -97,5 +97,45 @@ impl Demo {
         let base = format!("http://{addr}");
         info!(url = %base, "Demo environment: the built-in DocuSign simulator stands in for DocuSign.");
         Ok((Self { simulator, base, ids, _stop: stop }, key))
+    }
+}
+
+/// A running in-process Yousign simulator (`[yousign] environment = "demo"`); it stops when
+/// dropped.
+#[derive(Debug)]
+pub struct YousignDemo {
+    /// The simulator's handle.
+    pub simulator: esign_sim::yousign::YousignSim,
+    /// `http://127.0.0.1:PORT/v3`.
+    pub base: String,
+    /// The API key it accepts.
+    pub api_key: secrecy::SecretString,
+    _stop: oneshot::Sender<()>,
+}
+
+impl YousignDemo {
+    /// Starts the Yousign simulator on 127.0.0.1 (sandbox limits, not enforced: a demo).
+    ///
+    /// # Errors
+    /// `Error::Internal` when no loopback port can be bound.
+    pub async fn start() -> Result<Self, Error> {
+        let mut cfg = esign_sim::yousign::YousignConfig::new();
+        cfg.limits.enforce = false;
+        let api_key = secrecy::SecretString::from(cfg.api_key.clone());
+        let simulator = esign_sim::yousign::YousignSim::new(cfg);
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| Error::Internal(format!("cannot bind the Yousign demo simulator: {e}")))?;
+        let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let sim = simulator.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sim.serve(listener, async { drop(stopped.await) }).await {
+                tracing::error!(error = %e, "The Yousign demo simulator stopped.");
+            }
+        });
+        let base = format!("http://{addr}/v3");
+        info!(url = %base, "Demo environment: the built-in Yousign simulator stands in for Yousign.");
+        Ok(Self { simulator, base, api_key, _stop: stop })
     }
 }

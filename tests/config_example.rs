@@ -62,6 +62,9 @@ fn example_documents_every_field() {
         "metrics",
         "receivers",
         "connect",
+        "yousign",
+        "yousign_signature_requests",
+        "yousign_users",
     ];
     for f in fields {
         let as_key = format!("{f} =");

@@ -296,7 +296,7 @@ fn kubernetes_cronjob_is_hardened_and_its_config_parses() {
     let cfg = Config::parse(text, Path::new("cronjob.yaml ConfigMap")).unwrap();
     assert_eq!(cfg.state.path, Path::new("/var/lib/esign-collector/esign-collector.db"));
     let env = &c["env"][0];
-    assert_eq!(cfg.docusign.private_key_env.as_deref(), env["name"].as_str(), "the key variable the pod sets");
+    assert_eq!(cfg.docusign().private_key_env.as_deref(), env["name"].as_str(), "the key variable the pod sets");
 }
 
 #[test]
@@ -318,7 +318,7 @@ fn every_config_in_deploy_parses() {
     assert!(found >= 1, "no config found in deploy/");
     let systemd = std::fs::read_to_string(deploy_dir().join("systemd/config.toml")).unwrap();
     let cfg = Config::parse(&systemd, Path::new("config.toml")).unwrap();
-    assert_eq!(cfg.docusign.private_key_credential.as_deref(), Some("docusign-key"));
+    assert_eq!(cfg.docusign().private_key_credential.as_deref(), Some("docusign-key"));
     assert!(cfg.state.path.starts_with("/var/lib/esign-collector/"), "StateDirectory=esign-collector");
     for unit in &UNITS[..2] {
         let text = std::fs::read_to_string(deploy_dir().join("systemd").join(unit)).unwrap();

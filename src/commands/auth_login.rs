@@ -40,7 +40,7 @@ pub(crate) const DEFAULT_PORT: u16 = 8765;
 /// cannot keep the token.
 pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, chosen: bool, args: &LoginArgs) -> Result<(), Error> {
     let tenant = pick(tenants, chosen)?;
-    let d = &tenant.cfg.docusign;
+    let d = &tenant.cfg.docusign();
     let auth_base = d.auth_base_url.as_ref().map_or_else(|| d.environment.auth_base(), crate::values::HttpUrl::base);
     let redirect = redirect_uri(d.redirect_uri.0.as_str(), args.port);
     let scopes = d.scopes(&tenant.cfg.sources);
@@ -139,7 +139,7 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, chosen: bool, args: 
 fn pick(tenants: Vec<Tenant>, chosen: bool) -> Result<Tenant, Error> {
     let arg = |message: String| ConfigError::Argument { arg: "--tenant".into(), message };
     let (code, jwt): (Vec<Tenant>, Vec<Tenant>) =
-        tenants.into_iter().partition(|t| t.cfg.docusign.auth == AuthFlow::AuthorizationCode);
+        tenants.into_iter().partition(|t| t.cfg.docusign().auth == AuthFlow::AuthorizationCode);
     if chosen && let Some(t) = jwt.first() {
         return Err(arg(format!(
             "tenant {:?} uses the JWT grant; `auth login` is for tenants with docusign.auth = \"authorization_code\"",

@@ -30,8 +30,20 @@ pub(crate) async fn run(tenants: Vec<Tenant>) -> Result<(), Error> {
 async fn one(tenant: Tenant, heading: &str) -> Result<(), Error> {
     // No store: the test always performs a real token exchange.
     let ctx = Context::build(tenant, None).await?;
+    if let Some((y, base)) = &ctx.yousign {
+        // Yousign has no identity endpoint: one user read proves the key and its scope.
+        let url = format!("{}/users?limit=1", base.trim_end_matches('/'));
+        y.client.get_json(&y.api, "Yousign users", &url).await?;
+        let out = format!("{heading}ok\nYousign API key accepted by {base} (users readable)\n");
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(|source| SinkError::Io { sink: "stdout".into(), source }.into());
+    }
+    let session = ctx.docusign_session()?;
     let url = format!("{}/oauth/userinfo", ctx.endpoints.auth);
-    let info = ctx.session.client.get_json(&ctx.session.api, "userinfo", &url).await?;
+    let info = session.client.get_json(&session.api, "userinfo", &url).await?;
     let accounts = info
         .get("accounts")
         .and_then(Value::as_array)
@@ -39,7 +51,7 @@ async fn one(tenant: Tenant, heading: &str) -> Result<(), Error> {
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut out =
         format!("{heading}ok\nuser: {} <{}> ({})\naccounts:\n", s(&info, "name"), s(&info, "email"), s(&info, "sub"));
-    let d = &ctx.cfg.docusign;
+    let d = &ctx.cfg.docusign();
     let (mut account_seen, mut org_seen) = (false, false);
     for a in accounts {
         let org = a.get("organization").map(|o| s(o, "organization_id")).unwrap_or_default();

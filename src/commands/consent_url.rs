@@ -32,7 +32,7 @@ pub(crate) fn run(tenants: &[Tenant]) -> Result<(), Error> {
 
 fn url(t: &Tenant) -> String {
     let cfg = &t.cfg;
-    let d = &cfg.docusign;
+    let d = &cfg.docusign();
     let env = d.environment;
     let auth = d.auth_base_url.as_ref().map_or_else(|| env.auth_base(), crate::config::HttpUrl::base);
     let ik = d.integration_key.clone().unwrap_or_else(|| SimConfig::new(String::new()).integration_key);

@@ -40,7 +40,19 @@ impl Sink for Keep {
 /// # Errors
 /// Configuration, API or state failures.
 pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, args: &GetEventsArgs) -> Result<(), Error> {
+    // Only the tenants of the stream's platform can serve it.
+    let tenants: Vec<Tenant> = tenants.into_iter().filter(|t| t.vendor.name() == args.kind.vendor).collect();
     let names: Vec<String> = tenants.iter().map(|t| t.name.clone()).collect();
+    if names.is_empty() {
+        return Err(ConfigError::Argument {
+            arg: "--type".into(),
+            message: format!(
+                "{} is a {} stream, and no {} tenant is configured (or selected)",
+                args.kind.key, args.kind.vendor, args.kind.vendor
+            ),
+        }
+        .into());
+    }
     let [tenant]: [Tenant; 1] = tenants.try_into().map_err(|_| ConfigError::Argument {
         arg: "--tenant".into(),
         message: format!("is required with several tenants: one of {}", names.join(", ")),

@@ -37,7 +37,7 @@ pub(crate) async fn run(tenants: Vec<Tenant>) -> Result<(), Error> {
 }
 
 async fn one(tenant: Tenant) -> Result<(), Error> {
-    if tenant.cfg.docusign.environment == Environment::Production {
+    if tenant.cfg.docusign().environment == Environment::Production {
         return Err(ConfigError::invalid(
             "docusign.environment",
             "is production: go-live-check makes the calls DocuSign's Go-Live review counts, which is of the developer environment's integration key; run it with environment = \"developer\" before asking for the promotion",
@@ -45,15 +45,15 @@ async fn one(tenant: Tenant) -> Result<(), Error> {
         .into());
     }
     let ctx = Context::build(tenant, None).await?;
-    let root =
-        crate::connectors::docusign::esignature_root(&ctx.session, &ctx.cfg.docusign, &ctx.endpoints.auth).await?;
+    let session = ctx.docusign_session()?;
+    let root = crate::connectors::docusign::esignature_root(session, ctx.cfg.docusign(), &ctx.endpoints.auth).await?;
     info!(tenant = %ctx.tenant, root = %root, "Making the 20 go-live calls (token and userinfo calls do not count).");
     let mut out = format!("go-live check, tenant {}: {root}\n", ctx.tenant);
     let mut failed: Vec<(String, ApiError)> = Vec::new();
     for (n, path) in go_live_calls(Utc::now()).into_iter().enumerate() {
         let url = format!("{root}{path}");
         let what = format!("GET {}", if path.is_empty() { "/" } else { &path });
-        let line = match ctx.session.client.get_once(&ctx.session.api, &what, &url).await {
+        let line = match session.client.get_once(&session.api, &what, &url).await {
             Ok(reply) => {
                 let trace =
                     reply.headers.get("x-docusign-tracetoken").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();

@@ -40,7 +40,7 @@ pub(super) async fn host(
         .into_iter()
         .filter_map(|t| {
             let tenant = t.named.then(|| t.name.clone());
-            t.cfg.docusign.account_id.map(|account_id| Route { account_id, tenant })
+            t.cfg.docusign.as_ref().and_then(|d| d.account_id.clone()).map(|account_id| Route { account_id, tenant })
         })
         .collect();
     let receiver: Arc<dyn Receiver> = Arc::new(ConnectReceiver::new(c, secrets, routes));

@@ -258,10 +258,10 @@ fn connect_gaps(
     }
     let mut v = Vec::new();
     for t in cfg.select_tenants(tenant)? {
-        if !t.cfg.sources.polls_esignature() {
+        if t.vendor != crate::config::Vendor::Docusign || !t.cfg.sources.polls_esignature() {
             continue;
         }
-        let account = t.cfg.docusign.account_id.clone().unwrap_or_default();
+        let account = t.cfg.docusign().account_id.clone().unwrap_or_default();
         let gaps = store.connect_gaps(&account)?;
         v.push((t.name, account, gaps));
     }

@@ -34,7 +34,7 @@ pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use monitoring::{MetricsConfig, StatusConfig};
 pub use paths::PATH_KEYS;
 pub use receivers::{ConnectConfig, ReceiversConfig};
-pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName};
+pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName, Vendor, YOUSIGN_TENANT};
 
 /// The shortest `state.interval`: DocuSign's tracking-data guide asks that an up-to-date
 /// Monitor stream is polled at most once a minute.
@@ -44,8 +44,12 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// How to reach and authenticate to DocuSign.
-    pub docusign: DocusignConfig,
+    /// How to reach and authenticate to DocuSign (absent: no DocuSign tenant).
+    #[serde(default)]
+    pub docusign: Option<DocusignConfig>,
+    /// How to reach Yousign (absent: no Yousign tenant).
+    #[serde(default)]
+    pub yousign: Option<crate::connectors::yousign::YousignConfig>,
     /// Which event streams to collect.
     #[serde(default)]
     pub sources: SourcesConfig,
@@ -128,7 +132,19 @@ impl Default for DemoConfig {
     }
 }
 
+/// What [`Config::docusign`] reads when there is no `[docusign]` (a Yousign-only file).
+static NO_DOCUSIGN: std::sync::LazyLock<DocusignConfig> = std::sync::LazyLock::new(|| {
+    toml::from_str("environment = \"demo\"").unwrap_or_else(|_| unreachable!("a fixed, valid table"))
+});
+
 impl Config {
+    /// `[docusign]`. Every DocuSign tenant's configuration has one ([`Config::tenants`]); a
+    /// file without it (Yousign only) reads as an empty demo table, which no DocuSign code
+    /// path of such a file reaches.
+    pub fn docusign(&self) -> &DocusignConfig {
+        self.docusign.as_ref().unwrap_or(&NO_DOCUSIGN)
+    }
+
     /// Reads, parses and validates a configuration file. Relative paths in it (and the
     /// default state path) are taken relative to the file's folder, not the working directory
     /// (see [`Config::resolve_paths`]).
@@ -160,15 +176,28 @@ impl Config {
     /// # Errors
     /// `ConfigError::Invalid` naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match self.sources.validate() {
-            // Receivers alone are a configuration: Connect pushes what no source polls.
-            Err(ConfigError::Invalid { key, .. }) if key == "sources" && self.receivers.any() => {}
-            other => other?,
+        if self.docusign.is_none() && self.yousign.is_none() {
+            return Err(ConfigError::invalid(
+                "docusign",
+                "is missing: configure [docusign] (DocuSign), [yousign] (Yousign), or both",
+            ));
+        }
+        let docusign = self.docusign.is_some() && self.sources.any_docusign();
+        let yousign = self.yousign.is_some() && crate::connectors::yousign::config::any_enabled(&self.sources);
+        // Receivers alone are a configuration: a webhook pushes what no source polls.
+        if !docusign && !yousign && !self.receivers.any() {
+            return Err(ConfigError::invalid("sources", crate::connectors::NO_SOURCE));
+        }
+        if self.docusign.is_some() {
+            self.sources.validate_docusign()?;
+        }
+        if let Some(y) = &self.yousign {
+            y.validate(&self.sources)?;
         }
         self.receivers.validate()?;
         crate::sinks::validate(&self.sinks)?;
         self.validate_tenants()?;
-        self.network.validate(self.docusign.proxy.as_ref(), self.docusign.ca_file.as_deref())?;
+        self.network.validate(self.docusign().proxy.as_ref(), self.docusign().ca_file.as_deref())?;
         self.rate_limit.validate()?;
         if self.state.interval.get() < MIN_INTERVAL {
             return Err(ConfigError::invalid(
@@ -201,18 +230,18 @@ impl Config {
 
     /// The minimal scopes the enabled sources need.
     pub fn required_scopes(&self) -> Vec<&'static str> {
-        self.sources.required_scopes(self.docusign.auth)
+        self.sources.required_scopes(self.docusign().auth)
     }
 
     /// The scopes requested: the configured ones, or the minimum.
     pub fn scopes(&self) -> Vec<String> {
-        self.docusign.scopes(&self.sources)
+        self.docusign().scopes(&self.sources)
     }
 
     /// The DocuSign client's settings: `[docusign]`'s timeout, proxy and trust keys with
     /// `[network]`'s.
     pub fn client_settings(&self) -> ClientSettings<'_> {
-        let (d, n) = (&self.docusign, &self.network);
+        let (d, n) = (self.docusign(), &self.network);
         ClientSettings {
             table: "docusign",
             timeout: d.timeout.get(),
@@ -229,7 +258,7 @@ impl Config {
 
     /// Requests per burst window: configured, or DocuSign's published value for the environment.
     pub fn burst(&self) -> u32 {
-        self.rate_limit.burst.map_or_else(|| self.docusign.environment.default_burst(), Bounded::get)
+        self.rate_limit.burst.map_or_else(|| self.docusign().environment.default_burst(), Bounded::get)
     }
 }
 

@@ -17,6 +17,8 @@ pub const PATH_KEYS: &[&str] = &[
     "docusign.private_key_files",
     "docusign.client_secret_file",
     "docusign.ca_file",
+    "yousign.api_key_file",
+    "yousign.ca_file",
     "state.path",
     "tenants.private_key_file",
     "tenants.private_key_files",
@@ -55,11 +57,16 @@ impl Config {
         if folder.as_os_str().is_empty() {
             return;
         }
-        let d = &mut self.docusign;
-        resolve_opt(folder, d.private_key_file.as_mut());
-        d.private_key_files.iter_mut().for_each(|p| resolve(folder, p));
-        resolve_opt(folder, d.client_secret_file.as_mut());
-        resolve_opt(folder, d.ca_file.as_mut());
+        if let Some(d) = &mut self.docusign {
+            resolve_opt(folder, d.private_key_file.as_mut());
+            d.private_key_files.iter_mut().for_each(|p| resolve(folder, p));
+            resolve_opt(folder, d.client_secret_file.as_mut());
+            resolve_opt(folder, d.ca_file.as_mut());
+        }
+        if let Some(y) = &mut self.yousign {
+            resolve_opt(folder, y.api_key_file.as_mut());
+            resolve_opt(folder, y.ca_file.as_mut());
+        }
         resolve(folder, &mut self.state.path);
         for t in &mut self.tenants {
             resolve_opt(folder, t.private_key_file.as_mut());
@@ -141,12 +148,12 @@ type = "stdout"
     fn relative_paths_join_the_config_folder_and_absolute_ones_stay() {
         let c = load("/etc/ec");
         let p = |path: &str| Some(PathBuf::from(path));
-        assert_eq!(c.docusign.private_key_file, p("/etc/ec/key.pem"));
-        assert_eq!(c.docusign.ca_file, p("/abs/ca.pem"));
+        assert_eq!(c.docusign().private_key_file, p("/etc/ec/key.pem"));
+        assert_eq!(c.docusign().ca_file, p("/abs/ca.pem"));
         // The default state path follows the config too.
         assert_eq!(c.state.path, PathBuf::from("/etc/ec/state/esign-collector.db"));
         assert_eq!(c.tenants[0].private_key_file, p("/etc/ec/keys/acme.pem"));
-        assert_eq!(c.tenants()[0].cfg.docusign.private_key_file, p("/etc/ec/keys/acme.pem"));
+        assert_eq!(c.tenants()[0].cfg.docusign().private_key_file, p("/etc/ec/keys/acme.pem"));
         let [SinkConfig::File(file), SinkConfig::Syslog(s), SinkConfig::Http(h), SinkConfig::Stdout(_)] = &c.sinks[..]
         else {
             panic!("sinks: {:?}", c.sinks)
@@ -162,7 +169,7 @@ type = "stdout"
     #[test]
     fn a_config_in_the_working_directory_keeps_its_paths() {
         let c = load("");
-        assert_eq!(c.docusign.private_key_file, Some(PathBuf::from("key.pem")));
+        assert_eq!(c.docusign().private_key_file, Some(PathBuf::from("key.pem")));
         assert_eq!(c.state.path, PathBuf::from("state/esign-collector.db"));
     }
 
@@ -170,7 +177,7 @@ type = "stdout"
     fn a_relative_config_folder_stays_relative() {
         // `--config conf/x.toml`: the paths become conf/…, still relative to the working directory.
         let c = load("conf");
-        assert_eq!(c.docusign.private_key_file, Some(PathBuf::from("conf/key.pem")));
+        assert_eq!(c.docusign().private_key_file, Some(PathBuf::from("conf/key.pem")));
     }
 
     /// Names of the path fields in the `…Config` structs of `dir` (a crude scan, as the

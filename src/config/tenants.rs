@@ -164,7 +164,30 @@ impl TenantConfig {
     }
 }
 
-/// One tenant ready to collect: its name and a configuration whose `[docusign]` is its own.
+/// The tenant name of the `[yousign]` table (its state namespace).
+pub const YOUSIGN_TENANT: &str = "yousign";
+
+/// Which platform a tenant is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    /// DocuSign (`[docusign]`, `[[tenants]]`).
+    Docusign,
+    /// Yousign (`[yousign]`).
+    Yousign,
+}
+
+impl Vendor {
+    /// The connector's name (the `vendor` of its streams and lines).
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Docusign => crate::connectors::docusign::NAME,
+            Vendor::Yousign => crate::connectors::yousign::NAME,
+        }
+    }
+}
+
+/// One tenant ready to collect: its name and a configuration whose `[docusign]` (or
+/// `[yousign]`) is its own, the other vendor's table removed.
 #[derive(Debug, Clone)]
 pub struct Tenant {
     /// The tenant's name.
@@ -173,23 +196,38 @@ pub struct Tenant {
     pub cfg: Config,
     /// Whether it comes from `[[tenants]]`: its lines then carry `_tenant`.
     pub named: bool,
+    /// Its platform.
+    pub vendor: Vendor,
 }
 
 impl Config {
-    /// Every tenant, in configuration order.
+    /// Every tenant, in configuration order: the DocuSign tenants (`[docusign]` alone is one
+    /// called `default`; with `[[tenants]]`, one per entry), then the Yousign tenant
+    /// `yousign` when `[yousign]` is set.
     pub fn tenants(&self) -> Vec<Tenant> {
-        if self.tenants.is_empty() {
-            return vec![Tenant { name: DEFAULT_TENANT.to_owned(), cfg: self.clone(), named: false }];
+        let mut out = Vec::new();
+        if let Some(base) = &self.docusign {
+            let mut cfg = self.clone();
+            cfg.yousign = None;
+            cfg.tenants = Vec::new();
+            if self.tenants.is_empty() {
+                out.push(Tenant { name: DEFAULT_TENANT.to_owned(), cfg, named: false, vendor: Vendor::Docusign });
+            } else {
+                for t in &self.tenants {
+                    let mut cfg = cfg.clone();
+                    cfg.docusign = Some(t.apply(base));
+                    out.push(Tenant { name: t.name.as_str().to_owned(), cfg, named: true, vendor: Vendor::Docusign });
+                }
+            }
         }
-        self.tenants
-            .iter()
-            .map(|t| {
-                let mut cfg = self.clone();
-                cfg.docusign = t.apply(&self.docusign);
-                cfg.tenants = Vec::new();
-                Tenant { name: t.name.as_str().to_owned(), cfg, named: true }
-            })
-            .collect()
+        if self.yousign.is_some() {
+            let mut cfg = self.clone();
+            cfg.docusign = None;
+            cfg.tenants = Vec::new();
+            let named = !self.tenants.is_empty();
+            out.push(Tenant { name: YOUSIGN_TENANT.to_owned(), cfg, named, vendor: Vendor::Yousign });
+        }
+        out
     }
 
     /// The tenants a command works on: all of them, or the one `--tenant` names.
@@ -208,8 +246,17 @@ impl Config {
 
     /// Checks every tenant's `[docusign]` as it will be used.
     pub(super) fn validate_tenants(&self) -> Result<(), ConfigError> {
+        let Some(base) = &self.docusign else {
+            if self.tenants.is_empty() {
+                return Ok(());
+            }
+            return Err(ConfigError::invalid(
+                "tenants",
+                "needs [docusign]: each [[tenants]] entry overrides its keys for one DocuSign account",
+            ));
+        };
         if self.tenants.is_empty() {
-            return self.docusign.validate(&self.sources);
+            return base.validate(&self.sources);
         }
         for (i, t) in self.tenants.iter().enumerate() {
             let name = t.name.as_str();
@@ -219,7 +266,7 @@ impl Config {
                     format!("repeats {name:?}: tenant names must be unique"),
                 ));
             }
-            t.apply(&self.docusign).validate(&self.sources).map_err(|e| match e {
+            t.apply(base).validate(&self.sources).map_err(|e| match e {
                 // `docusign.user_id` → `tenants[1].user_id (tenant "acme", or [docusign])`.
                 ConfigError::Invalid { key, message } => ConfigError::Invalid {
                     key: format!(

@@ -78,7 +78,7 @@ fn key_credential_is_exclusive_and_a_plain_name() {
     let cred =
         |name: &str| MINIMAL.replace("private_key_file = \"key.pem\"", &format!("private_key_credential = {name:?}"));
     let c = parse(&cred("docusign-key")).unwrap();
-    assert_eq!(c.docusign.private_key_credential.as_deref(), Some("docusign-key"));
+    assert_eq!(c.docusign().private_key_credential.as_deref(), Some("docusign-key"));
     for bad in ["", ".", "..", "keys/docusign-key", "/etc/key.pem"] {
         let e = refused(&cred(bad));
         assert!(e.contains("docusign.private_key_credential") && e.contains("plain file name"), "{bad}: {e}");
@@ -92,7 +92,7 @@ fn key_credential_is_exclusive_and_a_plain_name() {
 fn production_hosts_and_burst() {
     let c = parse(&MINIMAL.replace("developer", "production")).unwrap();
     assert_eq!(c.burst(), 500);
-    assert_eq!(c.docusign.environment.auth_base(), "https://account.docusign.com");
+    assert_eq!(c.docusign().environment.auth_base(), "https://account.docusign.com");
     assert_eq!(Environment::Developer.monitor_base(MonitorApi::V2), "https://lens-d.docusign.net");
     assert_eq!(Environment::Developer.admin_base(), "https://api-d.docusign.net/management");
 }
@@ -111,7 +111,7 @@ fn without_tenants_there_is_one_called_default() {
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].name, DEFAULT_TENANT);
     assert!(!t[0].named);
-    assert_eq!(t[0].cfg.docusign.user_id.as_deref(), Some("u"));
+    assert_eq!(t[0].cfg.docusign().user_id.as_deref(), Some("u"));
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn tenants_inherit_and_override_docusign() {
     let c = parse(&text).unwrap();
     let all = c.tenants();
     assert_eq!(all.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["acme", "globex"]);
-    let (acme, g) = (&all[0].cfg.docusign, &all[1].cfg.docusign);
+    let (acme, g) = (all[0].cfg.docusign(), all[1].cfg.docusign());
     assert_eq!(acme.integration_key.as_deref(), Some("shared-ik"));
     assert_eq!(acme.private_key_file.as_deref(), Some(Path::new("key.pem")));
     assert_eq!(acme.environment, Environment::Production);
@@ -154,7 +154,7 @@ fn a_tenants_key_source_replaces_every_key_source_of_docusign() {
     let c = parse(&text).unwrap();
     let all = c.tenants();
     let keys = |i: usize| {
-        let d = &all[i].cfg.docusign;
+        let d = all[i].cfg.docusign();
         (d.private_key_file.clone(), d.private_key_env.clone(), d.private_key_credential.clone())
     };
     assert_eq!(keys(0), (Some("acme.pem".into()), None, None));
@@ -163,7 +163,8 @@ fn a_tenants_key_source_replaces_every_key_source_of_docusign() {
     // And a tenant's credential replaces [docusign]'s file.
     let text = format!("{SHARED}\n{}", one("cred", "private_key_credential = \"cred-key\""));
     let c = parse(&text).unwrap();
-    let d = &c.tenants()[0].cfg.docusign;
+    let tenants = c.tenants();
+    let d = tenants[0].cfg.docusign();
     assert_eq!((d.private_key_file.as_deref(), d.private_key_credential.as_deref()), (None, Some("cred-key")));
     // Two sources within one tenant are still refused, named under the tenant.
     let text = format!("{SHARED}\n{}", one("two", "private_key_file = \"a.pem\"\nprivate_key_env = \"K\""));
@@ -233,10 +234,10 @@ organization_id = "org"
 #[test]
 fn the_code_grant_needs_no_user_or_key_and_asks_for_extended() {
     let c = parse(CODE_GRANT).unwrap();
-    assert_eq!(c.docusign.auth, AuthFlow::AuthorizationCode);
+    assert_eq!(c.docusign().auth, AuthFlow::AuthorizationCode);
     assert_eq!(c.scopes(), vec!["signature", "extended", "organization_read", "user_read"]);
     let with_secret = format!("{CODE_GRANT}client_secret_env = \"S\"\n");
-    assert_eq!(parse(&with_secret).unwrap().docusign.client_secret_env.as_deref(), Some("S"));
+    assert_eq!(parse(&with_secret).unwrap().docusign().client_secret_env.as_deref(), Some("S"));
     let two = format!("{CODE_GRANT}client_secret_env = \"S\"\nclient_secret_file = \"s\"\n");
     let e = refused(&two);
     assert!(e.contains("docusign.client_secret_file") && e.contains("choose one"), "{e}");
@@ -260,11 +261,11 @@ fn one_config_mixes_both_flows_per_tenant() {
     );
     let c = parse(&text).unwrap();
     let t = c.tenants();
-    assert_eq!(t[0].cfg.docusign.auth, AuthFlow::Jwt);
-    assert_eq!(t[0].cfg.docusign.private_key_files.len(), 2);
+    assert_eq!(t[0].cfg.docusign().auth, AuthFlow::Jwt);
+    assert_eq!(t[0].cfg.docusign().private_key_files.len(), 2);
     assert_eq!(t[0].cfg.scopes(), vec!["signature", "impersonation", "organization_read", "user_read"]);
-    assert_eq!(t[1].cfg.docusign.auth, AuthFlow::AuthorizationCode);
-    assert_eq!(t[1].cfg.docusign.client_secret_env.as_deref(), Some("LOGIN_SECRET"));
+    assert_eq!(t[1].cfg.docusign().auth, AuthFlow::AuthorizationCode);
+    assert_eq!(t[1].cfg.docusign().client_secret_env.as_deref(), Some("LOGIN_SECRET"));
     // A JWT tenant still needs its user and a key.
     let e = refused(&text.replace("user_id = \"u\"\n", ""));
     assert!(e.contains("tenants[0].user_id"), "{e}");
@@ -275,7 +276,7 @@ fn several_keys_are_one_key_source() {
     let e = refused(&format!("{MINIMAL}private_key_files = [\"a.pem\"]\n"));
     assert!(e.contains("docusign.private_key_files") && e.contains("choose one"), "{e}");
     let list = MINIMAL.replace("private_key_file = \"key.pem\"", "private_key_credentials = [\"new\", \"old\"]");
-    assert_eq!(parse(&list).unwrap().docusign.private_key_credentials, ["new", "old"]);
+    assert_eq!(parse(&list).unwrap().docusign().private_key_credentials, ["new", "old"]);
     let e = refused(&MINIMAL.replace("private_key_file = \"key.pem\"", "private_key_credentials = [\"../x\"]"));
     assert!(e.contains("docusign.private_key_credentials") && e.contains("plain file name"), "{e}");
 }

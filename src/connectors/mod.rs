@@ -5,11 +5,42 @@
 //! The registry below lists the connectors, one line each.
 
 pub mod docusign;
+pub mod yousign;
+
+use serde::Deserialize;
 
 use crate::stream::Stream;
 
 /// Every connector's streams, one line per connector.
-pub static REGISTRY: &[&[&Stream]] = &[docusign::STREAMS];
+pub static REGISTRY: &[&[&Stream]] = &[docusign::STREAMS, yousign::STREAMS];
+
+/// Why a configuration that enables nothing is refused, naming every source's switch.
+pub const NO_SOURCE: &str = "enables no source: set sources.customer_events.enabled, sources.user_data.enabled or \
+     sources.envelopes.enabled ([docusign]), or sources.yousign_signature_requests.enabled or \
+     sources.yousign_users.enabled ([yousign])";
+
+/// `[sources]`: one table per stream, each table's type owned by its connector.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// DocuSign Monitor customer events.
+    pub customer_events: docusign::config::CustomerEventsConfig,
+    /// DocuSign Admin user records.
+    pub user_data: docusign::config::UserDataConfig,
+    /// DocuSign eSignature envelope status changes (and their audit events).
+    pub envelopes: docusign::envelopes::EnvelopesConfig,
+    /// Yousign signature requests (and their signers' audit trails).
+    pub yousign_signature_requests: yousign::config::SignatureRequestsConfig,
+    /// Yousign users.
+    pub yousign_users: yousign::config::UsersConfig,
+}
+
+impl SourcesConfig {
+    /// Whether the source with config key `key` is enabled (an unknown key is not).
+    pub fn enabled(&self, key: &str) -> bool {
+        docusign::config::enabled(self, key).or_else(|| yousign::config::enabled(self, key)).unwrap_or(false)
+    }
+}
 
 /// Every stream of every connector.
 pub fn streams() -> impl Iterator<Item = &'static Stream> {

@@ -41,8 +41,9 @@ pub fn assess(
     let statuses = store.map(Store::credential_status).transpose()?.unwrap_or_default();
     let refreshes = store.map(Store::refresh_tokens).transpose()?.unwrap_or_default();
     let mut out = Vec::new();
-    for t in cfg.tenants().into_iter().filter(|t| only.is_none_or(|o| o == t.name)) {
-        let flow = t.cfg.docusign.auth;
+    let docusign = cfg.tenants().into_iter().filter(|t| t.vendor == crate::config::Vendor::Docusign);
+    for t in docusign.filter(|t| only.is_none_or(|o| o == t.name)) {
+        let flow = t.cfg.docusign().auth;
         let status = statuses.iter().find(|s| s.tenant == t.name && s.flow == flow.as_str());
         let mut h = CredentialHealth {
             tenant: t.name.clone(),

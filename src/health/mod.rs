@@ -75,12 +75,15 @@ pub struct SourceHealth {
 /// The (tenant, source) pairs the configuration enables, for every tenant or only `only`:
 /// the ones that must be ok.
 pub fn expected(cfg: &Config, only: Option<&str>) -> Vec<(String, String)> {
-    let sources: Vec<&str> =
-        crate::connectors::streams().filter(|s| cfg.source_enabled(s.key)).map(|s| s.key).collect();
+    let sources: Vec<(&str, &str)> =
+        crate::connectors::streams().filter(|s| cfg.source_enabled(s.key)).map(|s| (s.vendor, s.key)).collect();
     cfg.tenants()
         .into_iter()
         .filter(|t| only.is_none_or(|o| o == t.name))
-        .flat_map(|t| sources.iter().map(move |key| (t.name.clone(), (*key).to_owned())))
+        .flat_map(|t| {
+            let vendor = t.vendor.name();
+            sources.iter().filter(move |(v, _)| *v == vendor).map(move |(_, key)| (t.name.clone(), (*key).to_owned()))
+        })
         .collect()
 }
 

@@ -44,7 +44,7 @@ pub use scope::{RunScope, scoped};
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Retries exhausted on 429, 5xx, timeouts or connection errors.
-    #[error("DocuSign unavailable: {what} failed after {attempts} attempts; last: {last}")]
+    #[error("service unavailable: {what} failed after {attempts} attempts; last: {last}")]
     Unavailable {
         /// The call.
         what: String,
@@ -55,7 +55,7 @@ pub enum ApiError {
     },
     /// DocuSign asked for a longer wait than `rate_limit.max_wait` allows.
     #[error(
-        "DocuSign asked {what} to wait {wait:?}, longer than rate_limit.max_wait ({max:?}); the checkpoint is safe, try later"
+        "the server asked {what} to wait {wait:?}, longer than rate_limit.max_wait ({max:?}); the checkpoint is safe, try later"
     )]
     WaitTooLong {
         /// The call.
@@ -66,7 +66,7 @@ pub enum ApiError {
         max: Duration,
     },
     /// A reply that retrying will not change.
-    #[error("DocuSign refused {what}: HTTP {status}{trace}: {body}{hint}")]
+    #[error("the server refused {what}: HTTP {status}{trace}: {body}{hint}")]
     Status {
         /// The call.
         what: String,
@@ -225,6 +225,25 @@ impl Api {
             client: build_client(client)?,
             no_redirects: build_client_without_redirects(client)?,
             pacer: limits.pacer(burst),
+            policy: limits.retry_policy(),
+            trace: trace::global(),
+        })
+    }
+
+    /// [`Api::new`] paced by `pacer` instead of the `[rate_limit]` quotas (a vendor whose
+    /// published limits are per minute and per hour), retried as `[rate_limit]` says.
+    ///
+    /// # Errors
+    /// `ConfigError` when the proxy or CA file is unusable.
+    pub fn with_pacer(
+        client: &ClientSettings<'_>,
+        limits: &RateLimitConfig,
+        pacer: Pacer,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            client: build_client(client)?,
+            no_redirects: build_client_without_redirects(client)?,
+            pacer,
             policy: limits.retry_policy(),
             trace: trace::global(),
         })

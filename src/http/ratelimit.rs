@@ -89,13 +89,16 @@ pub struct ServerBudget {
 }
 
 impl ServerBudget {
-    /// Reads the DocuSign rate-limit headers.
+    /// Reads the rate-limit headers: DocuSign's (`X-RateLimit-Remaining`, `X-RateLimit-Reset`,
+    /// `X-BurstLimit-Remaining`), else Yousign's (`X-RateLimit-Remaining-Hour`, and
+    /// `X-RateLimit-Remaining-Minute` as the burst budget of a one-minute window).
     pub fn from_headers(h: &HeaderMap) -> Self {
         let num = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+        let count = |a: &str, b: &str| num(a).or_else(|| num(b)).and_then(|v| u64::try_from(v).ok());
         Self {
-            hourly_remaining: num("x-ratelimit-remaining").and_then(|v| u64::try_from(v).ok()),
+            hourly_remaining: count("x-ratelimit-remaining", "x-ratelimit-remaining-hour"),
             hourly_reset: num("x-ratelimit-reset"),
-            burst_remaining: num("x-burstlimit-remaining").and_then(|v| u64::try_from(v).ok()),
+            burst_remaining: count("x-burstlimit-remaining", "x-ratelimit-remaining-minute"),
         }
     }
 }

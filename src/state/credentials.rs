@@ -89,9 +89,7 @@ impl Store {
                  FROM refresh_tokens ORDER BY tenant",
             )
             .map_err(self.sql())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, refresh_from(r, 1)?)))
-            .map_err(self.sql())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, refresh_from(r, 1)?))).map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 

@@ -327,41 +327,30 @@ pub(super) fn is_credential_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']) && name.len() <= 255
 }
 
-/// `[sources]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SourcesConfig {
-    /// Monitor customer events.
-    pub customer_events: CustomerEventsConfig,
-    /// Admin user records.
-    pub user_data: UserDataConfig,
-    /// eSignature envelope status changes (and their audit events).
-    pub envelopes: super::envelopes::EnvelopesConfig,
+pub use crate::connectors::SourcesConfig;
+
+/// Whether the DocuSign source with config key `key` is enabled (`None`: not a DocuSign key).
+pub(crate) fn enabled(s: &SourcesConfig, key: &str) -> Option<bool> {
+    match key {
+        k if k == MONITOR_EVENTS.key => Some(s.customer_events.enabled),
+        k if k == ADMIN_USERS.key => Some(s.user_data.enabled),
+        k if k == super::ENVELOPES.key => Some(s.envelopes.enabled),
+        k if k == super::ENVELOPE_AUDIT.key => Some(s.envelopes.enabled && s.envelopes.audit_events),
+        _ => None,
+    }
 }
 
 impl SourcesConfig {
-    /// Whether the source with config key `key` is enabled (an unknown key is not).
-    pub fn enabled(&self, key: &str) -> bool {
-        match key {
-            k if k == MONITOR_EVENTS.key => self.customer_events.enabled,
-            k if k == ADMIN_USERS.key => self.user_data.enabled,
-            k if k == super::ENVELOPES.key => self.envelopes.enabled,
-            k if k == super::ENVELOPE_AUDIT.key => self.envelopes.enabled && self.envelopes.audit_events,
-            _ => false,
-        }
+    /// Whether any DocuSign source is enabled.
+    pub fn any_docusign(&self) -> bool {
+        self.customer_events.enabled || self.user_data.enabled || self.envelopes.enabled
     }
 
-    /// At least one source must be enabled.
+    /// The DocuSign source tables' own checks.
     ///
     /// # Errors
-    /// `ConfigError::Invalid` for `sources`.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.customer_events.enabled && !self.user_data.enabled && !self.envelopes.enabled {
-            return Err(ConfigError::invalid(
-                "sources",
-                "enables no source: set sources.customer_events.enabled, sources.user_data.enabled or sources.envelopes.enabled",
-            ));
-        }
+    /// `ConfigError::Invalid` naming the key.
+    pub fn validate_docusign(&self) -> Result<(), ConfigError> {
         self.envelopes.validate()
     }
 
