@@ -49,11 +49,11 @@ pub async fn dispatch(cmd: Command, config_path: &Path, tenant: Option<&str>) ->
         Command::Fetch(args) => fetch::run(cfg, tenants, &args, shutdown_signal()?).await,
         Command::Run => run::run(cfg, tenants, shutdown_signal()?).await,
         Command::GetEvents(args) => get_events::run(&cfg, tenants, &args).await,
-        Command::AuthTest => auth_test::run(tenants).await,
+        Command::AuthTest => Box::pin(auth_test::run(tenants)).await,
         Command::Auth(args) => match &args.command {
             crate::cli::AuthCommand::Login(a) => auth_login::run(&cfg, tenants, tenant.is_some(), a).await,
         },
-        Command::GoLiveCheck => go_live::run(tenants).await,
+        Command::GoLiveCheck => Box::pin(go_live::run(tenants)).await,
         Command::GenerateConsentUrl => consent_url::run(&tenants),
         Command::ResetAccessToken => reset_token::run(&cfg, tenant),
         Command::Status(args) => status::run(&cfg, &args, tenant),

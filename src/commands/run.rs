@@ -63,10 +63,18 @@ pub(crate) async fn run(cfg: Config, tenants: Vec<Tenant>, shutdown: watch::Rece
         }
     };
     let receivers = async move {
-        match hosted {
-            Some(h) => h.push.serve(h.listener, h.tls, push_stop).await,
-            None => Ok(()),
-        }
+        // Every listener stops on the same signal; the first failure is reported.
+        let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
+        let serving = join_all(hosted.into_iter().map(|h| {
+            let mut rx = tx.subscribe();
+            async move { h.push.serve(h.listener, h.tls, async move { drop(rx.recv().await) }).await }
+        }));
+        let stopper = async {
+            push_stop.await;
+            drop(tx.send(()));
+        };
+        let (results, ()) = tokio::join!(serving, stopper);
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     };
     let (results, pushed) = tokio::join!(tenants, receivers);
     if let Err(e) = pushed {

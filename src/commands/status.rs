@@ -48,8 +48,11 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
     };
     let mut receivers = receivers;
     // A configured receiver that never accepted anything is shown too.
-    if cfg.receivers.connect.is_some() {
-        let name = crate::connectors::docusign::connect::RECEIVER;
+    let configured = [
+        cfg.receivers.connect.as_ref().map(|_| crate::connectors::docusign::connect::RECEIVER),
+        cfg.receivers.yousign.as_ref().map(|_| crate::connectors::yousign::webhook::RECEIVER),
+    ];
+    for name in configured.into_iter().flatten() {
         if !receivers.iter().any(|r| r.receiver == name) {
             receivers.push(ReceiverStatus {
                 receiver: name.to_owned(),

@@ -33,7 +33,7 @@ pub use crate::sinks::SinkConfig;
 pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use monitoring::{MetricsConfig, StatusConfig};
 pub use paths::PATH_KEYS;
-pub use receivers::{ConnectConfig, ReceiversConfig};
+pub use receivers::{ConnectConfig, ReceiversConfig, YousignReceiverConfig};
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName, Vendor, YOUSIGN_TENANT};
 
 /// The shortest `state.interval`: DocuSign's tracking-data guide asks that an up-to-date

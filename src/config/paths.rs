@@ -35,6 +35,9 @@ pub const PATH_KEYS: &[&str] = &[
     "receivers.connect.hmac_keys_file",
     "receivers.connect.tls_cert_file",
     "receivers.connect.tls_key_file",
+    "receivers.yousign.secret_file",
+    "receivers.yousign.tls_cert_file",
+    "receivers.yousign.tls_key_file",
 ];
 
 fn resolve(folder: &Path, p: &mut PathBuf) {
@@ -72,6 +75,9 @@ impl Config {
             resolve_opt(folder, t.private_key_file.as_mut());
             t.private_key_files.iter_mut().flatten().for_each(|p| resolve(folder, p));
             resolve_opt(folder, t.client_secret_file.as_mut());
+        }
+        if let Some(y) = &mut self.receivers.yousign {
+            y.resolve_paths(folder);
         }
         if let Some(c) = &mut self.receivers.connect {
             c.resolve_paths(folder);

@@ -81,6 +81,30 @@ pub trait Receiver: Send + Sync + 'static {
     }
 }
 
+/// Checks `Authorization: Basic …` against `user` and `password`, in constant time.
+///
+/// # Errors
+/// `Rejection` naming what is missing or wrong (never a value).
+pub fn verify_basic(
+    headers: &axum::http::HeaderMap,
+    user: &str,
+    password: &secrecy::SecretString,
+) -> Result<(), Rejection> {
+    let value = headers.get(axum::http::header::AUTHORIZATION).ok_or(Rejection::new("no Basic authentication"))?;
+    let encoded = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .ok_or(Rejection::new("authorization is not Basic"))?;
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim())
+        .map_err(|_| Rejection::new("Basic authentication is not base64"))?;
+    let split = decoded.iter().position(|&b| b == b':').ok_or(Rejection::new("Basic authentication has no ':'"))?;
+    let (u, p) = (&decoded[..split], &decoded[split + 1..]);
+    let ok = subtle::ConstantTimeEq::ct_eq(u, user.as_bytes())
+        & subtle::ConstantTimeEq::ct_eq(p, secrecy::ExposeSecret::expose_secret(password).as_bytes());
+    if bool::from(ok) { Ok(()) } else { Err(Rejection::new("Basic authentication does not match")) }
+}
+
 /// Why a request failed verification, for the log. A `&'static str`, so it can never carry a
 /// secret, a signature or a byte of the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +175,9 @@ pub struct PushOptions {
     /// Longest a client may take to send a request's headers, and, separately, its body
     /// (and a TLS handshake): a slow or stalled client cannot hold a connection longer.
     pub read_timeout: Duration,
+    /// Receivers another listener of this process serves: their waiting messages are theirs
+    /// to deliver, not "a receiver that is not configured".
+    pub also_served: Vec<String>,
 }
 
 impl Default for PushOptions {
@@ -164,6 +191,7 @@ impl Default for PushOptions {
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             read_timeout: Duration::from_secs(30),
+            also_served: Vec::new(),
         }
     }
 }
@@ -263,7 +291,7 @@ impl Push {
         for h in heads {
             if receivers.iter().any(|r| r.name() == h.receiver) {
                 info!(receiver = %h.receiver, waiting = h.len, "Pushed messages accepted earlier wait in the inbox; delivering them first.");
-            } else {
+            } else if !opts.also_served.contains(&h.receiver) {
                 warn!(receiver = %h.receiver, waiting = h.len, "Pushed messages of a receiver that is not configured wait in the inbox; they are kept until it is.");
             }
         }

@@ -33,7 +33,7 @@ use prometheus_client::registry::Registry;
 use crate::http::Counters;
 
 pub use credentials::{CredentialGauges, credentials};
-pub use push::{connect_gaps, push_messages, push_request, push_requests, push_unrouted};
+pub use push::{connect_gaps, push_messages, push_redelivery, push_request, push_requests, push_unrouted};
 pub use sink::{Metered, instrument};
 
 /// `tenant` and `source` labels.

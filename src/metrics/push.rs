@@ -36,8 +36,15 @@ struct TenantLabels {
     tenant: String,
 }
 
+/// `receiver`: a sender's redelivery (Yousign's `X-Yousign-Retry` > 0).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReceiverLabels {
+    receiver: String,
+}
+
 struct PushFamilies {
     requests: Family<OutcomeLabels, Counter>,
+    redeliveries: Family<ReceiverLabels, Counter>,
     messages: Family<MessageLabels, Counter>,
     unrouted: Family<AccountLabels, Counter>,
     gaps: Family<TenantLabels, Counter>,
@@ -45,6 +52,7 @@ struct PushFamilies {
 
 static PUSH: LazyLock<PushFamilies> = LazyLock::new(|| PushFamilies {
     requests: Family::default(),
+    redeliveries: Family::default(),
     messages: Family::default(),
     unrouted: Family::default(),
     gaps: Family::default(),
@@ -52,6 +60,11 @@ static PUSH: LazyLock<PushFamilies> = LazyLock::new(|| PushFamilies {
 
 /// Registers the push families in `r` (once, when the registry is built).
 pub(super) fn register(r: &mut Registry) {
+    r.register(
+        "esign_push_redeliveries",
+        "Verified pushed requests the sender marked as a retry of an earlier delivery",
+        PUSH.redeliveries.clone(),
+    );
     r.register(
         "esign_push_requests",
         "Pushed requests by receiver and outcome (accepted, or the refusal's reason)",
@@ -84,6 +97,11 @@ pub fn push_messages(receiver: &str, result: &'static str, n: u64) {
     if n > 0 {
         PUSH.messages.get_or_create(&MessageLabels { receiver: receiver.to_owned(), result }).inc_by(n);
     }
+}
+
+/// A verified request of `receiver` the sender marked as a redelivery.
+pub fn push_redelivery(receiver: &str) {
+    PUSH.redeliveries.get_or_create(&ReceiverLabels { receiver: receiver.to_owned() }).inc();
 }
 
 /// A message of `receiver` came from `account`, which no tenant has.

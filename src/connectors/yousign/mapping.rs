@@ -245,3 +245,32 @@ pub(super) fn user(format: Format, raw: &Map<String, Value>, opts: FormatOptions
     }
     docs
 }
+
+/// A webhook event in `format`: one document (an entity change of its signature request).
+pub(super) fn webhook(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
+    let id = event_id(raw);
+    let name = text(raw, "event_name").unwrap_or_default();
+    let value = match format {
+        Format::Raw => raw.clone(),
+        Format::Ecs => {
+            let mut out = ecs_head(raw, "event", "file", &["change"], &id);
+            if let Some(Value::Object(ev)) = out.get_mut("event") {
+                ev.insert("action".into(), json!(name.replace(['.', '_'], "-")));
+                if opts.include_original {
+                    ev.insert("original".into(), json!(Value::Object(raw.clone()).to_string()));
+                }
+            }
+            out.insert("yousign".into(), json!({"webhook": own(raw)}));
+            out
+        }
+        Format::Ocsf => {
+            let mut out = ocsf_head(raw, ENTITY_MANAGEMENT, IAM, (3, "Update"), (1, "Informational"), &id);
+            out.insert("entity".into(), json!({"type": "Webhook Event", "name": name, "data": own(raw)}));
+            if opts.include_original {
+                out.insert("raw_data".into(), json!(Value::Object(raw.clone()).to_string()));
+            }
+            out
+        }
+    };
+    vec![Doc { event_id: id, value }]
+}

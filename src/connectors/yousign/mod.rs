@@ -9,12 +9,14 @@
 //! - `signature_requests.rs`: signature requests, by day-granular lifecycle windows.
 //! - `users.rs`: the users, a full snapshot per pass (the API has no change date).
 //! - `mapping.rs`: ECS and OCSF.
+//! - `webhook/`: the webhook receiver (`[receivers.yousign]`), its stream [`WEBHOOK`].
 
 mod client;
 pub mod config;
 mod mapping;
 mod signature_requests;
 mod users;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -69,8 +71,22 @@ pub static USERS: Stream = Stream {
     newest_event: |_| None,
 };
 
+/// Webhook events pushed to `[receivers.yousign]` (`webhook/`): the payload as received.
+pub static WEBHOOK: Stream = Stream {
+    key: "yousign_webhooks",
+    log_type: "yousign_webhook",
+    vendor: NAME,
+    product: "webhooks",
+    identity: Identity::Field("event_id"),
+    time_field: None,
+    actor: None,
+    columns: &["event_id", "event_name", "event_time", "subscription_id"],
+    render: mapping::webhook,
+    newest_event: |_| None,
+};
+
 /// The connector's streams, in the order `status` lists them.
-pub static STREAMS: &[&Stream] = &[&SIGNATURE_REQUESTS, &USERS];
+pub static STREAMS: &[&Stream] = &[&SIGNATURE_REQUESTS, &USERS, &WEBHOOK];
 
 /// The enabled sources of one Yousign tenant: users first, then signature requests.
 pub fn enabled(s: &crate::connectors::SourcesConfig, session: &Arc<Session>, base: &str) -> Vec<Box<dyn Source>> {

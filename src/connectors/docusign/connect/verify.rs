@@ -3,7 +3,7 @@
 //! base64(HMAC-SHA256(key string's bytes, raw body)); any header matching any configured key
 //! passes (so keys rotate without a gap). Every comparison is constant-time.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -17,19 +17,10 @@ use crate::core::push::Rejection;
 /// `http` crate spells header names (lowercase).
 const SIGNATURE_PREFIX: &str = "x-docusign-signature-";
 
-/// Checks `Authorization: Basic …` against `user` and `password`.
+/// Checks `Authorization: Basic …` against `user` and `password` (see
+/// [`crate::core::push::verify_basic`]).
 pub(super) fn basic_auth(headers: &HeaderMap, user: &str, password: &SecretString) -> Result<(), Rejection> {
-    let value = headers.get(header::AUTHORIZATION).ok_or(Rejection::new("no Basic authentication"))?;
-    let encoded = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-        .ok_or(Rejection::new("authorization is not Basic"))?;
-    let decoded = B64.decode(encoded.trim()).map_err(|_| Rejection::new("Basic authentication is not base64"))?;
-    let split = decoded.iter().position(|&b| b == b':').ok_or(Rejection::new("Basic authentication has no ':'"))?;
-    let (u, p) = (&decoded[..split], &decoded[split + 1..]);
-    let ok = u.ct_eq(user.as_bytes()) & p.ct_eq(password.expose_secret().as_bytes());
-    if bool::from(ok) { Ok(()) } else { Err(Rejection::new("Basic authentication does not match")) }
+    crate::core::push::verify_basic(headers, user, password)
 }
 
 /// Checks the signature headers against every key.

@@ -1,0 +1,327 @@
+//! The Yousign connector end to end, against the Yousign simulator on 127.0.0.1: signature
+//! requests (every source, never the API-only default) and users pulled, a second pass that
+//! adds nothing, new statuses after the requests move on; a refused key (exit 3), throttling
+//! and 5xx waited out; the webhook receiver under `run` (signed messages delivered once each,
+//! forged and unsigned ones refused and delivered once Yousign retries them correctly, copies
+//! absorbed, every 2xx'd event kept across a SIGKILL); a demo Yousign tenant out of the box,
+//! beside a DocuSign one; and the API key and webhook secret nowhere in output or state.
+#![allow(clippy::unwrap_used, clippy::let_underscore_must_use)]
+
+mod common;
+#[path = "support/connect.rs"]
+mod connect;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{RUN_TIMEOUT, code, lines, stderr};
+use connect::{Daemon, file_lines, until};
+use esign_sim::yousign::{
+    DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET, Fault, FaultKind, RateLimits, Route, WebhookKnobs, WebhookTarget,
+    YousignConfig, YousignSim,
+};
+use serde_json::Value;
+
+const KEY_VAR: &str = "YOUSIGN_API_KEY";
+const SECRET_VAR: &str = "YOUSIGN_WEBHOOK_SECRET";
+
+/// The Yousign simulator served from its own thread and runtime, and a temporary folder.
+struct Served {
+    sim: YousignSim,
+    base: String,
+    dir: tempfile::TempDir,
+    /// The simulator's runtime: its webhook sender must be started inside it.
+    rt: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(tune: impl FnOnce(&mut YousignConfig)) -> Served {
+    let mut cfg = YousignConfig::new();
+    // Generous limits: the collector honours X-RateLimit-Remaining-Minute even when the
+    // simulator does not enforce it, and these tests are not about pacing.
+    cfg.limits = RateLimits { per_minute: 100_000, per_hour: 1_000_000, enforce: false };
+    tune(&mut cfg);
+    let sim = YousignSim::new(cfg);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = sim.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send((listener.local_addr().unwrap(), tokio::runtime::Handle::current())).unwrap();
+            s.serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let (addr, rt) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    Served {
+        sim,
+        base: format!("http://{addr}/v3"),
+        dir: tempfile::tempdir().unwrap(),
+        rt,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+impl Served {
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("collector.toml")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state/collector.db")
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out/yousign.jsonl")
+    }
+
+    /// A Yousign-only configuration pulling both streams, plus `extra` tables.
+    fn write(&self, extra: &str) {
+        let text = format!(
+            "[yousign]\nenvironment = \"sandbox\"\napi_key_env = \"{KEY_VAR}\"\nbase_url = \"{}\"\ntimeout = \"5s\"\n\
+             requests_per_minute = 100000\nrequests_per_hour = 1000000\n\n\
+             [sources.yousign_signature_requests]\nenabled = true\npage_size = 7\n\n[sources.yousign_users]\nenabled = true\npage_size = 5\n\n\
+             [state]\npath = \"{}\"\n\n[rate_limit]\ninitial_backoff = \"100ms\"\nmax_backoff = \"1s\"\n{extra}",
+            self.base,
+            self.state().display()
+        );
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("esign-collector").unwrap();
+        c.arg("--config").arg(self.config()).args(args).timeout(RUN_TIMEOUT).env_remove("ESIGN_COLLECTOR_CONFIG");
+        c.env(KEY_VAR, DEFAULT_API_KEY);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+fn of_type<'a>(l: &'a [Value], t: &str) -> Vec<&'a Value> {
+    l.iter().filter(|v| v["source_log_type"] == t).collect()
+}
+
+#[test]
+fn signature_requests_of_every_source_and_users_are_pulled_once_each() {
+    let s = serve(|c| c.signature_requests = 60);
+    s.write("");
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = lines(&out);
+    let requests = of_type(&got, "yousign_signature_request");
+    let ids: BTreeSet<&str> = requests.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let all: BTreeSet<String> = s.sim.signature_request_ids().into_iter().collect();
+    assert_eq!(ids.len(), all.len(), "every request, whatever its source");
+    assert!(all.iter().all(|id| ids.contains(id.as_str())));
+    let sources: HashSet<&str> = requests.iter().map(|v| v["source"].as_str().unwrap()).collect();
+    assert!(sources.contains("app") && sources.contains("public_api"), "{sources:?}");
+    // One line per (id, status): no duplicate from overlapping windows.
+    let pairs: HashSet<(String, String)> =
+        requests.iter().map(|v| (v["id"].to_string(), v["status"].to_string())).collect();
+    assert_eq!(pairs.len(), requests.len());
+    assert!(requests.iter().all(|v| v["vendor"] == "yousign" && v["event_id"].is_string()));
+    let users = of_type(&got, "yousign_user");
+    assert_eq!(users.len(), s.sim.user_ids().len());
+    let calls = s.sim.stats().list_calls;
+    assert!(calls.len() >= 7, "a pass asks each lifecycle filter: {calls:?}");
+    assert!(calls.iter().all(|q| q.contains("source[in]=app,public_api")), "{calls:?}");
+    assert!(calls.iter().all(|q| !q.contains(':')), "day-granular filters only: {calls:?}");
+
+    // Nothing changed: the next pass delivers nothing.
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(lines(&out).len(), 0, "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Requests move on and a user changes role: exactly those changes come next.
+    s.sim.advance(30);
+    s.sim.change_user_roles(2);
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let next = lines(&out);
+    assert_eq!(of_type(&next, "yousign_user").len(), 2, "{next:#?}");
+    let moved = of_type(&next, "yousign_signature_request");
+    assert!(!moved.is_empty());
+    for v in &moved {
+        let pair = (v["id"].to_string(), v["status"].to_string());
+        assert!(!pairs.contains(&pair), "a status already delivered came again: {pair:?}");
+    }
+    let status = s.run(&["status", "--output", "json"]);
+    assert_eq!(code(&status), 0, "{}", String::from_utf8_lossy(&status.stdout));
+}
+
+#[test]
+fn a_refused_key_is_exit_3_and_throttling_and_outages_are_waited_out() {
+    let s = serve(|_| {});
+    s.write("");
+    let out = s.cmd(&["fetch"]).env(KEY_VAR, "ys-wrong-key-CANARY").output().unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("API key"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("CANARY"), "the key is never printed");
+    assert!(common::checkpoint(&s.state(), "yousign_signature_requests").is_none(), "nothing committed");
+
+    s.sim.push_fault(Fault { route: Route::SignatureRequests, kind: FaultKind::Throttle { retry_after: 1 }, times: 1 });
+    s.sim.push_fault(Fault { route: Route::Users, kind: FaultKind::Status { code: 503, retry_after: None }, times: 2 });
+    s.sim.push_fault(Fault { route: Route::SignatureRequests, kind: FaultKind::MalformedJson, times: 1 });
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = lines(&out);
+    assert_eq!(of_type(&got, "yousign_user").len(), s.sim.user_ids().len());
+    let ids: HashSet<&str> =
+        of_type(&got, "yousign_signature_request").iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), s.sim.signature_request_ids().len(), "nothing lost to the faults");
+}
+
+/// The `[[sinks]]` file sink and `[receivers.yousign]` tables.
+fn receiver_tables(out: &Path) -> String {
+    format!(
+        "\n[[sinks]]\ntype = \"file\"\npath = \"{}\"\n\n[receivers.yousign]\nlisten = \"127.0.0.1:0\"\npath = \"/yousign\"\nsecret_env = \"{SECRET_VAR}\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        out.display()
+    )
+}
+
+fn webhook_lines(out: &Path) -> Vec<Value> {
+    file_lines(out).into_iter().filter(|v| v["source_log_type"] == "yousign_webhook").collect()
+}
+
+#[test]
+fn webhooks_are_verified_delivered_once_each_and_survive_a_kill() {
+    let s = serve(|c| c.signature_requests = 20);
+    s.write(&receiver_tables(&s.out()));
+    // Pull is off here: only the receiver runs.
+    let text = std::fs::read_to_string(s.config()).unwrap().replace("enabled = true", "enabled = false");
+    std::fs::write(s.config(), text).unwrap();
+    let env = [(SECRET_VAR, DEFAULT_WEBHOOK_SECRET), (KEY_VAR, DEFAULT_API_KEY)];
+    let d = Daemon::start(&s.config(), &env, true);
+    s.sim.webhook_knobs(WebhookKnobs {
+        retry_scale: 0.001,
+        duplicate_next: 3,
+        forge_next: 2,
+        unsigned_next: 1,
+        ..WebhookKnobs::default()
+    });
+    {
+        let _inside = s.rt.enter();
+        s.sim.webhook_start(WebhookTarget {
+            url: format!("http://{}/yousign", d.addr),
+            secret: DEFAULT_WEBHOOK_SECRET.to_owned(),
+        });
+    }
+    let mut sent: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        sent.extend(s.sim.advance(10).into_iter().map(|e| e.event_id));
+    }
+    until(Duration::from_secs(30), "the sender idle", || s.sim.webhook_idle().then_some(()));
+    let want: BTreeSet<&str> = sent.iter().map(String::as_str).collect();
+    until(Duration::from_secs(20), "every event in the sink", || {
+        (webhook_lines(&s.out()).len() >= want.len()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let got = webhook_lines(&s.out());
+    let ids: Vec<&str> = got.iter().map(|v| v["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), want.len(), "once each: {ids:?}");
+    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), want);
+    assert!(got.iter().all(|v| v["event_name"].is_string() && v["data"].is_object() && v["vendor"] == "yousign"));
+    let stats = s.sim.webhook_stats();
+    assert!(stats.statuses.get(&401).copied().unwrap_or(0) >= 3, "forged and unsigned refused: {stats:?}");
+    let metrics = d.scrape();
+    // Each refused delivery came back as a retry (X-Yousign-Retry > 0) until one passed.
+    let redeliveries = connect::sample(&metrics, "esign_push_redeliveries_total{receiver=\"yousign\"}");
+    #[allow(clippy::cast_precision_loss)] // a handful of retries
+    let retries = stats.retries as f64;
+    assert!(redeliveries >= 1.0 && redeliveries <= retries, "{redeliveries} of {retries}: {metrics}");
+    assert!(
+        connect::sample(&metrics, "esign_push_requests_total{receiver=\"yousign\",outcome=\"unauthorized\"}") >= 3.0
+    );
+
+    // SIGKILL while events keep coming: every event answered 2xx is in the sink after a restart.
+    s.sim.webhook_knobs(WebhookKnobs { retry_scale: 0.001, ..WebhookKnobs::default() });
+    let more: Vec<String> = s.sim.advance(15).into_iter().map(|e| e.event_id).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    d.signal(libc::SIGKILL);
+    drop(d);
+    let d = Daemon::start(&s.config(), &env, false);
+    until(Duration::from_secs(60), "the sender idle after the restart", || s.sim.webhook_idle().then_some(()));
+    let all: BTreeSet<&str> = sent.iter().chain(&more).map(String::as_str).collect();
+    until(Duration::from_secs(20), "every event after the kill", || {
+        (webhook_lines(&s.out()).iter().filter_map(|v| v["event_id"].as_str()).collect::<BTreeSet<_>>().len()
+            >= all.len())
+        .then_some(())
+    });
+    let (exit, logs) = d.stop();
+    assert!(exit.success(), "{logs:?}");
+    let logs = logs.join("\n");
+    assert!(!logs.contains(DEFAULT_WEBHOOK_SECRET), "the secret is never logged");
+    for f in std::fs::read_dir(s.dir.path().join("state")).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        assert!(!bytes.windows(DEFAULT_WEBHOOK_SECRET.len()).any(|w| w == DEFAULT_WEBHOOK_SECRET.as_bytes()));
+        assert!(!bytes.windows(DEFAULT_API_KEY.len()).any(|w| w == DEFAULT_API_KEY.as_bytes()));
+    }
+}
+
+#[test]
+fn a_demo_yousign_tenant_works_out_of_the_box_beside_a_docusign_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let yousign_only = format!(
+        "[yousign]\nenvironment = \"demo\"\n\n[sources.yousign_signature_requests]\nenabled = true\n[sources.yousign_users]\nenabled = true\n\n\
+         [state]\npath = \"{}\"\n",
+        dir.path().join("state.db").display()
+    );
+    std::fs::write(&config, &yousign_only).unwrap();
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("esign-collector")
+            .unwrap()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .timeout(RUN_TIMEOUT)
+            .env_remove("ESIGN_COLLECTOR_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = lines(&out);
+    assert!(!of_type(&got, "yousign_signature_request").is_empty() && !of_type(&got, "yousign_user").is_empty());
+    let out = run(&["auth-test"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // Beside a DocuSign demo tenant: both collect, each with its own vendor.
+    let both = yousign_only.replace("state.db", "both.db");
+    std::fs::write(&config, format!("[docusign]\nenvironment = \"demo\"\n\n{both}")).unwrap();
+    let out = run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let vendors: HashSet<String> = lines(&out).iter().map(|v| v["vendor"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(vendors, ["docusign".to_owned(), "yousign".to_owned()].into_iter().collect());
+    let status = run(&["status", "--output", "json"]);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let tenants: HashSet<&str> =
+        doc["sources"].as_array().unwrap().iter().map(|s| s["tenant"].as_str().unwrap()).collect();
+    assert!(tenants.contains("yousign") && tenants.contains("default"), "{doc}");
+    // get-events picks the tenant of the stream's platform.
+    let out = run(&["get-events", "--type", "yousign-users", "--output", "json", "--limit", "3"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(lines(&out).len(), 3);
+}
