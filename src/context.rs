@@ -116,7 +116,7 @@ impl Context {
     /// The tenant's enabled sources, in the order a cycle collects them.
     pub fn sources(&self) -> Vec<Box<dyn Source>> {
         if let Some((session, base)) = &self.yousign {
-            return yousign::enabled(&self.cfg.sources, session, base);
+            return yousign::enabled(&self.cfg.sources, session, base, self.store.as_ref(), &self.tenant);
         }
         let Some(session) = &self.session else { return Vec::new() };
         let mut v = docusign::enabled(

@@ -65,6 +65,7 @@ fn example_documents_every_field() {
         "yousign",
         "yousign_signature_requests",
         "yousign_users",
+        "yousign_webhook_subscriptions",
     ];
     for f in fields {
         let as_key = format!("{f} =");

@@ -100,6 +100,7 @@ impl Served {
             "[yousign]\nenvironment = \"sandbox\"\napi_key_env = \"{KEY_VAR}\"\nbase_url = \"{}\"\ntimeout = \"5s\"\n\
              requests_per_minute = 100000\nrequests_per_hour = 1000000\n\n\
              [sources.yousign_signature_requests]\nenabled = true\npage_size = 7\n\n[sources.yousign_users]\nenabled = true\npage_size = 5\n\n\
+             [sources.yousign_webhook_subscriptions]\nenabled = true\n\n\
              [state]\npath = \"{}\"\n\n[rate_limit]\ninitial_backoff = \"100ms\"\nmax_backoff = \"1s\"\n{extra}",
             self.base,
             self.state().display()
@@ -149,10 +150,48 @@ fn signature_requests_of_every_source_and_users_are_pulled_once_each() {
     assert!(calls.iter().all(|q| q.contains("source[in]=app,public_api")), "{calls:?}");
     assert!(calls.iter().all(|q| !q.contains(':')), "day-granular filters only: {calls:?}");
 
-    // Nothing changed: the next pass delivers nothing.
+    let subs = of_type(&got, "yousign_webhook_subscription");
+    assert_eq!(subs.len(), 1, "the seeded subscription");
+    assert!(subs.iter().all(|v| v.get("secret_key").is_none()), "the secret never leaves the reply");
+    // Every signed signer's audit trail, once: the trails queued by this pass are read by
+    // this one (when the queue was filled first) or the next.
+    let signed: BTreeSet<(String, String)> = requests
+        .iter()
+        .flat_map(|r| {
+            let id = r["id"].as_str().unwrap().to_owned();
+            r["signers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["status"] == "signed")
+                .map(move |s| (id.clone(), s["id"].as_str().unwrap().to_owned()))
+        })
+        .collect();
+    assert!(!signed.is_empty(), "the seed has signed signers");
+    let mut trails: Vec<Value> = of_type(&got, "yousign_audit_trail").into_iter().cloned().collect();
+
+    // Nothing changed: the next pass delivers nothing but the trails still queued.
     let out = s.run(&["fetch"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(lines(&out).len(), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let again = lines(&out);
+    trails.extend(of_type(&again, "yousign_audit_trail").into_iter().cloned());
+    assert_eq!(again.len(), of_type(&again, "yousign_audit_trail").len(), "{}", String::from_utf8_lossy(&out.stdout));
+    let got_trails: BTreeSet<(String, String)> = trails
+        .iter()
+        .map(|t| {
+            (t["signature_request"]["id"].as_str().unwrap().to_owned(), t["signer"]["id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(trails.len(), got_trails.len(), "one trail per signer");
+    assert_eq!(got_trails, signed);
+    assert!(trails.iter().all(|t| t["signer"]["ip_address"].is_string()), "the evidence: the signer's IP");
+
+    // A subscription nobody asked for shows up as a new record.
+    s.sim.add_webhook_subscription("https://exfil.example/hook");
+    let out = s.run(&["fetch"]);
+    let new_subs: Vec<Value> = of_type(&lines(&out), "yousign_webhook_subscription").into_iter().cloned().collect();
+    assert_eq!(new_subs.len(), 1, "{new_subs:?}");
+    assert_eq!(new_subs[0]["endpoint"], "https://exfil.example/hook");
 
     // Requests move on and a user changes role: exactly those changes come next.
     s.sim.advance(30);

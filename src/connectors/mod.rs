@@ -17,7 +17,7 @@ pub static REGISTRY: &[&[&Stream]] = &[docusign::STREAMS, yousign::STREAMS];
 /// Why a configuration that enables nothing is refused, naming every source's switch.
 pub const NO_SOURCE: &str = "enables no source: set sources.customer_events.enabled, sources.user_data.enabled or \
      sources.envelopes.enabled ([docusign]), or sources.yousign_signature_requests.enabled or \
-     sources.yousign_users.enabled ([yousign])";
+     sources.yousign_users.enabled or sources.yousign_webhook_subscriptions.enabled ([yousign])";
 
 /// `[sources]`: one table per stream, each table's type owned by its connector.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,6 +33,8 @@ pub struct SourcesConfig {
     pub yousign_signature_requests: yousign::config::SignatureRequestsConfig,
     /// Yousign users.
     pub yousign_users: yousign::config::UsersConfig,
+    /// Yousign webhook subscriptions.
+    pub yousign_webhook_subscriptions: yousign::config::WebhookSubscriptionsConfig,
 }
 
 impl SourcesConfig {

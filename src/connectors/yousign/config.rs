@@ -114,6 +114,7 @@ impl YousignConfig {
         self.timeout.require_nonzero("yousign.timeout")?;
         sources.yousign_signature_requests.validate()?;
         sources.yousign_users.validate()?;
+        sources.yousign_webhook_subscriptions.validate()?;
         if self.environment == Environment::Demo {
             return Ok(());
         }
@@ -220,10 +221,42 @@ impl UsersConfig {
     }
 }
 
+/// `[sources.yousign_webhook_subscriptions]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSubscriptionsConfig {
+    /// Collect the webhook subscriptions (a new one nobody asked for is a signal).
+    pub enabled: bool,
+    /// How often `run` reads them (at least 15 minutes).
+    pub interval: HumanDuration,
+}
+
+impl Default for WebhookSubscriptionsConfig {
+    fn default() -> Self {
+        Self { enabled: false, interval: HumanDuration::secs::<3600>() }
+    }
+}
+
+impl WebhookSubscriptionsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.interval.get() < MIN_INTERVAL {
+            return Err(ConfigError::invalid(
+                "sources.yousign_webhook_subscriptions.interval",
+                "is under 15 minutes: Yousign rate-limits polling, and subscriptions change rarely",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Whether the Yousign source with config key `key` is enabled (`None`: not a Yousign key).
 pub(crate) fn enabled(s: &SourcesConfig, key: &str) -> Option<bool> {
     match key {
         k if k == SIGNATURE_REQUESTS.key => Some(s.yousign_signature_requests.enabled),
+        k if k == super::AUDIT_TRAILS.key => {
+            Some(s.yousign_signature_requests.enabled && s.yousign_signature_requests.audit_trails)
+        }
+        k if k == super::WEBHOOK_SUBSCRIPTIONS.key => Some(s.yousign_webhook_subscriptions.enabled),
         k if k == USERS.key => Some(s.yousign_users.enabled),
         _ => None,
     }
@@ -231,5 +264,5 @@ pub(crate) fn enabled(s: &SourcesConfig, key: &str) -> Option<bool> {
 
 /// Whether any Yousign source is enabled.
 pub(crate) fn any_enabled(s: &SourcesConfig) -> bool {
-    s.yousign_signature_requests.enabled || s.yousign_users.enabled
+    s.yousign_signature_requests.enabled || s.yousign_users.enabled || s.yousign_webhook_subscriptions.enabled
 }

@@ -274,3 +274,103 @@ pub(super) fn webhook(format: Format, raw: &Map<String, Value>, opts: FormatOpti
     };
     vec![Doc { event_id: id, value }]
 }
+
+/// A signer's audit trail in `format`: the signature's evidence, an authentication of the
+/// signer (OCSF Authentication, logon; ECS `authentication`) with their IP and OTP mode.
+pub(super) fn audit_trail(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
+    let id = event_id(raw);
+    let signer = raw.get("signer").and_then(Value::as_object);
+    let auth = raw.get("authentication").and_then(Value::as_object);
+    let ip = signer.and_then(|s| text(s, "ip_address")).filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    let email = signer.and_then(|s| text(s, "email_address"));
+    let mode = auth.and_then(|a| text(a, "mode"));
+    let value = match format {
+        Format::Raw => raw.clone(),
+        Format::Ecs => {
+            let mut out = ecs_head(raw, "event", "authentication", &["start"], &id);
+            if let Some(Value::Object(ev)) = out.get_mut("event") {
+                ev.insert("action".into(), json!("signer-signed"));
+                ev.insert("outcome".into(), json!("success"));
+                if opts.include_original {
+                    ev.insert("original".into(), json!(Value::Object(raw.clone()).to_string()));
+                }
+            }
+            if let Some(ip) = ip {
+                out.insert("source".into(), json!({"ip": ip}));
+                out.insert("related".into(), json!({"ip": [ip]}));
+            }
+            if let Some(e) = email {
+                out.insert("user".into(), json!({"email": e}));
+            }
+            out.insert("yousign".into(), json!({"audit_trail": own(raw)}));
+            out
+        }
+        Format::Ocsf => {
+            const AUTHENTICATION: (u32, &str) = (3002, "Authentication");
+            let mut out = ocsf_head(raw, AUTHENTICATION, IAM, (1, "Logon"), (1, "Informational"), &id);
+            let mut user = Map::new();
+            user.extend(signer.and_then(|s| text(s, "id")).map(|v| ("uid".to_owned(), json!(v))));
+            user.extend(email.map(|v| ("email_addr".to_owned(), json!(v))));
+            out.insert("user".into(), Value::Object(user));
+            if let Some(ip) = ip {
+                out.insert("src_endpoint".into(), json!({"ip": ip}));
+            }
+            if let Some(m) = mode {
+                out.insert("auth_protocol".into(), json!(m));
+                out.insert("auth_protocol_id".into(), json!(99));
+            }
+            out.insert("status_id".into(), json!(1));
+            out.insert("status".into(), json!("Success"));
+            out.insert("unmapped".into(), Value::Object(own(raw)));
+            if opts.include_original {
+                out.insert("raw_data".into(), json!(Value::Object(raw.clone()).to_string()));
+            }
+            out
+        }
+    };
+    vec![Doc { event_id: id, value }]
+}
+
+/// A webhook subscription in `format`: its state (OCSF Entity Management; ECS
+/// `configuration`), and when it is new or changed, the change as its own document.
+pub(super) fn subscription(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {
+    let id = event_id(raw);
+    let change = raw.get(fields::CHANGE).and_then(Value::as_object);
+    let updated = change.and_then(|c| c.get("updated")).and_then(Value::as_bool).unwrap_or(false);
+    let value = match format {
+        Format::Raw => raw.clone(),
+        Format::Ecs => {
+            let ty = if updated { "change" } else { "info" };
+            let mut out = ecs_head(raw, "event", "configuration", &[ty], &id);
+            if let Some(Value::Object(ev)) = out.get_mut("event") {
+                ev.insert(
+                    "action".into(),
+                    json!(if updated { "webhook-subscription-changed" } else { "webhook-subscription-observed" }),
+                );
+                if opts.include_original {
+                    ev.insert("original".into(), json!(Value::Object(raw.clone()).to_string()));
+                }
+            }
+            if let Some(e) = text(raw, "endpoint") {
+                out.insert("url".into(), json!({"full": e}));
+            }
+            out.insert("yousign".into(), json!({"webhook_subscription": own(raw)}));
+            out
+        }
+        Format::Ocsf => {
+            let activity = if updated { (3, "Update") } else { (2, "Read") };
+            let mut out = ocsf_head(raw, ENTITY_MANAGEMENT, IAM, activity, (1, "Informational"), &id);
+            let mut entity = Map::new();
+            entity.insert("type".into(), json!("Webhook Subscription"));
+            entity.insert("uid".into(), json!(text(raw, "id").unwrap_or("unknown")));
+            entity.extend(text(raw, "endpoint").map(|n| ("name".to_owned(), json!(n))));
+            entity.insert("data".into(), Value::Object(own(raw)));
+            out.insert("entity".into(), Value::Object(entity));
+            if opts.include_original {
+                out.insert("raw_data".into(), json!(Value::Object(raw.clone()).to_string()));
+            }
+            out
+        }
+    };
+    vec![Doc { event_id: id, value }]
+}

@@ -8,13 +8,17 @@
 //! - `client.rs`: [`Client`], every call with the API key; Yousign's refusals explained.
 //! - `signature_requests.rs`: signature requests, by day-granular lifecycle windows.
 //! - `users.rs`: the users, a full snapshot per pass (the API has no change date).
+//! - `audit_trails.rs`: each signed signer's audit trail, from a durable queue.
+//! - `subscriptions.rs`: the webhook subscriptions (their secret removed).
 //! - `mapping.rs`: ECS and OCSF.
 //! - `webhook/`: the webhook receiver (`[receivers.yousign]`), its stream [`WEBHOOK`].
 
+mod audit_trails;
 mod client;
 pub mod config;
 mod mapping;
 mod signature_requests;
+mod subscriptions;
 mod users;
 pub mod webhook;
 
@@ -24,9 +28,11 @@ use crate::core::source::{Source, Stream};
 use crate::http::Api;
 use crate::stream::Identity;
 
+pub use audit_trails::AuditTrails;
 pub use client::Client;
 pub use config::{ApiVersion, Environment, YousignConfig};
 pub use signature_requests::SignatureRequests;
+pub use subscriptions::WebhookSubscriptions;
 pub use users::Users;
 
 /// The connector's name in the registry (the `vendor` of its lines).
@@ -71,6 +77,37 @@ pub static USERS: Stream = Stream {
     newest_event: |_| None,
 };
 
+/// Signers' audit trails (`[sources.yousign_signature_requests] audit_trails = true`): the
+/// trail JSON as the API sent it, once per signed signer.
+pub static AUDIT_TRAILS: Stream = Stream {
+    key: "yousign_audit_trails",
+    log_type: "yousign_audit_trail",
+    vendor: NAME,
+    product: "esignature",
+    // A trail is immutable once signed: its request and signer objects identify it.
+    identity: Identity::Composite(&["signature_request", "signer"]),
+    time_field: None,
+    actor: None,
+    columns: &["signature_request", "signer", "authentication"],
+    render: mapping::audit_trail,
+    newest_event: |_| None,
+};
+
+/// Webhook subscriptions (`[sources.yousign_webhook_subscriptions]`): the current record of
+/// each; a new or changed one is an event.
+pub static WEBHOOK_SUBSCRIPTIONS: Stream = Stream {
+    key: "yousign_webhook_subscriptions",
+    log_type: "yousign_webhook_subscription",
+    vendor: NAME,
+    product: "webhooks",
+    identity: Identity::Snapshot("id"),
+    time_field: None,
+    actor: None,
+    columns: &["id", "endpoint", "enabled", "subscribed_events", "created_at"],
+    render: mapping::subscription,
+    newest_event: |_| None,
+};
+
 /// Webhook events pushed to `[receivers.yousign]` (`webhook/`): the payload as received.
 pub static WEBHOOK: Stream = Stream {
     key: "yousign_webhooks",
@@ -86,16 +123,31 @@ pub static WEBHOOK: Stream = Stream {
 };
 
 /// The connector's streams, in the order `status` lists them.
-pub static STREAMS: &[&Stream] = &[&SIGNATURE_REQUESTS, &USERS, &WEBHOOK];
+pub static STREAMS: &[&Stream] = &[&SIGNATURE_REQUESTS, &AUDIT_TRAILS, &USERS, &WEBHOOK_SUBSCRIPTIONS, &WEBHOOK];
 
-/// The enabled sources of one Yousign tenant: users first, then signature requests.
-pub fn enabled(s: &crate::connectors::SourcesConfig, session: &Arc<Session>, base: &str) -> Vec<Box<dyn Source>> {
+/// The enabled sources of one Yousign tenant: users and subscriptions first, then signature
+/// requests, then the audit trails they queue (`store`, the state file, keeps the queue).
+pub fn enabled(
+    s: &crate::connectors::SourcesConfig,
+    session: &Arc<Session>,
+    base: &str,
+    store: Option<&Arc<std::sync::Mutex<crate::state::Store>>>,
+    tenant: &str,
+) -> Vec<Box<dyn Source>> {
     let mut v: Vec<Box<dyn Source>> = Vec::new();
     if s.yousign_users.enabled {
         v.push(Box::new(Users::new(session.clone(), &s.yousign_users, base)));
     }
-    if s.yousign_signature_requests.enabled {
-        v.push(Box::new(SignatureRequests::new(session.clone(), &s.yousign_signature_requests, base)));
+    if s.yousign_webhook_subscriptions.enabled {
+        v.push(Box::new(WebhookSubscriptions::new(session.clone(), &s.yousign_webhook_subscriptions, base)));
+    }
+    let r = &s.yousign_signature_requests;
+    if r.enabled {
+        let queue = store.filter(|_| r.audit_trails).map(|st| (st.clone(), tenant.to_owned()));
+        v.push(Box::new(SignatureRequests::new(session.clone(), r, base, queue)));
+        if let Some(st) = store.filter(|_| r.audit_trails) {
+            v.push(Box::new(AuditTrails::new(session.clone(), base, st.clone(), tenant)));
+        }
     }
     v
 }

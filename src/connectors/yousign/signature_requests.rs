@@ -76,6 +76,8 @@ fn cursor_json(c: &Cursor) -> String {
 #[derive(Debug)]
 pub struct SignatureRequests {
     session: std::sync::Arc<Session>,
+    /// Where signed signers are queued for their audit trails, and whose queue.
+    queue: Option<(std::sync::Arc<std::sync::Mutex<crate::state::Store>>, String)>,
     url: String,
     paging: Paging,
     interval: Duration,
@@ -83,10 +85,17 @@ pub struct SignatureRequests {
 }
 
 impl SignatureRequests {
-    /// The source for the API at `base` (`/v3` included).
-    pub fn new(session: std::sync::Arc<Session>, cfg: &SignatureRequestsConfig, base: &str) -> Self {
+    /// The source for the API at `base` (`/v3` included); with `queue`, signed signers are
+    /// queued there for their audit trails before a page is returned.
+    pub fn new(
+        session: std::sync::Arc<Session>,
+        cfg: &SignatureRequestsConfig,
+        base: &str,
+        queue: Option<(std::sync::Arc<std::sync::Mutex<crate::state::Store>>, String)>,
+    ) -> Self {
         Self {
             session,
+            queue,
             url: format!("{}/signature_requests", base.trim_end_matches('/')),
             paging: Paging { page_size: cfg.page_size.get(), max_per_run: None },
             interval: cfg.interval.get(),
@@ -200,6 +209,9 @@ impl Source for SignatureRequests {
         let url = self.url(&c, phase, limit, started)?;
         let reply = self.session.client.get_json(&self.session.api, "Yousign signature requests", url.as_str()).await?;
         let (records, next) = parse(reply, "Yousign signature requests")?;
+        if let Some((store, tenant)) = &self.queue {
+            super::audit_trails::queue_signed(store, tenant, &records)?;
+        }
         // An empty page ends the phase whatever its cursor says (no loop on a server bug).
         let next = next.filter(|_| !records.is_empty());
         let at_end = next.is_none() && c.phase + 1 == PHASES.len();
