@@ -85,7 +85,9 @@ fn both(kind: &Stream, line: &Map<String, Value>, opts: FormatOptions) -> (Vec<D
 }
 
 fn checked(ecs: &[Doc], ocsf: &[Doc]) -> Vec<(u64, u64)> {
-    ecs.iter().for_each(|d| check_ecs(&d.event_id, &d.value));
+    for d in ecs {
+        check_ecs(&d.event_id, &d.value);
+    }
     ocsf.iter().map(|d| check_ocsf(&d.event_id, &d.value)).collect()
 }
 

@@ -266,7 +266,7 @@ fn ocsf(line: &Line<'_>, m: &Message<'_>, opts: FormatOptions) -> Map<String, Va
     let mut out;
     if let Kind::Identification(id) = m.kind {
         out = ocsf_head(AUTHENTICATION, (1, "Logon"), id.severity(), line, m.time_ms, md);
-        out.insert("user".into(), Value::Object(actor.map(Person::ocsf).unwrap_or_else(|| Person::default().ocsf())));
+        out.insert("user".into(), Value::Object(actor.map_or_else(|| Person::default().ocsf(), Person::ocsf)));
         out.insert("service".into(), keyed("name", super::PRODUCT));
         out.insert("status_detail".into(), s(id.detail()));
         if let Some(r) = &m.request {
