@@ -10,7 +10,7 @@
 //! - `users.rs`: the users, a full snapshot per pass (the API has no change date).
 //! - `audit_trails.rs`: each signed signer's audit trail, from a durable queue.
 //! - `subscriptions.rs`: the webhook subscriptions (their secret removed).
-//! - `mapping.rs`: ECS and OCSF.
+//! - `mapping/`: ECS and OCSF.
 //! - `webhook/`: the webhook receiver (`[receivers.yousign]`), its stream [`WEBHOOK`].
 
 mod audit_trails;
