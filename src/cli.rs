@@ -210,6 +210,10 @@ pub struct SimulateArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8787)]
     pub port: u16,
+    /// Port on 127.0.0.1 of the Yousign simulator served beside it (0 picks a free one).
+    /// Default: the next port after `--port` (8788), or a free one with `--port 0`.
+    #[arg(long)]
+    pub yousign_port: Option<u16>,
     /// Where to write a collector configuration pointing at the simulator.
     #[arg(long, default_value = "simulator.toml")]
     pub write_config: PathBuf,

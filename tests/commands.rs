@@ -244,6 +244,9 @@ fn simulate_serves_and_writes_a_working_config() {
     let l = lines(&out);
     assert_eq!(l.iter().filter(|v| v["source_log_type"] == "customerevent").count(), 300);
     assert!(l.iter().any(|v| v["source_log_type"] == "auditusers"));
+    // The Yousign simulator beside it: the same config reads it too.
+    assert!(l.iter().any(|v| v["source_log_type"] == "yousign_signature_request"), "{}", stderr(&out));
+    assert!(l.iter().any(|v| v["source_log_type"] == "yousign_user"));
     sim.signal(libc::SIGTERM);
     assert_eq!(sim.wait(std::time::Duration::from_secs(20)).code(), Some(0));
 }

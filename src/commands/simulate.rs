@@ -1,4 +1,5 @@
-//! `simulate`: the built-in DocuSign simulator as a standalone server on 127.0.0.1. It writes
+//! `simulate`: the built-in DocuSign simulator (and the Yousign one beside it) as standalone
+//! servers on 127.0.0.1. It writes
 //! the private key it trusts and a collector configuration pointing at it, so
 //! `esign-collector fetch --config simulator.toml` works against it at once.
 
@@ -89,6 +90,9 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
     // overwriting the key it trusts would break every collector pointed at it.
     let listener = TcpListener::bind(("127.0.0.1", args.port)).await.map_err(|e| bind_error(args.port, &e))?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    let ys_port = args.yousign_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1) });
+    let ys_listener = TcpListener::bind(("127.0.0.1", ys_port)).await.map_err(|e| bind_error(ys_port, &e))?;
+    let ys_addr = ys_listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     let (rsa, key) = crate::demo::generate_key()?;
     let pem = rsa
         .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
@@ -108,13 +112,25 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
         ..QuotaConfig::default()
     };
     let base = format!("http://{addr}");
+    // Production's limits (60 a minute, 1,200 an hour), enforced as Yousign does.
+    let ys_cfg = esign_sim::yousign::YousignConfig::for_environment(esign_sim::yousign::Environment::Production);
+    let ys_key = args.key_out.with_file_name("simulator-yousign-key");
+    write_private(&ys_key, ys_cfg.api_key.as_bytes())?;
+    let ys_key = std::path::absolute(&ys_key).map_err(|e| unwritable("--key-out", "resolve", &ys_key, &e))?;
+    let yousign = format!(
+        "[yousign]\nenvironment = \"production\"\napi_key_file = {}\nbase_url = \"http://{ys_addr}/v3\"\n\n\
+         [sources.yousign_signature_requests]\nenabled = true\n\n[sources.yousign_users]\nenabled = true\n\n\
+         [sources.yousign_webhook_subscriptions]\nenabled = true\n\n",
+        toml_path(&ys_key)
+    );
     let config = format!(
         "# Written by `esign-collector simulate`: a collector configuration for the simulator at {base}.\n\
 [docusign]\nenvironment = \"developer\"\nintegration_key = \"{ik}\"\nuser_id = \"{user}\"\naccount_id = \"{acc}\"\n\
 organization_id = \"{org}\"\nprivate_key_file = {key}\nauth_base_url = \"{base}\"\nmonitor_base_url = \"{base}\"\n\
-admin_base_url = \"{base}/management\"\n\n{sources}\
+admin_base_url = \"{base}/management\"\n\n{sources}{yousign}\
 [state]\npath = \"state/simulator.db\"\ninterval = \"60s\"\n{pacing}",
         pacing = pacing(&sc.quota),
+        yousign = yousign,
         sources = crate::connectors::docusign::config::every_source_enabled(),
         ik = sc.integration_key,
         user = sc.user_id,
@@ -141,12 +157,27 @@ admin_base_url = \"{base}/management\"\n\n{sources}\
         "Simulator listening; run `esign-collector fetch --config {}` against it. Ctrl-C stops it.",
         args.write_config.display()
     );
-    sim.serve(listener, async move {
+    let ys = esign_sim::yousign::YousignSim::new(ys_cfg);
+    let ys_ticker = ys.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(period);
+        t.tick().await;
+        loop {
+            t.tick().await;
+            ys_ticker.advance(1);
+        }
+    });
+    tracing::info!(url = %format!("http://{ys_addr}/v3"), "Yousign simulator listening beside it.");
+    let mut ys_stop = shutdown.clone();
+    let yousign = ys.serve(ys_listener, async move {
+        ys_stop.wait_for(|s| *s).await.map(drop).unwrap_or_default();
+    });
+    let docusign = sim.serve(listener, async move {
         // A closed channel means the process is ending anyway.
         shutdown.wait_for(|s| *s).await.map(drop).unwrap_or_default();
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("simulator: {e}")))
+    });
+    let (d, y) = tokio::join!(docusign, yousign);
+    d.and(y).map_err(|e| Error::Internal(format!("simulator: {e}")))
 }
 
 #[cfg(test)]
