@@ -364,3 +364,27 @@ fn a_demo_yousign_tenant_works_out_of_the_box_beside_a_docusign_one() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(lines(&out).len(), 3);
 }
+
+/// Crash points of the pull path (`failpoints` builds): killed mid-page, after the sink
+/// confirmed a page but before its checkpoint, and right after the commit, then run healthy:
+/// every signature request status and user is in the file sink, none lost.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_crash_at_any_commit_point_loses_nothing() {
+    for point in ["before_send", "after_send", "after_commit"] {
+        let s = serve(|c| c.signature_requests = 40);
+        s.write(&format!("\n[[sinks]]\ntype = \"file\"\npath = \"{}\"\n", s.out().display()));
+        let out = s.cmd(&["fetch"]).env("ESIGN_COLLECTOR_FAILPOINT", format!("{point}:3")).output().unwrap();
+        assert!(!out.status.success(), "{point}: {}", stderr(&out));
+        assert!(stderr(&out).contains("failpoint"), "{point}: {}", stderr(&out));
+        let out = s.run(&["fetch"]);
+        assert_eq!(code(&out), 0, "{point}: {}", stderr(&out));
+        let delivered = file_lines(&s.out());
+        let ids: HashSet<&str> =
+            of_type(&delivered, "yousign_signature_request").iter().map(|v| v["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), s.sim.signature_request_ids().len(), "{point}: a request was lost");
+        let users: HashSet<&str> =
+            of_type(&delivered, "yousign_user").iter().map(|v| v["id"].as_str().unwrap()).collect();
+        assert_eq!(users.len(), s.sim.user_ids().len(), "{point}: a user was lost");
+    }
+}

@@ -280,3 +280,57 @@ fn several_keys_are_one_key_source() {
     let e = refused(&MINIMAL.replace("private_key_file = \"key.pem\"", "private_key_credentials = [\"../x\"]"));
     assert!(e.contains("docusign.private_key_credentials") && e.contains("plain file name"), "{e}");
 }
+
+/// A Yousign-only configuration (no `[docusign]`).
+const YOUSIGN: &str = r#"
+[sources.yousign_signature_requests]
+enabled = true
+
+[yousign]
+environment = "sandbox"
+api_key_env = "YS_KEY"
+"#;
+
+#[test]
+fn yousign_alone_is_a_configuration_and_its_mistakes_are_named() {
+    let c = parse(YOUSIGN).unwrap();
+    assert!(c.docusign.is_none());
+    let t = c.tenants();
+    assert_eq!((t.len(), t[0].name.as_str(), t[0].vendor), (1, "yousign", Vendor::Yousign));
+    assert_eq!(c.yousign.as_ref().unwrap().limits(), (30, 200), "sandbox limits by default");
+    let e = refused(&YOUSIGN.replace("api_key_env = \"YS_KEY\"", ""));
+    assert!(e.contains("yousign.api_key_env") && e.contains("read-only"), "{e}");
+    let e = refused(&format!("{YOUSIGN}api_key_file = \"k\"\n"));
+    assert!(e.contains("yousign.api_key_file") && e.contains("choose one"), "{e}");
+    let e = refused(&format!("{YOUSIGN}api_token = \"x\"\n"));
+    assert!(e.contains("api_token"), "an unknown key is named: {e}");
+    let e = refused(&YOUSIGN.replace("enabled = true", "enabled = true\ninterval = \"5m\""));
+    assert!(e.contains("sources.yousign_signature_requests.interval") && e.contains("polling"), "{e}");
+    let e = refused(&YOUSIGN.replace("enabled = true", "enabled = false"));
+    assert!(e.contains("enables no source"), "{e}");
+    let e = refused("[state]\npath = \"x.db\"\n");
+    assert!(e.contains("[docusign]") && e.contains("[yousign]"), "{e}");
+    let e = refused(&format!("{YOUSIGN}\n[[tenants]]\nname = \"acme\"\n"));
+    assert!(e.contains("tenants") && e.contains("needs [docusign]"), "{e}");
+}
+
+#[test]
+fn the_yousign_receiver_needs_its_secret_or_for_v2_basic_auth() {
+    let with = |table: &str| format!("{YOUSIGN}\n[receivers.yousign]\nlisten = \"127.0.0.1:0\"\n{table}");
+    assert!(parse(&with("secret_env = \"S\"")).is_ok());
+    let e = refused(&with(""));
+    assert!(e.contains("receivers.yousign.secret_env") && e.contains("X-Yousign-Signature-256"), "{e}");
+    let e = refused(&with("api_version = \"v2\""));
+    assert!(e.contains("receivers.yousign.basic_auth_user") && e.contains("unsigned"), "{e}");
+    assert!(parse(&with("api_version = \"v2\"\nbasic_auth_user = \"ys\"\nbasic_auth_password_env = \"P\"")).is_ok());
+    let e = refused(&with(
+        "api_version = \"v2\"\nsecret_env = \"S\"\nbasic_auth_user = \"ys\"\nbasic_auth_password_env = \"P\"",
+    ));
+    assert!(e.contains("receivers.yousign.secret_env") && e.contains("not signed"), "{e}");
+    let e = refused(&with("secret_env = \"S\"\npath = \"/a/{b}\""));
+    assert!(e.contains("receivers.yousign.path"), "{e}");
+    // Receivers alone are a configuration.
+    let only =
+        "[yousign]\nenvironment = \"demo\"\n\n[receivers.yousign]\nlisten = \"127.0.0.1:0\"\nsecret_env = \"S\"\n";
+    assert!(parse(only).is_ok());
+}
