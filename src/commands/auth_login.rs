@@ -138,8 +138,13 @@ pub(crate) async fn run(cfg: &Config, tenants: Vec<Tenant>, chosen: bool, args: 
 /// The tenant to log in: the one named, or the only authorization-code tenant.
 fn pick(tenants: Vec<Tenant>, chosen: bool) -> Result<Tenant, Error> {
     let arg = |message: String| ConfigError::Argument { arg: "--tenant".into(), message };
+    let (docusign, others): (Vec<Tenant>, Vec<Tenant>) =
+        tenants.into_iter().partition(|t| t.vendor == crate::config::Vendor::Docusign);
+    if chosen && let Some(t) = others.first() {
+        return Err(arg(format!("tenant {:?} is not a DocuSign tenant: `auth login` is DocuSign's", t.name)).into());
+    }
     let (code, jwt): (Vec<Tenant>, Vec<Tenant>) =
-        tenants.into_iter().partition(|t| t.cfg.docusign().auth == AuthFlow::AuthorizationCode);
+        docusign.into_iter().partition(|t| t.cfg.docusign().auth == AuthFlow::AuthorizationCode);
     if chosen && let Some(t) = jwt.first() {
         return Err(arg(format!(
             "tenant {:?} uses the JWT grant; `auth login` is for tenants with docusign.auth = \"authorization_code\"",

@@ -15,8 +15,10 @@ use esign_sim::docusign::SimConfig;
 /// Only when stdout cannot be written.
 pub(crate) fn run(tenants: &[Tenant]) -> Result<(), Error> {
     let mut text = String::new();
-    for t in tenants {
-        if tenants.len() > 1 {
+    // Consent is DocuSign's; a Yousign tenant's API key needs none.
+    let docusign: Vec<&Tenant> = tenants.iter().filter(|t| t.vendor == crate::config::Vendor::Docusign).collect();
+    for t in &docusign {
+        if docusign.len() > 1 {
             text.push_str(&t.name);
             text.push('\t');
         }
