@@ -118,10 +118,9 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
     write_private(&ys_key, ys_cfg.api_key.as_bytes())?;
     let ys_key = std::path::absolute(&ys_key).map_err(|e| unwritable("--key-out", "resolve", &ys_key, &e))?;
     let yousign = format!(
-        "[yousign]\nenvironment = \"production\"\napi_key_file = {}\nbase_url = \"http://{ys_addr}/v3\"\n\n\
-         [sources.yousign_signature_requests]\nenabled = true\n\n[sources.yousign_users]\nenabled = true\n\n\
-         [sources.yousign_webhook_subscriptions]\nenabled = true\n\n",
-        toml_path(&ys_key)
+        "[yousign]\nenvironment = \"production\"\napi_key_file = {}\nbase_url = \"http://{ys_addr}/v3\"\n\n{}",
+        toml_path(&ys_key),
+        crate::connectors::yousign::config::every_source_enabled()
     );
     let config = format!(
         "# Written by `esign-collector simulate`: a collector configuration for the simulator at {base}.\n\

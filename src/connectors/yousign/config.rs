@@ -266,3 +266,14 @@ pub(crate) fn enabled(s: &SourcesConfig, key: &str) -> Option<bool> {
 pub(crate) fn any_enabled(s: &SourcesConfig) -> bool {
     s.yousign_signature_requests.enabled || s.yousign_users.enabled || s.yousign_webhook_subscriptions.enabled
 }
+
+/// The `[sources.yousign_*]` tables that enable every Yousign source, for a configuration
+/// written for the simulator.
+pub fn every_source_enabled() -> String {
+    format!(
+        "[sources.{}]\nenabled = true\n\n[sources.{}]\nenabled = true\n\n[sources.{}]\nenabled = true\n\n",
+        SIGNATURE_REQUESTS.key,
+        USERS.key,
+        super::WEBHOOK_SUBSCRIPTIONS.key
+    )
+}
