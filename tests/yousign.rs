@@ -389,3 +389,29 @@ fn a_crash_at_any_commit_point_loses_nothing() {
         assert_eq!(users.len(), s.sim.user_ids().len(), "{point}: a user was lost");
     }
 }
+
+#[test]
+fn the_api_key_and_the_webhook_secret_appear_nowhere() {
+    let s = serve(|c| c.signature_requests = 10);
+    s.write("");
+    let trace = s.dir.path().join("trace.jsonl");
+    let out = s.run(&["--log-level", "trace", "--trace-http", trace.to_str().unwrap(), "fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let status = s.run(&["status", "--output", "json"]);
+    let mut hay: Vec<(String, Vec<u8>)> = vec![
+        ("stdout".into(), out.stdout.clone()),
+        ("stderr".into(), out.stderr.clone()),
+        ("trace".into(), std::fs::read(&trace).unwrap()),
+        ("status".into(), status.stdout.clone()),
+    ];
+    for f in std::fs::read_dir(s.dir.path().join("state")).unwrap() {
+        let p = f.unwrap().path();
+        hay.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+    }
+    assert!(String::from_utf8_lossy(&hay[2].1).contains("signature_requests"), "the trace recorded the calls");
+    for (name, bytes) in &hay {
+        for secret in [DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{name} holds a secret");
+        }
+    }
+}

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Field names whose values are secrets wherever they appear (compared ignoring case).
-const SECRET_KEYS: [&str; 6] = ["access_token", "refresh_token", "id_token", "assertion", "client_secret", "password"];
+const SECRET_KEYS: [&str; 7] =
+    ["access_token", "refresh_token", "id_token", "assertion", "client_secret", "password", "secret_key"];
 
 /// Form fields that are secrets only in a form body: the Authorization Code Grant's `code` and
 /// PKCE `code_verifier` (a JSON `code` in an API reply is an error code, kept).
@@ -284,10 +285,10 @@ mod tests {
     fn json_fields_are_redacted_at_any_depth() {
         let b = body(
             Some("application/json"),
-            br#"{"access_token":"sim.abc","n":[{"refresh_token":"r1","keep":"x"}],"id_token":null}"#,
+            br#"{"access_token":"sim.abc","n":[{"refresh_token":"r1","keep":"x","secret_key":"ys"}],"id_token":null}"#,
         );
         let s = b.value.to_string();
-        assert!(!s.contains("sim.abc") && !s.contains("r1"), "{s}");
+        assert!(!s.contains("sim.abc") && !s.contains("r1") && !s.contains("\"ys\""), "{s}");
         assert!(s.contains("\"keep\":\"x\""), "{s}");
     }
 
