@@ -400,9 +400,9 @@ fn the_api_key_and_the_webhook_secret_appear_nowhere() {
     let status = s.run(&["status", "--output", "json"]);
     let mut hay: Vec<(String, Vec<u8>)> = vec![
         ("stdout".into(), out.stdout.clone()),
-        ("stderr".into(), out.stderr.clone()),
+        ("stderr".into(), out.stderr),
         ("trace".into(), std::fs::read(&trace).unwrap()),
-        ("status".into(), status.stdout.clone()),
+        ("status".into(), status.stdout),
     ];
     for f in std::fs::read_dir(s.dir.path().join("state")).unwrap() {
         let p = f.unwrap().path();
