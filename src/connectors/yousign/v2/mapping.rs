@@ -317,7 +317,8 @@ mod tests {
     use super::*;
 
     fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+        let Value::Object(m) = v else { panic!("not an object: {v}") };
+        m
     }
 
     fn line(mut m: Map<String, Value>, log_type: &str, time: &str) -> Map<String, Value> {

@@ -105,7 +105,7 @@ fn last_page(records: usize, per_page: u32) -> bool {
 }
 
 /// The cursor after a page of `records` read at `c`.
-fn following(c: Cursor, records: &[Map<String, Value>], per_page: u32, started: DateTime<Utc>) -> (Cursor, bool) {
+fn following(c: &Cursor, records: &[Map<String, Value>], per_page: u32, started: DateTime<Utc>) -> (Cursor, bool) {
     let newest = records.iter().filter_map(updated_at).chain(c.newest).max();
     if last_page(records.len(), per_page) {
         // Never back: an update seen only through the overlap is older than the bound.
@@ -114,7 +114,7 @@ fn following(c: Cursor, records: &[Map<String, Value>], per_page: u32, started: 
         return (next, true);
     }
     let next =
-        Cursor { page: c.page.saturating_add(1), per_page: Some(per_page), newest, pass_started: Some(started), ..c };
+        Cursor { page: c.page.saturating_add(1), per_page: Some(per_page), newest, pass_started: Some(started), ..*c };
     (next, false)
 }
 
@@ -218,7 +218,7 @@ impl Source for Procedures {
         for p in &mut records {
             self.complete(p).await?;
         }
-        let (next, at_end) = following(c, &records, per_page, started);
+        let (next, at_end) = following(&c, &records, per_page, started);
         Ok(Page { records: records.into_iter().map(Record::Object).collect(), next: cursor_json(&next), at_end })
     }
 }
@@ -251,12 +251,12 @@ mod tests {
         let started = t("2026-02-01T00:00:00Z");
         let c = Cursor::at(since);
         let page1 = [rec("a", "2026-01-05T00:00:00+00:00"), rec("b", "2026-01-03T00:00:00+00:00")];
-        let (c, end) = following(c, &page1, 2, started);
+        let (c, end) = following(&c, &page1, 2, started);
         assert!(!end);
         assert_eq!((c.page, c.per_page, c.newest, c.since), (2, Some(2), Some(t("2026-01-05T00:00:00Z")), since));
         assert_eq!(c.pass_started, Some(started), "a crash resumes in the same pass");
         // A page past the last: empty, the pass ends, the next starts at the newest update.
-        let (c, end) = following(c, &[], 2, started);
+        let (c, end) = following(&c, &[], 2, started);
         assert!(end);
         assert_eq!(c, Cursor { last_pass: Some(started), ..Cursor::at(t("2026-01-05T00:00:00Z")) });
     }
@@ -264,10 +264,10 @@ mod tests {
     #[test]
     fn a_short_page_is_the_last_and_an_empty_pass_keeps_its_bound() {
         let since = t("2026-01-01T00:00:00Z");
-        let (c, end) = following(Cursor::at(since), &[rec("a", "2025-12-31T23:30:00+00:00")], 5, since);
+        let (c, end) = following(&Cursor::at(since), &[rec("a", "2025-12-31T23:30:00+00:00")], 5, since);
         assert!(end);
         assert_eq!(c.since, since, "an older update (from the overlap) never moves the bound back");
-        let (c, end) = following(Cursor::at(since), &[], 5, since);
+        let (c, end) = following(&Cursor::at(since), &[], 5, since);
         assert!(end && c.since == since);
     }
 
