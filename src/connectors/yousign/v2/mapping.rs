@@ -1,4 +1,4 @@
-//! ECS 9.4.0 and OCSF 1.4.0 for the v2 lines, with the helpers of `../mapping/`:
+//! ECS 9.4.0 and OCSF 1.4.0 for the v2 lines, built with the shared pieces of `../mapping/`:
 //! - a procedure status line (`yousign_procedure`, the v2.1 `ProcedureOutput` as listed): the
 //!   procedure is the entity (OCSF Entity Management, type "Signature Request"; ECS
 //!   `event.category: file`), its creator the actor, its members the people `related` names.
