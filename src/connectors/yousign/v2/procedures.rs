@@ -8,7 +8,9 @@
 //! place, and a new one is appended after the last page. The cursor holds the pass in progress
 //! (its page, its page size, when it began, the newest `updatedAt` seen so far), so a crash
 //! resumes at the page it was on. At the end of a pass the next lower bound is the newest
-//! `updatedAt` seen: the server's clock decides, not ours. Each query reaches back one hour
+//! `updatedAt` seen: the server's clock decides, not ours (capped at when the pass began, so a
+//! long pass skips nothing updated behind it, as long as the clocks agree within the
+//! overlap). Each query reaches back one hour
 //! more ([`OVERLAP`]) for a procedure updated on a page already read; the ledger absorbs the
 //! re-reads (the identity holds `updatedAt`).
 //!
@@ -108,8 +110,10 @@ fn last_page(records: usize, per_page: u32) -> bool {
 fn following(c: &Cursor, records: &[Map<String, Value>], per_page: u32, started: DateTime<Utc>) -> (Cursor, bool) {
     let newest = records.iter().filter_map(updated_at).chain(c.newest).max();
     if last_page(records.len(), per_page) {
-        // Never back: an update seen only through the overlap is older than the bound.
-        let since = newest.map_or(c.since, |n| n.max(c.since));
+        // Never back: an update seen only through the overlap is older than the bound. Never
+        // past the pass's start either: a pass longer than the overlap (paced, or resumed
+        // after a crash) would skip a procedure updated on a page it had already read.
+        let since = newest.map_or(c.since, |n| n.min(started)).max(c.since);
         let next = Cursor { last_pass: Some(started), ..Cursor::at(since) };
         return (next, true);
     }
@@ -269,6 +273,10 @@ mod tests {
         assert_eq!(c.since, since, "an older update (from the overlap) never moves the bound back");
         let (c, end) = following(&Cursor::at(since), &[], 5, since);
         assert!(end && c.since == since);
+        // An update newer than the pass's start (a long pass): the bound stops at the start.
+        let started = t("2026-01-02T00:00:00Z");
+        let (c, _) = following(&Cursor::at(since), &[rec("a", "2026-01-03T00:00:00+00:00")], 5, started);
+        assert_eq!(c.since, started);
     }
 
     #[test]
