@@ -116,7 +116,8 @@ impl Context {
     /// The tenant's enabled sources, in the order a cycle collects them.
     pub fn sources(&self) -> Vec<Box<dyn Source>> {
         if let Some((session, base)) = &self.yousign {
-            return yousign::enabled(&self.cfg.sources, session, base, self.store.as_ref(), &self.tenant);
+            let version = self.cfg.yousign.as_ref().map(|y| y.api_version).unwrap_or_default();
+            return yousign::enabled(&self.cfg.sources, session, base, self.store.as_ref(), &self.tenant, version);
         }
         let Some(session) = &self.session else { return Vec::new() };
         let mut v = docusign::enabled(

@@ -249,9 +249,28 @@ impl WebhookSubscriptionsConfig {
     }
 }
 
-/// Whether the Yousign source with config key `key` is enabled (`None`: not a Yousign key).
+/// Whether the Yousign source with config key `key` is enabled (`None`: not a Yousign key),
+/// for the default API v3: this answer does not know `[yousign] api_version`, so a v2 stream
+/// is never enabled here; [`enabled_for`] gives the answer for a given version.
 pub(crate) fn enabled(s: &SourcesConfig, key: &str) -> Option<bool> {
+    enabled_for(s, key, ApiVersion::V3)
+}
+
+/// Whether the Yousign source with config key `key` is enabled under API `version`
+/// (`None`: not a Yousign key): a v2 stream needs its table enabled and `api_version = "v2"`,
+/// a v3 stream its table and `api_version = "v3"`. Each table serves the stream of its
+/// generation (`yousign_signature_requests` the procedures under v2).
+pub(crate) fn enabled_for(s: &SourcesConfig, key: &str, version: ApiVersion) -> Option<bool> {
+    let v2 = key == super::YOUSIGN_PROCEDURES.key || key == super::YOUSIGN_V2_USERS.key;
+    table_enabled(s, key).map(|on| on && (v2 == (version == ApiVersion::V2)))
+}
+
+/// Whether the table that enables the stream with config key `key` is enabled, whatever the
+/// API version.
+fn table_enabled(s: &SourcesConfig, key: &str) -> Option<bool> {
     match key {
+        k if k == super::YOUSIGN_PROCEDURES.key => Some(s.yousign_signature_requests.enabled),
+        k if k == super::YOUSIGN_V2_USERS.key => Some(s.yousign_users.enabled),
         k if k == SIGNATURE_REQUESTS.key => Some(s.yousign_signature_requests.enabled),
         k if k == super::AUDIT_TRAILS.key => {
             Some(s.yousign_signature_requests.enabled && s.yousign_signature_requests.audit_trails)

@@ -11,6 +11,7 @@
 //! - `audit_trails.rs`: each signed signer's audit trail, from a durable queue.
 //! - `subscriptions.rs`: the webhook subscriptions (their secret removed).
 //! - `mapping/`: ECS and OCSF.
+//! - `v2/`: the legacy API v2 (`api_version = "v2"`): procedures with their members, users.
 //! - `webhook/`: the webhook receiver (`[receivers.yousign]`), its stream [`WEBHOOK`].
 
 mod audit_trails;
@@ -20,6 +21,7 @@ mod mapping;
 mod signature_requests;
 mod subscriptions;
 mod users;
+pub mod v2;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub use config::{ApiVersion, Environment, YousignConfig};
 pub use signature_requests::SignatureRequests;
 pub use subscriptions::WebhookSubscriptions;
 pub use users::Users;
+pub use v2::{YOUSIGN_PROCEDURES, YOUSIGN_V2_USERS};
 
 /// The connector's name in the registry (the `vendor` of its lines).
 pub const NAME: &str = "yousign";
@@ -123,17 +126,30 @@ pub static WEBHOOK: Stream = Stream {
 };
 
 /// The connector's streams, in the order `status` lists them.
-pub static STREAMS: &[&Stream] = &[&SIGNATURE_REQUESTS, &AUDIT_TRAILS, &USERS, &WEBHOOK_SUBSCRIPTIONS, &WEBHOOK];
+pub static STREAMS: &[&Stream] = &[
+    &SIGNATURE_REQUESTS,
+    &AUDIT_TRAILS,
+    &USERS,
+    &WEBHOOK_SUBSCRIPTIONS,
+    &WEBHOOK,
+    &YOUSIGN_PROCEDURES,
+    &YOUSIGN_V2_USERS,
+];
 
-/// The enabled sources of one Yousign tenant: users and subscriptions first, then signature
-/// requests, then the audit trails they queue (`store`, the state file, keeps the queue).
+/// The enabled sources of one Yousign tenant reading API `version`. v3: users and
+/// subscriptions first, then signature requests, then the audit trails they queue (`store`,
+/// the state file, keeps the queue). v2: users, then procedures (`v2/`).
 pub fn enabled(
     s: &crate::connectors::SourcesConfig,
     session: &Arc<Session>,
     base: &str,
     store: Option<&Arc<std::sync::Mutex<crate::state::Store>>>,
     tenant: &str,
+    version: ApiVersion,
 ) -> Vec<Box<dyn Source>> {
+    if version == ApiVersion::V2 {
+        return v2::enabled(s, session, base);
+    }
     let mut v: Vec<Box<dyn Source>> = Vec::new();
     if s.yousign_users.enabled {
         v.push(Box::new(Users::new(session.clone(), &s.yousign_users, base)));

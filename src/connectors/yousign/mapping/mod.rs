@@ -44,17 +44,20 @@ pub(super) use webhook::webhook;
 const PRODUCT: &str = "Yousign eSignature";
 
 /// A non-empty string field.
-fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+pub(in crate::connectors::yousign) fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     m.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
 }
 
 /// An object field.
-fn object<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Map<String, Value>> {
+pub(in crate::connectors::yousign) fn object<'a>(
+    m: &'a Map<String, Value>,
+    key: &str,
+) -> Option<&'a Map<String, Value>> {
     m.get(key).and_then(Value::as_object)
 }
 
 /// Whether a value carries nothing (null, `""`, `{}`, `[]`): such fields are left out.
-fn is_blank(v: &Value) -> bool {
+pub(in crate::connectors::yousign) fn is_blank(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.is_empty(),
@@ -65,17 +68,17 @@ fn is_blank(v: &Value) -> bool {
 }
 
 /// A string value.
-fn s(v: &str) -> Value {
+pub(in crate::connectors::yousign) fn s(v: &str) -> Value {
     Value::String(v.to_owned())
 }
 
 /// An array of strings.
-fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
+pub(in crate::connectors::yousign) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
     Value::Array(items.into_iter().map(s).collect())
 }
 
 /// Inserts `m` under `key` unless it is empty.
-fn put_obj(out: &mut Map<String, Value>, key: &str, m: Map<String, Value>) {
+pub(in crate::connectors::yousign) fn put_obj(out: &mut Map<String, Value>, key: &str, m: Map<String, Value>) {
     if !m.is_empty() {
         out.insert(key.to_owned(), Value::Object(m));
     }
@@ -90,7 +93,7 @@ fn keyed(key: &str, value: &str) -> Value {
 
 /// The fields of a record that are neither blank, ours (`_time`, `event_id`, `_change`, …) nor
 /// in `skip`: what goes to the vendor namespace.
-fn own(raw: &Map<String, Value>, skip: &[&str]) -> Map<String, Value> {
+pub(in crate::connectors::yousign) fn own(raw: &Map<String, Value>, skip: &[&str]) -> Map<String, Value> {
     raw.iter()
         .filter(|(k, v)| {
             let k = k.as_str();
@@ -101,7 +104,7 @@ fn own(raw: &Map<String, Value>, skip: &[&str]) -> Map<String, Value> {
 }
 
 /// RFC 3339 → Unix milliseconds.
-fn millis(t: &str) -> Option<i64> {
+pub(in crate::connectors::yousign) fn millis(t: &str) -> Option<i64> {
     crate::format::time::parse_time(t).map(|(t, _)| t.timestamp_millis())
 }
 
@@ -111,22 +114,22 @@ fn ip(m: &Map<String, Value>, key: &str) -> Option<String> {
 }
 
 /// The serialized raw line, for `event.original` / `raw_data`.
-fn original(raw: &Map<String, Value>) -> Value {
+pub(in crate::connectors::yousign) fn original(raw: &Map<String, Value>) -> Value {
     Value::String(serde_json::to_string(raw).unwrap_or_default())
 }
 
 /// The fields of a raw line every mapping reads.
 #[derive(Debug)]
-struct Line<'a> {
-    raw: &'a Map<String, Value>,
-    event_id: &'a str,
+pub(in crate::connectors::yousign) struct Line<'a> {
+    pub(in crate::connectors::yousign) raw: &'a Map<String, Value>,
+    pub(in crate::connectors::yousign) event_id: &'a str,
     /// `_time`: when the collector saw the line (the record's own date where it had one).
-    time: Option<&'a str>,
-    collected_at: Option<&'a str>,
+    pub(in crate::connectors::yousign) time: Option<&'a str>,
+    pub(in crate::connectors::yousign) collected_at: Option<&'a str>,
 }
 
 impl<'a> Line<'a> {
-    fn new(raw: &'a Map<String, Value>) -> Self {
+    pub(in crate::connectors::yousign) fn new(raw: &'a Map<String, Value>) -> Self {
         Self {
             raw,
             event_id: text(raw, fields::EVENT_ID).unwrap_or_default(),
@@ -138,18 +141,18 @@ impl<'a> Line<'a> {
 
 /// A person a line names (a sender, a signer, a user), in neither schema's names yet.
 #[derive(Debug, Default, Clone)]
-struct Person<'a> {
-    id: Option<&'a str>,
-    email: Option<&'a str>,
-    full_name: Option<String>,
-    phone: Option<&'a str>,
-    ip: Option<String>,
+pub(in crate::connectors::yousign) struct Person<'a> {
+    pub(in crate::connectors::yousign) id: Option<&'a str>,
+    pub(in crate::connectors::yousign) email: Option<&'a str>,
+    pub(in crate::connectors::yousign) full_name: Option<String>,
+    pub(in crate::connectors::yousign) phone: Option<&'a str>,
+    pub(in crate::connectors::yousign) ip: Option<String>,
 }
 
 impl<'a> Person<'a> {
     /// `{id, email, first_name, last_name, phone_number, ip_address}` (a user, a sender, a
     /// signer's `info`: the id may come from the outer object).
-    fn from(m: &'a Map<String, Value>) -> Self {
+    pub(in crate::connectors::yousign) fn from(m: &'a Map<String, Value>) -> Self {
         let full_name = match (text(m, "first_name"), text(m, "last_name")) {
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             (Some(n), None) | (None, Some(n)) => Some(n.to_owned()),
@@ -164,12 +167,12 @@ impl<'a> Person<'a> {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(in crate::connectors::yousign) fn is_empty(&self) -> bool {
         self.id.is_none() && self.email.is_none() && self.full_name.is_none()
     }
 
     /// ECS `user`-shaped fields: `id`, `name` (the login email), `email`, `full_name`.
-    fn ecs(&self) -> Map<String, Value> {
+    pub(in crate::connectors::yousign) fn ecs(&self) -> Map<String, Value> {
         let mut u = Map::new();
         u.extend(self.id.map(|v| ("id".to_owned(), s(v))));
         if let Some(e) = self.email {
@@ -182,7 +185,7 @@ impl<'a> Person<'a> {
 
     /// An OCSF `user`: `uid`, `name` (the email, else the full name, else "Unknown": the
     /// schema needs one of them), `email_addr`, `full_name`, `phone_number`.
-    fn ocsf(&self) -> Map<String, Value> {
+    pub(in crate::connectors::yousign) fn ocsf(&self) -> Map<String, Value> {
         let mut u = Map::new();
         u.extend(self.id.map(|v| ("uid".to_owned(), s(v))));
         let name = self.email.or(self.full_name.as_deref()).unwrap_or("Unknown");
@@ -195,7 +198,7 @@ impl<'a> Person<'a> {
 }
 
 /// ECS `related.user` (emails and ids of everyone named) and `related.ip`, duplicates dropped.
-fn related(people: &[&Person<'_>]) -> Map<String, Value> {
+pub(in crate::connectors::yousign) fn related(people: &[&Person<'_>]) -> Map<String, Value> {
     let mut users: Vec<&str> = Vec::new();
     let mut ips: Vec<&str> = Vec::new();
     for p in people {
@@ -220,7 +223,13 @@ fn related(people: &[&Person<'_>]) -> Map<String, Value> {
 
 /// ECS `event.*` every document has: kind, category, type, id, created, module, provider,
 /// dataset.
-fn ecs_event(line: &Line<'_>, kind: &str, category: &str, ty: &[&str], id: &str) -> Map<String, Value> {
+pub(in crate::connectors::yousign) fn ecs_event(
+    line: &Line<'_>,
+    kind: &str,
+    category: &str,
+    ty: &[&str],
+    id: &str,
+) -> Map<String, Value> {
     let mut ev = Map::new();
     ev.insert("kind".into(), s(kind));
     ev.insert("category".into(), strings([category]));
@@ -240,7 +249,11 @@ fn ecs_event(line: &Line<'_>, kind: &str, category: &str, ty: &[&str], id: &str)
 }
 
 /// An ECS document's `@timestamp` (`time`, else the line's `_time`), `ecs` and `event`.
-fn ecs_doc(line: &Line<'_>, time: Option<&str>, ev: Map<String, Value>) -> Map<String, Value> {
+pub(in crate::connectors::yousign) fn ecs_doc(
+    line: &Line<'_>,
+    time: Option<&str>,
+    ev: Map<String, Value>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(t) = time.or(line.time) {
         out.insert("@timestamp".into(), s(t));
@@ -251,7 +264,7 @@ fn ecs_doc(line: &Line<'_>, time: Option<&str>, ev: Map<String, Value>) -> Map<S
 }
 
 /// OCSF `metadata`: product, version, `uid`, when the collector logged the line, its log type.
-fn ocsf_metadata(line: &Line<'_>, uid: &str) -> Map<String, Value> {
+pub(in crate::connectors::yousign) fn ocsf_metadata(line: &Line<'_>, uid: &str) -> Map<String, Value> {
     let mut p = Map::new();
     p.insert("name".into(), s(PRODUCT));
     p.insert("vendor_name".into(), s("Yousign"));
@@ -297,7 +310,7 @@ fn ocsf_head(
 }
 
 /// OCSF `status_id` and `status`: success or failure.
-fn ocsf_status(out: &mut Map<String, Value>, success: bool) {
+pub(in crate::connectors::yousign) fn ocsf_status(out: &mut Map<String, Value>, success: bool) {
     let (id, caption) = if success { (1, "Success") } else { (2, "Failure") };
     out.insert("status_id".into(), id.into());
     out.insert("status".into(), s(caption));

@@ -1,0 +1,247 @@
+//! The Yousign connector on the legacy API v2 (`[yousign] api_version = "v2"`), end to end
+//! against the Yousign simulator on 127.0.0.1 (the API root, no `/v3`): every procedure once
+//! per status change across several small pages, with its members in the line and no extra
+//! `/members` call; a second pass that adds nothing; exactly the new statuses after the
+//! procedures move on; the users as a snapshot (a changed permission is one line); a 5xx on
+//! the v2 routes waited out; the lines rendered in ECS and OCSF hold to the schemas.
+#![allow(clippy::unwrap_used, clippy::let_underscore_must_use)]
+
+mod common;
+#[path = "../src/connectors/yousign/mapping/schema_check.rs"]
+mod schema_check;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{RUN_TIMEOUT, code, lines, stderr};
+use esign_collector::connectors::yousign::{YOUSIGN_PROCEDURES, YOUSIGN_V2_USERS};
+use esign_collector::format::{Format, FormatOptions};
+use esign_sim::yousign::{DEFAULT_API_KEY, Fault, FaultKind, RateLimits, Route, YousignConfig, YousignSim};
+use serde_json::{Map, Value};
+
+const KEY_VAR: &str = "YOUSIGN_API_KEY";
+const PAGE: usize = 4;
+
+/// The Yousign simulator served from its own thread and runtime, and a temporary folder.
+struct Served {
+    sim: YousignSim,
+    /// The v2 API root.
+    base: String,
+    dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(tune: impl FnOnce(&mut YousignConfig)) -> Served {
+    let mut cfg = YousignConfig::new();
+    cfg.limits = RateLimits { per_minute: 100_000, per_hour: 1_000_000, enforce: false };
+    tune(&mut cfg);
+    let sim = YousignSim::new(cfg);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = sim.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            s.serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    Served {
+        sim,
+        base: format!("http://{addr}"),
+        dir: tempfile::tempdir().unwrap(),
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+impl Served {
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("collector.toml")
+    }
+
+    /// A Yousign v2 configuration pulling procedures (small pages) and users.
+    fn write(&self) {
+        self.write_with("");
+    }
+
+    /// [`Served::write`] with `rate_limit` keys added.
+    fn write_with(&self, rate_limit: &str) {
+        let text = format!(
+            "[yousign]\nenvironment = \"sandbox\"\napi_version = \"v2\"\napi_key_env = \"{KEY_VAR}\"\nbase_url = \"{}\"\n\
+             timeout = \"5s\"\nrequests_per_minute = 100000\nrequests_per_hour = 1000000\n\n\
+             [sources.yousign_signature_requests]\nenabled = true\npage_size = {PAGE}\nfirst_fetch = \"400d\"\n\n\
+             [sources.yousign_users]\nenabled = true\n\n\
+             [state]\npath = \"{}\"\n\n[rate_limit]\ninitial_backoff = \"100ms\"\nmax_backoff = \"1s\"\n{rate_limit}",
+            self.base,
+            self.dir.path().join("state/collector.db").display()
+        );
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut c = assert_cmd::Command::cargo_bin("esign-collector").unwrap();
+        c.arg("--config").arg(self.config()).args(args).timeout(RUN_TIMEOUT).env_remove("ESIGN_COLLECTOR_CONFIG");
+        c.env(KEY_VAR, DEFAULT_API_KEY);
+        c.output().unwrap()
+    }
+
+    /// The simulator's whole procedure list, unpaged: `(id, status, updatedAt)` of each.
+    fn procedures(&self) -> BTreeSet<(String, String, String)> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let body: Value = rt.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let resp = http.get(format!("{}/procedures", self.base)).bearer_auth(DEFAULT_API_KEY).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.json().await.unwrap()
+        });
+        body.as_array().unwrap().iter().map(key).collect()
+    }
+
+    fn v2_requests(&self) -> u64 {
+        self.sim.stats().requests.get("v2").copied().unwrap_or(0)
+    }
+}
+
+fn key(p: &Value) -> (String, String, String) {
+    let f = |k: &str| p[k].as_str().unwrap().to_owned();
+    (f("id"), f("status"), f("updatedAt"))
+}
+
+fn of_type<'a>(l: &'a [Value], t: &str) -> Vec<&'a Value> {
+    l.iter().filter(|v| v["source_log_type"] == t).collect()
+}
+
+fn procedure_keys(l: &[Value]) -> Vec<(String, String, String)> {
+    of_type(l, "yousign_procedure").into_iter().map(key).collect()
+}
+
+#[test]
+fn procedures_once_per_status_across_pages_then_only_what_changed() {
+    let s = serve(|c| c.signature_requests = 30);
+    s.write();
+    let want = s.procedures();
+    assert!(want.len() > 3 * PAGE, "several pages: {}", want.len());
+
+    let before = s.v2_requests();
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = lines(&out);
+    let keys = procedure_keys(&got);
+    assert_eq!(keys.len(), want.len(), "once each");
+    assert_eq!(keys.iter().cloned().collect::<BTreeSet<_>>(), want);
+    let procedures = of_type(&got, "yousign_procedure");
+    assert!(procedures.iter().all(|p| p["vendor"] == "yousign" && p["event_id"].is_string()));
+    assert!(procedures.iter().all(|p| p["members"].as_array().is_some_and(|m| !m.is_empty())), "members kept");
+    assert!(
+        procedures.iter().all(|p| p["_time"].as_str().unwrap().starts_with(&p["updatedAt"].as_str().unwrap()[..19]))
+    );
+    let stats = s.sim.stats();
+    assert!(!stats.served.contains_key("v2 members"), "no /members call: the list embeds them: {stats:?}");
+    let pages = want.len().div_ceil(PAGE);
+    // The users' list, then the pages (one more when the last page was full).
+    assert!(s.v2_requests() - before > pages as u64, "{stats:?}");
+
+    let users = of_type(&got, "yousign_v2_user");
+    assert_eq!(users.len(), s.sim.user_ids().len());
+    assert!(users.iter().all(|u| u["id"].as_str().unwrap().starts_with("/users/")));
+    assert!(of_type(&got, "yousign_user").is_empty() && of_type(&got, "yousign_signature_request").is_empty());
+
+    // Nothing changed: nothing new, though the overlap re-reads the last hour's updates.
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(lines(&out).is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Procedures move on, two users change permission: exactly those changes come.
+    s.sim.advance(12);
+    s.sim.change_user_roles(2);
+    let after = s.procedures();
+    let fresh: BTreeSet<_> = after.difference(&want).cloned().collect();
+    assert!(!fresh.is_empty());
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = lines(&out);
+    let keys = procedure_keys(&got);
+    assert_eq!(keys.len(), fresh.len(), "once each");
+    assert_eq!(keys.into_iter().collect::<BTreeSet<_>>(), fresh);
+    let changed = of_type(&got, "yousign_v2_user");
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert!(changed.iter().all(|u| u["_change"]["fields"].get("permission").is_some()), "{changed:?}");
+
+    // Each line holds to the schemas in ECS and OCSF.
+    let opts = FormatOptions { include_original: true };
+    for line in got.iter().chain(procedures.iter().copied()) {
+        let stream =
+            if line["source_log_type"] == "yousign_procedure" { &YOUSIGN_PROCEDURES } else { &YOUSIGN_V2_USERS };
+        let raw: &Map<String, Value> = line.as_object().unwrap();
+        for d in stream.render(Format::Ecs, raw, &opts) {
+            schema_check::check_ecs(&d.event_id, &d.value);
+        }
+        for d in stream.render(Format::Ocsf, raw, &opts) {
+            schema_check::check_ocsf(&d.event_id, &d.value);
+        }
+    }
+}
+
+#[test]
+fn a_5xx_on_the_v2_routes_is_waited_out() {
+    let s = serve(|c| c.signature_requests = 12);
+    s.write();
+    // Read before the faults are queued: this call would take one.
+    let want = s.procedures();
+    s.sim.push_fault(Fault { route: Route::V2, kind: FaultKind::Status { code: 503, retry_after: None }, times: 2 });
+    s.sim.push_fault(Fault { route: Route::V2, kind: FaultKind::Status { code: 502, retry_after: Some(1) }, times: 1 });
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = lines(&out);
+    assert_eq!(procedure_keys(&got).into_iter().collect::<BTreeSet<_>>(), want, "nothing lost to the faults");
+    assert_eq!(of_type(&got, "yousign_v2_user").len(), s.sim.user_ids().len());
+    assert!(s.sim.stats().faults >= 3);
+}
+
+#[test]
+fn a_pass_cut_short_resumes_at_its_page() {
+    let s = serve(|c| c.signature_requests = 30);
+    s.write_with("max_retries = 1\n");
+    let want = s.procedures();
+    let pages = want.len().div_ceil(PAGE) as u64;
+    assert!(pages > 3, "{pages}");
+    // Faults apply in order: three requests pass untouched (the users, procedure pages 1 and
+    // 2), then page 3 fails beyond the retries.
+    s.sim.push_fault(Fault { route: Route::V2, kind: FaultKind::Slow { millis: 0 }, times: 3 });
+    s.sim.push_fault(Fault { route: Route::V2, kind: FaultKind::Status { code: 500, retry_after: None }, times: 20 });
+    let out = s.run(&["fetch"]);
+    assert_ne!(code(&out), 0, "{}", stderr(&out));
+    let first = procedure_keys(&lines(&out));
+    assert_eq!(first.len(), 2 * PAGE, "two pages delivered and committed: {}", stderr(&out));
+
+    s.sim.clear_faults();
+    let before = s.v2_requests();
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rest = procedure_keys(&lines(&out));
+    assert_eq!(first.len() + rest.len(), want.len(), "once each");
+    assert_eq!(first.into_iter().chain(rest).collect::<BTreeSet<_>>(), want);
+    // The users, then pages 3 to the last (and one past it when the last was full): page 1
+    // was not asked for again.
+    assert!(s.v2_requests() - before <= 1 + (pages - 2) + 1, "{:?}", s.sim.stats());
+}
