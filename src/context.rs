@@ -164,7 +164,12 @@ impl Context {
         let y = cfg.yousign.clone().ok_or_else(|| Error::Internal("a Yousign tenant without [yousign]".into()))?;
         let (key, base, demo) = if y.environment == yousign::Environment::Demo {
             let demo = crate::demo::YousignDemo::start().await?;
-            (demo.api_key.clone(), demo.base.clone(), Some(demo))
+            // The simulator serves v3 under `/v3` and v2 at its root, as Yousign's hosts do.
+            let base = match y.api_version {
+                yousign::ApiVersion::V3 => demo.base.clone(),
+                yousign::ApiVersion::V2 => demo.base.trim_end_matches("/v3").to_owned(),
+            };
+            (demo.api_key.clone(), base, Some(demo))
         } else {
             let key = crate::auth::read_secret(
                 "yousign.api_key",

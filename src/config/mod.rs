@@ -220,7 +220,10 @@ impl Config {
 
     /// Whether the source with config key `key` is enabled.
     pub fn source_enabled(&self, key: &str) -> bool {
-        self.sources.enabled(key)
+        // A Yousign stream belongs to one API version: v3's or v2's.
+        let version = self.yousign.as_ref().map(|y| y.api_version).unwrap_or_default();
+        crate::connectors::yousign::config::enabled_for(&self.sources, key, version)
+            .unwrap_or_else(|| self.sources.enabled(key))
     }
 
     /// Whether an enabled source needs the organization id.
