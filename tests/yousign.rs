@@ -10,6 +10,8 @@
 mod common;
 #[path = "support/connect.rs"]
 mod connect;
+#[path = "support/yousign.rs"]
+mod ys;
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -18,70 +20,15 @@ use std::time::Duration;
 use common::{RUN_TIMEOUT, code, lines, stderr};
 use connect::{Daemon, file_lines, until};
 use esign_sim::yousign::{
-    DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET, Fault, FaultKind, RateLimits, Route, WebhookKnobs, WebhookTarget,
-    YousignConfig, YousignSim,
+    DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET, Fault, FaultKind, Route, WebhookKnobs, WebhookTarget,
 };
 use serde_json::Value;
+use ys::serve;
 
 const KEY_VAR: &str = "YOUSIGN_API_KEY";
 const SECRET_VAR: &str = "YOUSIGN_WEBHOOK_SECRET";
 
-/// The Yousign simulator served from its own thread and runtime, and a temporary folder.
-struct Served {
-    sim: YousignSim,
-    base: String,
-    dir: tempfile::TempDir,
-    /// The simulator's runtime: its webhook sender must be started inside it.
-    rt: tokio::runtime::Handle,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(tune: impl FnOnce(&mut YousignConfig)) -> Served {
-    let mut cfg = YousignConfig::new();
-    // Generous limits: the collector honours X-RateLimit-Remaining-Minute even when the
-    // simulator does not enforce it, and these tests are not about pacing.
-    cfg.limits = RateLimits { per_minute: 100_000, per_hour: 1_000_000, enforce: false };
-    tune(&mut cfg);
-    let sim = YousignSim::new(cfg);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let s = sim.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send((listener.local_addr().unwrap(), tokio::runtime::Handle::current())).unwrap();
-            s.serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let (addr, rt) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    Served {
-        sim,
-        base: format!("http://{addr}/v3"),
-        dir: tempfile::tempdir().unwrap(),
-        rt,
-        stop: Some(stop),
-        thread: Some(thread),
-    }
-}
-
-impl Served {
+impl ys::Served {
     fn config(&self) -> PathBuf {
         self.dir.path().join("collector.toml")
     }
@@ -102,7 +49,7 @@ impl Served {
              [sources.yousign_signature_requests]\nenabled = true\npage_size = 7\n\n[sources.yousign_users]\nenabled = true\npage_size = 5\n\n\
              [sources.yousign_webhook_subscriptions]\nenabled = true\n\n\
              [state]\npath = \"{}\"\n\n[rate_limit]\ninitial_backoff = \"100ms\"\nmax_backoff = \"1s\"\n{extra}",
-            self.base,
+            format!("{}/v3", self.root),
             self.state().display()
         );
         std::fs::write(self.config(), text).unwrap();

@@ -9,72 +9,23 @@
 mod common;
 #[path = "../src/connectors/yousign/mapping/schema_check.rs"]
 mod schema_check;
+#[path = "support/yousign.rs"]
+mod ys;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use common::{RUN_TIMEOUT, code, lines, stderr};
 use esign_collector::connectors::yousign::{YOUSIGN_PROCEDURES, YOUSIGN_V2_USERS};
 use esign_collector::format::{Format, FormatOptions};
-use esign_sim::yousign::{DEFAULT_API_KEY, Fault, FaultKind, RateLimits, Route, YousignConfig, YousignSim};
+use esign_sim::yousign::{DEFAULT_API_KEY, Fault, FaultKind, Route};
 use serde_json::{Map, Value};
+use ys::serve;
 
 const KEY_VAR: &str = "YOUSIGN_API_KEY";
 const PAGE: usize = 4;
 
-/// The Yousign simulator served from its own thread and runtime, and a temporary folder.
-struct Served {
-    sim: YousignSim,
-    /// The v2 API root.
-    base: String,
-    dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(tune: impl FnOnce(&mut YousignConfig)) -> Served {
-    let mut cfg = YousignConfig::new();
-    cfg.limits = RateLimits { per_minute: 100_000, per_hour: 1_000_000, enforce: false };
-    tune(&mut cfg);
-    let sim = YousignSim::new(cfg);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let s = sim.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            s.serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    Served {
-        sim,
-        base: format!("http://{addr}"),
-        dir: tempfile::tempdir().unwrap(),
-        stop: Some(stop),
-        thread: Some(thread),
-    }
-}
-
-impl Served {
+impl ys::Served {
     fn config(&self) -> PathBuf {
         self.dir.path().join("collector.toml")
     }
@@ -92,7 +43,7 @@ impl Served {
              [sources.yousign_signature_requests]\nenabled = true\npage_size = {PAGE}\nfirst_fetch = \"400d\"\n\n\
              [sources.yousign_users]\nenabled = true\n\n\
              [state]\npath = \"{}\"\n\n[rate_limit]\ninitial_backoff = \"100ms\"\nmax_backoff = \"1s\"\n{rate_limit}",
-            self.base,
+            self.root,
             self.dir.path().join("state/collector.db").display()
         );
         std::fs::write(self.config(), text).unwrap();
@@ -110,7 +61,7 @@ impl Served {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let body: Value = rt.block_on(async {
             let http = reqwest::Client::builder().no_proxy().build().unwrap();
-            let resp = http.get(format!("{}/procedures", self.base)).bearer_auth(DEFAULT_API_KEY).send().await.unwrap();
+            let resp = http.get(format!("{}/procedures", self.root)).bearer_auth(DEFAULT_API_KEY).send().await.unwrap();
             assert_eq!(resp.status(), 200);
             resp.json().await.unwrap()
         });
