@@ -44,12 +44,12 @@ impl ys::Served {
     /// A Yousign-only configuration pulling both streams, plus `extra` tables.
     fn write(&self, extra: &str) {
         let text = format!(
-            "[yousign]\nenvironment = \"sandbox\"\napi_key_env = \"{KEY_VAR}\"\nbase_url = \"{}\"\ntimeout = \"5s\"\n\
+            "[yousign]\nenvironment = \"sandbox\"\napi_key_env = \"{KEY_VAR}\"\nbase_url = \"{}/v3\"\ntimeout = \"5s\"\n\
              requests_per_minute = 100000\nrequests_per_hour = 1000000\n\n\
              [sources.yousign_signature_requests]\nenabled = true\npage_size = 7\n\n[sources.yousign_users]\nenabled = true\npage_size = 5\n\n\
              [sources.yousign_webhook_subscriptions]\nenabled = true\n\n\
              [state]\npath = \"{}\"\n\n[rate_limit]\ninitial_backoff = \"100ms\"\nmax_backoff = \"1s\"\n{extra}",
-            format!("{}/v3", self.root),
+            self.root,
             self.state().display()
         );
         std::fs::write(self.config(), text).unwrap();
