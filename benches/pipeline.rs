@@ -13,10 +13,13 @@
 //! runs at each size; with 100000 also 10k more against the full ledger), `sinks` (syslog TCP
 //! and HTTP at the largest size), `hotpath` (hot path vs serde_json floor, commit per page),
 //! `tokens` (token requests in `run` mode), `drain` (drain rate under DocuSign's quota),
-//! `connect` (Connect messages per second with durable acknowledgement, time to acknowledge).
+//! `connect` (Connect messages per second with durable acknowledgement, time to acknowledge),
+//! `yousign` (a Yousign pull pass: signature requests, audit trails and users, then a pass with
+//! nothing new), `yousign-webhook` (Yousign webhook messages with durable acknowledgement).
 //! Options: `--sizes a,b,c`, `--reps N`, `--token-lifetime S`, `--token-secs S`,
 //! `--drain-per-hour N`, `--drain-scale N`, `--drain-hours N`, `--drain-page N`, `--drain-burst N`,
-//! `--connect-messages N`.
+//! `--connect-messages N`, `--yousign-requests N`, `--yousign-users N`, `--yousign-messages N`,
+//! `--yousign-reps N` (runs per measurement, median reported).
 //!
 //! Under `cargo test` (no `--bench`) it is a smoke test of every item at toy sizes.
 #![allow(
@@ -46,6 +49,8 @@ mod harness;
 mod hotpath;
 #[path = "pipeline/items.rs"]
 mod items;
+#[path = "pipeline/yousign.rs"]
+mod yousign;
 
 use std::collections::HashMap;
 
@@ -98,7 +103,7 @@ fn table(title: &str, note: &str, header: &str, rows: &[String]) {
 
 fn main() {
     let args = Args::parse();
-    let all = "sim,e2e,sinks,hotpath,tokens,drain,connect";
+    let all = "sim,e2e,sinks,hotpath,tokens,drain,connect,yousign,yousign-webhook";
     let items = args.list("items", all);
     let wants = |i: &str| items.iter().any(|x| x == i);
     let sizes: Vec<usize> = if args.benching {
@@ -192,6 +197,33 @@ fn main() {
             "`run` with [receivers.connect] and a file sink; each client POSTs signed JSON SIM messages (about 900 bytes) one after another, a new connection each. A 200 is sent only after the inbox transaction committed (WAL, synchronous=FULL). Time to acknowledge: connect to status line. CPU is the collector process alone, over the whole run (delivery to the sink included).",
             "| clients | messages | messages/s | p50 ms | p99 ms | max ms | collector CPU ms per 1k messages |",
             &connect::connect(&keys, n, &[1, 4]),
+        );
+    }
+    let yousign_reps = args.num("yousign-reps", 3, 3, 1);
+    if wants("yousign") {
+        let p = yousign::Pull {
+            requests: args.num("yousign-requests", 5000, 5000, 60),
+            users: args.num("yousign-users", 2000, 2000, 20),
+            reps: yousign_reps,
+        };
+        table(
+            "Yousign pull: fetch (signature requests with audit trails, users) → file",
+            &format!(
+                "The Yousign simulator on loopback with limits no run reaches (not enforced); `[sources.yousign_signature_requests] audit_trails = true` (one request per signed signer), `[sources.yousign_users]`, pages of 100. Three passes on a fresh state file: the trails source runs beside the requests source, so the trails the first pass queues are read by the second; the third has nothing new. Medians of {yousign_reps} (peak RSS: the largest). CPU is the collector process alone (wait4). Requests: every request the simulator answered in the pass; the last column is what they take at Yousign's production limits (60/min, 1,200/h), which bound a real pass far more than CPU does."
+            ),
+            "| organisation | pass | records (signature request statuses, audit trails, users) | wall s | records/s | collector CPU s | CPU ms per 1k records | peak RSS MiB | requests (by route) | at production limits |",
+            &yousign::pull(&keys, p),
+        );
+    }
+    if wants("yousign-webhook") {
+        let n = args.num("yousign-messages", 4000, 2000, 40);
+        table(
+            "Yousign webhooks: sustained messages with durable acknowledgement",
+            &format!(
+                "`run` with [receivers.yousign] and a file sink, no source enabled; each client POSTs signed v3 `signer.done` messages (X-Yousign-Signature-256, about 300 bytes) one after another, a new connection each. A 200 is sent only after the inbox transaction committed (WAL, synchronous=FULL). Time to acknowledge: connect to reply read. Yousign's first attempt times out after 1 s: the last but one column counts answers slower than that over all runs. Medians of {yousign_reps} runs (max: each run's in brackets). CPU is the collector process alone, over the whole run (delivery to the sink included)."
+            ),
+            "| clients | messages | messages/s | p50 ms | p99 ms | max ms | answers ≥ 1 s | collector CPU ms per 1k messages |",
+            &yousign::push(&keys, n, &[1, 4], yousign_reps),
         );
     }
     if wants("drain") {

@@ -141,6 +141,18 @@ pub struct Measure {
 /// With `stop_after`, SIGTERM goes to the child then; it must still exit 0. With `log`, the
 /// child logs at that level to that file (else warnings to this process's stderr).
 pub fn run(config: &Path, args: &[&str], stop_after: Option<Duration>, log: Option<(&str, &Path)>) -> Measure {
+    run_env(config, args, &[], stop_after, log)
+}
+
+/// [`run`] with the environment variables `env` set in the child (API keys read through
+/// `api_key_env`).
+pub fn run_env(
+    config: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stop_after: Option<Duration>,
+    log: Option<(&str, &Path)>,
+) -> Measure {
     let started = Instant::now();
     let stderr = match log {
         Some((_, file)) => Stdio::from(std::fs::File::create(file).unwrap()),
@@ -151,6 +163,7 @@ pub fn run(config: &Path, args: &[&str], stop_after: Option<Duration>, log: Opti
         .arg(config)
         .args(["--log-level", log.map_or("warn", |l| l.0)])
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
