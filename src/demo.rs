@@ -120,7 +120,8 @@ impl YousignDemo {
     /// `Error::Internal` when no loopback port can be bound.
     pub async fn start() -> Result<Self, Error> {
         let mut cfg = esign_sim::yousign::YousignConfig::new();
-        cfg.limits.enforce = false;
+        // A demo is not throttled: its rate-limit headers never ask the collector to pause.
+        cfg.limits = esign_sim::yousign::RateLimits { per_minute: 100_000, per_hour: 1_000_000, enforce: false };
         let api_key = secrecy::SecretString::from(cfg.api_key.clone());
         let simulator = esign_sim::yousign::YousignSim::new(cfg);
         let listener = TcpListener::bind(("127.0.0.1", 0))

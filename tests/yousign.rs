@@ -100,8 +100,8 @@ fn signature_requests_of_every_source_and_users_are_pulled_once_each() {
     let subs = of_type(&got, "yousign_webhook_subscription");
     assert_eq!(subs.len(), 1, "the seeded subscription");
     assert!(subs.iter().all(|v| v.get("secret_key").is_none()), "the secret never leaves the reply");
-    // Every signed signer's audit trail, once: the trails queued by this pass are read by
-    // this one (when the queue was filled first) or the next.
+    // Every signed signer's audit trail, once, in the same pass: the trails source waits for
+    // what the requests' pass queues.
     let signed: BTreeSet<(String, String)> = requests
         .iter()
         .flat_map(|r| {
@@ -116,6 +116,7 @@ fn signature_requests_of_every_source_and_users_are_pulled_once_each() {
         .collect();
     assert!(!signed.is_empty(), "the seed has signed signers");
     let mut trails: Vec<Value> = of_type(&got, "yousign_audit_trail").into_iter().cloned().collect();
+    assert!(!trails.is_empty(), "the trails come with the pass that found the signers");
 
     // Nothing changed: the next pass delivers nothing but the trails still queued.
     let out = s.run(&["fetch"]);

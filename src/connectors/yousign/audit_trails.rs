@@ -4,7 +4,8 @@
 //! document hashes), available once the signer has signed.
 //!
 //! The signature requests source queues every signed signer, durably in the state file,
-//! before its page is delivered; this source's cursor is the last queue entry whose trail was
+//! before its page is delivered (a cycle runs both at once: while the requests are listing,
+//! an empty queue waits for them, so a pass's trails come in the same cycle); this source's cursor is the last queue entry whose trail was
 //! delivered, so a crash re-reads at most the trails of one page. A trail the API no longer
 //! serves (400: not signed after all, 404: the request was deleted) is skipped with a warning;
 //! any other failure stops the page there, and the entry is read again next cycle.
@@ -23,6 +24,9 @@ use crate::core::source::{Page, Paging, Record, SinceStart, Source, Stream, unre
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::state::Store;
+
+/// How long a page waits for the signature requests' pass running beside it to end.
+const LISTING_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The stored cursor: the last queue entry whose trail was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +73,8 @@ pub(super) fn queue_signed(
 #[derive(Debug)]
 pub struct AuditTrails {
     session: Arc<Session>,
+    /// True while the signature requests source is listing: what it queues comes first.
+    listing: Arc<std::sync::atomic::AtomicBool>,
     base: String,
     store: Arc<Mutex<Store>>,
     tenant: String,
@@ -77,7 +83,28 @@ pub struct AuditTrails {
 impl AuditTrails {
     /// The source for the API at `base`, reading the queue of `tenant` in `store`.
     pub fn new(session: Arc<Session>, base: &str, store: Arc<Mutex<Store>>, tenant: &str) -> Self {
-        Self { session, base: base.trim_end_matches('/').to_owned(), store, tenant: tenant.to_owned() }
+        Self {
+            session,
+            listing: Arc::default(),
+            base: base.trim_end_matches('/').to_owned(),
+            store,
+            tenant: tenant.to_owned(),
+        }
+    }
+
+    /// Waits, when its queue is empty, for the pass of the signature requests source that
+    /// shares `listing` (so a pass's trails come in the same cycle).
+    #[must_use]
+    pub fn after(self, listing: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        Self { listing, ..self }
+    }
+
+    /// Waits (at most [`LISTING_WAIT`]) while the requests source lists.
+    async fn wait_for_listing(&self) {
+        let deadline = tokio::time::Instant::now() + LISTING_WAIT;
+        while self.listing.load(std::sync::atomic::Ordering::SeqCst) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -102,7 +129,11 @@ impl Source for AuditTrails {
 
     async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let c: Cursor = serde_json::from_str(cursor).map_err(|e| unreadable_cursor(AUDIT_TRAILS.key, &e))?;
-        let items = lock(&self.store).queued_after(&self.tenant, AUDIT_TRAILS.key, c.after, limit)?;
+        let mut items = lock(&self.store).queued_after(&self.tenant, AUDIT_TRAILS.key, c.after, limit)?;
+        if items.is_empty() && self.listing.load(std::sync::atomic::Ordering::SeqCst) {
+            self.wait_for_listing().await;
+            items = lock(&self.store).queued_after(&self.tenant, AUDIT_TRAILS.key, c.after, limit)?;
+        }
         let full = u32::try_from(items.len()).unwrap_or(u32::MAX) >= limit;
         let mut after = c.after;
         let mut records = Vec::new();
@@ -134,6 +165,8 @@ impl Source for AuditTrails {
             }
             after = q.seq;
         }
-        Ok(Page { records, next: cursor_json(Cursor { after }), at_end: stopped || !full })
+        // While the requests still list, more signers may be queued: come back for them.
+        let listing = self.listing.load(std::sync::atomic::Ordering::SeqCst);
+        Ok(Page { records, next: cursor_json(Cursor { after }), at_end: stopped || (!full && !listing) })
     }
 }

@@ -44,11 +44,11 @@ impl Environment {
     }
 
     /// Yousign's published limits: `(per minute, per hour)` (sandbox 30 and 200, production
-    /// 60 and 1,200).
+    /// 60 and 1,200); the demo's simulator is paced as production.
     pub fn limits(self) -> (u32, u32) {
         match self {
-            Environment::Production => (60, 1200),
-            Environment::Sandbox | Environment::Demo => (30, 200),
+            Environment::Production | Environment::Demo => (60, 1200),
+            Environment::Sandbox => (30, 200),
         }
     }
 }

@@ -160,9 +160,11 @@ pub fn enabled(
     let r = &s.yousign_signature_requests;
     if r.enabled {
         let queue = store.filter(|_| r.audit_trails).map(|st| (st.clone(), tenant.to_owned()));
-        v.push(Box::new(SignatureRequests::new(session.clone(), r, base, queue)));
+        // Set while a pass of the requests lists: the trails source waits for what it queues.
+        let listing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        v.push(Box::new(SignatureRequests::new(session.clone(), r, base, queue).with_listing(listing.clone())));
         if let Some(st) = store.filter(|_| r.audit_trails) {
-            v.push(Box::new(AuditTrails::new(session.clone(), base, st.clone(), tenant)));
+            v.push(Box::new(AuditTrails::new(session.clone(), base, st.clone(), tenant).after(listing)));
         }
     }
     v

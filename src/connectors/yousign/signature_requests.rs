@@ -78,6 +78,8 @@ pub struct SignatureRequests {
     session: std::sync::Arc<Session>,
     /// Where signed signers are queued for their audit trails, and whose queue.
     queue: Option<(std::sync::Arc<std::sync::Mutex<crate::state::Store>>, String)>,
+    /// True while a pass is listing (read by the audit trails source).
+    listing: std::sync::Arc<std::sync::atomic::AtomicBool>,
     url: String,
     paging: Paging,
     interval: Duration,
@@ -96,11 +98,18 @@ impl SignatureRequests {
         Self {
             session,
             queue,
+            listing: std::sync::Arc::default(),
             url: format!("{}/signature_requests", base.trim_end_matches('/')),
             paging: Paging { page_size: cfg.page_size.get(), max_per_run: None },
             interval: cfg.interval.get(),
             first_fetch: chrono::Duration::from_std(cfg.first_fetch.get()).unwrap_or(chrono::Duration::days(30)),
         }
+    }
+
+    /// Shares `listing`, true while a pass is in progress.
+    #[must_use]
+    pub fn with_listing(self, listing: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        Self { listing, ..self }
     }
 
     fn parse_cursor(stored: &str) -> Result<Cursor, Error> {
@@ -203,6 +212,20 @@ impl Source for SignatureRequests {
     }
 
     async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
+        use std::sync::atomic::Ordering;
+        // Before the first await: the audit trails source, polled after this one in a cycle,
+        // then waits for the pass's signed signers.
+        self.listing.store(true, Ordering::SeqCst);
+        let page = self.page(cursor, limit).await;
+        if !matches!(&page, Ok(p) if !p.at_end) {
+            self.listing.store(false, Ordering::SeqCst);
+        }
+        page
+    }
+}
+
+impl SignatureRequests {
+    async fn page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let mut c = Self::parse_cursor(cursor)?;
         let started = *c.pass_started.get_or_insert_with(Utc::now);
         let phase = *PHASES.get(c.phase).ok_or_else(|| malformed(format!("cursor phase {} is unknown", c.phase)))?;
