@@ -205,7 +205,7 @@ impl Context {
     /// `ConfigError` or `AuthError::Key` for unusable settings or keys, `AuthError::SealKey`
     /// for an unusable token seal key.
     pub async fn build(tenant: Tenant, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
-        let Tenant { name: tenant, cfg, named, vendor } = tenant;
+        let Tenant { name: tenant, cfg, named, vendor, .. } = tenant;
         let tag = named.then(|| tenant.clone());
         if vendor == Vendor::Yousign {
             return Self::build_yousign(tenant, tag, cfg, store).await;

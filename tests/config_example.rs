@@ -66,6 +66,7 @@ fn example_documents_every_field() {
         "yousign_signature_requests",
         "yousign_users",
         "yousign_webhook_subscriptions",
+        "shard",
     ];
     for f in fields {
         let as_key = format!("{f} =");

@@ -68,12 +68,16 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
                 + &receivers_table(&receivers, now)
                 + &gaps_table(&gaps)
                 + &credentials_table(&credentials, now)
+                + &shard_table(cfg)
         }
         StatusFormat::Json => {
             let mut doc = document(&list, now, stale_after);
             doc["receivers"] = receivers_json(&receivers);
             doc["connect_gaps"] = gaps_json(&gaps);
             doc["credentials"] = health::credentials_json(&credentials, now.timestamp());
+            if let Some(s) = shard_json(cfg) {
+                doc["shard"] = s;
+            }
             let mut s = serde_json::to_string_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
             s.push('\n');
             s
@@ -101,6 +105,24 @@ pub(crate) fn run(cfg: &Config, args: &StatusArgs, tenant: Option<&str>) -> Resu
         (None, false) => Err(Error::Unhealthy(format!("a tenant cannot authenticate: {}", logins.join("; ")))),
         (Some(p), _) => Err(Error::Unhealthy(format!("not every source is ok: {p}"))),
     }
+}
+
+/// With `[shard]`: this shard's place and the tenants it owns and skips.
+fn shard_json(cfg: &Config) -> Option<Value> {
+    let place = cfg.shard.as_ref()?.place().ok()?;
+    let (owned, skipped) = cfg.sharded_tenants().ok()?;
+    let names = |v: &[crate::config::Tenant]| v.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    Some(json!({"index": place.index, "count": place.count, "owned": names(&owned), "skipped": names(&skipped)}))
+}
+
+/// The shard line of the table (empty without `[shard]`).
+fn shard_table(cfg: &Config) -> String {
+    let Some(s) = shard_json(cfg) else { return String::new() };
+    let list = |k: &str| {
+        let v: Vec<&str> = s[k].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        if v.is_empty() { "-".to_owned() } else { v.join(", ") }
+    };
+    format!("\nSHARD {} of {}: owns {}; skips {}\n", s["index"], s["count"], list("owned"), list("skipped"))
 }
 
 /// Each tenant's flow, key and refresh token, with what needs a look.

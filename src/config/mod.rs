@@ -16,6 +16,7 @@
 mod monitoring;
 mod paths;
 mod receivers;
+mod shard;
 mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use crate::values::{Bounded, ConfigError, HttpUrl, HumanDuration};
 pub use monitoring::{MetricsConfig, StatusConfig};
 pub use paths::PATH_KEYS;
 pub use receivers::{ConnectConfig, ReceiversConfig, YousignReceiverConfig};
+pub use shard::{Place, ShardConfig, ShardIndex, shard_of};
 pub use tenants::{DEFAULT_TENANT, Tenant, TenantConfig, TenantName, Vendor, YOUSIGN_TENANT};
 
 /// The shortest `state.interval`: DocuSign's tracking-data guide asks that an up-to-date
@@ -81,6 +83,9 @@ pub struct Config {
     /// Push endpoints `run` hosts (DocuSign Connect); none by default.
     #[serde(default)]
     pub receivers: ReceiversConfig,
+    /// Static tenant sharding across processes (absent: this process collects every tenant).
+    #[serde(default)]
+    pub shard: Option<ShardConfig>,
 }
 
 /// `[state]`. A key left out takes its value from [`StateConfig::default`].
@@ -195,6 +200,7 @@ impl Config {
             y.validate(&self.sources)?;
         }
         self.receivers.validate()?;
+        self.validate_shard()?;
         crate::sinks::validate(&self.sinks)?;
         self.validate_tenants()?;
         self.network.validate(self.docusign().proxy.as_ref(), self.docusign().ca_file.as_deref())?;

@@ -54,6 +54,9 @@ pub struct TenantConfig {
     /// `docusign.integration_key` for this tenant (omit to share the one in `[docusign]`).
     #[serde(default)]
     pub integration_key: Option<String>,
+    /// The shard that collects this tenant (with `[shard]`), instead of its name's hash.
+    #[serde(default)]
+    pub shard: Option<u32>,
     /// `docusign.auth`: `jwt` or `authorization_code` for this tenant.
     #[serde(default)]
     pub auth: Option<super::AuthFlow>,
@@ -198,6 +201,8 @@ pub struct Tenant {
     pub named: bool,
     /// Its platform.
     pub vendor: Vendor,
+    /// The shard it names, if it does (else its name's hash decides).
+    pub shard: Option<u32>,
 }
 
 impl Config {
@@ -211,12 +216,24 @@ impl Config {
             cfg.yousign = None;
             cfg.tenants = Vec::new();
             if self.tenants.is_empty() {
-                out.push(Tenant { name: DEFAULT_TENANT.to_owned(), cfg, named: false, vendor: Vendor::Docusign });
+                out.push(Tenant {
+                    name: DEFAULT_TENANT.to_owned(),
+                    cfg,
+                    named: false,
+                    vendor: Vendor::Docusign,
+                    shard: None,
+                });
             } else {
                 for t in &self.tenants {
                     let mut cfg = cfg.clone();
                     cfg.docusign = Some(t.apply(base));
-                    out.push(Tenant { name: t.name.as_str().to_owned(), cfg, named: true, vendor: Vendor::Docusign });
+                    out.push(Tenant {
+                        name: t.name.as_str().to_owned(),
+                        cfg,
+                        named: true,
+                        vendor: Vendor::Docusign,
+                        shard: t.shard,
+                    });
                 }
             }
         }
@@ -225,23 +242,82 @@ impl Config {
             cfg.docusign = None;
             cfg.tenants = Vec::new();
             let named = !self.tenants.is_empty();
-            out.push(Tenant { name: YOUSIGN_TENANT.to_owned(), cfg, named, vendor: Vendor::Yousign });
+            let shard = self.yousign.as_ref().and_then(|y| y.shard);
+            out.push(Tenant { name: YOUSIGN_TENANT.to_owned(), cfg, named, vendor: Vendor::Yousign, shard });
         }
         out
     }
 
-    /// The tenants a command works on: all of them, or the one `--tenant` names.
+    /// The tenants this process collects and those another shard does (with `[shard]`;
+    /// without it, every tenant and none).
     ///
     /// # Errors
-    /// `ConfigError::Argument` when no tenant has that name.
-    pub fn select_tenants(&self, only: Option<&str>) -> Result<Vec<Tenant>, ConfigError> {
+    /// `ConfigError::Invalid` (`shard.index`) when `"auto"` finds no index.
+    pub fn sharded_tenants(&self) -> Result<(Vec<Tenant>, Vec<Tenant>), ConfigError> {
         let all = self.tenants();
-        let Some(name) = only else { return Ok(all) };
-        let names: Vec<String> = all.iter().map(|t| t.name.clone()).collect();
-        all.into_iter().find(|t| t.name == name).map(|t| vec![t]).ok_or_else(|| ConfigError::Argument {
+        let Some(place) = self.shard.as_ref().map(super::ShardConfig::place).transpose()? else {
+            return Ok((all, Vec::new()));
+        };
+        Ok(all.into_iter().partition(|t| place.owns(&t.name, t.shard)))
+    }
+
+    /// The tenants this process collects (every tenant when `[shard]` cannot be placed: the
+    /// commands refuse to start then, see [`Config::select_tenants`]).
+    pub fn owned_tenants(&self) -> Vec<Tenant> {
+        self.sharded_tenants().map_or_else(|_| self.tenants(), |(owned, _)| owned)
+    }
+
+    /// The tenants a command works on: those of this shard, or the one `--tenant` names.
+    ///
+    /// # Errors
+    /// `ConfigError::Argument` when no tenant has that name, or another shard collects it;
+    /// `ConfigError::Invalid` when the shard cannot be placed.
+    pub fn select_tenants(&self, only: Option<&str>) -> Result<Vec<Tenant>, ConfigError> {
+        let (owned, skipped) = self.sharded_tenants()?;
+        let Some(name) = only else { return Ok(owned) };
+        if let Some(t) = skipped.iter().find(|t| t.name == name) {
+            let count = self.shard.as_ref().map_or(1, |s| s.count.get());
+            let home = t.shard.unwrap_or_else(|| super::shard_of(&t.name, count));
+            return Err(ConfigError::Argument {
+                arg: "--tenant".into(),
+                message: format!("tenant {name:?} belongs to shard {home} of {count}, not to this one"),
+            });
+        }
+        let names: Vec<String> = owned.iter().map(|t| t.name.clone()).collect();
+        owned.into_iter().find(|t| t.name == name).map(|t| vec![t]).ok_or_else(|| ConfigError::Argument {
             arg: "--tenant".into(),
             message: format!("no tenant is called {name:?}; configured: {}", names.join(", ")),
         })
+    }
+
+    /// `[shard]`'s own checks, and each tenant's explicit `shard` below its `count`.
+    pub(super) fn validate_shard(&self) -> Result<(), ConfigError> {
+        let Some(s) = &self.shard else {
+            if let Some((i, _)) = self.tenants.iter().enumerate().find(|(_, t)| t.shard.is_some()) {
+                return Err(ConfigError::invalid(
+                    format!("tenants[{i}].shard"),
+                    "needs a [shard] table with its count",
+                ));
+            }
+            return Ok(());
+        };
+        s.validate()?;
+        let count = s.count.get();
+        for (i, t) in self.tenants.iter().enumerate() {
+            if let Some(k) = t.shard.filter(|k| *k >= count) {
+                return Err(ConfigError::invalid(
+                    format!("tenants[{i}].shard"),
+                    format!("is {k}, but shards are numbered 0 to {} (shard.count = {count})", count - 1),
+                ));
+            }
+        }
+        if let Some(k) = self.yousign.as_ref().and_then(|y| y.shard).filter(|k| *k >= count) {
+            return Err(ConfigError::invalid(
+                "yousign.shard",
+                format!("is {k}, but shards are numbered 0 to {} (shard.count = {count})", count - 1),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks every tenant's `[docusign]` as it will be used.

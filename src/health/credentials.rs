@@ -41,7 +41,7 @@ pub fn assess(
     let statuses = store.map(Store::credential_status).transpose()?.unwrap_or_default();
     let refreshes = store.map(Store::refresh_tokens).transpose()?.unwrap_or_default();
     let mut out = Vec::new();
-    let docusign = cfg.tenants().into_iter().filter(|t| t.vendor == crate::config::Vendor::Docusign);
+    let docusign = cfg.owned_tenants().into_iter().filter(|t| t.vendor == crate::config::Vendor::Docusign);
     for t in docusign.filter(|t| only.is_none_or(|o| o == t.name)) {
         let flow = t.cfg.docusign().auth;
         let status = statuses.iter().find(|s| s.tenant == t.name && s.flow == flow.as_str());

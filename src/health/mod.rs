@@ -77,7 +77,7 @@ pub struct SourceHealth {
 pub fn expected(cfg: &Config, only: Option<&str>) -> Vec<(String, String)> {
     let sources: Vec<(&str, &str)> =
         crate::connectors::streams().filter(|s| cfg.source_enabled(s.key)).map(|s| (s.vendor, s.key)).collect();
-    cfg.tenants()
+    cfg.owned_tenants()
         .into_iter()
         .filter(|t| only.is_none_or(|o| o == t.name))
         .flat_map(|t| {

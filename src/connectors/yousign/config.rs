@@ -90,6 +90,9 @@ pub struct YousignConfig {
     /// Extra CA certificate (PEM) to trust.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// With `[shard]`: the shard that collects the Yousign tenant, instead of its name's hash.
+    #[serde(default)]
+    pub shard: Option<u32>,
 }
 
 impl std::fmt::Debug for YousignConfig {
