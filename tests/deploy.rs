@@ -268,7 +268,12 @@ fn syscall_filter_allows_every_syscall_the_daemon_makes() {
 
 /// The Kubernetes manifests as JSON, read by PyYAML (small, and Debian packages it).
 fn kubernetes_manifests() -> Vec<serde_json::Value> {
-    let path = deploy_dir().join("kubernetes/cronjob.yaml");
+    manifests("cronjob.yaml")
+}
+
+/// One file of `deploy/kubernetes/` as JSON documents.
+fn manifests(file: &str) -> Vec<serde_json::Value> {
+    let path = deploy_dir().join("kubernetes").join(file);
     let script = "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))";
     let out = Command::new(tool("python3", "python3")).args(["-c", script]).arg(&path).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -297,6 +302,64 @@ fn kubernetes_cronjob_is_hardened_and_its_config_parses() {
     assert_eq!(cfg.state.path, Path::new("/var/lib/esign-collector/esign-collector.db"));
     let env = &c["env"][0];
     assert_eq!(cfg.docusign().private_key_env.as_deref(), env["name"].as_str(), "the key variable the pod sets");
+}
+
+/// The hardening every collector container keeps.
+fn hardened(c: &serde_json::Value) {
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true, "{c}");
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], serde_json::json!(["ALL"]));
+}
+
+#[test]
+fn kubernetes_shards_are_a_statefulset_with_a_volume_each_and_healthz_probes() {
+    let docs = manifests("statefulset.yaml");
+    let kind = |k: &str| docs.iter().find(|d| d["kind"] == k).unwrap_or_else(|| panic!("no {k}"));
+    let text = kind("ConfigMap")["data"]["config.toml"].as_str().unwrap();
+    let cfg = Config::parse(text, Path::new("statefulset.yaml ConfigMap")).unwrap();
+    let sts = &kind("StatefulSet")["spec"];
+    let shard = cfg.shard.as_ref().expect("[shard]");
+    assert_eq!(sts["replicas"].as_u64(), Some(u64::from(shard.count.get())), "one pod per shard");
+    assert_eq!(shard.index, esign_collector::config::ShardIndex::Auto, "each pod is its ordinal's shard");
+    let claim = &sts["volumeClaimTemplates"][0];
+    assert_eq!(claim["spec"]["accessModes"], serde_json::json!(["ReadWriteOnce"]), "one state file per pod");
+    let pod = &sts["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    let c = &pod["containers"][0];
+    hardened(c);
+    let port = cfg.metrics.listen.unwrap().port();
+    assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(u64::from(port)));
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(c[probe]["httpGet"]["path"], "/healthz", "{probe}");
+    }
+    let mounts = c["volumeMounts"].as_array().unwrap();
+    let state = mounts.iter().find(|m| m["name"] == claim["metadata"]["name"]).unwrap();
+    assert!(cfg.state.path.starts_with(state["mountPath"].as_str().unwrap()), "the state file is on the pod's volume");
+    let keys = mounts.iter().find(|m| m["name"] == "keys").unwrap();
+    let key_file = cfg.docusign().private_key_file.clone().unwrap();
+    assert!(key_file.starts_with(keys["mountPath"].as_str().unwrap()), "the key is a mounted file");
+    let secret = pod["volumes"].as_array().unwrap().iter().find(|v| v["secret"].is_object()).unwrap();
+    assert_eq!(secret["secret"]["secretName"], "esign-collector-keys");
+    assert_eq!(pod["initContainers"][0]["volumeMounts"][1]["name"], "keys", "copied where the collector reads it");
+
+    let docs = manifests("receivers.yaml");
+    let kind = |k: &str| docs.iter().find(|d| d["kind"] == k).unwrap_or_else(|| panic!("no {k}"));
+    let text = kind("ConfigMap")["data"]["config.toml"].as_str().unwrap();
+    let cfg = Config::parse(text, Path::new("receivers.yaml ConfigMap")).unwrap();
+    assert!(cfg.receivers.connect.is_some() && cfg.receivers.yousign.is_some());
+    assert!(cfg.shard.is_none(), "the receivers take every tenant's messages");
+    let deployment = &kind("Deployment")["spec"];
+    hardened(&deployment["template"]["spec"]["containers"][0]);
+    let paths: Vec<&str> = kind("Ingress")["spec"]["rules"][0]["http"]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [cfg.receivers.connect.as_ref().unwrap().path.as_str(), cfg.receivers.yousign.as_ref().unwrap().path.as_str()]
+    );
 }
 
 #[test]
