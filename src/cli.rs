@@ -64,11 +64,35 @@ pub enum Command {
     /// Make the 20 read-only eSignature calls DocuSign's Go-Live review counts (developer
     /// environment only); exit non-zero unless all 20 succeeded.
     GoLiveCheck,
+    /// Move a tenant between state files (`state export --tenant X > X.json`, `state import
+    /// X.json`): checkpoints, ledger, user records, run records; never a token or secret.
+    /// Refused while a run holds the state lock.
+    State(StateArgs),
     /// Run the built-in DocuSign simulator on 127.0.0.1 until Ctrl-C.
     Simulate(SimulateArgs),
     /// Show each source's last run, last error and checkpoint age from the state file alone
     /// (no network, no lock); exit 10 when a source is stale, failing or never ran.
     Status(StatusArgs),
+}
+
+/// `state` subcommands.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+/// `state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the `--tenant`'s state as JSON.
+    Export,
+    /// Replace a tenant's state with an export's.
+    Import {
+        /// The export (`-` for stdin).
+        file: PathBuf,
+    },
 }
 
 /// `auth` subcommands.

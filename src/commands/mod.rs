@@ -9,6 +9,7 @@
 //! - `auth_login.rs`: `auth login`, the Authorization Code Grant's browser login.
 //! - `go_live.rs` (the command; its 20 calls are the connector's): the 20 calls DocuSign's Go-Live review counts.
 //! - `status.rs`: health of every source, from the state file alone.
+//! - `state.rs`: `state export` / `state import`, moving a tenant between shards.
 //! - `simulate.rs`: the standalone simulator.
 
 mod auth_login;
@@ -22,6 +23,7 @@ mod receivers;
 mod reset_token;
 mod run;
 mod simulate;
+mod state;
 mod status;
 
 use std::path::Path;
@@ -57,6 +59,7 @@ pub async fn dispatch(cmd: Command, config_path: &Path, tenant: Option<&str>) ->
         Command::GenerateConsentUrl => consent_url::run(&tenants),
         Command::ResetAccessToken => reset_token::run(&cfg, tenant),
         Command::Status(args) => status::run(&cfg, &args, tenant),
+        Command::State(args) => state::run(&cfg, &args.command, tenant),
         Command::Simulate(_) => Ok(()),
     }
 }

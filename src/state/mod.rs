@@ -10,6 +10,7 @@
 //! - `lock.rs`: the advisory lock that keeps two runs apart.
 //! - `inbox.rs`: the push path's durable inbox (accepted, not yet delivered messages).
 //! - `resources.rs`: API hosts per account, work queues between sources, per-resource request times.
+//! - `transfer.rs`: a tenant's rows out of one file and into another (`state export`/`import`).
 //! - `transitions.rs`: when each receiver last accepted, and the envelope transitions pushed.
 //!
 //! # Schema versions
@@ -24,6 +25,7 @@ mod lock;
 mod resources;
 mod runs;
 mod tokens;
+mod transfer;
 mod transitions;
 
 use std::path::{Path, PathBuf};
