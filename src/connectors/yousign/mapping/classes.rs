@@ -3,7 +3,7 @@
 
 /// An OCSF class and the activities this mapping may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct OcsfClass {
+pub(in crate::connectors::yousign) struct OcsfClass {
     pub(super) uid: u32,
     pub(super) name: &'static str,
     pub(super) category_uid: u32,
@@ -22,7 +22,7 @@ impl OcsfClass {
 const IAM: &str = "Identity & Access Management";
 
 /// A signature request's lifecycle (the request is the managed entity).
-pub(super) const ENTITY_MANAGEMENT: OcsfClass = OcsfClass {
+pub(in crate::connectors::yousign) const ENTITY_MANAGEMENT: OcsfClass = OcsfClass {
     uid: 3004,
     name: "Entity Management",
     category_uid: 3,
@@ -40,7 +40,7 @@ pub(super) const AUTHENTICATION: OcsfClass = OcsfClass {
 };
 
 /// A user's activation, deactivation or other change.
-pub(super) const ACCOUNT_CHANGE: OcsfClass = OcsfClass {
+pub(in crate::connectors::yousign) const ACCOUNT_CHANGE: OcsfClass = OcsfClass {
     uid: 3001,
     name: "Account Change",
     category_uid: 3,
@@ -49,7 +49,7 @@ pub(super) const ACCOUNT_CHANGE: OcsfClass = OcsfClass {
 };
 
 /// A user's role raised or lowered.
-pub(super) const USER_ACCESS: OcsfClass = OcsfClass {
+pub(in crate::connectors::yousign) const USER_ACCESS: OcsfClass = OcsfClass {
     uid: 3005,
     name: "User Access Management",
     category_uid: 3,
@@ -58,7 +58,7 @@ pub(super) const USER_ACCESS: OcsfClass = OcsfClass {
 };
 
 /// A user record's state.
-pub(super) const USER_INVENTORY: OcsfClass = OcsfClass {
+pub(in crate::connectors::yousign) const USER_INVENTORY: OcsfClass = OcsfClass {
     uid: 5003,
     name: "User Inventory Info",
     category_uid: 5,

@@ -17,7 +17,7 @@
 //! `docs/mapping.md` is the field-by-field table; `tests/formats_yousign.rs` validates every
 //! mapped document against the official schemas checked in under `tests/fixtures/`.
 
-mod classes;
+pub(in crate::connectors::yousign) mod classes;
 mod evidence;
 mod requests;
 #[cfg(test)]
@@ -283,7 +283,7 @@ pub(in crate::connectors::yousign) fn ocsf_metadata(line: &Line<'_>, uid: &str) 
 
 /// The OCSF class header: class, activity, severity, `time` (Unix ms: `time_ms`, else the
 /// line's `_time`) and `metadata`. `activity_name` is the caption unless `activity_id` is 99.
-fn ocsf_head(
+pub(in crate::connectors::yousign) fn ocsf_head(
     class: OcsfClass,
     (activity_id, activity_name): (u8, &str),
     (severity_id, severity): (u8, &str),

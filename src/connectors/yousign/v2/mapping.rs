@@ -14,47 +14,13 @@
 
 use serde_json::{Map, Value};
 
+use super::super::mapping::classes::{ACCOUNT_CHANGE, ENTITY_MANAGEMENT, OcsfClass, USER_ACCESS, USER_INVENTORY};
 use super::super::mapping::{
-    Line, Person, ecs_doc, ecs_event, millis, object, ocsf_metadata, ocsf_status, original, own, put_obj, related, s,
-    strings, text,
+    Line, Person, ecs_doc, ecs_event, object, ocsf_head, ocsf_metadata, ocsf_status, original, own, put_obj, related,
+    s, strings, text,
 };
 use crate::core::fields;
 use crate::format::{Doc, Format, FormatOptions};
-
-/// An OCSF class: `(class_uid, class name, category_uid, category name)`.
-type Class = (u32, &'static str, u32, &'static str);
-
-const IAM: &str = "Identity & Access Management";
-const ENTITY_MANAGEMENT: Class = (3004, "Entity Management", 3, IAM);
-const ACCOUNT_CHANGE: Class = (3001, "Account Change", 3, IAM);
-const USER_ACCESS: Class = (3005, "User Access Management", 3, IAM);
-const USER_INVENTORY: Class = (5003, "User Inventory Info", 5, "Discovery");
-
-/// The OCSF class header (as `../mapping/`'s `ocsf_head` writes it): `activity` is
-/// `(id, caption)`, the caption the schema's (the name given for "Other", 99).
-fn ocsf_head(
-    (uid, name, category_uid, category_name): Class,
-    (activity_id, activity): (u8, &str),
-    (severity_id, severity): (u8, &str),
-    line: &Line<'_>,
-    metadata: Map<String, Value>,
-) -> Map<String, Value> {
-    let caption = if activity_id == 99 { "Other" } else { activity };
-    let mut out = Map::new();
-    out.insert("class_uid".into(), uid.into());
-    out.insert("class_name".into(), s(name));
-    out.insert("category_uid".into(), category_uid.into());
-    out.insert("category_name".into(), s(category_name));
-    out.insert("activity_id".into(), activity_id.into());
-    out.insert("activity_name".into(), s(activity));
-    out.insert("type_uid".into(), (u64::from(uid) * 100 + u64::from(activity_id)).into());
-    out.insert("type_name".into(), Value::String(format!("{name}: {caption}")));
-    out.insert("severity_id".into(), severity_id.into());
-    out.insert("severity".into(), s(severity));
-    out.insert("time".into(), line.time.and_then(millis).unwrap_or(0).into());
-    out.insert("metadata".into(), Value::Object(metadata));
-    out
-}
 
 /// `first last` from two optional name fields.
 fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
@@ -134,7 +100,7 @@ pub(super) fn procedure(format: Format, raw: &Map<String, Value>, opts: FormatOp
         Format::Ocsf => {
             let severity = if failed { (2, "Low") } else { (1, "Informational") };
             let md = ocsf_metadata(&line, line.event_id);
-            let mut out = ocsf_head(ENTITY_MANAGEMENT, activity, severity, &line, md);
+            let mut out = ocsf_head(ENTITY_MANAGEMENT, activity, severity, &line, None, md);
             let mut e = Map::new();
             e.insert("type_id".into(), 99.into());
             e.insert("type".into(), s("Signature Request"));
@@ -170,7 +136,7 @@ fn is_admin(permission: &str) -> bool {
 }
 
 /// What a change did: ECS `event.action`, the OCSF class and activity.
-fn classify(f: &Map<String, Value>) -> (&'static str, Class, (u8, &'static str)) {
+fn classify(f: &Map<String, Value>) -> (&'static str, OcsfClass, (u8, &'static str)) {
     let to = |k: &str| f.get(k).and_then(|c| c.get("to"));
     let from = |k: &str| f.get(k).and_then(|c| c.get("from"));
     let admin = |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(is_admin);
@@ -279,7 +245,7 @@ fn change_ecs(line: &Line<'_>, f: &Map<String, Value>, id: &str) -> Map<String, 
 fn user_ocsf(line: &Line<'_>, opts: FormatOptions) -> Map<String, Value> {
     let raw = line.raw;
     let md = ocsf_metadata(line, line.event_id);
-    let mut out = ocsf_head(USER_INVENTORY, (2, "Collect"), (1, "Informational"), line, md);
+    let mut out = ocsf_head(USER_INVENTORY, (2, "Collect"), (1, "Informational"), line, None, md);
     out.insert("user".into(), Value::Object(ocsf_user(raw)));
     put_obj(&mut out, "unmapped", vendor(raw, own(raw, MAPPED)));
     if opts.include_original {
@@ -294,7 +260,7 @@ fn change_ocsf(line: &Line<'_>, f: &Map<String, Value>, id: &str) -> Map<String,
     let md = ocsf_metadata(line, id);
     // Rights changes and deletions are what an access review looks for.
     let severity = if activity.0 == 99 { (1, "Informational") } else { (2, "Low") };
-    let mut out = ocsf_head(class, activity, severity, line, md);
+    let mut out = ocsf_head(class, activity, severity, line, None, md);
     out.insert("user".into(), Value::Object(ocsf_user(raw)));
     if class == USER_ACCESS {
         let side = if activity.0 == 1 { "to" } else { "from" };
