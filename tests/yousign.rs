@@ -201,6 +201,14 @@ fn webhooks_are_verified_delivered_once_each_and_survive_a_kill() {
     std::fs::write(s.config(), text).unwrap();
     let env = [(SECRET_VAR, DEFAULT_WEBHOOK_SECRET), (KEY_VAR, DEFAULT_API_KEY)];
     let d = Daemon::start(&s.config(), &env, true);
+    // The restart below must listen where the sender posts: pin the port the kernel chose.
+    let text = std::fs::read_to_string(s.config()).unwrap();
+    let pinned = text.replace(
+        "listen = \"127.0.0.1:0\"\npath = \"/yousign\"",
+        &format!("listen = \"{}\"\npath = \"/yousign\"", d.addr),
+    );
+    assert_ne!(pinned, text, "the receiver's listen line");
+    std::fs::write(s.config(), pinned).unwrap();
     s.sim.webhook_knobs(WebhookKnobs {
         retry_scale: 0.001,
         duplicate_next: 3,
@@ -245,13 +253,22 @@ fn webhooks_are_verified_delivered_once_each_and_survive_a_kill() {
     // SIGKILL while events keep coming: every event answered 2xx is in the sink after a restart.
     // Retries come after 24 ms, 72 ms, 0.4 s, 0.7 s, 3.6 s, 13 s…: whenever the restart is done.
     s.sim.webhook_knobs(WebhookKnobs { retry_scale: 0.0002, ..WebhookKnobs::default() });
-    let more: Vec<String> = s.sim.advance(15).into_iter().map(|e| e.event_id).collect();
+    let mut more: Vec<String> = s.sim.advance(15).into_iter().map(|e| e.event_id).collect();
     std::thread::sleep(Duration::from_millis(50));
     d.signal(libc::SIGKILL);
     drop(d);
+    // And while it is down: these reach it only through the sender's retries.
+    more.extend(s.sim.advance(10).into_iter().map(|e| e.event_id));
+    std::thread::sleep(Duration::from_millis(200));
     let d = Daemon::start(&s.config(), &env, false);
     until(Duration::from_secs(120), "the sender idle after the restart", || s.sim.webhook_idle().then_some(()));
     let all: BTreeSet<&str> = sent.iter().chain(&more).map(String::as_str).collect();
+    let stats = s.sim.webhook_stats();
+    assert_eq!(stats.abandoned, 0, "the sender reached the restarted daemon: {stats:?}");
+    // Every event the sender saw answered 2xx (before or after the kill) is in the sink.
+    let answered: BTreeSet<&str> =
+        stats.by_event.iter().filter(|(_, e)| e.delivered > 0).map(|(id, _)| id.as_str()).collect();
+    assert_eq!(answered, all, "every event was answered 2xx in the end");
     until(Duration::from_secs(20), "every event after the kill", || {
         (webhook_lines(&s.out()).iter().filter_map(|v| v["event_id"].as_str()).collect::<BTreeSet<_>>().len()
             >= all.len())
