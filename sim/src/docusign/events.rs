@@ -49,6 +49,8 @@ pub(super) enum Origin {
     Tick(u64),
     /// Appended at runtime: sequence number and ingestion time (unique across processes).
     Appended { seq: u64, at: i64 },
+    /// A row a scenario wrote (`scenarios.rs`): its index among the simulator's scripted rows.
+    Scripted(usize),
 }
 
 impl Origin {
@@ -58,6 +60,7 @@ impl Origin {
             Self::Backlog(i) => ("backlog", [i, 0]),
             Self::Tick(k) => ("tick", [k, 0]),
             Self::Appended { seq, at } => ("append", [seq, at.cast_unsigned()]),
+            Self::Scripted(i) => ("scripted", [i as u64, 0]),
         }
     }
 }
@@ -121,6 +124,20 @@ impl EventStore {
             let at = list.last().map_or(now, |e| e.key.at.max(now));
             let seq = base + list.len() as u64;
             list.push(Entry { key: Key { at, seq }, origin: Origin::Appended { seq, at } });
+        }
+    }
+
+    /// Adds scripted rows `first..first + n` ingested at `now` (or just after the newest event).
+    pub(super) fn append_scripted(&mut self, first: usize, n: usize, now: DateTime<Utc>) {
+        let now = round_tick(nanos(now));
+        let (list, base) = match self {
+            Self::Backlog(list) => (list, 0),
+            Self::Clock { appended, .. } => (appended, APPEND_SEQ_BASE),
+        };
+        for i in first..first + n {
+            let at = list.last().map_or(now, |e| e.key.at.max(now));
+            let seq = base + list.len() as u64;
+            list.push(Entry { key: Key { at, seq }, origin: Origin::Scripted(i) });
         }
     }
 

@@ -47,6 +47,7 @@ mod prerender;
 mod quota;
 mod row;
 mod samples;
+mod scenarios;
 mod seed;
 mod users;
 
@@ -70,6 +71,7 @@ pub use envelopes::Transition;
 pub use faults::{Fault, FaultKind, Route};
 pub use oauth::{DEFAULT_CLIENT_SECRET, LoginMode, RefreshRotation};
 pub use quota::QuotaConfig;
+pub use scenarios::SCENARIOS;
 
 /// Everything the simulator needs to know to behave like one Docusign tenant.
 #[derive(Clone)]
@@ -290,6 +292,8 @@ struct State {
     rate: quota::RateWindow,
     envelopes: envelopes::EnvelopeStore,
     polling: esignature::Polling,
+    /// Rows scenarios wrote (`scenarios.rs`), by `Origin::Scripted` index.
+    scripted: Vec<Vec<u8>>,
 }
 
 impl Simulator {
@@ -326,6 +330,7 @@ impl Simulator {
             rate: quota::RateWindow::default(),
             envelopes,
             polling: esignature::Polling::default(),
+            scripted: Vec::new(),
         };
         let clock = quota::ScaledClock::new(started.timestamp_millis(), &cfg.quota);
         let configuration_id = 10_000_000 + seed::Prng::new(cfg.seed, "connect-configuration", &[]).below(89_999_999);
@@ -360,6 +365,13 @@ impl Simulator {
     /// Ingests `n` new events "now", after all existing ones.
     pub fn append_events(&self, n: usize) {
         self.state().events.append(n, Utc::now());
+    }
+
+    /// Runs the attack (or benign) scenario `name`, one of [`SCENARIOS`]: its Monitor rows are
+    /// ingested now, its directory changes stamped now. Returns how many rows and changes it
+    /// made, `None` for an unknown name.
+    pub fn run_scenario(&self, name: &str) -> Option<usize> {
+        scenarios::run(self, name)
     }
 
     /// Changes `n` existing users (status, name or group) with modification time now.
@@ -543,6 +555,7 @@ impl Simulator {
             .route("/_sim/connect/knobs", post(control::connect_knobs))
             .route("/_sim/connect/stats", get(control::connect_stats))
             .route("/_sim/events", post(control::append_events))
+            .route("/_sim/scenarios/{name}", post(scenarios::run_route))
             .route("/_sim/users/modify", post(control::modify_users))
             .route("/_sim/users/add", post(control::add_users))
             .route("/_sim/faults", post(control::push_fault))

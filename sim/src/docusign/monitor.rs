@@ -78,9 +78,20 @@ fn page(sim: &Simulator, q: &StreamQuery, generation: Generation, array: &str) -
         (None, None) => events::encode_cursor(lower),
     };
     let ctx = RowContext::of(&sim.inner.cfg, &sim.inner.actors);
-    let ready = |e: &events::Entry| match generation {
-        Generation::Current => sim.inner.prerendered.row(e.origin),
-        Generation::Legacy => None,
+    let scripted: Vec<(usize, Vec<u8>)> = {
+        let st = sim.state();
+        entries
+            .iter()
+            .filter_map(|e| match e.origin {
+                events::Origin::Scripted(i) => st.scripted.get(i).map(|row| (i, row.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let ready = |e: &events::Entry| match (e.origin, generation) {
+        (events::Origin::Scripted(i), _) => scripted.iter().find(|(j, _)| *j == i).map(|(_, row)| row.as_slice()),
+        (_, Generation::Current) => sim.inner.prerendered.row(e.origin),
+        (_, Generation::Legacy) => None,
     };
     let mut body = Vec::with_capacity(64 + entries.len() * 1536);
     let rendered = (|| {

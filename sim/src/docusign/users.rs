@@ -219,6 +219,27 @@ impl Directory {
         }
     }
 
+    /// Reopens the first closed user (a scenario: a closed account brought back); stamps
+    /// `modified_at = now`. `false` when no user is closed.
+    pub(super) fn reactivate_closed(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(user) = self.users.iter_mut().find(|u| u.user_status == "closed") else { return false };
+        (user.user_status, user.membership_status) = ("active", "active");
+        (user.closed_on, user.membership_closed_on) = (None, None);
+        user.modified_at = now;
+        true
+    }
+
+    /// Adds the first active user outside it to the `Administrators` group (a scenario);
+    /// stamps `modified_at = now`. `false` when every active user is already in it.
+    pub(super) fn grant_admin(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(user) = self.users.iter_mut().find(|u| u.user_status == "active" && !u.groups.contains(&1)) else {
+            return false;
+        };
+        user.groups.push(1);
+        user.modified_at = now;
+        true
+    }
+
     /// The reply JSON of one user, shaped like the SDK's `OrganizationUserResponse`.
     /// `closed_on`/`membership_closed_on` are only sent for closed users; the license fields
     /// only with `include_license=true`, as the spec describes that flag.
