@@ -11,6 +11,8 @@
 mod common;
 #[path = "support/connect.rs"]
 mod connect;
+#[path = "support/yousign.rs"]
+mod ys;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,7 +20,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Harness, Opts, backlog, code, stderr};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn detections() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")
@@ -154,7 +156,89 @@ fn each_monitor_and_admin_attack_fires_its_rule_and_no_other() {
 }
 
 /// Pushed scenarios (Connect, Yousign webhooks, the collector's own health lines) → rules.
-const PUSHED: &[(&str, &[&str])] = &[];
+const PUSHED: &[(&str, &[&str])] = &[
+    ("connect:recipient_authentication_failed", &["docusign_recipient_authentication_failed"]),
+    ("yousign:identification_blocked", &["yousign_signer_identification_blocked"]),
+];
+
+/// The expected rules of pushed scenario `name`.
+fn pushed(name: &str) -> BTreeSet<String> {
+    let (_, r) = PUSHED.iter().find(|(n, _)| *n == name).unwrap();
+    r.iter().map(|s| (*s).to_owned()).collect()
+}
+
+const HMAC_KEY: &str = "hmac-key-detections-CANARY=";
+
+/// Connect scenario `name` signed and POSTed to a `run` daemon's receiver; the ECS file.
+fn connect_run(h: &Harness, name: &str) -> PathBuf {
+    let out = h.dir.path().join("connect-ecs.jsonl");
+    let extra = format!(
+        "[[sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"ecs\"\n\n[receivers.connect]\nlisten = \"127.0.0.1:0\"\nhmac_keys_env = [\"DS_HMAC_1\"]\n",
+        out.display().to_string()
+    );
+    h.write_config(&Opts { events: false, users: false, extra, ..Opts::default() });
+    let d = connect::Daemon::start(&h.config, &[("DS_HMAC_1", HMAC_KEY)], false);
+    let messages = esign_sim::docusign::connect_scenario(name, &h.sc.account_id).unwrap();
+    for m in &messages {
+        assert_eq!(connect::post(d.addr, "/connect", &connect::signed(&[HMAC_KEY], m), m), 200);
+    }
+    connect::until(Duration::from_secs(20), "the Connect lines", || {
+        (connect::file_lines(&out).len() >= messages.len()).then_some(())
+    });
+    let (status, _) = d.stop();
+    assert!(status.success());
+    out
+}
+
+#[test]
+fn connect_attack_fires_its_rule_and_the_benign_envelope_nothing() {
+    for name in esign_sim::docusign::CONNECT_SCENARIOS {
+        let h = Harness::start(backlog(0), 0);
+        let out = connect_run(&h, name);
+        let counts = evaluate(&format!("connect-{name}"), &out);
+        let want = if *name == "benign" { BTreeSet::new() } else { pushed(&format!("connect:{name}")) };
+        assert_eq!(fired(&counts), want, "{name}: {counts:?}");
+    }
+}
+
+#[test]
+fn yousign_attack_fires_its_rule_and_the_benign_request_nothing() {
+    use esign_sim::yousign::{DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET, WebhookKnobs, WebhookTarget};
+    for name in esign_sim::yousign::SCENARIOS {
+        let s = ys::serve(|c| c.signature_requests = 0);
+        let out = s.dir.path().join("yousign-ecs.jsonl");
+        let config = s.dir.path().join("collector.toml");
+        let text = format!(
+            "[yousign]\nenvironment = \"sandbox\"\napi_key_env = \"YOUSIGN_API_KEY\"\nbase_url = \"{}/v3\"\ntimeout = \"5s\"\n\n\
+             [sources.yousign_signature_requests]\nenabled = false\n\n[sources.yousign_users]\nenabled = false\n\n\
+             [state]\npath = {:?}\n\n[[sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"ecs\"\n\n\
+             [receivers.yousign]\nlisten = \"127.0.0.1:0\"\npath = \"/yousign\"\nsecret_env = \"YOUSIGN_WEBHOOK_SECRET\"\n",
+            s.root,
+            s.dir.path().join("state/collector.db").display().to_string(),
+            out.display().to_string()
+        );
+        std::fs::write(&config, text).unwrap();
+        let env = [("YOUSIGN_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET), ("YOUSIGN_API_KEY", DEFAULT_API_KEY)];
+        let d = connect::Daemon::start(&config, &env, false);
+        s.sim.webhook_knobs(WebhookKnobs { retry_scale: 0.001, ..WebhookKnobs::default() });
+        {
+            let _inside = s.rt.enter();
+            s.sim.webhook_start(WebhookTarget {
+                url: format!("http://{}/yousign", d.addr),
+                secret: DEFAULT_WEBHOOK_SECRET.to_owned(),
+            });
+        }
+        let events = s.sim.run_scenario(name).unwrap();
+        connect::until(Duration::from_secs(30), "the Yousign lines", || {
+            (connect::file_lines(&out).len() >= events.len()).then_some(())
+        });
+        let (status, _) = d.stop();
+        assert!(status.success());
+        let counts = evaluate(&format!("yousign-{name}"), &out);
+        let want = if *name == "benign" { BTreeSet::new() } else { pushed(&format!("yousign:{name}")) };
+        assert_eq!(fired(&counts), want, "{name}: {counts:?}");
+    }
+}
 
 #[test]
 fn kept_conversions_are_what_the_rules_convert_to() {

@@ -71,7 +71,7 @@ pub use envelopes::Transition;
 pub use faults::{Fault, FaultKind, Route};
 pub use oauth::{DEFAULT_CLIENT_SECRET, LoginMode, RefreshRotation};
 pub use quota::QuotaConfig;
-pub use scenarios::SCENARIOS;
+pub use scenarios::{CONNECT_SCENARIOS, SCENARIOS, connect_scenario};
 
 /// Everything the simulator needs to know to behave like one Docusign tenant.
 #[derive(Clone)]

@@ -40,6 +40,56 @@ pub const SCENARIOS: &[&str] = &[
     "admin_group_added",
 ];
 
+/// Connect scenarios for [`connect_scenario`], benign baseline first.
+pub const CONNECT_SCENARIOS: &[&str] = &["benign", "recipient_authentication_failed"];
+
+/// The Connect messages (JSON SIM, as DocuSign POSTs them) of scenario `name` for `account_id`,
+/// for a test or tool to sign and POST to a receiver: `benign` is an envelope sent, viewed and
+/// signed; `recipient_authentication_failed` an envelope whose recipient failed every identity
+/// check (the `recipient-authenticationfailed` event DocuSign sends after the last failure).
+/// `None` for an unknown name.
+pub fn connect_scenario(name: &str, account_id: &str) -> Option<Vec<Vec<u8>>> {
+    let events: &[(&str, Option<&str>)] = match name {
+        "benign" => &[
+            ("envelope-sent", None),
+            ("recipient-delivered", Some("1")),
+            ("recipient-completed", Some("1")),
+            ("envelope-completed", None),
+        ],
+        "recipient_authentication_failed" => {
+            &[("envelope-sent", None), ("recipient-authenticationfailed", Some("1"))]
+        }
+        _ => return None,
+    };
+    let now = Utc::now();
+    let envelope = guid(now.timestamp_millis().cast_unsigned(), "connect-scenario", &[name.len() as u64]);
+    let sender = "11111111-2222-3333-4444-555555555555";
+    Some(
+        events
+            .iter()
+            .enumerate()
+            .filter_map(|(n, (event, recipient))| {
+                let at = format_timestamp(
+                    (now + Duration::seconds(i64::try_from(n).unwrap_or(0))).timestamp_nanos_opt().unwrap_or_default(),
+                    true,
+                );
+                let status = if event.starts_with("recipient-") { "sent" } else { event.trim_start_matches("envelope-") };
+                let mut data = json!({"accountId": account_id, "userId": sender, "envelopeId": envelope,
+                    "envelopeSummary": {"status": status, "emailSubject": "Please sign: supplier contract", "statusChangedDateTime": at,
+                        "sender": {"userName": "Sam Sender", "userId": sender, "email": "sam@example.com", "ipAddress": "192.0.2.10"},
+                        "recipients": {"signers": [{"recipientId": "1", "email": "rita@example.org", "name": "Rita Recipient", "status": "sent"}]}}});
+                if let Some(r) = recipient {
+                    data["recipientId"] = json!(r);
+                }
+                serde_json::to_vec(&json!({"event": event, "apiVersion": "v2.1",
+                    "uri": format!("/restapi/v2.1/accounts/{account_id}/envelopes/{envelope}"), "retryCount": 0,
+                    "configurationId": 10_501, "generatedDateTime": at, "data": data}))
+                .ok()
+            })
+            .collect(),
+    )
+}
+
 /// (ip, latitude, longitude, country, state, city, behind TOR).
 type Place = (&'static str, f64, f64, &'static str, &'static str, &'static str, bool);
 const OFFICE: Place = ("162.248.186.11", 47.6, -122.33, "united states", "washington", "seattle", false);

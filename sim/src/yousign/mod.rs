@@ -26,6 +26,7 @@ mod json;
 mod lifecycle;
 mod limits;
 mod model;
+mod scenarios;
 mod seed;
 mod v2;
 mod v3;
@@ -46,6 +47,7 @@ use serde_json::Value;
 
 pub use gate::{Fault, FaultKind, Route, Stats};
 pub use limits::RateLimits;
+pub use scenarios::SCENARIOS;
 pub use webhook::{EventDeliveries, WebhookKnobs, WebhookStats, WebhookTarget, sign};
 
 /// The default API key the simulator accepts.
@@ -225,6 +227,7 @@ impl YousignSim {
             .route("/users", get(v2::users))
             .route("/procedures", get(v2::procedures))
             .route("/members", get(v2::members))
+            .route("/_sim/yousign/scenarios/{name}", axum::routing::post(scenarios::run_route))
             .merge(control::routes())
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(self.clone(), gate::gate))
@@ -258,6 +261,13 @@ impl YousignSim {
         drop(org);
         self.inner.sender.enqueue(events.iter().map(|e| (e.event_id.clone(), e.body.clone())).collect());
         events
+    }
+
+    /// Runs the attack (or benign) webhook scenario `name`, one of [`SCENARIOS`], on a new
+    /// signature request now; its events are queued to the sender and returned. `None` for an
+    /// unknown name.
+    pub fn run_scenario(&self, name: &str) -> Option<Vec<YousignEvent>> {
+        scenarios::run(self, name)
     }
 
     /// Adds `n` users, invited now.
