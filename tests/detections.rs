@@ -159,6 +159,7 @@ fn each_monitor_and_admin_attack_fires_its_rule_and_no_other() {
 const PUSHED: &[(&str, &[&str])] = &[
     ("connect:recipient_authentication_failed", &["docusign_recipient_authentication_failed"]),
     ("yousign:identification_blocked", &["yousign_signer_identification_blocked"]),
+    ("health:forged_connect_flood", &["collector_webhook_signature_failed"]),
 ];
 
 /// The expected rules of pushed scenario `name`.
@@ -271,7 +272,64 @@ fn kept_conversions_are_what_the_rules_convert_to() {
     assert!(differ.is_empty(), "conversions out of date (run python3 detections/convert.py): {differ:?}");
     for backend in ["splunk", "elastic-esql", "sentinel-kql", "secops"] {
         for rule in rules() {
-            assert!(now.keys().any(|k| k.starts_with(backend) && k.file_stem().unwrap() == rule.as_str()), "{backend}/{rule}");
+            assert!(
+                now.keys().any(|k| k.starts_with(backend) && k.file_stem().unwrap() == rule.as_str()),
+                "{backend}/{rule}"
+            );
         }
+    }
+}
+
+/// `forged` wrongly signed POSTs (and one good message) to the Connect receiver, then a stop:
+/// the health lines counted so far are written into the inbox at the stop and delivered by the
+/// next start. The ECS file, and every raw line the sink saw.
+fn forged_run(h: &Harness, forged: usize) -> PathBuf {
+    let out = h.dir.path().join("health-ecs.jsonl");
+    let raw = h.dir.path().join("health-raw.jsonl");
+    let extra = format!(
+        "[[sinks]]\ntype = \"file\"\npath = {:?}\nformat = \"ecs\"\n\n[[sinks]]\ntype = \"file\"\npath = {:?}\n\n\
+         [receivers.connect]\nlisten = \"127.0.0.1:0\"\nhmac_keys_env = [\"DS_HMAC_1\"]\n",
+        out.display().to_string(),
+        raw.display().to_string()
+    );
+    h.write_config(&Opts { events: false, users: false, extra, ..Opts::default() });
+    let env = [("DS_HMAC_1", HMAC_KEY)];
+    let d = connect::Daemon::start(&h.config, &env, false);
+    let messages = esign_sim::docusign::connect_scenario("benign", &h.sc.account_id).unwrap();
+    assert_eq!(connect::post(d.addr, "/connect", &connect::signed(&[HMAC_KEY], &messages[0]), &messages[0]), 200);
+    for m in messages.iter().cycle().take(forged) {
+        assert_eq!(connect::post(d.addr, "/connect", &connect::signed(&["FORGED-KEY-CANARY"], m), m), 401);
+    }
+    let (status, _) = d.stop();
+    assert!(status.success());
+    let d = connect::Daemon::start(&h.config, &env, false);
+
+    let health =
+        |f: &Path| connect::file_lines(f).into_iter().filter(|v| v["source_log_type"] == "collector_health").count();
+    connect::until(Duration::from_secs(20), "the health line", || (health(&raw) >= 1).then_some(()));
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _) = d.stop();
+    assert!(status.success());
+    let lines = connect::file_lines(&raw);
+    let health: Vec<&Value> = lines.iter().filter(|v| v["source_log_type"] == "collector_health").collect();
+    assert_eq!(health.len(), 1, "one line per key and minute: {health:?}");
+    assert_eq!(health[0]["count"], forged);
+    assert_eq!(health[0]["health_event"], "webhook_signature_failed");
+    assert_eq!(health[0]["remote_addr"], "127.0.0.1");
+    assert_eq!(health[0]["vendor"], "esign-collector");
+    for f in [&out, &raw] {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(!text.contains("CANARY"), "no key or signature in the lines");
+    }
+    out
+}
+
+#[test]
+fn a_forged_webhook_flood_is_one_health_line_that_fires_and_a_few_failures_do_not() {
+    for (forged, want) in [(3, BTreeSet::new()), (40, pushed("health:forged_connect_flood"))] {
+        let h = Harness::start(backlog(0), 0);
+        let out = forged_run(&h, forged);
+        let counts = evaluate(&format!("health-{forged}"), &out);
+        assert_eq!(fired(&counts), want, "{forged} forged: {counts:?}");
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! The registry below lists the connectors, one line each.
 
+pub mod collector;
 pub mod docusign;
 pub mod yousign;
 
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use crate::stream::Stream;
 
 /// Every connector's streams, one line per connector.
-pub static REGISTRY: &[&[&Stream]] = &[docusign::STREAMS, yousign::STREAMS];
+pub static REGISTRY: &[&[&Stream]] = &[docusign::STREAMS, yousign::STREAMS, collector::STREAMS];
 
 /// Why a configuration that enables nothing is refused, naming every source's switch.
 pub const NO_SOURCE: &str = "enables no source: set sources.customer_events.enabled, sources.user_data.enabled or \

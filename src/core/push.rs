@@ -15,9 +15,12 @@
 //! - `deliver.rs`: the delivery loop: inbox → sinks → commit.
 //! - `serve.rs`: the listener: connections (plain or TLS), read timeouts, graceful stop.
 //! - `notice.rs`: refusals logged once per receiver and reason a minute, not per request.
+//! - `health.rs`: refused signatures counted per (receiver, reason, remote address) and
+//!   written, once a minute per key, as the collector's own health lines through the inbox.
 
 mod counts;
 mod deliver;
+mod health;
 mod intake;
 mod notice;
 mod serve;
@@ -78,6 +81,12 @@ pub trait Receiver: Send + Sync + 'static {
     /// [`Receiver::verify`], so an unverified request is always 401. `false` is answered 415.
     fn media_type_ok(&self, _headers: &HeaderMap) -> bool {
         true
+    }
+
+    /// The stream of the collector's health lines about this receiver (refused signatures,
+    /// aggregated per minute); `None`: none are written.
+    fn health(&self) -> Option<&'static Stream> {
+        None
     }
 }
 
@@ -155,6 +164,9 @@ pub struct Message {
     pub transition: Option<EnvelopeTransition>,
 }
 
+/// The `source` (dedup scope) of the collector's health lines in the inbox and the ledger.
+pub const HEALTH_SOURCE: &str = "esign-collector";
+
 /// Limits of the push path.
 #[derive(Debug, Clone)]
 pub struct PushOptions {
@@ -231,6 +243,8 @@ struct Shared {
     refusing: AtomicBool,
     /// When each refusal was last logged.
     notices: notice::Notices,
+    /// Refused signatures being counted, written as health lines once their minute is over.
+    health: health::Health,
 }
 
 impl std::fmt::Debug for Shared {
@@ -291,6 +305,10 @@ impl Push {
         for h in heads {
             if receivers.iter().any(|r| r.name() == h.receiver) {
                 info!(receiver = %h.receiver, waiting = h.len, "Pushed messages accepted earlier wait in the inbox; delivering them first.");
+            } else if health::owner(&h.receiver)
+                .is_some_and(|o| receivers.iter().any(|r| r.name() == o) || opts.also_served.iter().any(|a| a == o))
+            {
+                info!(receiver = %h.receiver, waiting = h.len, "Health lines written earlier wait in the inbox; delivering them first.");
             } else if !opts.also_served.contains(&h.receiver) {
                 warn!(receiver = %h.receiver, waiting = h.len, "Pushed messages of a receiver that is not configured wait in the inbox; they are kept until it is.");
             }
@@ -303,6 +321,7 @@ impl Push {
             wake: Notify::new(),
             refusing: AtomicBool::new(false),
             notices: notice::Notices::default(),
+            health: health::Health::default(),
         };
         Ok(Self { shared: Arc::new(shared), sinks })
     }
@@ -354,7 +373,8 @@ impl Push {
             stop_tx.send_replace(true);
         };
         let server = serve::accept_loop(listener, self.router(), tls, self.shared.opts.read_timeout, stop_rx.clone());
-        let (outcome, (), ()) = tokio::join!(server, self.deliver_loop(stop_rx), stop);
+        let (outcome, (), (), ()) =
+            tokio::join!(server, self.deliver_loop(stop_rx.clone()), self.health_loop(stop_rx), stop);
         info!(addr = %addr, "Push listener stopped.");
         outcome.map_err(|source| PushError::Listen { addr, source })
     }

@@ -56,9 +56,7 @@ pub fn connect_scenario(name: &str, account_id: &str) -> Option<Vec<Vec<u8>>> {
             ("recipient-completed", Some("1")),
             ("envelope-completed", None),
         ],
-        "recipient_authentication_failed" => {
-            &[("envelope-sent", None), ("recipient-authenticationfailed", Some("1"))]
-        }
+        "recipient_authentication_failed" => &[("envelope-sent", None), ("recipient-authenticationfailed", Some("1"))],
         _ => return None,
     };
     let now = Utc::now();
@@ -97,8 +95,7 @@ const OFFICE2: Place = ("216.160.83.56", 47.91, -122.31, "united states", "washi
 const SPRAYER: Place = ("45.155.205.233", 55.75, 37.62, "russia", "moscow", "moscow", false);
 const ABROAD: Place = ("102.89.32.7", 6.45, 3.39, "nigeria", "lagos", "lagos", false);
 const TOR_EXIT: Place = ("185.220.101.4", 52.52, 13.4, "germany", "berlin", "berlin", true);
-const AGENT: &str =
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.130 Safari/537.36";
+const AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.130 Safari/537.36";
 
 /// One scripted Monitor event.
 struct Ev {

@@ -15,13 +15,22 @@ impl Push {
     /// committed, `Ok(None)` when nothing of a configured receiver waits.
     async fn deliver_batch(&self) -> Result<Option<usize>, PushError> {
         let s = &self.shared;
-        let (receiver, rows) = {
+        let (name, kind, rows) = {
             let store = lock(&s.store);
             let heads = store.inbox_heads()?;
-            let Some(r) = heads.iter().find_map(|h| s.receivers.iter().find(|r| r.name() == h.receiver)) else {
+            // A receiver's messages, or the health lines about one (stored under their own name).
+            let Some((name, kind)) = heads.iter().find_map(|h| {
+                let own = s.receivers.iter().find(|r| r.name() == h.receiver).map(|r| r.kind());
+                let health = || {
+                    let owner = super::health::owner(&h.receiver)?;
+                    s.receivers.iter().find(|r| r.name() == owner).and_then(|r| r.health())
+                };
+                own.or_else(health).map(|k| (h.receiver.clone(), k))
+            }) else {
                 return Ok(None);
             };
-            (r.clone(), store.inbox_take(r.name(), s.opts.batch.max(1))?)
+            let rows = store.inbox_take(&name, s.opts.batch.max(1))?;
+            (name, kind, rows)
         };
         if rows.is_empty() {
             return Ok(None);
@@ -34,16 +43,16 @@ impl Push {
                 json: row.entry.line.clone(),
             })
             .collect();
-        let batch = Batch { source: receiver.kind(), lines };
+        let batch = Batch { source: kind, lines };
         if let Err(e) = self.sinks.send(&batch).await {
             s.counters.bump(|c| c.sink_failures += 1);
             return Err(e.into());
         }
         crate::failpoint::hit("push_after_send");
-        lock(&s.store).inbox_delivered(receiver.name(), &rows, s.opts.ledger_size)?;
+        lock(&s.store).inbox_delivered(&name, &rows, s.opts.ledger_size)?;
         s.counters.bump(|c| c.delivered += rows.len() as u64);
-        crate::metrics::push_messages(receiver.name(), "delivered", rows.len() as u64);
-        debug!(receiver = receiver.name(), delivered = rows.len(), "Pushed messages delivered and committed.");
+        crate::metrics::push_messages(&name, "delivered", rows.len() as u64);
+        debug!(receiver = %name, delivered = rows.len(), "Pushed messages delivered and committed.");
         Ok(Some(rows.len()))
     }
 

@@ -82,6 +82,9 @@ pub(super) async fn receive(s: &Shared, i: usize, req: Request) -> Response {
         }
     };
     if let Err(rejection) = r.verify(&parts.headers, &body) {
+        if r.health().is_some() {
+            s.health.record(name, rejection.reason(), &from, chrono::Utc::now());
+        }
         if let Some(n) = refused(s, i, "unauthorized", |c| c.unauthorized += 1) {
             warn!(receiver = name, peer = %from, reason = rejection.reason(), not_logged = n, "Push request refused: verification failed (401).");
         }

@@ -110,6 +110,10 @@ impl Receiver for ConnectReceiver {
         &CONNECT
     }
 
+    fn health(&self) -> Option<&'static Stream> {
+        Some(&crate::connectors::collector::HEALTH)
+    }
+
     fn dedup(&self) -> Dedup {
         // The id is our own hash of the identifying fields (`message.rs`).
         Dedup::Id

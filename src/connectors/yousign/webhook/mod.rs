@@ -103,6 +103,10 @@ impl Receiver for YousignReceiver {
         &WEBHOOK
     }
 
+    fn health(&self) -> Option<&'static Stream> {
+        Some(&crate::connectors::collector::HEALTH)
+    }
+
     fn dedup(&self) -> Dedup {
         // Yousign keeps `event_id` across retries.
         Dedup::Id
