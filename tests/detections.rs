@@ -6,7 +6,7 @@
 //! from the rules now.
 //!
 //! Needs `python3` with `detections/requirements.txt` installed (scripts/test does it).
-#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc, clippy::let_underscore_must_use)]
 
 mod common;
 #[path = "support/connect.rs"]

@@ -152,6 +152,73 @@ struct Script {
     grant_admin: usize,
 }
 
+/// The benign baseline: a working morning. Logins from the office (one country), one user
+/// mistyping three times, a shared office IP with a few failures, routine envelopes, a
+/// setting made stricter, a non-admin permission tweak, a key removed, low alerts.
+fn benign<'a>(ev: &mut Vec<Ev>, user: &impl Fn(usize) -> &'a str, sub: &impl Fn(u64) -> String) {
+    // A working morning: logins from the office (one country), one user mistyping
+    // three times, a shared office IP with a few failures, routine envelopes, a setting
+    // made stricter, a non-admin permission tweak, a key removed, low alerts.
+    for i in 0..8 {
+        let at = 3 * 3600 - 600 * i64::try_from(i).unwrap_or(0);
+        ev.push(Ev::login(at, user(i), if i % 2 == 0 { OFFICE } else { OFFICE2 }, true));
+    }
+    for k in 0..3 {
+        ev.push(Ev::login(2 * 3600 + k * 20, user(1), OFFICE, false));
+    }
+    ev.push(Ev::login(2 * 3600 - 90, user(1), OFFICE, true));
+    ev.push(Ev::login(5 * 3600, user(1), OFFICE2, true));
+    for i in 2..5 {
+        ev.push(Ev::login(3000, user(i), OFFICE2, false));
+    }
+    for n in 0..5_i64 {
+        let id = sub(n.cast_unsigned());
+        ev.push(Ev::new(2400 - n * 60, user(2), OFFICE, "Envelope", "Sent").with("EnvelopeId", json!(id)));
+        ev.push(Ev::new(1200 - n * 60, user(3), OFFICE2, "Envelope", "Signed").with("EnvelopeId", json!(id)));
+    }
+    for n in 0..4_u64 {
+        let id = sub(10 + n);
+        ev.push(Ev::new(900, user(4), OFFICE, "Envelope", "Downloaded").with("EnvelopeId", json!(id)));
+    }
+    for n in 0..2_u64 {
+        ev.push(
+            Ev::new(800, user(2), OFFICE, "Envelope", "Voided")
+                .with("EnvelopeId", json!(sub(20 + n)))
+                .with("VoidedReason", json!("Sent to the wrong recipient")),
+        );
+    }
+    let mut e = Ev::new(700, user(0), OFFICE, "AccountSettings", "Updated");
+    (e.property, e.field) = ("Security", "RequireTwoFactor");
+    ev.push(e.with("OldValue", json!("false")).with("NewValue", json!("true")));
+    let mut e = Ev::new(650, user(0), OFFICE, "PermissionSet", "Updated");
+    (e.property, e.field) = ("PermissionProfile", "CanManageTemplates");
+    ev.push(
+        e.with("PermissionProfileId", json!("14414471"))
+            .with("PermissionProfileName", json!("DS Sender"))
+            .with("OldValue", json!("false"))
+            .with("NewValue", json!("true")),
+    );
+    ev.push(
+        Ev::new(600, user(0), OFFICE, "IntegratorKey", "SecretKeyDeleted")
+            .with("KeyId", json!(sub(30)))
+            .with("AppName", json!("Contoso HR Sync")),
+    );
+    for sev in ["Low", "Medium"] {
+        ev.push(
+            Ev::new(500, user(0), OFFICE, "Alert", "IpAddressOutsideAllowedRanges")
+                .with("Severity", json!(sev))
+                .with("Count", json!("1"))
+                .with("EventIds", json!([sub(40)])),
+        );
+    }
+    let mut e = Ev::new(400, user(0), OFFICE, "Account", "UserClosed");
+    e.affected = Some(user(7).to_owned());
+    ev.push(e.with("AffectedUserId", json!(user(7))));
+    for i in 0..8 {
+        ev.push(Ev::new(60, user(i), OFFICE, "Login", "Logoff").with("SessionDurationMinutes", json!("95")));
+    }
+}
+
 /// The script of `name`, over the directory's user ids (`actors`, at least one).
 fn script(name: &str, actors: &[String], seed: u64) -> Option<Script> {
     let user = |i: usize| actors[i % actors.len()].as_str();
@@ -159,69 +226,7 @@ fn script(name: &str, actors: &[String], seed: u64) -> Option<Script> {
     let mut s = Script::default();
     let ev = &mut s.events;
     match name {
-        "benign" => {
-            // A working morning: logins from the office (one country), one user mistyping
-            // three times, a shared office IP with a few failures, routine envelopes, a setting
-            // made stricter, a non-admin permission tweak, a key removed, low alerts.
-            for i in 0..8 {
-                let at = 3 * 3600 - 600 * i64::try_from(i).unwrap_or(0);
-                ev.push(Ev::login(at, user(i), if i % 2 == 0 { OFFICE } else { OFFICE2 }, true));
-            }
-            for k in 0..3 {
-                ev.push(Ev::login(2 * 3600 + k * 20, user(1), OFFICE, false));
-            }
-            ev.push(Ev::login(2 * 3600 - 90, user(1), OFFICE, true));
-            ev.push(Ev::login(5 * 3600, user(1), OFFICE2, true));
-            for i in 2..5 {
-                ev.push(Ev::login(3000, user(i), OFFICE2, false));
-            }
-            for n in 0..5_i64 {
-                let id = sub(n.cast_unsigned());
-                ev.push(Ev::new(2400 - n * 60, user(2), OFFICE, "Envelope", "Sent").with("EnvelopeId", json!(id)));
-                ev.push(Ev::new(1200 - n * 60, user(3), OFFICE2, "Envelope", "Signed").with("EnvelopeId", json!(id)));
-            }
-            for n in 0..4_u64 {
-                let id = sub(10 + n);
-                ev.push(Ev::new(900, user(4), OFFICE, "Envelope", "Downloaded").with("EnvelopeId", json!(id)));
-            }
-            for n in 0..2_u64 {
-                ev.push(
-                    Ev::new(800, user(2), OFFICE, "Envelope", "Voided")
-                        .with("EnvelopeId", json!(sub(20 + n)))
-                        .with("VoidedReason", json!("Sent to the wrong recipient")),
-                );
-            }
-            let mut e = Ev::new(700, user(0), OFFICE, "AccountSettings", "Updated");
-            (e.property, e.field) = ("Security", "RequireTwoFactor");
-            ev.push(e.with("OldValue", json!("false")).with("NewValue", json!("true")));
-            let mut e = Ev::new(650, user(0), OFFICE, "PermissionSet", "Updated");
-            (e.property, e.field) = ("PermissionProfile", "CanManageTemplates");
-            ev.push(
-                e.with("PermissionProfileId", json!("14414471"))
-                    .with("PermissionProfileName", json!("DS Sender"))
-                    .with("OldValue", json!("false"))
-                    .with("NewValue", json!("true")),
-            );
-            ev.push(
-                Ev::new(600, user(0), OFFICE, "IntegratorKey", "SecretKeyDeleted")
-                    .with("KeyId", json!(sub(30)))
-                    .with("AppName", json!("Contoso HR Sync")),
-            );
-            for sev in ["Low", "Medium"] {
-                ev.push(
-                    Ev::new(500, user(0), OFFICE, "Alert", "IpAddressOutsideAllowedRanges")
-                        .with("Severity", json!(sev))
-                        .with("Count", json!("1"))
-                        .with("EventIds", json!([sub(40)])),
-                );
-            }
-            let mut e = Ev::new(400, user(0), OFFICE, "Account", "UserClosed");
-            e.affected = Some(user(7).to_owned());
-            ev.push(e.with("AffectedUserId", json!(user(7))));
-            for i in 0..8 {
-                ev.push(Ev::new(60, user(i), OFFICE, "Login", "Logoff").with("SessionDurationMinutes", json!("95")));
-            }
-        }
+        "benign" => benign(ev, &user, &sub),
         "password_spray" => {
             // One address tries one password against twelve accounts within four minutes.
             for i in 0..12 {
@@ -389,13 +394,11 @@ pub(super) fn run(sim: &Simulator, name: &str) -> Option<usize> {
 
 /// `POST /_sim/scenarios/{name}`: runs one scenario; 404 with the list for an unknown name.
 pub(super) async fn run_route(State(sim): State<Simulator>, Path(name): Path<String>) -> Response {
-    match run(&sim, &name) {
-        Some(n) => Json(json!({ "scenario": name, "changes": n })).into_response(),
-        None => {
-            let msg = format!("Unknown scenario; one of: {}.", SCENARIOS.join(", "));
-            ApiError::new(StatusCode::NOT_FOUND, "unknown_scenario", &msg).into_response()
-        }
-    }
+    let Some(n) = run(&sim, &name) else {
+        let msg = format!("Unknown scenario; one of: {}.", SCENARIOS.join(", "));
+        return ApiError::new(StatusCode::NOT_FOUND, "unknown_scenario", &msg).into_response();
+    };
+    Json(json!({ "scenario": name, "changes": n })).into_response()
 }
 
 #[cfg(test)]

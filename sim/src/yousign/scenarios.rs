@@ -74,16 +74,12 @@ pub(super) fn run(sim: &YousignSim, name: &str) -> Option<Vec<YousignEvent>> {
 
 /// `POST /_sim/yousign/scenarios/{name}`: runs one scenario; 404 with the list otherwise.
 pub(super) async fn run_route(State(sim): State<YousignSim>, Path(name): Path<String>) -> Response {
-    match run(&sim, &name) {
-        Some(events) => {
-            let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
-            Json(json!({ "scenario": name, "event_ids": ids })).into_response()
-        }
-        None => {
-            let msg = format!("Unknown scenario; one of: {}.", SCENARIOS.join(", "));
-            (StatusCode::NOT_FOUND, Json(json!({ "error": "unknown_scenario", "detail": msg }))).into_response()
-        }
-    }
+    let Some(events) = run(&sim, &name) else {
+        let msg = format!("Unknown scenario; one of: {}.", SCENARIOS.join(", "));
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": "unknown_scenario", "detail": msg }))).into_response();
+    };
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    Json(json!({ "scenario": name, "event_ids": ids })).into_response()
 }
 
 #[cfg(test)]

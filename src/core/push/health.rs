@@ -11,6 +11,7 @@
 //! the reason is the receiver's fixed text.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ type Key = (i64, String, &'static str, String);
 
 #[derive(Debug, Clone)]
 struct Count {
-    count: u64,
+    n: u64,
     first: DateTime<Utc>,
     last: DateTime<Utc>,
 }
@@ -68,8 +69,8 @@ impl Health {
         if !m.contains_key(&key) && m.len() >= MAX_KEYS {
             "other".clone_into(&mut key.3);
         }
-        let c = m.entry(key).or_insert(Count { count: 0, first: now, last: now });
-        c.count += 1;
+        let c = m.entry(key).or_insert(Count { n: 0, first: now, last: now });
+        c.n += 1;
         c.last = now;
     }
 
@@ -86,7 +87,11 @@ impl Health {
                 let d = Sha256::new()
                     .chain_update(format!("{SIGNATURE_FAILED}\n{receiver}\n{reason}\n{remote}\n{w}"))
                     .finalize();
-                d.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>()
+                d.iter().take(16).fold(String::with_capacity(32), |mut out, b| {
+                    // Writing into a String cannot fail.
+                    write!(out, "{b:02x}").unwrap_or_default();
+                    out
+                })
             };
             let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
             let line = json!({
@@ -94,7 +99,7 @@ impl Health {
                 "receiver": receiver,
                 "reason": reason,
                 "remote_addr": remote,
-                "count": c.count,
+                "count": c.n,
                 "first_seen": ts(c.first),
                 "last_seen": ts(c.last),
                 "window_start": DateTime::from_timestamp(w, 0).map(ts),
