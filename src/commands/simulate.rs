@@ -88,11 +88,12 @@ fn tenants(user_id: &str, accounts: &[(String, String)]) -> String {
         return String::new();
     }
     let mut out = String::from("\n# One tenant per simulated account, each with its own quota.\n");
-    for (i, (acc, org)) in accounts.iter().enumerate() {
-        out.push_str(&format!(
+    let entries = accounts.iter().enumerate().map(|(i, (acc, org))| {
+        format!(
             "[[tenants]]\nname = \"account-{i}\"\nuser_id = \"{user_id}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n"
-        ));
-    }
+        )
+    });
+    out.extend(entries);
     out
 }
 

@@ -20,6 +20,7 @@ use super::seed::{digest, guid};
 
 /// One account and the organization that owns it.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_field_names, reason = "DocuSign's own names: account_id, organization_id")]
 pub(super) struct Account {
     pub(super) account_id: String,
     pub(super) organization_id: String,
