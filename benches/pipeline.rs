@@ -15,11 +15,13 @@
 //! `tokens` (token requests in `run` mode), `drain` (drain rate under DocuSign's quota),
 //! `connect` (Connect messages per second with durable acknowledgement, time to acknowledge),
 //! `yousign` (a Yousign pull pass: signature requests, audit trails and users, then a pass with
-//! nothing new), `yousign-webhook` (Yousign webhook messages with durable acknowledgement).
+//! nothing new), `yousign-webhook` (Yousign webhook messages with durable acknowledgement),
+//! `tenants` (1,000 tenants on 1,000 simulated accounts in one `fetch`: first cycle against one
+//! tenant with the same data, nothing-new cycles, state file per tenant).
 //! Options: `--sizes a,b,c`, `--reps N`, `--token-lifetime S`, `--token-secs S`,
 //! `--drain-per-hour N`, `--drain-scale N`, `--drain-hours N`, `--drain-page N`, `--drain-burst N`,
 //! `--connect-messages N`, `--yousign-requests N`, `--yousign-users N`, `--yousign-messages N`,
-//! `--yousign-reps N` (runs per measurement, median reported).
+//! `--yousign-reps N` (runs per measurement, median reported), `--tenants N`, `--tenant-events N`.
 //!
 //! Under `cargo test` (no `--bench`) it is a smoke test of every item at toy sizes.
 #![allow(
@@ -49,6 +51,8 @@ mod harness;
 mod hotpath;
 #[path = "pipeline/items.rs"]
 mod items;
+#[path = "pipeline/tenants.rs"]
+mod tenants;
 #[path = "pipeline/yousign.rs"]
 mod yousign;
 
@@ -103,7 +107,7 @@ fn table(title: &str, note: &str, header: &str, rows: &[String]) {
 
 fn main() {
     let args = Args::parse();
-    let all = "sim,e2e,sinks,hotpath,tokens,drain,connect,yousign,yousign-webhook";
+    let all = "sim,e2e,sinks,hotpath,tokens,drain,connect,yousign,yousign-webhook,tenants";
     let items = args.list("items", all);
     let wants = |i: &str| items.iter().any(|x| x == i);
     let sizes: Vec<usize> = if args.benching {
@@ -224,6 +228,18 @@ fn main() {
             ),
             "| clients | messages | messages/s | p50 ms | p99 ms | max ms | answers ≥ 1 s | collector CPU ms per 1k messages |",
             &yousign::push(&keys, n, &[1, 4], yousign_reps),
+        );
+    }
+    if wants("tenants") {
+        let t = tenants::Tenants {
+            tenants: args.num("tenants", 1000, 200, 3),
+            events: args.num("tenant-events", 100, 100, 5),
+        };
+        table(
+            "Many tenants in one process: fetch, one simulated account each",
+            "Each tenant on its own simulated account and organization (own quota, counted, not enforced), Monitor customer events (org stream, the only source: it is what every tenant has; Admin and eSignature would add their own requests per tenant), all tenants to one file sink, `tenant_concurrency` 4 (default). First cycle: a fresh state file (a token per tenant). Nothing new: the next three `fetch` runs, medians of CPU and wall, the largest peak RSS. CPU is the collector process alone (wait4). vs 1: CPU per event against the one-tenant run with the same per-tenant data. State: file + WAL + SHM, per tenant. Requests: token/userinfo/Monitor in the first cycle.",
+            "| tenants | events per tenant | cycle | events | CPU s | CPU µs per event | vs 1 | peak RSS MiB | wall s | requests | state KiB per tenant |",
+            &tenants::tenants(&keys, &t),
         );
     }
     if wants("drain") {

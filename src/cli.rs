@@ -262,6 +262,10 @@ pub struct SimulateArgs {
     /// Run the quota's clock this many times faster than real time (60: an hour per minute).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub time_scale: u32,
+    /// Accounts the simulated user has, each owned by its own organization and with its own
+    /// quota; with more than one, the written configuration has one `[[tenants]]` entry each.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub accounts: u64,
 }
 
 /// The levels `--log-level` takes as one word, in the order of their verbosity.

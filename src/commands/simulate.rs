@@ -81,6 +81,22 @@ fn pacing(q: &QuotaConfig) -> String {
     )
 }
 
+/// One `[[tenants]]` entry per account when the simulator has several (empty for one: then
+/// `[docusign]` alone is the tenant, as always).
+fn tenants(user_id: &str, accounts: &[(String, String)]) -> String {
+    if accounts.len() < 2 {
+        return String::new();
+    }
+    let mut out = String::from("\n# One tenant per simulated account, each with its own quota.\n");
+    let entries = accounts.iter().enumerate().map(|(i, (acc, org))| {
+        format!(
+            "[[tenants]]\nname = \"account-{i}\"\nuser_id = \"{user_id}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n"
+        )
+    });
+    out.extend(entries);
+    out
+}
+
 /// Serves until `shutdown` turns true.
 ///
 /// # Errors
@@ -103,6 +119,7 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
     let key_path =
         std::path::absolute(&args.key_out).map_err(|e| unwritable("--key-out", "resolve", &args.key_out, &e))?;
     let mut sc = SimConfig::new(key.public_pem().to_owned());
+    sc.accounts = usize::try_from(args.accounts).unwrap_or(1);
     sc.feed = EventFeed::Backlog { count: args.backlog, span: std::time::Duration::from_secs(7 * 86_400) };
     sc.quota = QuotaConfig {
         per_hour: args.quota_per_hour,
@@ -112,6 +129,8 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
         ..QuotaConfig::default()
     };
     let base = format!("http://{addr}");
+    let sim = Simulator::new(sc.clone());
+    let accounts = sim.accounts();
     // Production's limits (60 a minute, 1,200 an hour), enforced as Yousign does.
     let ys_cfg = esign_sim::yousign::YousignConfig::for_environment(esign_sim::yousign::Environment::Production);
     let ys_key = args.key_out.with_file_name("simulator-yousign-key");
@@ -127,8 +146,9 @@ pub(crate) async fn run(args: &SimulateArgs, mut shutdown: watch::Receiver<bool>
 [docusign]\nenvironment = \"developer\"\nintegration_key = \"{ik}\"\nuser_id = \"{user}\"\naccount_id = \"{acc}\"\n\
 organization_id = \"{org}\"\nprivate_key_file = {key}\nauth_base_url = \"{base}\"\nmonitor_base_url = \"{base}\"\n\
 admin_base_url = \"{base}/management\"\n\n{sources}{yousign}\
-[state]\npath = \"state/simulator.db\"\ninterval = \"60s\"\n{pacing}",
+[state]\npath = \"state/simulator.db\"\ninterval = \"60s\"\n{pacing}{tenants}",
         pacing = pacing(&sc.quota),
+        tenants = tenants(&sc.user_id, &accounts),
         yousign = yousign,
         sources = crate::connectors::docusign::config::every_source_enabled(),
         ik = sc.integration_key,
@@ -139,7 +159,16 @@ admin_base_url = \"{base}/management\"\n\n{sources}{yousign}\
     );
     std::fs::write(&args.write_config, config)
         .map_err(|e| unwritable("--write-config", "write", &args.write_config, &e))?;
-    let sim = Simulator::new(sc);
+    for (i, (acc, org)) in accounts.iter().enumerate().take(20) {
+        tracing::info!(index = i, account_id = %acc, organization_id = %org, "Simulated account.");
+    }
+    if accounts.len() > 1 {
+        tracing::info!(
+            accounts = accounts.len(),
+            list = %format!("{base}/_sim/accounts"),
+            "The simulated user has several accounts, each with its own quota; all are listed there and in the configuration."
+        );
+    }
     let ticker = sim.clone();
     let period = args.event_period;
     tokio::spawn(async move {
@@ -190,6 +219,18 @@ mod tests {
         assert_eq!(e.exit_code(), Exit::Config);
         let m = e.to_string();
         assert!(m.contains("127.0.0.1:8787 is in use: another process listens there"), "{m}");
+    }
+
+    #[test]
+    fn several_accounts_become_tenants() {
+        assert_eq!(tenants("u", &[("a".into(), "o".into())]), "", "one account: [docusign] alone");
+        let t = tenants("u", &[("a0".into(), "o0".into()), ("a1".into(), "o1".into())]);
+        let v: toml::Table = toml::from_str(&t).unwrap();
+        let list = v["tenants"].as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[1]["name"].as_str(), Some("account-1"));
+        assert_eq!(list[1]["account_id"].as_str(), Some("a1"));
+        assert_eq!(list[1]["organization_id"].as_str(), Some("o1"));
     }
 
     #[test]

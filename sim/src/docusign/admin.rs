@@ -72,11 +72,12 @@ pub(super) async fn users(
     if let Err(err) = authorize(&sim, &headers, Some(ADMIN_SCOPE)) {
         return err.into_response();
     }
-    let cfg = &sim.inner.cfg;
-    if !organization_id.eq_ignore_ascii_case(&cfg.organization_id) {
+    // Every organization shares the one seeded directory; each is asked about its own account.
+    let Some(owned) = sim.inner.accounts.by_org(&organization_id) else {
         let msg = "The user is not an administrator of this organization.";
         return ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg).into_response();
-    }
+    };
+    let own_account = &sim.inner.accounts.get(owned).account_id;
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()).into_owned().collect();
     let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
@@ -114,7 +115,7 @@ pub(super) async fn users(
     let include_license = get("include_license").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let eq = |want: Option<&str>, have: &str| want.is_none_or(|w| w.eq_ignore_ascii_case(have));
 
-    let account_matches = eq(account_id, &cfg.account_id);
+    let account_matches = eq(account_id, own_account);
     let (users, total) = {
         let state = sim.state();
         let dir = &state.directory;

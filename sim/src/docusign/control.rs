@@ -106,6 +106,16 @@ pub(super) async fn stats(State(sim): State<Simulator>) -> Json<Stats> {
     Json(sim.stats())
 }
 
+/// `GET /_sim/accounts`: `[{"account_id", "organization_id"}, …]`, the configured account first.
+pub(super) async fn accounts(State(sim): State<Simulator>) -> Json<serde_json::Value> {
+    let list: Vec<serde_json::Value> = sim
+        .accounts()
+        .into_iter()
+        .map(|(account_id, organization_id)| serde_json::json!({ "account_id": account_id, "organization_id": organization_id }))
+        .collect();
+    Json(serde_json::Value::Array(list))
+}
+
 /// `POST /_sim/chaos` with a [`Chaos`] as JSON, e.g.
 /// `{"throttle_percent":20,"retry_after":1,"server_error_percent":5,"truncated_percent":5}`.
 pub(super) async fn set_chaos(State(sim): State<Simulator>, body: Bytes) -> Response {

@@ -82,8 +82,9 @@ impl Polling {
     }
 }
 
-/// The bearer token (scope `signature`) and the account in the path.
-pub(super) fn check(sim: &Simulator, headers: &HeaderMap, account_id: &str) -> Result<(), EsignError> {
+/// The bearer token (scope `signature`) and the account in the path: the account's index
+/// among the user's accounts.
+pub(super) fn check(sim: &Simulator, headers: &HeaderMap, account_id: &str) -> Result<usize, EsignError> {
     authorize(sim, headers, Some(SIGNATURE_SCOPE)).map_err(|e: ApiError| match e.status {
         StatusCode::UNAUTHORIZED => EsignError::new(
             StatusCode::UNAUTHORIZED,
@@ -96,14 +97,13 @@ pub(super) fn check(sim: &Simulator, headers: &HeaderMap, account_id: &str) -> R
             "This user lacks sufficient permissions to access this resource.",
         ),
     })?;
-    if !account_id.eq_ignore_ascii_case(&sim.inner.cfg.account_id) {
-        return Err(EsignError::new(
+    sim.inner.accounts.by_account(account_id).ok_or_else(|| {
+        EsignError::new(
             StatusCode::NOT_FOUND,
             "ACCOUNT_LACKS_PERMISSIONS",
             "This Account lacks sufficient permissions.",
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 fn parse_date(raw: &str, name: &str) -> Result<DateTime<Utc>, EsignError> {
@@ -228,9 +228,10 @@ pub(super) async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(e) = check(&sim, &headers, &account_id) {
-        return e.into_response();
-    }
+    let index = match check(&sim, &headers, &account_id) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
     let now = Utc::now();
     let scaled = sim.inner.clock.to_scaled(now.timestamp_millis());
     sim.state().polling.list_calls.push(DateTime::from_timestamp_millis(scaled).unwrap_or(now));
@@ -238,7 +239,7 @@ pub(super) async fn list(
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
-    let account = sim.inner.cfg.account_id.clone();
+    let account = sim.inner.accounts.get(index).account_id.clone();
     let (page, total) = {
         let mut state = sim.state();
         let mut matching: Vec<&Envelope> = state.envelopes.envelopes().iter().filter(|e| q.matches(e)).collect();
@@ -278,8 +279,9 @@ pub(super) async fn list(
     axum::Json(Value::Object(body)).into_response()
 }
 
-/// The envelope, after the polling rule admitted this GET.
-fn polled(sim: &Simulator, envelope_id: &str, render: impl FnOnce(&Envelope) -> Value) -> Response {
+/// The envelope, after the polling rule admitted this GET (per account: the accounts share
+/// the seeded envelopes, but each polls its own).
+fn polled(sim: &Simulator, account: usize, envelope_id: &str, render: impl FnOnce(&Envelope) -> Value) -> Response {
     let scaled = sim.inner.clock.to_scaled(Utc::now().timestamp_millis());
     let mut state = sim.state();
     let Some(env) = state.envelopes.find(envelope_id) else {
@@ -291,7 +293,8 @@ fn polled(sim: &Simulator, envelope_id: &str, render: impl FnOnce(&Envelope) -> 
         .into_response();
     };
     let body = render(env);
-    if let Err(left_ms) = state.polling.admit(envelope_id, scaled) {
+    let key = if account == 0 { envelope_id.to_owned() } else { format!("{account}/{envelope_id}") };
+    if let Err(left_ms) = state.polling.admit(&key, scaled) {
         drop(state);
         tracing::debug!(envelope_id, left_ms, "Simulator refuses an envelope GET under the polling rule.");
         return EsignError::new(
@@ -311,11 +314,12 @@ pub(super) async fn get_envelope(
     Path((account_id, envelope_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = check(&sim, &headers, &account_id) {
-        return e.into_response();
-    }
-    let account = sim.inner.cfg.account_id.clone();
-    polled(&sim, &envelope_id, |e| envelope_json::envelope(e, &account, false))
+    let index = match check(&sim, &headers, &account_id) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    let account = sim.inner.accounts.get(index).account_id.clone();
+    polled(&sim, index, &envelope_id, |e| envelope_json::envelope(e, &account, false))
 }
 
 /// `GET …/envelopes/{envelopeId}/audit_events`.
@@ -324,10 +328,11 @@ pub(super) async fn audit_events(
     Path((account_id, envelope_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = check(&sim, &headers, &account_id) {
-        return e.into_response();
-    }
-    polled(&sim, &envelope_id, envelope_json::audit_events)
+    let index = match check(&sim, &headers, &account_id) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    polled(&sim, index, &envelope_id, envelope_json::audit_events)
 }
 
 /// Any other envelope sub-resource: counted by the polling rule like the rest, then 404.
@@ -336,10 +341,11 @@ pub(super) async fn other_resource(
     Path((account_id, envelope_id, _rest)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = check(&sim, &headers, &account_id) {
-        return e.into_response();
-    }
-    let resp = polled(&sim, &envelope_id, |_| Value::Null);
+    let index = match check(&sim, &headers, &account_id) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    let resp = polled(&sim, index, &envelope_id, |_| Value::Null);
     if resp.status() != StatusCode::OK {
         return resp;
     }

@@ -2,7 +2,7 @@
 //!
 //! The gate classifies a request ([`Route`]), counts it, applies the first queued [`Fault`]
 //! for that route (in push order), and stamps API replies with Docusign's rate-limit headers.
-//! The account quota (`quota.rs`) is counted; only when it is enforced does it answer 429 by
+//! The quota (`quota.rs`) of the account the path names is counted; only when it is enforced does it answer 429 by
 //! itself, before any fault or route runs. Otherwise a 429 only comes from a pushed fault.
 
 use std::net::SocketAddr;
@@ -134,10 +134,19 @@ pub(super) async fn gate(State(sim): State<Simulator>, req: Request, next: Next)
             Route::Esignature => counters.esignature_requests += 1,
             Route::Admin | Route::Any => counters.admin_requests += 1,
         }
+        // Each account has its own quota; the path names the account (or its organization).
+        let account = sim.inner.accounts.of_path(req.uri().path());
         let verdict = api.then(|| {
             let (cfg, clock) = (&sim.inner.cfg.quota, sim.inner.clock);
-            state.rate.hit(cfg, clock, chrono::Utc::now().timestamp_millis())
+            let now = chrono::Utc::now().timestamp_millis();
+            let v = state.rates.get_mut(account).map(|w| w.hit(cfg, clock, now));
+            if let Some(used) = state.stats.accounts.get_mut(account) {
+                used.requests += 1;
+                used.refused += u64::from(v.is_some_and(|v| v.refused.is_some()));
+            }
+            v
         });
+        let verdict = verdict.flatten();
         if let Some((which, secs)) = verdict.and_then(|v| v.refused) {
             state.stats.status_429 += 1;
             drop(state);

@@ -28,7 +28,7 @@ const PROFILES: &[&str] = &["Account Administrator", "DocuSign Sender", "DocuSig
 
 fn ok(sim: &Simulator, headers: &HeaderMap, account_id: &str, body: impl FnOnce(&Simulator) -> Value) -> Response {
     match check(sim, headers, account_id) {
-        Ok(()) => axum::Json(body(sim)).into_response(),
+        Ok(_) => axum::Json(body(sim)).into_response(),
         Err(e) => e.into_response(),
     }
 }

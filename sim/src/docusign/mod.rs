@@ -7,6 +7,8 @@
 //!
 //! # Architecture
 //! - `mod.rs`: [`SimConfig`], the [`Simulator`] handle and its test knobs, the router.
+//! - `accounts.rs`: the user's accounts (each owned by its own organization, each with its
+//!   own quota) and which account a request's path names.
 //! - `faults.rs`: the fault queue ([`Fault`]) and the per-request gate that applies faults,
 //!   counts requests and adds the `X-RateLimit-*` / `X-BurstLimit-*` headers.
 //! - `quota.rs`: the per-account hourly and burst quota ([`QuotaConfig`]), counted always and
@@ -30,6 +32,7 @@
 //! - `connect.rs`: the Connect sender (JSON SIM messages, HMAC, retries, misbehaviour knobs).
 //! - `control.rs`: the unauthenticated, loopback-only `/_sim/*` control endpoints.
 
+mod accounts;
 mod admin;
 mod chaos;
 mod connect;
@@ -65,6 +68,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+pub use accounts::AccountUse;
 pub use chaos::Chaos;
 pub use connect::{ConnectKnobs, ConnectStats, ConnectTarget, sign as connect_signature};
 pub use envelopes::Transition;
@@ -90,6 +94,10 @@ pub struct SimConfig {
     pub account_id: String,
     /// The organization that owns the account; the v1 Monitor stream and Admin need it.
     pub organization_id: String,
+    /// How many accounts the user has, each owned by its own organization and with its own
+    /// quota (1: only `account_id`; the others get ids derived from the seed, see
+    /// [`Simulator::accounts`]).
+    pub accounts: usize,
     /// Seed for every generated id, event and user, so runs are reproducible.
     pub seed: u64,
     /// How Monitor events come into existence.
@@ -134,6 +142,7 @@ impl fmt::Debug for SimConfig {
             .field("user_id", &self.user_id)
             .field("account_id", &self.account_id)
             .field("organization_id", &self.organization_id)
+            .field("accounts", &self.accounts)
             .field("seed", &self.seed)
             .field("feed", &self.feed)
             .field("users", &self.users)
@@ -165,6 +174,7 @@ impl SimConfig {
             user_id: "9cfb472b-ef1f-4116-8df2-17c53841fd6c".to_owned(),
             account_id: "8949bd2a-f1fc-4c95-ae8e-9e294b2af5b7".to_owned(),
             organization_id: "7f46f1ee-828e-41d4-9d85-755fa1814fd4".to_owned(),
+            accounts: 1,
             seed: 42,
             feed: EventFeed::Backlog { count: 500, span: Duration::from_secs(86_400) },
             users: 50,
@@ -244,6 +254,8 @@ pub struct Stats {
     pub refresh_errors: u64,
     /// Requests to `GET /oauth/auth` and `POST /oauth/auth/consent`.
     pub authorize_requests: u64,
+    /// Each account's quota use, in the order of [`Simulator::accounts`].
+    pub accounts: Vec<AccountUse>,
 }
 
 /// Cheap, cloneable handle to one running (or not yet running) simulated tenant.
@@ -265,6 +277,8 @@ impl fmt::Debug for Simulator {
 struct Inner {
     cfg: SimConfig,
     started: DateTime<Utc>,
+    /// The user's accounts (account 0 is `cfg.account_id`).
+    accounts: accounts::Accounts,
     /// The quota's (possibly faster) clock, anchored at `started`.
     clock: quota::ScaledClock,
     /// User ids of the seeded directory, the actors of generated events.
@@ -289,7 +303,8 @@ struct State {
     faults: VecDeque<Fault>,
     chaos: Option<chaos::Dice>,
     stats: Stats,
-    rate: quota::RateWindow,
+    /// One quota window per account, indexed like `Inner::accounts`.
+    rates: Vec<quota::RateWindow>,
     envelopes: envelopes::EnvelopeStore,
     polling: esignature::Polling,
     /// Rows scenarios wrote (`scenarios.rs`), by `Origin::Scripted` index.
@@ -318,6 +333,16 @@ impl Simulator {
         } else {
             prerender::Prerendered::default()
         };
+        let accounts = accounts::Accounts::new(&cfg);
+        let account_use = accounts
+            .all()
+            .iter()
+            .map(|a| AccountUse {
+                account_id: a.account_id.clone(),
+                organization_id: a.organization_id.clone(),
+                ..AccountUse::default()
+            })
+            .collect();
         let state = State {
             events,
             directory,
@@ -326,8 +351,8 @@ impl Simulator {
             consent_revoked: false,
             faults: VecDeque::new(),
             chaos: None,
-            stats: Stats::default(),
-            rate: quota::RateWindow::default(),
+            stats: Stats { accounts: account_use, ..Stats::default() },
+            rates: std::iter::repeat_with(quota::RateWindow::default).take(accounts.len()).collect(),
             envelopes,
             polling: esignature::Polling::default(),
             scripted: Vec::new(),
@@ -337,6 +362,7 @@ impl Simulator {
         let inner = Inner {
             cfg,
             started,
+            accounts,
             clock,
             actors,
             prerendered,
@@ -498,6 +524,12 @@ impl Simulator {
         self.state().polling.list_calls.clone()
     }
 
+    /// The user's accounts as (account id, organization id), the configured one first; each
+    /// has its own quota, and userinfo lists them all.
+    pub fn accounts(&self) -> Vec<(String, String)> {
+        self.inner.accounts.all().iter().map(|a| (a.account_id.clone(), a.organization_id.clone())).collect()
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.state().stats.clone()
@@ -566,6 +598,7 @@ impl Simulator {
             .route("/_sim/consent/grant", post(control::grant_consent))
             .route("/_sim/tokens/expire", post(control::expire_tokens))
             .route("/_sim/stats", get(control::stats))
+            .route("/_sim/accounts", get(control::accounts))
             .route("/_sim/oauth/keys", put(control::set_public_keys))
             .route("/_sim/oauth/login-mode", put(control::set_login_mode))
             .route("/_sim/oauth/revoke-refresh", post(control::revoke_refresh))

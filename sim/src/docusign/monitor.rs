@@ -2,7 +2,8 @@
 //!
 //! - Legacy (lens): `GET /api/v2.0/datasets/monitor/stream` (also `/api/v2/…`), reply
 //!   `CursoredResult` = `{"endCursor", "data"}`; `timestamp` equals the ingestion time.
-//! - Current: `GET /v1/organizations/{organizationId}/stream`, reply `StreamResponse` =
+//! - Current: `GET /v1/organizations/{organizationId}/stream` for any of the user's
+//!   organizations (rows carry that organization's account), reply `StreamResponse` =
 //!   `{"endCursor", "resultData"}`; rows in ingestion order, each `timestamp` up to five
 //!   minutes earlier than its ingestion, so rows are not sorted by `timestamp`.
 //!
@@ -68,7 +69,8 @@ pub(super) fn parse_query(raw: Option<&str>) -> Result<StreamQuery, ApiError> {
 
 /// One page as the reply `{"endCursor": …, "<array>": [rows…]}`, rendered straight into the
 /// body: building a `Value` per row first would make the simulator slower than the collector.
-fn page(sim: &Simulator, q: &StreamQuery, generation: Generation, array: &str) -> Response {
+/// Rows carry account `account`'s ids and content (account 0 may serve pre-rendered rows).
+fn page(sim: &Simulator, q: &StreamQuery, generation: Generation, array: &str, account: usize) -> Response {
     let now = Utc::now();
     let lower = q.start.lower_key(now);
     let entries = sim.state().events.page(lower, q.limit, now);
@@ -77,7 +79,8 @@ fn page(sim: &Simulator, q: &StreamQuery, generation: Generation, array: &str) -
         (None, Some(sent)) => sent.clone(),
         (None, None) => events::encode_cursor(lower),
     };
-    let ctx = RowContext::of(&sim.inner.cfg, &sim.inner.actors);
+    let ctx = RowContext::of_account(&sim.inner.cfg, sim.inner.accounts.get(account), &sim.inner.actors);
+    // Scripted rows (attack scenarios) are served as written, to whichever account asks.
     let scripted: Vec<(usize, Vec<u8>)> = {
         let st = sim.state();
         entries
@@ -90,8 +93,8 @@ fn page(sim: &Simulator, q: &StreamQuery, generation: Generation, array: &str) -
     };
     let ready = |e: &events::Entry| match (e.origin, generation) {
         (events::Origin::Scripted(i), _) => scripted.iter().find(|(j, _)| *j == i).map(|(_, row)| row.as_slice()),
-        (_, Generation::Current) => sim.inner.prerendered.row(e.origin),
-        (_, Generation::Legacy) => None,
+        (_, Generation::Current) if account == 0 => sim.inner.prerendered.row(e.origin),
+        _ => None,
     };
     let mut body = Vec::with_capacity(64 + entries.len() * 1536);
     let rendered = (|| {
@@ -136,7 +139,7 @@ pub(super) async fn legacy_stream(
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", msg).into_response();
     }
     match parse_query(query.as_deref()) {
-        Ok(q) => page(&sim, &q, Generation::Legacy, "data"),
+        Ok(q) => page(&sim, &q, Generation::Legacy, "data", 0),
         Err(err) => err.into_response(),
     }
 }
@@ -151,13 +154,13 @@ pub(super) async fn org_stream(
     if let Err(err) = authorize_jwt(&sim, &headers, Some(MONITOR_SCOPE)) {
         return err.into_response();
     }
-    if !organization_id.eq_ignore_ascii_case(&sim.inner.cfg.organization_id) {
+    let Some(account) = sim.inner.accounts.by_org(&organization_id) else {
         // The shape a third party observed from the real host for an org without Monitor.
         let body = json!({ "error": "Organization does not have Monitor entitlement" });
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-    }
+    };
     match parse_query(query.as_deref()) {
-        Ok(q) => page(&sim, &q, Generation::Current, "resultData"),
+        Ok(q) => page(&sim, &q, Generation::Current, "resultData", account),
         Err(err) => err.into_response(),
     }
 }

@@ -373,7 +373,8 @@ fn check_token(sim: &Simulator, headers: &HeaderMap, scope: Option<&str>) -> Res
 }
 
 /// `GET /oauth/userinfo`: the impersonated user and their accounts. A secondary account
-/// without an organization comes first, so clients must pick by `is_default`.
+/// without an organization comes first, so clients must pick by `is_default` (or by id);
+/// then every account of [`super::Simulator::accounts`], the default one first.
 pub(super) async fn userinfo(State(sim): State<Simulator>, headers: HeaderMap) -> Response {
     if let Err(err) = authorize(&sim, &headers, None) {
         return err.into_response();
@@ -388,6 +389,31 @@ pub(super) async fn userinfo(State(sim): State<Simulator>, headers: HeaderMap) -
             |u| (u.first_name.clone(), u.last_name.clone(), u.email.clone()),
         )
     };
+    let secondary = json!({
+        "account_id": super::seed::guid(cfg.seed, "secondary-account", &[0]),
+        "is_default": false,
+        "account_name": "Acme Sandbox (Simulated)",
+        "base_uri": base,
+    });
+    // Every account the user has, each with the organization that owns it.
+    let owned = sim.inner.accounts.all().iter().enumerate().map(|(i, a)| {
+        let name =
+            if i == 0 { "Acme Corporation (Simulated)".to_owned() } else { format!("Acme Client {i} (Simulated)") };
+        json!({
+            "account_id": a.account_id,
+            "is_default": i == 0,
+            "account_name": name,
+            "base_uri": base,
+            "organization": {
+                "organization_id": a.organization_id,
+                "links": [{
+                    "rel": "self",
+                    "href": format!("{base}/management/v2/organizations/{}", a.organization_id),
+                }],
+            },
+        })
+    });
+    let accounts: Vec<serde_json::Value> = std::iter::once(secondary).chain(owned).collect();
     let body = json!({
         "sub": cfg.user_id,
         "name": format!("{given} {family}"),
@@ -395,27 +421,7 @@ pub(super) async fn userinfo(State(sim): State<Simulator>, headers: HeaderMap) -
         "family_name": family,
         "created": "2015-08-13T22:03:03.45",
         "email": email,
-        "accounts": [
-            {
-                "account_id": super::seed::guid(cfg.seed, "secondary-account", &[0]),
-                "is_default": false,
-                "account_name": "Acme Sandbox (Simulated)",
-                "base_uri": base,
-            },
-            {
-                "account_id": cfg.account_id,
-                "is_default": true,
-                "account_name": "Acme Corporation (Simulated)",
-                "base_uri": base,
-                "organization": {
-                    "organization_id": cfg.organization_id,
-                    "links": [{
-                        "rel": "self",
-                        "href": format!("{base}/management/v2/organizations/{}", cfg.organization_id),
-                    }],
-                },
-            },
-        ],
+        "accounts": accounts,
     });
     axum::Json(body).into_response()
 }

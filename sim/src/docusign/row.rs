@@ -29,6 +29,17 @@ impl<'a> RowContext<'a> {
             actors,
         }
     }
+
+    /// The facts of one of the user's accounts: its ids and its own content seed.
+    pub(super) fn of_account(cfg: &'a SimConfig, account: &'a super::accounts::Account, actors: &'a [String]) -> Self {
+        Self {
+            seed: account.seed,
+            account_id: &account.account_id,
+            organization_id: &account.organization_id,
+            integration_key: &cfg.integration_key,
+            actors,
+        }
+    }
 }
 
 /// One complete row; every attribute the SDK model declares, in its order.
