@@ -49,6 +49,8 @@ mod harness;
 mod hotpath;
 #[path = "pipeline/items.rs"]
 mod items;
+#[path = "pipeline/timer.rs"]
+mod timer;
 #[path = "pipeline/yousign.rs"]
 mod yousign;
 
@@ -178,6 +180,14 @@ fn main() {
             "One transaction: cursor plus 2000 ledger ids (and pruning once the ledger holds 100000). Wall time (fsync waits included) and thread CPU time.",
             "| ledger | median ms | p90 ms | max ms | CPU ms (median) |",
             &commits,
+        );
+    }
+    if wants("timer2000") {
+        table(
+            "Timer run with 2,000 new events: fetch",
+            "One `fetch` with a warm state file (an earlier `fetch --all` read the backlog and cached the token) and exactly 2,000 new Monitor events (one page), to a file sink. CPU is the collector process alone (wait4); medians, min and max over the runs. Requests: token/userinfo/Monitor per run.",
+            "| format | backlog before | runs | CPU ms | CPU ms (min) | CPU ms (max) | wall ms | peak RSS MiB | requests |",
+            &timer::timer2000(&keys, args.num("timer-runs", 9, 5, 1), args.num("timer-full", 100_000, 100_000, 2000)),
         );
     }
     if wants("tokens") {

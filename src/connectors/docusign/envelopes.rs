@@ -332,7 +332,7 @@ impl Source for Envelopes {
     }
 
     fn paging(&self) -> Paging {
-        Paging { page_size: self.page_size, max_per_run: None }
+        Paging { page_size: self.page_size, max_per_run: None, prefetch: true }
     }
 
     fn min_interval(&self) -> Option<Duration> {
