@@ -127,6 +127,23 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
+impl Report {
+    /// Nothing done yet.
+    fn empty(kind: &'static Stream) -> Self {
+        Self {
+            kind,
+            pages: 0,
+            fetched: 0,
+            delivered: 0,
+            duplicates: 0,
+            cursor_moved: false,
+            at_end: false,
+            out_of_time: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// Runs sources into sinks.
 pub struct Collector<'a> {
     /// The state file.
@@ -233,41 +250,28 @@ impl Collector<'_> {
         let limit =
             |fetched: u64| u32::try_from((budget - fetched).min(u64::from(paging.page_size))).unwrap_or(1).max(1);
         let past_deadline = || opts.deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
-        let mut r = Report {
-            kind,
-            pages: 0,
-            fetched: 0,
-            delivered: 0,
-            duplicates: 0,
-            cursor_moved: false,
-            at_end: false,
-            out_of_time: false,
-            elapsed: Duration::ZERO,
-        };
+        let mut r = Report::empty(kind);
         // Empty pages in a row whose cursor moved (DocuSign: not the end of the stream).
         let mut empty_moves = 0u32;
         // The page fetched while the previous one was delivered.
         let mut ahead: Option<Page> = None;
         loop {
-            let page = match ahead.take() {
-                Some(p) => p,
-                None => {
-                    if *shutdown.borrow() {
-                        info!(source = %kind, "Shutdown requested; stopping after the last committed page.");
-                        break;
-                    }
-                    if past_deadline() {
-                        r.out_of_time = true;
-                        break;
-                    }
-                    match fetched(kind, source.fetch_page(&cursor, limit(r.fetched)).await)? {
-                        Some(p) => p,
-                        None => {
-                            r.out_of_time = true;
-                            break;
-                        }
-                    }
+            let page = if let Some(p) = ahead.take() {
+                p
+            } else {
+                if *shutdown.borrow() {
+                    info!(source = %kind, "Shutdown requested; stopping after the last committed page.");
+                    break;
                 }
+                if past_deadline() {
+                    r.out_of_time = true;
+                    break;
+                }
+                let Some(p) = fetched(kind, source.fetch_page(&cursor, limit(r.fetched)).await)? else {
+                    r.out_of_time = true;
+                    break;
+                };
+                p
             };
             let Page { records, next, at_end } = page;
             r.pages += 1;
@@ -289,7 +293,7 @@ impl Collector<'_> {
                 (deliver.await, None)
             };
             let done = done?;
-            r.delivered += done.delivered;
+            r.delivered += done.lines;
             r.duplicates += done.duplicates;
             if opts.commit == Commit::Yes {
                 r.cursor_moved |= moved;
@@ -320,13 +324,11 @@ impl Collector<'_> {
                     Fetch::Done(result) => result,
                     Fetch::Pending(fetch) => fetch.await,
                 };
-                match fetched(kind, result)? {
-                    Some(p) => ahead = Some(p),
-                    None => {
-                        r.out_of_time = true;
-                        break;
-                    }
-                }
+                let Some(p) = fetched(kind, result)? else {
+                    r.out_of_time = true;
+                    break;
+                };
+                ahead = Some(p);
             }
         }
         r.elapsed = started.elapsed();
@@ -361,11 +363,11 @@ impl Collector<'_> {
         crate::failpoint::hit("before_send");
         // RFC 3339 UTC strings of one format compare like times.
         let newest = self.progress.and(lines.iter().map(|l| l.time.as_str()).max().map(str::to_owned));
-        let mut delivered = 0;
+        let mut sent = 0;
         if !lines.is_empty() {
             let batch = Batch { source: kind, lines };
             self.sinks.send(&batch).await?;
-            delivered = batch.lines.len() as u64;
+            sent = batch.lines.len() as u64;
         }
         crate::failpoint::hit("after_send");
         if opts.commit == Commit::Yes {
@@ -374,14 +376,14 @@ impl Collector<'_> {
             debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
             crate::metrics::page_committed(self.tenant, kind.key, ids.len() + users.len(), duplicates);
         }
-        Ok(Delivered { delivered, duplicates, newest })
+        Ok(Delivered { lines: sent, duplicates, newest })
     }
 }
 
 /// What delivering one page did.
 struct Delivered {
     /// Lines the sinks confirmed.
-    delivered: u64,
+    lines: u64,
     /// Records dropped as already delivered.
     duplicates: u64,
     /// The newest event time of the page (only with a progress line).
