@@ -53,6 +53,8 @@ mod hotpath;
 mod items;
 #[path = "pipeline/tenants.rs"]
 mod tenants;
+#[path = "pipeline/timer.rs"]
+mod timer;
 #[path = "pipeline/yousign.rs"]
 mod yousign;
 
@@ -107,7 +109,7 @@ fn table(title: &str, note: &str, header: &str, rows: &[String]) {
 
 fn main() {
     let args = Args::parse();
-    let all = "sim,e2e,sinks,hotpath,tokens,drain,connect,yousign,yousign-webhook,tenants";
+    let all = "sim,e2e,sinks,hotpath,tokens,drain,connect,yousign,yousign-webhook,tenants,timer2000";
     let items = args.list("items", all);
     let wants = |i: &str| items.iter().any(|x| x == i);
     let sizes: Vec<usize> = if args.benching {
@@ -182,6 +184,14 @@ fn main() {
             "One transaction: cursor plus 2000 ledger ids (and pruning once the ledger holds 100000). Wall time (fsync waits included) and thread CPU time.",
             "| ledger | median ms | p90 ms | max ms | CPU ms (median) |",
             &commits,
+        );
+    }
+    if wants("timer2000") {
+        table(
+            "Timer run with 2,000 new events: fetch",
+            "One `fetch` with a warm state file (an earlier `fetch --all` read the backlog and cached the token) and exactly 2,000 new Monitor events (one page), to a file sink. CPU is the collector process alone (wait4); medians, min and max over the runs. Requests: token/userinfo/Monitor per run.",
+            "| format | backlog before | runs | CPU ms | CPU ms (min) | CPU ms (max) | wall ms | peak RSS MiB | requests |",
+            &timer::timer2000(&keys, args.num("timer-runs", 9, 5, 1), args.num("timer-full", 100_000, 100_000, 2000)),
         );
     }
     if wants("tokens") {

@@ -59,7 +59,7 @@ impl Source for FakeSource {
         Ok(SinceStart::From("0".into()))
     }
     fn paging(&self) -> Paging {
-        Paging { page_size: 7, max_per_run: None }
+        Paging { page_size: 7, max_per_run: None, prefetch: true }
     }
     async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let at: usize = cursor.parse().unwrap();

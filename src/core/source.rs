@@ -67,6 +67,10 @@ pub struct Paging {
     /// An explicit per-run cap on records (config); `None`: read to the end of the stream
     /// within the run-time budget.
     pub max_per_run: Option<u32>,
+    /// Whether the collector may fetch the next page while this one is delivered and
+    /// committed. Only for sources whose next page does not depend on what committing this
+    /// one does (an audit source reading a queue that another source's pages fill must not).
+    pub prefetch: bool,
 }
 
 /// One stream of a connector, read by pages.

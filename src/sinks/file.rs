@@ -238,6 +238,8 @@ impl Sink for FileSink {
     async fn send(&mut self, batch: &Batch) -> Result<(), SinkError> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
+        // One allocation of the page's size, not a doubling series of copies into fresh pages.
+        buf.reserve(batch.lines.iter().map(|l| l.json.len() + 1).sum());
         for l in &batch.lines {
             buf.extend_from_slice(l.json.as_bytes());
             buf.push(b'\n');

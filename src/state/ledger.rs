@@ -31,6 +31,48 @@ fn key(id: &str) -> u128 {
     u128::from_le_bytes(b)
 }
 
+/// A stored page's ids (a JSON array of strings) as their keys.
+struct Keys(Vec<u128>);
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Ids;
+        impl<'de> serde::de::Visitor<'de> for Ids {
+            type Value = Keys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON array of id strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Keys, A::Error> {
+                let mut keys = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(Key(k)) = seq.next_element()? {
+                    keys.push(k);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_seq(Ids)
+    }
+}
+
+/// One id string as its key, read without allocating unless it holds escapes.
+struct Key(u128);
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Id;
+        impl serde::de::Visitor<'_> for Id {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an id string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(key(v)))
+            }
+        }
+        d.deserialize_str(Id)
+    }
+}
+
 /// The mirrors of the sources this process touched, by `(tenant, source)`.
 pub(super) type Mirrors = HashMap<(String, String), Mirror>;
 
@@ -47,16 +89,20 @@ impl Mirror {
         let mut rows = stmt.query(params![tenant, source])?;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
-            let text: String = row.get(1)?;
-            let ids: Vec<String> = serde_json::from_str(&text)
+            // Each id hashed straight from the row's text: no `String` per id (a full ledger
+            // is 100k of them, read by every run that dedups).
+            let keys: Keys = serde_json::from_str(row.get_ref(1)?.as_str()?)
                 .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
-            m.push(seq, ids.iter().map(String::as_str));
+            m.push_keys(seq, keys.0);
         }
         Ok(m)
     }
 
     fn push<'a>(&mut self, seq: i64, ids: impl Iterator<Item = &'a str>) {
-        let page: Vec<u128> = ids.map(key).collect();
+        self.push_keys(seq, ids.map(key).collect());
+    }
+
+    fn push_keys(&mut self, seq: i64, page: Vec<u128>) {
         self.ids.extend(page.iter().copied());
         self.total += page.len();
         self.pages.push_back((seq, page));
@@ -111,5 +157,20 @@ impl Mirror {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_pages_read_back_as_the_keys_of_their_ids() {
+        let ids = ["plain-id", "with \"quotes\" and \\", "é\u{1F600}", ""];
+        let text = serde_json::to_string(&ids).unwrap();
+        let keys: Keys = serde_json::from_str(&text).unwrap();
+        assert_eq!(keys.0, ids.iter().map(|i| key(i)).collect::<Vec<_>>());
+        assert!(serde_json::from_str::<Keys>("[1]").is_err());
+        assert!(serde_json::from_str::<Keys>("{}").is_err());
     }
 }

@@ -66,6 +66,7 @@ impl AdminUsers {
             paging: Paging {
                 page_size: cfg.page_size.get(),
                 max_per_run: cfg.max_users_per_fetch.map(crate::values::Bounded::get),
+                prefetch: true,
             },
             overlap: chrono::Duration::from_std(cfg.modified_overlap.get()).unwrap_or(chrono::Duration::hours(1)),
             full_every: chrono::Duration::from_std(cfg.full_snapshot_every.get()).unwrap_or(chrono::Duration::days(7)),

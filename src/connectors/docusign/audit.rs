@@ -145,7 +145,10 @@ impl Source for EnvelopeAudit {
     }
 
     fn paging(&self) -> Paging {
-        Paging { page_size: self.max_per_cycle, max_per_run: None }
+        // No prefetch: each page spends one GET per queued envelope under DocuSign's polling rule
+        // (one per envelope per 15 minutes); a prefetched page dropped at a sink error or shutdown
+        // would spend them for nothing and the envelopes would wait 15 minutes.
+        Paging { page_size: self.max_per_cycle, max_per_run: None, prefetch: false }
     }
 
     async fn fetch_page(&self, cursor: &str, _limit: u32) -> Result<Page, Error> {

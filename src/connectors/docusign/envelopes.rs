@@ -332,7 +332,9 @@ impl Source for Envelopes {
     }
 
     fn paging(&self) -> Paging {
-        Paging { page_size: self.page_size, max_per_run: None }
+        // No prefetch: list calls fall under DocuSign's polling rule, and a page fetched ahead
+        // that a crash or shutdown drops would be listed again by the next run.
+        Paging { page_size: self.page_size, max_per_run: None, prefetch: false }
     }
 
     fn min_interval(&self) -> Option<Duration> {

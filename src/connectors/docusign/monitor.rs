@@ -83,6 +83,7 @@ impl MonitorEvents {
             paging: Paging {
                 page_size: cfg.page_size.get(),
                 max_per_run: cfg.max_events_per_fetch.map(crate::values::Bounded::get),
+                prefetch: true,
             },
         }
     }

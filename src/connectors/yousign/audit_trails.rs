@@ -124,7 +124,10 @@ impl Source for AuditTrails {
     }
 
     fn paging(&self) -> Paging {
-        Paging { page_size: 20, max_per_run: None }
+        // No prefetch: the queue it reads is filled by the signature requests' pages as they are
+        // fetched (and waited for while they list), and each item is one rate-limited request
+        // that a dropped prefetched page would spend for nothing.
+        Paging { page_size: 20, max_per_run: None, prefetch: false }
     }
 
     async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {

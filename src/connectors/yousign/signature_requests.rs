@@ -100,7 +100,7 @@ impl SignatureRequests {
             queue,
             listing: std::sync::Arc::default(),
             url: format!("{}/signature_requests", base.trim_end_matches('/')),
-            paging: Paging { page_size: cfg.page_size.get(), max_per_run: None },
+            paging: Paging { page_size: cfg.page_size.get(), max_per_run: None, prefetch: true },
             interval: cfg.interval.get(),
             first_fetch: chrono::Duration::from_std(cfg.first_fetch.get()).unwrap_or(chrono::Duration::days(30)),
         }

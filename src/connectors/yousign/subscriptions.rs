@@ -88,7 +88,7 @@ impl Source for WebhookSubscriptions {
     }
 
     fn paging(&self) -> Paging {
-        Paging { page_size: 100, max_per_run: None }
+        Paging { page_size: 100, max_per_run: None, prefetch: true }
     }
 
     fn min_interval(&self) -> Option<Duration> {

@@ -1,7 +1,8 @@
 //! THE loop: checkpoint → fetch one page → dedup → normalize → every sink confirms →
 //! commit cursor and ids in one transaction → repeat until the end of the stream, an
-//! explicit per-run cap, the run-time budget, or shutdown. One page is in flight at a time per
-//! source; nothing else loops.
+//! explicit per-run cap, the run-time budget, or shutdown. One page is delivered at a time per
+//! source, and (where the source allows it) the next one is fetched meanwhile; nothing else
+//! loops.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::fanout::Fanout;
-use super::source::{SinceStart, Source, Stream, iso};
+use super::source::{Page, SinceStart, Source, Stream, iso};
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::sinks::Batch;
@@ -126,6 +127,23 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
+impl Report {
+    /// Nothing done yet.
+    fn empty(kind: &'static Stream) -> Self {
+        Self {
+            kind,
+            pages: 0,
+            fetched: 0,
+            delivered: 0,
+            duplicates: 0,
+            cursor_moved: false,
+            at_end: false,
+            out_of_time: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// Runs sources into sinks.
 pub struct Collector<'a> {
     /// The state file.
@@ -207,6 +225,12 @@ impl Collector<'_> {
     /// Collects one source until its end, its maximum, or `shutdown` turns true (checked
     /// between pages: the page in flight is always finished and committed).
     ///
+    /// Where the source allows it ([`Paging::prefetch`](super::source::Paging)), the next
+    /// page is fetched while this one is prepared, sent and committed; it is prepared (dedup
+    /// against the ledger) only after this one committed, so commits stay in order and a
+    /// checkpoint moves only after every sink confirmed. A page fetched ahead is dropped,
+    /// neither delivered nor committed, when this one fails or shutdown is asked meanwhile.
+    ///
     /// # Errors
     /// Any source, sink or state error; the checkpoint then stays at the last confirmed page.
     pub async fn collect(
@@ -218,85 +242,71 @@ impl Collector<'_> {
         let kind = source.kind();
         let started = Instant::now();
         let mut cursor = self.first_cursor(source, opts)?;
-        let budget = match opts.max.or(source.paging().max_per_run) {
+        let paging = source.paging();
+        let budget = match opts.max.or(paging.max_per_run) {
             None | Some(0) => u64::MAX,
             Some(n) => u64::from(n),
         };
-        let mut r = Report {
-            kind,
-            pages: 0,
-            fetched: 0,
-            delivered: 0,
-            duplicates: 0,
-            cursor_moved: false,
-            at_end: false,
-            out_of_time: false,
-            elapsed: Duration::ZERO,
-        };
+        let limit =
+            |fetched: u64| u32::try_from((budget - fetched).min(u64::from(paging.page_size))).unwrap_or(1).max(1);
+        let past_deadline = || opts.deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        let mut r = Report::empty(kind);
         // Empty pages in a row whose cursor moved (DocuSign: not the end of the stream).
         let mut empty_moves = 0u32;
+        // The page fetched while the previous one was delivered.
+        let mut ahead: Option<Page> = None;
         loop {
-            if *shutdown.borrow() {
-                info!(source = %kind, "Shutdown requested; stopping after the last committed page.");
-                break;
-            }
-            if opts.deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                r.out_of_time = true;
-                break;
-            }
-            let left = budget - r.fetched;
-            let limit = u32::try_from(left.min(u64::from(source.paging().page_size))).unwrap_or(1).max(1);
-            let page = match source.fetch_page(&cursor, limit).await {
-                Ok(p) => p,
-                Err(Error::Api(ApiError::OutOfTime { what })) => {
-                    debug!(source = %kind, call = %what, "A retry wait would pass the run-time budget; the page is left for the next run.");
+            let page = if let Some(p) = ahead.take() {
+                p
+            } else {
+                if *shutdown.borrow() {
+                    info!(source = %kind, "Shutdown requested; stopping after the last committed page.");
+                    break;
+                }
+                if past_deadline() {
                     r.out_of_time = true;
                     break;
                 }
-                Err(e) => return Err(e),
+                let Some(p) = fetched(kind, source.fetch_page(&cursor, limit(r.fetched)).await)? else {
+                    r.out_of_time = true;
+                    break;
+                };
+                p
             };
+            let Page { records, next, at_end } = page;
             r.pages += 1;
-            r.fetched += page.records.len() as u64;
-            let empty = page.records.is_empty();
-            let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let pc = PageContext {
-                tenant: self.tenant,
-                tag: self.tag,
-                kind,
-                collected_at: &collected_at,
-                dedup: opts.commit == Commit::Yes,
-                enrich: self.enrich,
-            };
-            let Prepared { lines, ids, users, duplicates: dups } = prepare(&self.store, &pc, page.records)?;
-            crate::failpoint::hit("before_send");
-            r.duplicates += dups;
-            // RFC 3339 UTC strings of one format compare like times.
-            let newest = self.progress.and(lines.iter().map(|l| l.time.as_str()).max().map(str::to_owned));
-            if !lines.is_empty() {
-                let batch = Batch { source: kind, lines };
-                self.sinks.send(&batch).await?;
-                r.delivered += batch.lines.len() as u64;
-            }
-            crate::failpoint::hit("after_send");
-            if opts.commit == Commit::Yes {
-                lock(&self.store).commit(self.tenant, kind.key, &page.next, &ids, &users, self.ledger_size)?;
-                crate::failpoint::hit("after_commit");
-                r.cursor_moved |= page.next != cursor;
-                debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
-                crate::metrics::page_committed(self.tenant, kind.key, ids.len() + users.len(), dups);
-            }
-            if let Some(p) = self.progress {
-                p.page(kind.key, r.delivered, newest.as_deref());
-            }
-            let moved = page.next != cursor;
-            cursor = page.next;
-            if page.at_end {
-                r.at_end = true;
-                break;
-            }
+            r.fetched += records.len() as u64;
+            let empty = records.is_empty();
+            let moved = next != cursor;
             // An empty page whose cursor moved is not the end (DocuSign's tracking-data guide
             // says so of its streams); go on while the cursor changes. A server that moves it forever is cut off.
             empty_moves = if empty && moved { empty_moves + 1 } else { 0 };
+            let last = at_end || empty_moves >= MAX_EMPTY_MOVES || r.fetched >= budget;
+            // Never a request the sequential loop would not make: not past the end, the cap,
+            // the budget or a shutdown.
+            let prefetch = paging.prefetch && !last && !*shutdown.borrow() && !past_deadline();
+            let deliver = self.deliver(kind, opts, records, &next, prefetch);
+            let (done, following) = if prefetch {
+                let fetch = source.fetch_page(&next, limit(r.fetched));
+                overlap(deliver, fetch).await
+            } else {
+                (deliver.await, None)
+            };
+            let done = done?;
+            r.delivered += done.lines;
+            r.duplicates += done.duplicates;
+            if opts.commit == Commit::Yes {
+                r.cursor_moved |= moved;
+            }
+            if let Some(p) = self.progress {
+                p.page(kind.key, r.delivered, done.newest.as_deref());
+            }
+            // (A copy: the fetch ahead still borrows `next`.)
+            cursor.clone_from(&next);
+            if at_end {
+                r.at_end = true;
+                break;
+            }
             if empty_moves >= MAX_EMPTY_MOVES {
                 warn!(source = %kind, pages = empty_moves, "Empty pages keep moving the cursor; taking the stream as read to its end for this run.");
                 r.at_end = true;
@@ -305,9 +315,123 @@ impl Collector<'_> {
             if r.fetched >= budget {
                 break;
             }
+            if let Some(following) = following {
+                if *shutdown.borrow() {
+                    info!(source = %kind, "Shutdown requested; the page fetched ahead is dropped, stopping after the last committed page.");
+                    break;
+                }
+                let result = match following {
+                    Fetch::Done(result) => result,
+                    Fetch::Pending(fetch) => fetch.await,
+                };
+                let Some(p) = fetched(kind, result)? else {
+                    r.out_of_time = true;
+                    break;
+                };
+                ahead = Some(p);
+            }
         }
         r.elapsed = started.elapsed();
         self.log_report(&r);
         Ok(r)
+    }
+
+    /// Prepares, sends and (when the run commits) commits one page whose cursor after it is
+    /// `next`. With `yield_first`, it lets the runtime run once before its synchronous work,
+    /// so a request started beside it is on the wire meanwhile.
+    async fn deliver(
+        &self,
+        kind: &'static Stream,
+        opts: &Options,
+        records: Vec<super::source::Record>,
+        next: &str,
+        yield_first: bool,
+    ) -> Result<Delivered, Error> {
+        if yield_first {
+            tokio::task::yield_now().await;
+        }
+        let collected_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let pc = PageContext {
+            tenant: self.tenant,
+            tag: self.tag,
+            kind,
+            collected_at: &collected_at,
+            dedup: opts.commit == Commit::Yes,
+            enrich: self.enrich,
+        };
+        let Prepared { lines, ids, users, duplicates } = prepare(&self.store, &pc, records)?;
+        crate::failpoint::hit("before_send");
+        // RFC 3339 UTC strings of one format compare like times.
+        let newest = self.progress.and(lines.iter().map(|l| l.time.as_str()).max().map(str::to_owned));
+        let mut sent = 0;
+        if !lines.is_empty() {
+            let batch = Batch { source: kind, lines };
+            self.sinks.send(&batch).await?;
+            sent = batch.lines.len() as u64;
+        }
+        crate::failpoint::hit("after_send");
+        if opts.commit == Commit::Yes {
+            lock(&self.store).commit(self.tenant, kind.key, next, &ids, &users, self.ledger_size)?;
+            crate::failpoint::hit("after_commit");
+            debug!(source = %kind, delivered = ids.len() + users.len(), "Page committed.");
+            crate::metrics::page_committed(self.tenant, kind.key, ids.len() + users.len(), duplicates);
+        }
+        Ok(Delivered { lines: sent, duplicates, newest })
+    }
+}
+
+/// What delivering one page did.
+struct Delivered {
+    /// Lines the sinks confirmed.
+    lines: u64,
+    /// Records dropped as already delivered.
+    duplicates: u64,
+    /// The newest event time of the page (only with a progress line).
+    newest: Option<String>,
+}
+
+/// A fetch started beside a delivery: finished while the delivery ran, or still running.
+enum Fetch<F: Future> {
+    Done(F::Output),
+    Pending(std::pin::Pin<Box<F>>),
+}
+
+/// Runs `deliver` to its end while `fetch` makes progress beside it (polled first, so its
+/// request leaves before the delivery's synchronous work). The fetch is not awaited past the
+/// delivery: what is left of it is handed back, for the caller to finish or drop.
+async fn overlap<D, F>(deliver: D, fetch: F) -> (D::Output, Option<Fetch<F>>)
+where
+    D: Future,
+    F: Future,
+{
+    let mut fetch = Box::pin(fetch);
+    let mut deliver = std::pin::pin!(deliver);
+    let mut done = None;
+    let delivered = std::future::poll_fn(|cx| {
+        if done.is_none()
+            && let std::task::Poll::Ready(out) = fetch.as_mut().poll(cx)
+        {
+            done = Some(out);
+        }
+        deliver.as_mut().poll(cx)
+    })
+    .await;
+    let following = match done {
+        Some(out) => Fetch::Done(out),
+        None => Fetch::Pending(fetch),
+    };
+    (delivered, Some(following))
+}
+
+/// A fetch's page, `None` when a retry wait would pass the run-time budget (the page is left
+/// for the next run), or its error.
+fn fetched(kind: &'static Stream, result: Result<Page, Error>) -> Result<Option<Page>, Error> {
+    match result {
+        Ok(p) => Ok(Some(p)),
+        Err(Error::Api(ApiError::OutOfTime { what })) => {
+            debug!(source = %kind, call = %what, "A retry wait would pass the run-time budget; the page is left for the next run.");
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }

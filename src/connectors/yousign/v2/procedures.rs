@@ -141,7 +141,7 @@ impl Procedures {
             session,
             url: format!("{base}/procedures"),
             members_url: format!("{base}/members"),
-            paging: Paging { page_size: cfg.page_size.get(), max_per_run: None },
+            paging: Paging { page_size: cfg.page_size.get(), max_per_run: None, prefetch: true },
             interval: cfg.interval.get(),
             first_fetch: chrono::Duration::from_std(cfg.first_fetch.get()).unwrap_or(chrono::Duration::days(30)),
         }

@@ -43,7 +43,7 @@ impl Users {
         Self {
             session,
             url: format!("{}/users", base.trim_end_matches('/')),
-            paging: Paging { page_size: cfg.page_size.get(), max_per_run: None },
+            paging: Paging { page_size: cfg.page_size.get(), max_per_run: None, prefetch: true },
             interval: cfg.interval.get(),
         }
     }
