@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use esign_sim::docusign::QuotaConfig;
@@ -162,16 +163,15 @@ fn twenty_tenants_on_twenty_accounts_never_wait_for_a_shared_budget() {
             QuotaConfig { per_hour: PER_HOUR, burst: PER_HOUR, burst_window_secs: 30, enforce: true, time_scale: 1 };
     });
     let accounts = h.sim.accounts();
-    let tenants: String = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, (acc, org))| {
-            format!(
-                "[[tenants]]\nname = \"t{i}\"\nuser_id = \"{}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n",
-                h.sc.user_id
-            )
-        })
-        .collect();
+    let mut tenants = String::new();
+    for (i, (acc, org)) in accounts.iter().enumerate() {
+        write!(
+            tenants,
+            "[[tenants]]\nname = \"t{i}\"\nuser_id = \"{}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n",
+            h.sc.user_id
+        )
+        .unwrap();
+    }
     // Pages of 10: four Monitor requests per tenant (three pages and the empty end).
     let extra = format!("requests_per_hour = {PER_HOUR}\nburst = {PER_HOUR}\n\n{tenants}");
     h.write_config(&common::Opts { extra, ..common::Opts::default() });

@@ -3,6 +3,7 @@
 //! Measures a first cycle against the same per-tenant data in one tenant, then cycles with
 //! nothing new, and the state file's size per tenant.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,17 +19,16 @@ pub struct Tenants {
 
 /// One `[[tenants]]` entry per simulated account.
 fn tenant_entries(sim: &Sim) -> String {
-    sim.sim
-        .accounts()
-        .iter()
-        .enumerate()
-        .map(|(i, (acc, org))| {
-            format!(
-                "[[tenants]]\nname = \"t{i:04}\"\nuser_id = \"{}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n\n",
-                sim.sc.user_id
-            )
-        })
-        .collect()
+    let mut out = String::new();
+    for (i, (acc, org)) in sim.sim.accounts().iter().enumerate() {
+        write!(
+            out,
+            "[[tenants]]\nname = \"t{i:04}\"\nuser_id = \"{}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n\n",
+            sim.sc.user_id
+        )
+        .unwrap();
+    }
+    out
 }
 
 /// Bytes of the state file with its WAL and shared-memory files.
