@@ -33,6 +33,17 @@ pub struct Normalized {
     pub value: Map<String, Value>,
 }
 
+/// The first 16 bytes of a digest as 32 lowercase hex digits: the ids and fingerprints the
+/// collector derives.
+pub(crate) fn short_hex(digest: &[u8]) -> String {
+    digest.iter().take(16).fold(String::with_capacity(32), |mut s, b| {
+        use std::fmt::Write;
+        // Writing into a String cannot fail.
+        write!(s, "{b:02x}").unwrap_or_default();
+        s
+    })
+}
+
 /// The fingerprint of a user record: its id and its content, key order ignored.
 pub fn user_fingerprint(id: &str, record: &Map<String, Value>) -> String {
     let text = super::dedup::canonical_json(&Value::Object(record.clone()));
@@ -40,12 +51,7 @@ pub fn user_fingerprint(id: &str, record: &Map<String, Value>) -> String {
     h.update(id.as_bytes());
     h.update([0]);
     h.update(text.as_bytes());
-    let d = h.finalize();
-    d.iter().take(16).fold(String::with_capacity(32), |mut s, b| {
-        use std::fmt::Write;
-        write!(s, "{b:02x}").unwrap_or_default();
-        s
-    })
+    short_hex(&h.finalize())
 }
 
 /// The event id of a user's change from fingerprint `from` to `to`: stable when the same
@@ -55,11 +61,7 @@ pub fn transition_id(from: &str, to: &str) -> String {
     h.update(from.as_bytes());
     h.update(b">");
     h.update(to.as_bytes());
-    h.finalize().iter().take(16).fold(String::with_capacity(32), |mut s, b| {
-        use std::fmt::Write;
-        write!(s, "{b:02x}").unwrap_or_default();
-        s
-    })
+    short_hex(&h.finalize())
 }
 
 /// The event id of a record identified by several `fields` ([`Identity::Composite`]): a hash of
@@ -78,11 +80,7 @@ pub fn composite_id(fields: &[&str], record: &Map<String, Value>) -> String {
         }
         h.update([0]);
     }
-    h.finalize().iter().take(16).fold(String::with_capacity(32), |mut s, b| {
-        use std::fmt::Write;
-        write!(s, "{b:02x}").unwrap_or_default();
-        s
-    })
+    short_hex(&h.finalize())
 }
 
 /// Normalizes one record of `stream`. `collected_at` is this run's collection time (RFC 3339).

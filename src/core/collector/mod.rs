@@ -288,7 +288,8 @@ impl Collector<'_> {
             let deliver = self.deliver(kind, opts, records, &next, prefetch);
             let (done, following) = if prefetch {
                 let fetch = source.fetch_page(&next, limit(r.fetched));
-                overlap(deliver, fetch).await
+                let (done, following) = overlap(deliver, fetch).await;
+                (done, Some(following))
             } else {
                 (deliver.await, None)
             };
@@ -399,7 +400,7 @@ enum Fetch<F: Future> {
 /// Runs `deliver` to its end while `fetch` makes progress beside it (polled first, so its
 /// request leaves before the delivery's synchronous work). The fetch is not awaited past the
 /// delivery: what is left of it is handed back, for the caller to finish or drop.
-async fn overlap<D, F>(deliver: D, fetch: F) -> (D::Output, Option<Fetch<F>>)
+async fn overlap<D, F>(deliver: D, fetch: F) -> (D::Output, Fetch<F>)
 where
     D: Future,
     F: Future,
@@ -420,7 +421,7 @@ where
         Some(out) => Fetch::Done(out),
         None => Fetch::Pending(fetch),
     };
-    (delivered, Some(following))
+    (delivered, following)
 }
 
 /// A fetch's page, `None` when a retry wait would pass the run-time budget (the page is left

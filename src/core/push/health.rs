@@ -11,7 +11,6 @@
 //! the reason is the receiver's fixed text.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -83,16 +82,11 @@ impl Health {
         for key in done {
             let Some(c) = m.remove(&key) else { continue };
             let (w, receiver, reason, remote) = key;
-            let id = {
-                let d = Sha256::new()
+            let id = crate::core::normalize::short_hex(
+                &Sha256::new()
                     .chain_update(format!("{SIGNATURE_FAILED}\n{receiver}\n{reason}\n{remote}\n{w}"))
-                    .finalize();
-                d.iter().take(16).fold(String::with_capacity(32), |mut out, b| {
-                    // Writing into a String cannot fail.
-                    write!(out, "{b:02x}").unwrap_or_default();
-                    out
-                })
-            };
+                    .finalize(),
+            );
             let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
             let line = json!({
                 "health_event": SIGNATURE_FAILED,
