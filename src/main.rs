@@ -25,7 +25,25 @@ fn init_logging(cli: &Cli, from_env: bool) -> Result<(), String> {
     r.map_err(|e| e.to_string())
 }
 
+/// glibc's allocator serves a large block (a page of 2,000 events is megabytes) from a fresh
+/// mapping and unmaps it when freed, so every page's buffers fault in anew; above a threshold
+/// it learns only after the first free. Fixed thresholds keep freed page buffers in the heap
+/// for the next page's and leave the top of the heap mapped up to 64 MiB.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts. A
+    // refused value (return 0) leaves glibc's default, which is correct, only slower.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let from_env = matches.value_source("log_level") == Some(ValueSource::EnvVariable);

@@ -424,8 +424,7 @@ impl Api {
         let headers = resp.headers().clone();
         let retry_after = (!status.is_success()).then(|| retry::retry_after(&headers)).flatten();
         self.pacer.observe(ServerBudget::from_headers(&headers), retry_after);
-        let body = resp
-            .bytes()
+        let body = read_body(resp)
             .await
             .map_err(|e| unavailable(format!("HTTP {status}, reading the body: {}", describe(&e))))?;
         if let Some(t) = &traced {
@@ -458,7 +457,7 @@ impl Api {
                 "Server asked for a pause; pausing."
             );
         }
-        let body = match resp.bytes().await {
+        let body = match read_body(resp).await {
             Ok(b) => b,
             Err(e) => {
                 if let Some(t) = traced {
@@ -501,6 +500,23 @@ impl Api {
         }
         Ok((Reply { status, headers, body, json: None }, None))
     }
+}
+
+/// The most a body's announced length reserves before its bytes arrive (a larger body grows
+/// past it as it comes): a wrong `Content-Length` must not make the collector allocate it.
+const BODY_PREALLOC_MAX: u64 = 64 << 20;
+
+/// A reply's body in one buffer the size of its `Content-Length`: each chunk is copied in as
+/// it arrives and then dropped, so the client's read buffer is reused and a page of 2,000
+/// events is held once, not once in chunks and once more joined (`Response::bytes`), the
+/// fresh pages of a page-sized copy costing more than the copy itself.
+async fn read_body(mut resp: reqwest::Response) -> reqwest::Result<bytes::Bytes> {
+    let announced = resp.content_length().unwrap_or(0).min(BODY_PREALLOC_MAX);
+    let mut buf = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await? {
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(bytes::Bytes::from(buf))
 }
 
 /// Whether waiting `d` from now would end past the current run's deadline.
