@@ -434,7 +434,7 @@ const YOUSIGN_ROWS: &[YousignRow] = &[
                 t,
                 "api_key_env = \"YOUSIGN_API_KEY\"",
                 &format!("api_key_file = \"{}\"", yousign_key_file(s).display()),
-            )
+            );
         },
         exit: 2,
         says: "yousign.key: cannot read it",

@@ -109,6 +109,7 @@ impl ys::Served {
     }
 
     /// The `(signature request, signer)` of every audit trail line in the sink.
+    #[cfg(feature = "failpoints")]
     fn trails(&self) -> BTreeSet<(String, String)> {
         of_type(&file_lines(&self.out()), "yousign_audit_trail")
             .iter()

@@ -49,7 +49,7 @@ pub(super) fn read(line: &Map<String, Value>) -> Result<V2Event, Malformed> {
             ));
         }
     };
-    if !procedure.get("id").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+    if procedure.get("id").and_then(Value::as_str).is_none_or(str::is_empty) {
         return Err(Malformed::new("the v2 webhook's procedure has no id"));
     }
     let member = line.get("member").and_then(Value::as_object);
