@@ -114,7 +114,9 @@ pub struct YousignDemo {
 }
 
 impl YousignDemo {
-    /// Starts the Yousign simulator on 127.0.0.1 (sandbox limits, not enforced: a demo).
+    /// Starts the Yousign simulator on 127.0.0.1. Its limits are not enforced and its headers
+    /// never ask for a pause; the collector still paces the demo tenant to Yousign's
+    /// production limits (60/min, 1,200/h), its own quotas, as it would a real one.
     ///
     /// # Errors
     /// `Error::Internal` when no loopback port can be bound.

@@ -1,9 +1,12 @@
 //! Bad input gets a clear error, its own exit code, and loses nothing: one row per kind of
 //! bad configuration, key file, state file, command-line argument and API reply (the table
-//! in README's reliability section lists the same rows). No input makes the program panic.
+//! in README's reliability section lists the same rows), for DocuSign and for Yousign. No
+//! input makes the program panic.
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "support/yousign.rs"]
+mod ys;
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -377,4 +380,122 @@ fn every_bad_input_has_its_error_and_code() {
     }
     assert!(failures.is_empty(), "{} of {} rows wrong:\n{}", failures.len(), ROWS.len(), failures.join("\n"));
     println!("{} bad inputs tried, each with its exit code and message", ROWS.len());
+}
+
+/// A bad input of a Yousign tenant.
+struct YousignRow {
+    name: &'static str,
+    /// Breaks the configuration text (or the simulator, or the key file).
+    setup: fn(&ys::Served, &mut String),
+    exit: i32,
+    says: &'static str,
+}
+
+/// Where a Yousign row's API key file is.
+fn yousign_key_file(s: &ys::Served) -> std::path::PathBuf {
+    s.dir.path().join("yousign.key")
+}
+
+fn replace(text: &mut String, from: &str, to: &str) {
+    assert!(text.contains(from), "config lacks {from:?}");
+    *text = text.replacen(from, to, 1);
+}
+
+const YOUSIGN_ROWS: &[YousignRow] = &[
+    YousignRow {
+        name: "yousign: unknown key",
+        setup: |_, t| replace(t, "api_key_env = ", "api_keyenv = "),
+        exit: 2,
+        says: "unknown field `api_keyenv`",
+    },
+    YousignRow {
+        name: "yousign: unknown environment",
+        setup: |_, t| replace(t, "environment = \"sandbox\"", "environment = \"staging\""),
+        exit: 2,
+        says: "unknown variant `staging`",
+    },
+    YousignRow {
+        name: "yousign: two key sources",
+        setup: |s, t| {
+            common::write_private(&yousign_key_file(s), esign_sim::yousign::DEFAULT_API_KEY.as_bytes());
+            replace(
+                t,
+                "api_key_env = ",
+                &format!("api_key_file = \"{}\"\napi_key_env = ", yousign_key_file(s).display()),
+            );
+        },
+        exit: 2,
+        says: "`yousign.api_key_file` cannot be set together with yousign.api_key_env: choose one",
+    },
+    YousignRow {
+        name: "yousign: key file missing",
+        setup: |s, t| {
+            replace(
+                t,
+                "api_key_env = \"YOUSIGN_API_KEY\"",
+                &format!("api_key_file = \"{}\"", yousign_key_file(s).display()),
+            );
+        },
+        exit: 2,
+        says: "yousign.key: cannot read it",
+    },
+    YousignRow {
+        name: "yousign: key file readable by others",
+        setup: |s, t| {
+            let f = yousign_key_file(s);
+            std::fs::write(&f, esign_sim::yousign::DEFAULT_API_KEY).unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+            replace(t, "api_key_env = \"YOUSIGN_API_KEY\"", &format!("api_key_file = \"{}\"", f.display()));
+        },
+        exit: 2,
+        says: "is accessible by group or others (mode 644)",
+    },
+    YousignRow {
+        name: "yousign: reply is not JSON, every time",
+        setup: |s, _| {
+            s.sim.push_fault(esign_sim::yousign::Fault {
+                route: esign_sim::yousign::Route::Any,
+                kind: esign_sim::yousign::FaultKind::MalformedJson,
+                times: 100,
+            });
+        },
+        exit: 6,
+        says: "malformed reply to",
+    },
+];
+
+#[test]
+fn every_bad_yousign_input_has_its_error_and_code() {
+    let mut failures = Vec::new();
+    for row in YOUSIGN_ROWS {
+        let s = ys::serve(|c| c.signature_requests = 4);
+        let state = s.dir.path().join("state/collector.db");
+        let mut text = format!(
+            "[yousign]\nenvironment = \"sandbox\"\napi_key_env = \"YOUSIGN_API_KEY\"\nbase_url = \"{}/v3\"\n\
+             timeout = \"5s\"\n\n[sources.yousign_signature_requests]\nenabled = true\n\n\
+             [state]\npath = \"{}\"\n\n[rate_limit]\ninitial_backoff = \"50ms\"\nmax_backoff = \"100ms\"\nmax_retries = 1\n",
+            s.root,
+            state.display()
+        );
+        (row.setup)(&s, &mut text);
+        let config = s.dir.path().join("collector.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = assert_cmd::Command::cargo_bin("esign-collector")
+            .unwrap()
+            .arg("--config")
+            .arg(&config)
+            .arg("fetch")
+            .env_remove("ESIGN_COLLECTOR_CONFIG")
+            .env("YOUSIGN_API_KEY", esign_sim::yousign::DEFAULT_API_KEY)
+            .timeout(common::RUN_TIMEOUT)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        if code(&out) != row.exit || !err.contains(row.says) || err.contains("panicked") {
+            failures.push(format!("{}: exit {} (want {}), stderr: {}", row.name, code(&out), row.exit, err.trim()));
+        }
+        assert!(out.stdout.is_empty(), "{}: nothing may be delivered", row.name);
+        assert_eq!(common::checkpoint(&state, "yousign_signature_requests"), None, "{}: a checkpoint moved", row.name);
+    }
+    assert!(failures.is_empty(), "{} of {} rows wrong:\n{}", failures.len(), YOUSIGN_ROWS.len(), failures.join("\n"));
 }

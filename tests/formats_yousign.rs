@@ -3,9 +3,11 @@
 //! simulator, fetched over HTTP as the collector fetches them (every `source`, every page),
 //! wrapped with the collector's fields by `normalize`, rendered through the public streams'
 //! `render`. Signature requests in every status the simulator reaches; users first observed,
-//! then changed (roles raised and lowered, deactivations). The webhook renderer has the same
-//! checks in its unit tests (`src/connectors/yousign/mapping/tests.rs`) until its stream is
-//! public. The checks themselves are shared with those unit tests.
+//! then changed (roles raised and lowered, deactivations); the webhook messages of every step
+//! the simulator takes, and v2 webhook bodies (its v2 procedures, as the v2 receiver writes
+//! them); the signed signers' audit trails; the webhook subscriptions. The v2 pull lines
+//! (procedures, v2 users) are checked in `tests/yousign_v2.rs`. The checks themselves
+//! are shared with the mapping's unit tests (`src/connectors/yousign/mapping/tests.rs`).
 #![allow(clippy::unwrap_used, reason = "tests may unwrap: a panic is a failed test")]
 
 #[path = "../src/connectors/yousign/mapping/schema_check.rs"]
@@ -374,5 +376,36 @@ async fn webhooks_audit_trails_and_subscriptions_map_to_valid_ecs_and_ocsf() {
         let (ecs, ocsf) = both(&WEBHOOK_SUBSCRIPTIONS, &line, opts);
         assert_eq!(checked(&ecs, &ocsf)[0].0, 3004);
         assert_eq!(ecs[0].value["event"]["action"], "webhook-subscription-changed");
+    }
+}
+
+/// v2 webhook bodies (the procedure, wrapped with its `eventName` and member, or bare), as
+/// the v2 receiver writes them, render to valid documents too.
+#[tokio::test]
+async fn v2_webhook_bodies_map_to_valid_ecs_and_ocsf() {
+    let s = start().await;
+    let opts = FormatOptions { include_original: true };
+    let url = format!("{}/procedures", s.base);
+    let list: Value = s.http.get(url).bearer_auth(&s.key).send().await.unwrap().json().await.unwrap();
+    let procedures = list.as_array().unwrap();
+    assert!(!procedures.is_empty());
+    for (i, p) in procedures.iter().take(10).enumerate() {
+        let body = match i % 3 {
+            0 => json!({"eventName": "procedure.finished", "procedure": p}),
+            1 => json!({"eventName": "member.finished", "procedure": p, "member": p["members"][0]}),
+            _ => p.clone(),
+        };
+        let mut line = body.as_object().unwrap().clone();
+        line.insert("event_id".into(), json!(format!("v2-{i:064x}")));
+        if let Some(n) = body.get("eventName") {
+            line.insert("event_name".into(), n.clone());
+        }
+        line.insert("_time".into(), json!("2026-11-23T11:59:00Z"));
+        line.insert("source_log_type".into(), json!(WEBHOOK.log_type));
+        line.insert("vendor".into(), json!("yousign"));
+        line.insert("product".into(), json!(WEBHOOK.product));
+        line.insert("_collected_at".into(), json!(COLLECTED_AT));
+        let (ecs, ocsf) = both(&WEBHOOK, &line, opts);
+        assert_eq!(checked(&ecs, &ocsf)[0].0, 3004, "{line:?}");
     }
 }

@@ -3,10 +3,14 @@
 //! per status change across several small pages, with its members in the line and no extra
 //! `/members` call; a second pass that adds nothing; exactly the new statuses after the
 //! procedures move on; the users as a snapshot (a changed permission is one line); a 5xx on
-//! the v2 routes waited out; the lines rendered in ECS and OCSF hold to the schemas.
+//! the v2 routes waited out; the lines rendered in ECS and OCSF hold to the schemas; and
+//! the v2 webhook receiver under `run` (Basic authentication, unsigned procedure bodies, each
+//! delivered once).
 #![allow(clippy::unwrap_used, clippy::let_underscore_must_use)]
 
 mod common;
+#[path = "support/connect.rs"]
+mod connect;
 #[path = "../src/connectors/yousign/mapping/schema_check.rs"]
 mod schema_check;
 #[path = "support/yousign.rs"]
@@ -14,8 +18,10 @@ mod ys;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use common::{RUN_TIMEOUT, code, lines, stderr};
+use connect::until;
 use esign_collector::connectors::yousign::{YOUSIGN_PROCEDURES, YOUSIGN_V2_USERS};
 use esign_collector::format::{Format, FormatOptions};
 use esign_sim::yousign::{DEFAULT_API_KEY, Fault, FaultKind, Route};
@@ -58,6 +64,11 @@ impl ys::Served {
 
     /// The simulator's whole procedure list, unpaged: `(id, status, updatedAt)` of each.
     fn procedures(&self) -> BTreeSet<(String, String, String)> {
+        self.procedure_list().iter().map(key).collect()
+    }
+
+    /// The simulator's whole procedure list as Yousign v2 returns it.
+    fn procedure_list(&self) -> Vec<Value> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let body: Value = rt.block_on(async {
             let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -65,7 +76,7 @@ impl ys::Served {
             assert_eq!(resp.status(), 200);
             resp.json().await.unwrap()
         });
-        body.as_array().unwrap().iter().map(key).collect()
+        body.as_array().unwrap().clone()
     }
 
     fn v2_requests(&self) -> u64 {
@@ -195,4 +206,89 @@ fn a_pass_cut_short_resumes_at_its_page() {
     // The users, then pages 3 to the last (and one past it when the last was full): page 1
     // was not asked for again.
     assert!(s.v2_requests() - before <= 1 + (pages - 2) + 1, "{:?}", s.sim.stats());
+}
+
+const HOOK_PASSWORD_VAR: &str = "YOUSIGN_HOOK_PASSWORD";
+const HOOK_PASSWORD: &str = "hook-pass-CANARY";
+
+/// `Authorization: Basic` of `user:password`, and the JSON content type.
+fn basic(user: &str, password: &str) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    vec![("Content-Type".into(), "application/json".into()), ("Authorization".into(), format!("Basic {token}"))]
+}
+
+#[test]
+fn v2_webhooks_need_the_basic_password_and_are_delivered_once_each() {
+    let s = serve(|c| c.signature_requests = 6);
+    s.write();
+    let out = s.dir.path().join("out/webhooks.jsonl");
+    // Only the receiver runs: the pull sources are off.
+    let text = std::fs::read_to_string(s.config()).unwrap().replace("enabled = true", "enabled = false")
+        + &format!(
+            "\n[[sinks]]\ntype = \"file\"\npath = \"{}\"\n\n[receivers.yousign]\nlisten = \"127.0.0.1:0\"\n\
+             path = \"/yousign\"\napi_version = \"v2\"\nbasic_auth_user = \"yousign\"\n\
+             basic_auth_password_env = \"{HOOK_PASSWORD_VAR}\"\n",
+            out.display()
+        );
+    std::fs::write(s.config(), text).unwrap();
+    let d =
+        connect::Daemon::start(&s.config(), &[(HOOK_PASSWORD_VAR, HOOK_PASSWORD), (KEY_VAR, DEFAULT_API_KEY)], false);
+
+    // Bodies in the shapes integrations report: the wrapper with `eventName`, the procedure
+    // plus the member for a member's event, and the bare procedure.
+    let list = s.procedure_list();
+    let (p0, p1) = (&list[0], &list[1]);
+    let bodies: Vec<Vec<u8>> = [
+        serde_json::json!({"eventName": "procedure.finished", "procedure": p0}),
+        serde_json::json!({"eventName": "member.finished", "procedure": p1, "member": p1["members"][0]}),
+        p0.clone(),
+    ]
+    .iter()
+    .map(|v| serde_json::to_vec(v).unwrap())
+    .collect();
+    let right = basic("yousign", HOOK_PASSWORD);
+    for b in &bodies {
+        let no_auth = &right[..1];
+        assert_eq!(connect::post(d.addr, "/yousign", no_auth, b), 401, "no Authorization");
+        assert_eq!(connect::post(d.addr, "/yousign", &basic("yousign", "guess"), b), 401, "a wrong password");
+        assert_eq!(connect::post(d.addr, "/yousign", &basic("other", HOOK_PASSWORD), b), 401, "a wrong user");
+        assert_eq!(connect::post(d.addr, "/yousign", &right, b), 200);
+    }
+    // Yousign posts again: the same event, re-serialized (keys in another order), is a copy.
+    for b in &bodies {
+        assert_eq!(connect::post(d.addr, "/yousign", &right, b), 200, "a copy is acknowledged");
+    }
+    let v: Value = serde_json::from_slice(&bodies[0]).unwrap();
+    let mut reordered = v.as_object().unwrap().iter().collect::<Vec<_>>();
+    reordered.reverse();
+    let reordered = format!(
+        "{{{}}}",
+        reordered.iter().map(|(k, v)| format!("{}:{v}", Value::from(k.as_str()))).collect::<Vec<_>>().join(",")
+    );
+    assert_ne!(reordered.as_bytes(), &bodies[0][..]);
+    assert_eq!(connect::post(d.addr, "/yousign", &right, reordered.as_bytes()), 200);
+    // A v3 event is not a v2 body: 400, and nothing delivered.
+    let v3 = br#"{"event_id":"e-1","event_name":"signer.done","event_time":"1670855889","data":{}}"#;
+    assert_eq!(connect::post(d.addr, "/yousign", &right, v3), 400);
+
+    until(Duration::from_secs(20), "the webhooks in the sink", || (webhook_lines(&out).len() >= 3).then_some(()));
+    std::thread::sleep(Duration::from_millis(300));
+    let got = webhook_lines(&out);
+    assert_eq!(got.len(), 3, "once each: {got:?}");
+    let ids: BTreeSet<&str> = got.iter().map(|v| v["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "a key per event: {ids:?}");
+    assert!(ids.iter().all(|i| i.starts_with("v2-")), "{ids:?}");
+    assert!(got.iter().all(|v| v["vendor"] == "yousign" && v["_time"].is_string()));
+    assert_eq!(got[0]["event_name"], "procedure.finished");
+    assert_eq!(got[0]["procedure"]["id"], p0["id"], "the body as received");
+    assert_eq!(got[1]["member"]["id"], p1["members"][0]["id"]);
+    assert_eq!(got[2]["id"], p0["id"]);
+    let (exit, logs) = d.stop();
+    assert!(exit.success(), "{logs:?}");
+    assert!(!logs.join("\n").contains(HOOK_PASSWORD), "the password is never logged");
+}
+
+fn webhook_lines(out: &std::path::Path) -> Vec<Value> {
+    connect::file_lines(out).into_iter().filter(|v| v["source_log_type"] == "yousign_webhook").collect()
 }

@@ -201,6 +201,34 @@ mod tests {
         assert_eq!(b.burst_remaining, Some(12));
     }
 
+    /// Yousign's names, as its spec lists them and its API spells them (any case): the hour's
+    /// remainder is the hourly budget, the minute's the burst budget. `RateLimit-Reset` is
+    /// seconds to the minute's reset, not DocuSign's epoch reset, so it is not read as one.
+    #[test]
+    fn reads_yousign_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("RateLimit-Limit", HeaderValue::from_static("30"));
+        h.insert("RateLimit-Remaining", HeaderValue::from_static("0"));
+        h.insert("RateLimit-Reset", HeaderValue::from_static("42"));
+        h.insert("x-ratelimit-limit-minute", HeaderValue::from_static("30"));
+        h.insert("x-ratelimit-remaining-minute", HeaderValue::from_static("0"));
+        h.insert("X-RateLimit-Limit-Hour", HeaderValue::from_static("200"));
+        h.insert("X-RateLimit-Remaining-Hour", HeaderValue::from_static(" 117 "));
+        let b = ServerBudget::from_headers(&h);
+        assert_eq!(b.hourly_remaining, Some(117));
+        assert_eq!(b.burst_remaining, Some(0));
+        assert_eq!(b.hourly_reset, None);
+        // An exhausted minute pauses for the burst window (Yousign's minute).
+        let p = Pacer::new(200, 30, Duration::from_secs(60));
+        assert_eq!(p.observe(b, None), Some(Duration::from_secs(60)));
+        // Budget left in both windows: no pause; a negative or garbled count is no reading.
+        h.insert("x-ratelimit-remaining-minute", HeaderValue::from_static("12"));
+        h.insert("X-RateLimit-Remaining-Hour", HeaderValue::from_static("-1"));
+        let b = ServerBudget::from_headers(&h);
+        assert_eq!((b.burst_remaining, b.hourly_remaining), (Some(12), None));
+        assert_eq!(Pacer::new(200, 30, Duration::from_secs(60)).observe(b, None), None);
+    }
+
     #[test]
     fn exhausted_budget_pauses() {
         let p = Pacer::new(3000, 200, Duration::from_secs(30));

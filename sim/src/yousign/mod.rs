@@ -344,6 +344,26 @@ impl YousignSim {
         self.org().requests.iter().map(|r| r.id.clone()).collect()
     }
 
+    /// Every signature request's `(id, status)` as it stands now, in creation order.
+    pub fn signature_request_statuses(&self) -> Vec<(String, String)> {
+        self.org().requests.iter().map(|r| (r.id.clone(), r.status.to_owned())).collect()
+    }
+
+    /// Every signer who has signed, as `(signature request id, signer id)`: the audit trails
+    /// the API serves.
+    pub fn signed_signers(&self) -> Vec<(String, String)> {
+        let org = self.org();
+        org.requests
+            .iter()
+            .flat_map(|r| {
+                r.signers
+                    .iter()
+                    .filter(|s| s.status == model::SignerStatus::Signed)
+                    .map(|s| (r.id.clone(), s.id.clone()))
+            })
+            .collect()
+    }
+
     /// Every user's id, in creation order.
     pub fn user_ids(&self) -> Vec<String> {
         self.org().users.iter().map(|u| u.id.clone()).collect()

@@ -71,8 +71,19 @@ impl Client {
 fn hint(status: u16) -> &'static str {
     match status {
         403 => " (the API key lacks the permission, or is scoped to another workspace)",
-        404 => " (check yousign.base_url: it ends in /v3 for API v3)",
+        404 => {
+            " (check yousign.base_url: it ends in /v3 for api_version = \"v3\", and is the API root, with no /v3, for \"v2\")"
+        }
         400 => " (Yousign refused the query as invalid)",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_404_hint_names_both_api_versions() {
+        let h = super::hint(404);
+        assert!(h.contains("/v3") && h.contains("\"v2\"") && h.contains("no /v3"), "{h}");
     }
 }

@@ -72,7 +72,7 @@ pub struct YousignConfig {
     /// A systemd credential holding the API key.
     #[serde(default)]
     pub api_key_credential: Option<String>,
-    /// API base override, including `/v3` (proxies, tests).
+    /// API base override (proxies, tests): ending in `/v3` for API v3, the API root for v2.
     #[serde(default)]
     pub base_url: Option<HttpUrl>,
     /// Requests per minute this collector allows itself; default Yousign's for the environment.

@@ -1,8 +1,9 @@
 //! `[receivers.yousign]`: where the Yousign webhook listener binds, the subscription's secret
 //! (v3 signs every message), or for the unsigned v2 webhooks a Basic password (v2 lets each
 //! procedure's webhook carry headers, so `Authorization: Basic` can be set there; a secret in
-//! the URL would end up in every proxy and access log); its limits and optional TLS. Secrets are read when `run` starts, never at parse time,
-//! never logged, never in `Debug`.
+//! the URL would end up in every proxy and access log, so there is no path-token mode); its
+//! limits and optional TLS. Secrets are read when `run` starts, never at parse time, never
+//! logged, never in `Debug`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,8 +26,8 @@ pub struct YousignReceiverConfig {
     /// The URL path the subscription's `endpoint` ends with.
     #[serde(default = "default_path")]
     pub path: String,
-    /// `v3` (signed with the subscription's `secret_key`) or `v2` (unsigned: Basic
-    /// authentication or a secret path token instead).
+    /// `v3` (signed with the subscription's `secret_key`) or `v2` (unsigned: the Basic
+    /// authentication set in each procedure's webhook headers instead).
     #[serde(default)]
     pub api_version: super::super::ApiVersion,
     /// v3: the environment variable holding the subscription's secret key.

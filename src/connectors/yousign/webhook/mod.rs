@@ -3,9 +3,11 @@
 //! v3: a request passes when `X-Yousign-Signature-256` is `sha256=` + the lowercase hex
 //! HMAC-SHA256 of the raw body under the subscription's secret key (compared in constant
 //! time); v2 webhooks are unsigned, so they must carry the configured Basic authentication.
-//! The body must be JSON (415 otherwise) and a webhook event with an `event_id` (400
-//! otherwise). The line is the payload as received plus our fields; `event_id` dedupes
-//! Yousign's retries, which keep it. A retry (`X-Yousign-Retry` > 0, or the older
+//! The body must be JSON (415 otherwise). A v3 body must be a webhook event with an
+//! `event_id` and an `event_name` (400 otherwise); `event_id` dedupes Yousign's retries,
+//! which keep it. A v2 body must hold a procedure (`v2.rs`); with no id from Yousign, its
+//! `event_id` is `v2-` + a fingerprint of the body. The line is the payload as received plus
+//! our fields. A retry (`X-Yousign-Retry` > 0, or the older
 //! `X-Yousign-Retry-Count`) is counted in `esign_push_redeliveries_total{receiver}`.
 //!
 //! Yousign's first attempt gives up after 1 s: the 2xx is answered as soon as the message is
@@ -14,8 +16,10 @@
 //! # Architecture
 //! - this file: [`YousignReceiver`].
 //! - `config.rs`: `[receivers.yousign]` and reading its secret.
+//! - `v2.rs`: reading a v2 body (its procedure, time and dedup key).
 
 pub mod config;
+mod v2;
 
 use axum::http::{HeaderMap, header};
 use hmac::{Hmac, Mac};
@@ -30,7 +34,7 @@ use crate::core::push::{Malformed, Message, Receiver, Rejection};
 use crate::stream::Stream;
 pub use config::{Check, YousignReceiverConfig};
 
-use super::WEBHOOK;
+use super::{ApiVersion, WEBHOOK};
 
 /// The receiver's name: its inbox rows, its ledger and the `receiver` label of its metrics.
 pub const RECEIVER: &str = "yousign";
@@ -42,6 +46,8 @@ const SIGNATURE: &str = "x-yousign-signature-256";
 pub struct YousignReceiver {
     path: String,
     check: Check,
+    /// v3 (signed events with Yousign's `event_id`) or v2 (unsigned procedure bodies).
+    version: ApiVersion,
     /// `_tenant` of its lines (a configuration with `[[tenants]]`).
     tenant: Option<String>,
 }
@@ -51,6 +57,7 @@ impl std::fmt::Debug for YousignReceiver {
         f.debug_struct("YousignReceiver")
             .field("path", &self.path)
             .field("check", &self.check)
+            .field("version", &self.version)
             .field("tenant", &self.tenant)
             .finish()
     }
@@ -59,7 +66,7 @@ impl std::fmt::Debug for YousignReceiver {
 impl YousignReceiver {
     /// A receiver on `cfg.path` checking `check`; its lines carry `tenant` as `_tenant`.
     pub fn new(cfg: &YousignReceiverConfig, check: Check, tenant: Option<String>) -> Self {
-        Self { path: cfg.path.clone(), check, tenant }
+        Self { path: cfg.path.clone(), check, version: cfg.api_version, tenant }
     }
 }
 
@@ -88,6 +95,25 @@ fn retry(headers: &HeaderMap) -> u64 {
         .iter()
         .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()))
         .unwrap_or(0)
+}
+
+/// A v3 event's `event_id`, time (`event_time`, else now) and dedup scope (its subscription).
+fn v3(line: &serde_json::Map<String, Value>) -> Result<(String, chrono::DateTime<chrono::Utc>, String), Malformed> {
+    let id = line.get("event_id").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let Some(id) = id else { return Err(Malformed::new("the event has no event_id")) };
+    if !line.get("event_name").is_some_and(Value::is_string) {
+        return Err(Malformed::new("the event has no event_name"));
+    }
+    // `event_time` is Unix seconds as a string (a number is accepted too).
+    let secs = match line.get("event_time") {
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(Value::Number(n)) => n.as_i64(),
+        _ => None,
+    };
+    let time = secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0)).unwrap_or_else(chrono::Utc::now);
+    let source =
+        line.get("subscription_id").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(RECEIVER).to_owned();
+    Ok((id, time, source))
 }
 
 impl Receiver for YousignReceiver {
@@ -140,24 +166,17 @@ impl Receiver for YousignReceiver {
         let Ok(Value::Object(mut line)) = serde_json::from_slice::<Value>(body) else {
             return Err(Malformed::new("the body is not a JSON object"));
         };
-        let id = line.get("event_id").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
-        let Some(id) = id else { return Err(Malformed::new("the event has no event_id")) };
-        if !line.get("event_name").is_some_and(Value::is_string) {
-            return Err(Malformed::new("the event has no event_name"));
-        }
-        // `event_time` is Unix seconds as a string (a number is accepted too).
-        let secs = match line.get("event_time") {
-            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-            Some(Value::Number(n)) => n.as_i64(),
-            _ => None,
+        let (id, time, source) = match self.version {
+            ApiVersion::V3 => v3(&line)?,
+            ApiVersion::V2 => {
+                let e = v2::read(&line)?;
+                line.entry("event_id").or_insert_with(|| Value::String(e.id.clone()));
+                if let Some(name) = e.name {
+                    line.entry("event_name").or_insert(Value::String(name));
+                }
+                (e.id, e.time.unwrap_or_else(chrono::Utc::now), RECEIVER.to_owned())
+            }
         };
-        let time = secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0)).unwrap_or_else(chrono::Utc::now);
-        let source = line
-            .get("subscription_id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(RECEIVER)
-            .to_owned();
         let collected = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         line.insert(fields::TIME.into(), Value::String(crate::format::time::format_time(time, 0)));
         line.insert(fields::LOG_TYPE.into(), Value::String(WEBHOOK.log_type.into()));
@@ -224,5 +243,24 @@ mod tests {
         assert_eq!(m[0].event["event_id"], "e-1", "Yousign's own id is the line's");
         assert!(receiver().parse(br#"{"event_name":"x"}"#).is_err());
         assert!(receiver().parse(b"[1]").is_err());
+    }
+
+    #[test]
+    fn a_v2_receiver_reads_procedure_bodies_and_keys_them_on_their_content() {
+        let cfg: YousignReceiverConfig = toml::from_str(
+            "listen = \"127.0.0.1:0\"\napi_version = \"v2\"\nbasic_auth_user = \"u\"\nbasic_auth_password_env = \"P\"",
+        )
+        .unwrap();
+        let r = YousignReceiver::new(&cfg, Check::Basic("u".into(), SecretString::from("p")), None);
+        let body = br#"{"eventName":"procedure.finished","procedure":{"id":"/procedures/p1","status":"finished","updatedAt":"2020-01-01T00:00:00+00:00"}}"#;
+        let m = r.parse(body).unwrap();
+        let id = m[0].id.clone().unwrap();
+        assert!(id.starts_with("v2-"), "{id}");
+        assert_eq!(m[0].event["event_id"], id.as_str(), "the line carries its key");
+        assert_eq!(m[0].event["event_name"], "procedure.finished");
+        assert_eq!(m[0].event["_time"], "2020-01-01T00:00:00Z");
+        assert_eq!(m[0].event["source_log_type"], "yousign_webhook");
+        assert_eq!(r.parse(body).unwrap()[0].id.as_deref(), Some(id.as_str()), "a retry is the same key");
+        assert!(r.parse(&self::tests::body()).is_err(), "a v3 event is not a v2 body");
     }
 }
