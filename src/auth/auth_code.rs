@@ -283,10 +283,10 @@ impl AuthCodeGrant {
         let reason = if r.description.is_empty() { r.error.clone() } else { format!("{}: {}", r.error, r.description) };
         match sealed.store().mark_refresh_refused(self.tenant(), &row.ciphertext, now(), &reason) {
             Ok(true) => {
-                warn!(tenant = %self.tenant(), reason = %reason, "DocuSign refused the refresh token; a new login is needed.")
+                warn!(tenant = %self.tenant(), reason = %reason, "DocuSign refused the refresh token; a new login is needed.");
             }
             Ok(false) => {
-                info!(tenant = %self.tenant(), "The refused refresh token was replaced meanwhile; not marking it.")
+                info!(tenant = %self.tenant(), "The refused refresh token was replaced meanwhile; not marking it.");
             }
             Err(e) => warn!(error = %e, "Cannot record that the refresh token was refused."),
         }

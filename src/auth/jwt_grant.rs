@@ -242,20 +242,20 @@ mod tests {
         let s = sim.stats();
         assert_eq!((s.token_requests, s.token_errors, s.tokens_issued), (2, 1, 1), "{s:?}");
 
+        // With both keys known, the first one is used and the second never sent.
+        sim.set_public_keys(vec![third_public, old_public]);
+        let old_again = g.keys.into_iter().nth(1).unwrap();
+        let g = grant(&sc, &base, vec![third, old_again]);
+        assert!(g.request_token(&api).await.is_ok());
+        assert_eq!(sim.stats().token_requests, 3);
+
         // Any other refusal of the first key ends it there: consent is the user's, not the key's.
         sim.revoke_consent();
         let err = g.request_token(&api).await.unwrap_err();
         assert!(matches!(err, AuthError::Consent { .. }), "{err}");
         let s = sim.stats();
-        assert_eq!((s.token_requests, s.token_errors), (3, 2), "only the first key was sent: {s:?}");
-
-        // With both keys known, the first one is used and the second never sent.
+        assert_eq!((s.token_requests, s.token_errors), (4, 2), "only the first key was sent: {s:?}");
         sim.grant_consent();
-        sim.set_public_keys(vec![third_public, old_public]);
-        let old_again = g.keys.into_iter().nth(1).unwrap();
-        let g = grant(&sc, &base, vec![third, old_again]);
-        assert!(g.request_token(&api).await.is_ok());
-        assert_eq!(sim.stats().token_requests, 4);
 
         // When every key is refused as unknown, the last refusal is the answer.
         sim.set_public_keys(Vec::new());
