@@ -139,28 +139,25 @@ mod tests {
     use super::*;
     use crate::state::StoredRefresh;
 
-    /// One authorization-code tenant reading Admin users.
-    const CODE: &str = r#"
-[docusign]
-environment = "developer"
-integration_key = "ik"
-auth = "authorization_code"
-account_id = "acc"
-organization_id = "org"
+    /// One authorization-code tenant reading Admin users (Monitor off: it needs the JWT grant).
+    fn code_grant_config() -> Config {
+        use crate::connectors::docusign::{ADMIN_USERS, MONITOR_EVENTS};
+        let text = format!(
+            "[docusign]\nenvironment = \"developer\"\nintegration_key = \"ik\"\nauth = \"authorization_code\"\n\
+             account_id = \"acc\"\norganization_id = \"org\"\n\n[sources.{}]\nenabled = false\n\n\
+             [sources.{}]\nenabled = true\n",
+            MONITOR_EVENTS.key, ADMIN_USERS.key
+        );
+        Config::parse(&text, std::path::Path::new("t.toml")).unwrap()
+    }
 
-[sources.customer_events]
-enabled = false
-
-[sources.user_data]
-enabled = true
-"#;
     const NOW: i64 = 1_800_000_000;
     const SEALED: [u8; 32] = [7; 32];
 
     /// The tenant's health at [`NOW`] when its refresh token lapses `left` seconds later and,
     /// with `refused`, DocuSign refused it at that time for that reason.
     fn health(left: i64, refused: Option<(i64, &str)>) -> CredentialHealth {
-        let cfg = Config::parse(CODE, std::path::Path::new("t.toml")).unwrap();
+        let cfg = code_grant_config();
         let (_dir, p) = crate::testkit::scratch("s.db");
         let store = Store::open(&p).unwrap();
         let row = StoredRefresh {
