@@ -248,13 +248,20 @@ fn refresh_row(h: &Harness) -> (Vec<u8>, i64) {
     .unwrap()
 }
 
-/// No code, verifier, token or secret anywhere in the state folder or in `outputs`.
+/// No code, verifier, token or secret anywhere in the state folder or in `outputs`: every
+/// access and refresh token the simulator ever issued is searched for, the login's own
+/// (expired by now) included.
 fn canary(h: &Harness, seen: &Seen, outputs: &[String]) {
-    let mut secrets: Vec<String> = h.sim.issued_tokens();
-    secrets.extend(h.sim.issued_refresh_tokens());
+    let access = h.sim.all_issued_tokens();
+    let refresh = h.sim.all_issued_refresh_tokens();
+    let stats = h.sim.stats();
+    assert_eq!(access.len() as u64, stats.tokens_issued, "every access token issued is searched for");
+    assert_eq!(refresh.len() as u64, stats.code_grants + stats.refresh_grants, "every refresh token too");
+    assert!(access.len() >= 2 && !refresh.is_empty(), "a login and a refresh at least");
+    let mut secrets = access;
+    secrets.extend(refresh);
     secrets.push(seen.code.clone());
     secrets.push(DEFAULT_CLIENT_SECRET.to_owned());
-    assert!(secrets.len() >= 4);
     let mut haystacks: Vec<(String, Vec<u8>)> =
         outputs.iter().map(|o| ("output".to_owned(), o.clone().into_bytes())).collect();
     for entry in std::fs::read_dir(h.state().parent().unwrap()).unwrap() {
@@ -377,10 +384,30 @@ fn a_revoked_or_expired_refresh_token_asks_for_a_new_login() {
     assert!(stderr(&out).contains("auth login --tenant default"), "{}", stderr(&out));
     assert!(stderr(&out).contains("invalid_grant"), "{}", stderr(&out));
 
-    // A new login mends it.
+    // The refusal shows at once, long before the stored expiry: status fails (exit 10).
+    let (exit, doc) = status_json(&h);
+    assert_eq!(exit, 10, "{doc}");
+    let problem = doc["credentials"][0]["problem"].as_str().unwrap_or_default().to_owned();
+    assert!(problem.contains("refused") && problem.contains("invalid_grant"), "{doc}");
+    assert!(problem.contains("auth login --tenant default"), "{doc}");
+    assert!(doc["credentials"][0]["refresh_token"]["expires_in_seconds"].as_i64().unwrap() > 29 * 86_400, "{doc}");
+    // And the refused token is not sent to DocuSign again.
+    let asked = h.sim.stats().token_requests;
+    let out = fetch(&h);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("auth login --tenant default"), "{}", stderr(&out));
+    assert_eq!(h.sim.stats().token_requests, asked, "no token request for a refused refresh token");
+
+    // A new login mends it, and clears the refusal.
     login(&h);
+    let (_, doc) = status_json(&h);
+    assert_eq!(doc["credentials"][0]["problem"], Value::Null, "{doc}");
+    h.sim.expire_tokens();
     let out = fetch(&h);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(h.sim.stats().refresh_grants, 1, "the new login's refresh token is used");
+    let (exit, doc) = status_json(&h);
+    assert_eq!(exit, 0, "{doc}");
 
     // Six days before its expiry the status warns (and still exits 0); after it, status and
     // fetch say a login is needed.
@@ -607,4 +634,144 @@ fn healthz_and_metrics_show_the_refresh_tokens_age_and_expiry() {
     set_expiry(now - 60);
     let (_, body) = poll(addr, "/healthz", |s, _| s == 503);
     assert!(body.contains("auth login --tenant default"), "{body}");
+
+    // A new login (while `run` runs), then its refresh token refused by DocuSign (revoked) in
+    // a `get-events` beside `run`: /healthz and the gauge say so at once, although the stored
+    // expiry is 30 days away. (The expiry edited above is sealed with the token, which no
+    // longer opens: only a login mends that.)
+    login(&h);
+    poll(addr, "/healthz", |s, _| s == 200);
+    h.sim.revoke_refresh_tokens();
+    h.sim.expire_tokens();
+    let out = h
+        .cmd(&["get-events", "--type", "user-data", "--limit", "1"])
+        .env(SECRET_VAR, DEFAULT_CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid_grant"), "{}", stderr(&out));
+    let (_, body) = poll(addr, "/healthz", |s, _| s == 503);
+    assert!(body.contains("refused") && body.contains("auth login --tenant default"), "{body}");
+    let login_required = || {
+        let (_, metrics) = poll(addr, "/metrics", |s, _| s == 200);
+        let prefix = "esign_auth_login_required{tenant=\"default\",flow=\"authorization_code\"} ";
+        metrics.lines().find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().parse::<f64>().unwrap()))
+    };
+    assert_eq!(login_required(), Some(1.0));
+    // A new login (while `run` runs) clears it.
+    login(&h);
+    poll(addr, "/healthz", |s, _| s == 200);
+    assert_eq!(login_required(), Some(0.0));
+}
+
+#[test]
+fn a_login_nobody_completes_gives_up_after_its_timeout() {
+    let h = Harness::start(common::backlog(5), 5);
+    code_config(&h, true);
+    // The listener waits `--timeout`, then says so: exit 3 (a login that did not complete).
+    let port = free_port();
+    let started = Instant::now();
+    let run = LoginRun::start(&h, &["--port", &port.to_string(), "--timeout", "1s"], false);
+    assert!(run.url().contains("/oauth/auth?"));
+    let (exit, err) = run.finish();
+    assert_eq!(exit, 3, "{err}");
+    assert!(err.contains("no login completed within 1 s") && err.contains("auth login"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30), "it gave up in time");
+    // Waiting for a paste (stdin left open, nothing typed) gives up the same way.
+    let run = LoginRun::start(&h, &["--no-browser", "--timeout", "1s"], true);
+    let (exit, err) = run.finish();
+    assert_eq!(exit, 3, "{err}");
+    assert!(err.contains("no login completed within 1 s"), "{err}");
+    assert_eq!(h.sim.stats().code_grants, 0);
+    let (exit, doc) = status_json(&h);
+    assert_eq!(exit, 10, "still no login: {doc}");
+    assert!(doc["credentials"][0]["problem"].as_str().unwrap().contains("no login is stored"), "{doc}");
+}
+
+#[test]
+fn a_busy_port_is_a_usage_error_naming_the_port() {
+    let h = Harness::start(common::backlog(5), 5);
+    code_config(&h, true);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = h
+        .cmd(&["auth", "login", "--port", &port.to_string(), "--timeout", "5s"])
+        .env(SECRET_VAR, DEFAULT_CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("127.0.0.1:{port}")), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--port"), "{}", stderr(&out));
+    assert_eq!(h.sim.stats().authorize_requests, 0);
+    drop(taken);
+}
+
+#[test]
+fn auth_login_picks_its_tenant_among_several() {
+    let h = Harness::start(common::backlog(5), 5);
+    code_config(&h, true);
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    let key = h.dir.path().join("key.pem");
+    let tenants = format!(
+        "{text}\n[[tenants]]\nname = \"alpha\"\n\n[[tenants]]\nname = \"beta\"\n\n\
+         [[tenants]]\nname = \"jot\"\nauth = \"jwt\"\nprivate_key_file = {:?}\n",
+        key.display().to_string()
+    );
+    std::fs::write(&h.config, tenants).unwrap();
+    // Two code-grant tenants: `auth login` alone cannot choose, and names them.
+    let out = h.run(&["auth", "login", "--no-browser", "--timeout", "5s"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("several tenants") && stderr(&out).contains("alpha, beta"), "{}", stderr(&out));
+    // A JWT tenant has nothing to log in.
+    let out = h.run(&["--tenant", "jot", "auth", "login", "--no-browser", "--timeout", "5s"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"jot\" uses the JWT grant"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("authorization_code"), "{}", stderr(&out));
+    assert_eq!(h.sim.stats().authorize_requests, 0);
+    // Named, one of them logs in; the other still needs its login.
+    login_with(&h, &["--tenant", "beta"]);
+    let (exit, doc) = status_json(&h);
+    assert_eq!(exit, 10, "{doc}");
+    let creds = doc["credentials"].as_array().unwrap();
+    let of = |name: &str| creds.iter().find(|c| c["tenant"] == name).unwrap().clone();
+    assert_eq!(of("beta")["problem"], Value::Null, "{doc}");
+    assert!(of("alpha")["problem"].as_str().unwrap().contains("auth login --tenant alpha"), "{doc}");
+    assert_eq!(of("jot")["flow"], "jwt", "{doc}");
+}
+
+#[test]
+fn a_login_without_the_scopes_a_newly_enabled_source_needs_asks_for_a_new_one() {
+    let h = Harness::start(common::backlog(5), 5);
+    // Logged in while only envelopes were collected: `signature extended`, no Admin scopes.
+    h.write_config(&Opts {
+        events: false,
+        users: false,
+        extra: "[sources.envelopes]\nenabled = true\n".into(),
+        ..Opts::default()
+    });
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    let key_line = text.lines().find(|l| l.starts_with("private_key_file")).unwrap().to_owned();
+    let code_grant = format!("auth = \"authorization_code\"\nclient_secret_env = \"{SECRET_VAR}\"");
+    std::fs::write(&h.config, text.replace(&key_line, &code_grant)).unwrap();
+    let (_, err) = login(&h);
+    assert!(!err.contains("organization_read"), "{err}");
+    // Then user data is enabled: the next refresh refuses the stored login, naming the scope.
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(
+        &h.config,
+        text.replace("[sources.user_data]\nenabled = false", "[sources.user_data]\nenabled = true"),
+    )
+    .unwrap();
+    h.sim.expire_tokens();
+    let asked = h.sim.stats().refresh_grants;
+    let out = fetch(&h);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("need `organization_read`"), "{err}");
+    assert!(err.contains("auth login --tenant default"), "{err}");
+    assert_eq!(h.sim.stats().refresh_grants, asked, "no refresh with a login that cannot serve");
+    // A new login asks for the Admin scopes too, and serves.
+    login(&h);
+    let out = fetch(&h);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }

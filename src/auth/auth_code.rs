@@ -7,8 +7,11 @@
 //! refresh). Rotation is ordered for crashes: the new refresh token is committed (one
 //! durable transaction) before the access token that came with it is used or cached; a crash
 //! before that commit leaves the previous refresh token, which DocuSign does not document as
-//! revoked on use. Crash points (`failpoints` builds): `refresh_before_send`,
-//! `refresh_after_reply`, `refresh_after_store`.
+//! revoked on use. A refresh token DocuSign refuses (`invalid_grant`) is marked refused in
+//! the state file (only if it is still the stored one), so `status` and `/healthz` say a login
+//! is needed at once, and it is never sent again; the next `auth login` clears the mark.
+//! Crash points (`failpoints` builds): `refresh_before_send`, `refresh_after_reply`,
+//! `refresh_after_store`.
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -232,6 +235,7 @@ impl AuthCodeGrant {
             expires_at,
             user_name: user_name.to_owned(),
             scopes: scopes.to_owned(),
+            refused: None,
         };
         let ad = aad(self.tenant(), &self.client.integration_key, &self.token_url, &row);
         let (nonce, ciphertext) = sealed
@@ -271,12 +275,36 @@ impl AuthCodeGrant {
         Ok((row, token))
     }
 
+    /// Records that DocuSign refused `row`'s token, unless another process has stored another
+    /// one since (its rotation or a new login is not clobbered). `status`, `/healthz` and the
+    /// login-required gauge then say a login is needed, and no refresh is tried until one.
+    fn mark_refused(&self, row: &StoredRefresh, r: &Refusal) {
+        let Ok(sealed) = self.sealed() else { return };
+        let reason = if r.description.is_empty() { r.error.clone() } else { format!("{}: {}", r.error, r.description) };
+        match sealed.store().mark_refresh_refused(self.tenant(), &row.ciphertext, now(), &reason) {
+            Ok(true) => {
+                warn!(tenant = %self.tenant(), reason = %reason, "DocuSign refused the refresh token; a new login is needed.");
+            }
+            Ok(false) => {
+                info!(tenant = %self.tenant(), "The refused refresh token was replaced meanwhile; not marking it.");
+            }
+            Err(e) => warn!(error = %e, "Cannot record that the refresh token was refused."),
+        }
+    }
+
     /// A new access token from the refresh grant; the rotated refresh token is durable before
     /// it returns.
     async fn refresh(&self, api: &Api) -> Result<Token, AuthError> {
         let mut retried = false;
         loop {
             let (row, token) = self.stored()?;
+            if let Some((at, reason)) = &row.refused {
+                // DocuSign said no to this very token: asking again cannot help.
+                return Err(self.login_required(format!(
+                    "DocuSign refused the stored refresh token at {} ({reason}); it is not sent again",
+                    super::rfc3339(*at)
+                )));
+            }
             let have: Vec<&str> = row.scopes.split_whitespace().collect();
             if let Some(missing) = self.needed.iter().find(|s| !have.contains(&s.as_str())) {
                 return Err(self.login_required(format!(
@@ -303,6 +331,7 @@ impl AuthCodeGrant {
                         retried = true;
                         continue;
                     }
+                    self.mark_refused(&row, &r);
                     return Err(self.login_required(
                         "DocuSign refused the refresh token (invalid_grant): it expired, was revoked, or the user's consent was withdrawn",
                     ));

@@ -159,3 +159,108 @@ impl TokenSource for JwtGrant {
         self.cache.invalidate_refused(refused);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The key order against the simulator's token endpoint on 127.0.0.1 (no other network).
+
+    use super::*;
+    use esign_sim::docusign::{SimConfig, Simulator};
+
+    /// A new key pair: the private key, labelled, and the public PEM.
+    fn key(label: &str) -> (LabelledKey, String) {
+        let rsa = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+        let key = PrivateKey::from_rsa(&rsa).unwrap();
+        let public = key.public_pem().to_owned();
+        (LabelledKey { label: label.to_owned(), key }, public)
+    }
+
+    /// The simulator serving `sc` on 127.0.0.1, its base URL and the sender that stops it.
+    async fn serve(sc: SimConfig) -> (Simulator, String, tokio::sync::oneshot::Sender<()>) {
+        let sim = Simulator::new(sc);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = sim.clone();
+        tokio::spawn(async move { served.serve(listener, async { drop(stopped.await) }).await });
+        (sim, base, stop)
+    }
+
+    fn api() -> Api {
+        let settings = crate::http::ClientSettings {
+            table: "docusign",
+            timeout: std::time::Duration::from_secs(10),
+            connect_timeout: std::time::Duration::from_secs(5),
+            follow_redirects: true,
+            proxy: None,
+            no_proxy: &[],
+            ca_file: None,
+            ca_file_only: false,
+            client_cert: None,
+            insecure_skip_verify: false,
+        };
+        Api::new(&settings, &crate::http::RateLimitConfig::default(), 200).unwrap()
+    }
+
+    /// A grant of `keys` (in this order) against `sim`, refusals explained as the vendor does
+    /// for consent (so the test can tell `consent_required` from the rest).
+    fn grant(sc: &SimConfig, base: &str, keys: Vec<LabelledKey>) -> JwtGrant {
+        let g = Grant {
+            integration_key: sc.integration_key.clone(),
+            user_id: sc.user_id.clone(),
+            audience: base.trim_start_matches("http://").to_owned(),
+            scopes: vec!["signature".into(), "impersonation".into()],
+        };
+        let explain: ExplainRefusal = Box::new(|r: &Refusal| {
+            if r.error == "consent_required" {
+                AuthError::Consent { vendor: "DocuSign", url: "consent-url".into() }
+            } else {
+                AuthError::Rejected {
+                    vendor: "DocuSign",
+                    status: r.status,
+                    error: r.error.clone(),
+                    description: r.description.clone(),
+                    hint: "",
+                }
+            }
+        });
+        JwtGrant::new(keys, g, &format!("{base}/oauth/token"), explain, "t", None)
+    }
+
+    #[tokio::test]
+    async fn a_key_refused_as_unknown_hands_over_to_the_next_and_any_other_refusal_does_not() {
+        let (new, _) = key("new.pem");
+        let (old, old_public) = key("old.pem");
+        let (third, third_public) = key("third.pem");
+        let sc = SimConfig::new(old_public.clone());
+        let (sim, base, _stop) = serve(sc.clone()).await;
+        let api = api();
+
+        // DocuSign knows only the second key: the first is refused as unknown, the second is tried.
+        let g = grant(&sc, &base, vec![new, old]);
+        assert!(g.request_token(&api).await.is_ok());
+        let s = sim.stats();
+        assert_eq!((s.token_requests, s.token_errors, s.tokens_issued), (2, 1, 1), "{s:?}");
+
+        // With both keys known, the first one is used and the second never sent.
+        sim.set_public_keys(vec![third_public, old_public]);
+        let old_again = g.keys.into_iter().nth(1).unwrap();
+        let g = grant(&sc, &base, vec![third, old_again]);
+        assert!(g.request_token(&api).await.is_ok());
+        assert_eq!(sim.stats().token_requests, 3);
+
+        // Any other refusal of the first key ends it there: consent is the user's, not the key's.
+        sim.revoke_consent();
+        let err = g.request_token(&api).await.unwrap_err();
+        assert!(matches!(err, AuthError::Consent { .. }), "{err}");
+        let s = sim.stats();
+        assert_eq!((s.token_requests, s.token_errors), (4, 2), "only the first key was sent: {s:?}");
+        sim.grant_consent();
+
+        // When every key is refused as unknown, the last refusal is the answer.
+        sim.set_public_keys(Vec::new());
+        let err = g.request_token(&api).await.unwrap_err();
+        assert!(err.to_string().contains(NO_VALID_KEY), "{err}");
+        assert_eq!(sim.stats().token_requests, 6, "both keys were tried");
+    }
+}

@@ -223,14 +223,21 @@ fn say(text: &str) -> Result<(), Error> {
         .map_err(|source| SinkError::Io { sink: "stderr".into(), source }.into())
 }
 
+/// One line of stdin. It is read on a thread of its own, not the runtime's blocking pool: the
+/// runtime waits for its blocking tasks when it is dropped, so a timed-out wait for a paste
+/// would keep the process alive until someone pressed Enter.
 async fn read_line() -> Result<String, Error> {
-    tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map(|_| line)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?
-    .map_err(|source| SinkError::Io { sink: "stdin".into(), source }.into())
+    let (tx, rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("login-paste".into())
+        .spawn(move || {
+            let mut line = String::new();
+            tx.send(std::io::stdin().read_line(&mut line).map(|_| line)).unwrap_or_default();
+        })
+        .map_err(|e| Error::Internal(format!("cannot start the stdin reader: {e}")))?;
+    rx.await
+        .map_err(|_| Error::Internal("the stdin reader ended without a line".into()))?
+        .map_err(|source| SinkError::Io { sink: "stdin".into(), source }.into())
 }
 
 /// The code in a pasted redirect URL (its `state` checked) or a bare code.

@@ -1,6 +1,6 @@
 //! Judging each tenant's credentials from the state file alone: its flow, for the JWT grant
 //! which key DocuSign accepts (and whether the first is refused), for the Authorization Code
-//! Grant the refresh token's age and expiry. `status`, `/healthz` and the scrape-time gauges
+//! Grant the refresh token's age, expiry and whether DocuSign refused it. `status`, `/healthz` and the scrape-time gauges
 //! all call [`assess`].
 
 use serde_json::{Value, json};
@@ -77,7 +77,12 @@ pub fn assess(
                     Some((_, r)) => {
                         h.refresh = Some((r.logged_in_at, r.issued_at, r.expires_at, r.user_name.clone()));
                         let left = r.expires_at - now;
-                        if left <= 0 {
+                        if let Some((at, reason)) = &r.refused {
+                            h.problem = Some(format!(
+                                "DocuSign refused the refresh token at {} ({reason}): {login}",
+                                rfc3339(*at)
+                            ));
+                        } else if left <= 0 {
                             h.problem =
                                 Some(format!("the refresh token expired at {}: {login}", rfc3339(r.expires_at)));
                         } else if left <= REFRESH_WARNING_SECS {
@@ -127,4 +132,75 @@ pub fn to_json(list: &[CredentialHealth], now: i64) -> Value {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StoredRefresh;
+
+    /// One authorization-code tenant reading Admin users (Monitor off: it needs the JWT grant).
+    fn code_grant_config() -> Config {
+        use crate::connectors::docusign::{ADMIN_USERS, MONITOR_EVENTS};
+        let text = format!(
+            "[docusign]\nenvironment = \"developer\"\nintegration_key = \"ik\"\nauth = \"authorization_code\"\n\
+             account_id = \"acc\"\norganization_id = \"org\"\n\n[sources.{}]\nenabled = false\n\n\
+             [sources.{}]\nenabled = true\n",
+            MONITOR_EVENTS.key, ADMIN_USERS.key
+        );
+        Config::parse(&text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    const NOW: i64 = 1_800_000_000;
+    const SEALED: [u8; 32] = [7; 32];
+
+    /// The tenant's health at [`NOW`] when its refresh token lapses `left` seconds later and,
+    /// with `refused`, DocuSign refused it at that time for that reason.
+    fn health(left: i64, refused: Option<(i64, &str)>) -> CredentialHealth {
+        let cfg = code_grant_config();
+        let (_dir, p) = crate::testkit::scratch("s.db");
+        let store = Store::open(&p).unwrap();
+        let row = StoredRefresh {
+            nonce: vec![0; 12],
+            ciphertext: SEALED.to_vec(),
+            logged_in_at: NOW - 86_400,
+            issued_at: NOW - 3600,
+            expires_at: NOW + left,
+            user_name: "Max <max@example.com>".into(),
+            scopes: "signature extended organization_read user_read".into(),
+            refused: None,
+        };
+        store.save_refresh("default", &row).unwrap();
+        if let Some((at, reason)) = refused {
+            assert!(store.mark_refresh_refused("default", &SEALED, at, reason).unwrap());
+        }
+        let mut list = assess(&cfg, None, Some(&store), NOW).unwrap();
+        assert_eq!(list.len(), 1);
+        list.remove(0)
+    }
+
+    #[test]
+    fn the_expiry_warning_starts_seven_days_before() {
+        let h = health(6 * 86_400 + 23 * 3600, None);
+        assert_eq!(h.problem, None);
+        assert_eq!(h.warnings.len(), 1, "{:?}", h.warnings);
+        assert!(h.warnings[0].contains("expires in 6d 23h"), "{:?}", h.warnings);
+        let h = health(REFRESH_WARNING_SECS, None);
+        assert_eq!(h.warnings.len(), 1, "exactly seven days warns: {:?}", h.warnings);
+        let h = health(7 * 86_400 + 3600, None);
+        assert_eq!((h.problem, h.warnings), (None, Vec::new()));
+    }
+
+    #[test]
+    fn an_expired_or_refused_refresh_token_is_a_problem() {
+        let h = health(-1, None);
+        assert!(h.problem.as_deref().is_some_and(|p| p.contains("expired")), "{h:?}");
+        // Refused weeks before its expiry: a problem at once, naming the login to run.
+        let h = health(20 * 86_400, Some((NOW - 60, "invalid_grant")));
+        let p = h.problem.unwrap_or_default();
+        assert!(p.contains("refused") && p.contains("invalid_grant"), "{p}");
+        assert!(p.contains("auth login --tenant default"), "{p}");
+        assert!(h.warnings.is_empty());
+        assert!(h.refresh.is_some(), "the token's times are still shown");
+    }
 }

@@ -1,7 +1,8 @@
 //! Storage of the Authorization Code Grant's refresh tokens (sealed by `auth`, as the access
 //! tokens) and of each tenant's credential status: the flow it uses and which of its JWT keys
 //! DocuSign accepts. A refresh token is replaced in one transaction, so a crash leaves either
-//! the old token or the new one, never neither.
+//! the old token or the new one, never neither. A token DocuSign refused is marked as such
+//! (not deleted), so `status` and `/healthz` can say a login is needed until one happens.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -24,6 +25,9 @@ pub struct StoredRefresh {
     pub user_name: String,
     /// The scopes the login granted, space-separated.
     pub scopes: String,
+    /// When DocuSign refused this token (Unix seconds) and why; `None` while it is usable.
+    /// Set by [`Store::mark_refresh_refused`], cleared by [`Store::save_refresh`].
+    pub refused: Option<(i64, String)>,
 }
 
 /// What `status` shows of a tenant's credentials.
@@ -45,9 +49,16 @@ pub struct CredentialStatus {
     pub updated_at: i64,
 }
 
-/// A [`StoredRefresh`] from the row's columns `nonce, ciphertext, logged_in_at, issued_at,
-/// expires_at, user_name, scopes`, starting at column `first`.
+/// The columns [`refresh_from`] reads, for a file of schema 9 or later.
+const REFRESH_COLUMNS: &str =
+    "nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes, refused_at, refused_reason";
+/// The same for a version 8 file opened read-only (before migration 9): never refused.
+const REFRESH_COLUMNS_V8: &str = "nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes, NULL, ''";
+
+/// A [`StoredRefresh`] from the row's [`REFRESH_COLUMNS`], starting at column `first`.
 fn refresh_from(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<StoredRefresh> {
+    let refused_at: Option<i64> = r.get(first + 7)?;
+    let reason: String = r.get(first + 8)?;
     Ok(StoredRefresh {
         nonce: r.get(first)?,
         ciphertext: r.get(first + 1)?,
@@ -56,22 +67,33 @@ fn refresh_from(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<StoredR
         expires_at: r.get(first + 4)?,
         user_name: r.get(first + 5)?,
         scopes: r.get(first + 6)?,
+        refused: refused_at.map(|at| (at, reason)),
     })
 }
 
 impl Store {
+    /// The columns to read refresh tokens with, `None` when the file has no such table (an
+    /// older file opened read-only by `status`).
+    fn refresh_columns(&self) -> Result<Option<&'static str>, StoreError> {
+        let has =
+            |sql: &str| self.conn.query_row(sql, [], |_| Ok(())).optional().map(|o| o.is_some()).map_err(self.sql());
+        if !has("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refresh_tokens'")? {
+            return Ok(None);
+        }
+        let refusals = has("SELECT 1 FROM pragma_table_info('refresh_tokens') WHERE name = 'refused_at'")?;
+        Ok(Some(if refusals { REFRESH_COLUMNS } else { REFRESH_COLUMNS_V8 }))
+    }
+
     /// The tenant's sealed refresh token, if it logged in.
     ///
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
     pub fn load_refresh(&self, tenant: &str) -> Result<Option<StoredRefresh>, StoreError> {
+        let Some(columns) = self.refresh_columns()? else { return Ok(None) };
         self.conn
-            .query_row(
-                "SELECT nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes
-                 FROM refresh_tokens WHERE tenant = ?1",
-                params![tenant],
-                |r| refresh_from(r, 0),
-            )
+            .query_row(&format!("SELECT {columns} FROM refresh_tokens WHERE tenant = ?1"), params![tenant], |r| {
+                refresh_from(r, 0)
+            })
             .optional()
             .map_err(self.sql())
     }
@@ -82,19 +104,18 @@ impl Store {
     /// # Errors
     /// `StoreError::Sql` when the file cannot be read.
     pub fn refresh_tokens(&self) -> Result<Vec<(String, StoredRefresh)>, StoreError> {
+        let Some(columns) = self.refresh_columns()? else { return Ok(Vec::new()) };
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT tenant, nonce, ciphertext, logged_in_at, issued_at, expires_at, user_name, scopes
-                 FROM refresh_tokens ORDER BY tenant",
-            )
+            .prepare(&format!("SELECT tenant, {columns} FROM refresh_tokens ORDER BY tenant"))
             .map_err(self.sql())?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, refresh_from(r, 1)?))).map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 
     /// Stores the tenant's refresh token, replacing the previous one in one durable
-    /// transaction (the file is `synchronous=FULL`: on return it survives a crash).
+    /// transaction (the file is `synchronous=FULL`: on return it survives a crash). A new
+    /// token is not refused: any earlier refusal is cleared.
     ///
     /// # Errors
     /// `StoreError::Sql` when the file cannot be written.
@@ -106,7 +127,8 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (tenant) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext,
                  logged_in_at = excluded.logged_in_at, issued_at = excluded.issued_at,
-                 expires_at = excluded.expires_at, user_name = excluded.user_name, scopes = excluded.scopes",
+                 expires_at = excluded.expires_at, user_name = excluded.user_name, scopes = excluded.scopes,
+                 refused_at = NULL, refused_reason = ''",
                 params![
                     tenant,
                     t.nonce,
@@ -122,12 +144,26 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// Forgets the tenant's refresh token (DocuSign refused it: only a new login helps).
+    /// Marks the tenant's refresh token refused at `at` for `reason`, but only while the
+    /// stored one is still `ciphertext` (the one DocuSign refused): a token another process
+    /// stored meanwhile (a rotation, a new login) is left alone. Returns whether it marked.
     ///
     /// # Errors
     /// `StoreError::Sql` when the file cannot be written.
-    pub fn forget_refresh(&self, tenant: &str) -> Result<usize, StoreError> {
-        self.conn.execute("DELETE FROM refresh_tokens WHERE tenant = ?1", params![tenant]).map_err(self.sql())
+    pub fn mark_refresh_refused(
+        &self,
+        tenant: &str,
+        ciphertext: &[u8],
+        at: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE refresh_tokens SET refused_at = ?3, refused_reason = ?4 WHERE tenant = ?1 AND ciphertext = ?2",
+                params![tenant, ciphertext, at, reason],
+            )
+            .map(|n| n > 0)
+            .map_err(self.sql())
     }
 
     /// Records the tenant's credential status.
@@ -182,7 +218,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refresh_tokens_are_replaced_and_forgotten() {
+    fn refresh_tokens_are_replaced_and_a_refusal_marks_only_the_refused_one() {
         let (_dir, path) = crate::testkit::scratch("s.db");
         let s = Store::open(&path).unwrap();
         let t = StoredRefresh {
@@ -193,14 +229,46 @@ mod tests {
             expires_at: 99,
             user_name: "Max".into(),
             scopes: "signature extended".into(),
+            refused: None,
         };
         s.save_refresh("a", &t).unwrap();
-        let next = StoredRefresh { ciphertext: vec![3; 40], issued_at: 20, ..t };
+        let next = StoredRefresh { ciphertext: vec![3; 40], issued_at: 20, ..t.clone() };
         s.save_refresh("a", &next).unwrap();
-        assert_eq!(s.load_refresh("a").unwrap(), Some(next));
+        assert_eq!(s.load_refresh("a").unwrap(), Some(next.clone()));
         assert_eq!(s.refresh_tokens().unwrap().len(), 1);
-        assert_eq!(s.forget_refresh("a").unwrap(), 1);
-        assert_eq!(s.load_refresh("a").unwrap(), None);
+        // A refusal of the token another process has since replaced changes nothing.
+        assert!(!s.mark_refresh_refused("a", &t.ciphertext, 30, "invalid_grant").unwrap());
+        assert_eq!(s.load_refresh("a").unwrap().unwrap().refused, None);
+        assert!(!s.mark_refresh_refused("b", &next.ciphertext, 30, "invalid_grant").unwrap());
+        // A refusal of the stored one marks it, for every reader.
+        assert!(s.mark_refresh_refused("a", &next.ciphertext, 30, "invalid_grant").unwrap());
+        assert_eq!(s.load_refresh("a").unwrap().unwrap().refused, Some((30, "invalid_grant".into())));
+        assert_eq!(s.refresh_tokens().unwrap()[0].1.refused, Some((30, "invalid_grant".into())));
+        // A new login clears it.
+        s.save_refresh("a", &StoredRefresh { ciphertext: vec![4; 40], ..next }).unwrap();
+        assert_eq!(s.load_refresh("a").unwrap().unwrap().refused, None);
+    }
+
+    #[test]
+    fn a_version_8_file_read_only_shows_its_tokens_as_not_refused() {
+        let (_dir, p) = crate::testkit::scratch("v8.db");
+        let s = Store::open(&p).unwrap();
+        s.conn
+            .execute_batch(
+                "ALTER TABLE refresh_tokens DROP COLUMN refused_reason; ALTER TABLE refresh_tokens DROP COLUMN refused_at;
+                 INSERT INTO refresh_tokens (tenant, nonce, ciphertext, logged_in_at, issued_at, expires_at)
+                 VALUES ('a', x'01', x'02', 1, 2, 3); PRAGMA user_version = 8;",
+            )
+            .unwrap();
+        drop(s);
+        let ro = Store::open_read_only(&p).unwrap().unwrap();
+        let got = ro.load_refresh("a").unwrap().unwrap();
+        assert_eq!((got.expires_at, got.refused), (3, None));
+        assert_eq!(ro.refresh_tokens().unwrap().len(), 1);
+        drop(ro);
+        // Opened for writing, it migrates and can record a refusal.
+        let s = Store::open(&p).unwrap();
+        assert!(s.mark_refresh_refused("a", &[2], 9, "invalid_grant").unwrap());
     }
 
     #[test]

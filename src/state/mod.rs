@@ -47,7 +47,7 @@ pub use transitions::{ConnectGaps, EnvelopeTransition, ReceiverStatus};
 /// `PRAGMA application_id` of our files ("ESC1"), so a foreign SQLite file is never touched.
 const APPLICATION_ID: i64 = 0x4553_4331;
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// Forward migrations: `(version it brings the file to, SQL)`, after `schema.sql` (version 1).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("resources.sql")),
     (7, include_str!("push_receivers.sql")),
     (8, include_str!("credentials.sql")),
+    (9, include_str!("refusals.sql")),
 ];
 
 /// State-file problems.

@@ -13,7 +13,7 @@
 //! Every access token remembers the grant that issued it. The Monitor routes accept only
 //! JWT-grant tokens ([`authorize_jwt`]), as Docusign's Monitor documentation demands.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -49,6 +49,20 @@ const DEFAULT_SCOPE: &str = "signature";
 #[derive(Debug, Default)]
 pub(super) struct TokenStore {
     tokens: HashMap<String, Issued>,
+    /// Every token issued, expired and wiped ones too (the latest [`EVER_KEPT`]), so a test
+    /// can search for each of them in what a client wrote.
+    ever: VecDeque<String>,
+}
+
+/// How many issued tokens (access or refresh) are remembered for tests, at most.
+const EVER_KEPT: usize = 10_000;
+
+/// Remembers `token` in `ever`, forgetting the oldest beyond [`EVER_KEPT`].
+fn remember(ever: &mut VecDeque<String>, token: &str) {
+    if ever.len() >= EVER_KEPT {
+        ever.pop_front();
+    }
+    ever.push_back(token.to_owned());
 }
 
 /// The grant an access token came from.
@@ -155,10 +169,16 @@ impl TokenStore {
         grant: Option<u64>,
     ) -> String {
         let token = random_token("sim.");
+        remember(&mut self.ever, &token);
         self.tokens.retain(|_, t| t.expires_at > now);
         self.tokens
             .insert(token.clone(), Issued { expires_at: shifted(now, seconds(lifetime_secs)), scopes, kind, grant });
         token
+    }
+
+    /// Every access token issued (the latest ten thousand), expired and wiped ones too.
+    pub(super) fn ever(&self) -> Vec<String> {
+        self.ever.iter().cloned().collect()
     }
 
     /// Forgets every access token descending from `grant`.

@@ -19,7 +19,7 @@
 //! it to prove a client saves the new token before it uses the access token. A client correct
 //! under both policies is correct on Docusign.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::authcode::CodeProblem;
-use super::{GrantKind, OAuthError, SimConfig, Simulator, random_token, seconds, shifted};
+use super::{GrantKind, OAuthError, SimConfig, Simulator, random_token, remember, seconds, shifted};
 
 /// The client secret [`SimConfig::new`] registers.
 pub const DEFAULT_CLIENT_SECRET: &str = "sim-secret-3f9c2a71-5d4e-4b8a-9c1f-7e6d5b4a3c2d";
@@ -81,6 +81,8 @@ pub(super) struct RefreshStore {
     grants: HashMap<u64, Grant>,
     tokens: HashMap<String, Refresh>,
     next_grant: u64,
+    /// Every refresh token issued, used, revoked and forgotten ones too (bounded), for tests.
+    ever: VecDeque<String>,
 }
 
 impl RefreshStore {
@@ -97,6 +99,7 @@ impl RefreshStore {
 
     fn issue(&mut self, grant: u64, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> String {
         let token = random_token("sim-refresh.");
+        remember(&mut self.ever, &token);
         self.tokens.insert(token.clone(), Refresh { grant, issued_at: now, expires_at, revoked: false });
         token
     }
@@ -136,6 +139,11 @@ impl RefreshStore {
 
     pub(super) fn revoke_all(&mut self) {
         self.tokens.values_mut().for_each(|t| t.revoked = true);
+    }
+
+    /// Every refresh token issued (the latest ten thousand), whatever became of it.
+    pub(super) fn ever(&self) -> Vec<String> {
+        self.ever.iter().cloned().collect()
     }
 
     /// Refresh tokens neither revoked nor expired at `now`.
@@ -334,5 +342,25 @@ mod tests {
         store.revoke_all();
         assert_eq!(store.lookup(&token, now).unwrap_err(), OAuthError { error: "invalid_grant", description: None });
         assert_eq!(store.lookup("unknown", now).unwrap_err().description, None);
+    }
+
+    #[test]
+    fn every_token_issued_is_remembered_whatever_became_of_it() {
+        let now = Utc::now();
+        let mut refresh = RefreshStore::default();
+        let (grant, first) = refresh.open_grant(vec!["signature".to_owned()], false, now, Duration::days(30));
+        let second = refresh.issue(grant, now, now + Duration::days(30));
+        refresh.revoke_all();
+        refresh.age(Duration::days(400));
+        refresh.forget_old(now);
+        assert!(refresh.valid(now).is_empty());
+        assert_eq!(refresh.ever(), vec![first, second]);
+
+        let mut access = super::super::TokenStore::default();
+        let a = access.issue(now, 60, HashSet::new(), GrantKind::AuthorizationCode, Some(grant));
+        let b = access.issue(now, 60, HashSet::new(), GrantKind::RefreshToken, Some(grant));
+        access.clear();
+        assert!(access.valid(now).is_empty());
+        assert_eq!(access.ever(), vec![a, b]);
     }
 }

@@ -1,5 +1,5 @@
 //! The [`Simulator`]'s OAuth knobs: registered JWT keys, the login mode, refresh-token
-//! rotation, aging and revocation.
+//! rotation, aging and revocation; and every token issued, for tests' leak checks.
 
 use chrono::{Duration, Utc};
 
@@ -45,5 +45,17 @@ impl Simulator {
     /// no copy of one leaks to disk or logs.
     pub fn issued_refresh_tokens(&self) -> Vec<String> {
         self.state().auth.refresh.valid(Utc::now())
+    }
+
+    /// Every access token ever issued, from any grant, expired and wiped ones included (the
+    /// latest ten thousand), so a test can check that none leaked, not only the live ones.
+    pub fn all_issued_tokens(&self) -> Vec<String> {
+        self.state().tokens.ever()
+    }
+
+    /// Every refresh token ever issued, used, revoked and expired ones included (the latest
+    /// ten thousand).
+    pub fn all_issued_refresh_tokens(&self) -> Vec<String> {
+        self.state().auth.refresh.ever()
     }
 }
