@@ -58,6 +58,11 @@ pub struct Stream {
     /// Renders one raw line object in `ecs` or `ocsf`: usually one document; a snapshot record
     /// that changed gives its state record and a change event.
     pub render: fn(Format, &Map<String, Value>, FormatOptions) -> Vec<Doc>,
+    /// Renders one raw line (its JSON text) in `ecs` or `ocsf` straight into text, without
+    /// building a tree: appends exactly one document (whose id is the line's `event_id`) and
+    /// returns `true`, or appends nothing and returns `false` when the line needs `render`
+    /// (which stays the reference). `None`: the stream always takes `render`.
+    pub render_text: Option<fn(Format, &str, FormatOptions, &mut String) -> bool>,
     /// The newest event time a stored cursor of this stream records, if its cursors do.
     pub newest_event: fn(&str) -> Option<DateTime<Utc>>,
 }
@@ -110,6 +115,7 @@ pub(crate) static TEST: Stream = Stream {
     actor: None,
     columns: &["id", "time"],
     render: |_, raw, _| vec![Doc::raw(raw)],
+    render_text: None,
     newest_event: |_| None,
 };
 

@@ -58,8 +58,9 @@ impl Fanout {
     }
 }
 
-/// `batch` in each of `outputs`, in one pass: a line is parsed once, mapped in every output,
-/// and dropped before the next (a page's parsed objects are never all held at once).
+/// `batch` in each of `outputs`, in one pass: a line is rendered straight from its text where
+/// the stream can (`Stream::render_text`), else parsed once, mapped in every output that needs
+/// the tree, and dropped before the next (a page's parsed objects are never all held at once).
 fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {
     let mut out: Vec<Batch> =
         outputs.iter().map(|_| Batch { source: batch.source, lines: Vec::with_capacity(batch.lines.len()) }).collect();
@@ -67,15 +68,22 @@ fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {
         return out;
     }
     for l in &batch.lines {
-        // Raw lines are our own serialization of a JSON object: they always parse.
-        let Ok(raw) = serde_json::from_str::<Map<String, Value>>(&l.json) else {
-            for b in &mut out {
-                b.lines.push(l.clone());
-            }
-            continue;
-        };
+        // Parsed only when some output needs the tree.
+        let mut tree: Option<Option<Map<String, Value>>> = None;
         for ((format, opts), b) in outputs.iter().zip(out.iter_mut()) {
-            for doc in batch.source.render(*format, &raw, opts) {
+            if let Some(text) = batch.source.render_text.filter(|_| *format != Format::Raw) {
+                let mut json = String::with_capacity(l.json.len() * 2);
+                if text(*format, &l.json, *opts, &mut json) {
+                    b.lines.push(Line { event_id: l.event_id.clone(), time: l.time.clone(), json });
+                    continue;
+                }
+            }
+            // Raw lines are our own serialization of a JSON object: they always parse.
+            let Some(raw) = tree.get_or_insert_with(|| serde_json::from_str(&l.json).ok()) else {
+                b.lines.push(l.clone());
+                continue;
+            };
+            for doc in batch.source.render(*format, raw, opts) {
                 let json = Value::Object(doc.value).to_string();
                 b.lines.push(Line { event_id: doc.event_id, time: l.time.clone(), json });
             }
