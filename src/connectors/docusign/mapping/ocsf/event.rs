@@ -13,11 +13,11 @@ use crate::connectors::docusign::mapping::{
 };
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
-const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
+pub(crate) const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
 
 /// Record fields every Monitor event maps (or that only duplicate mapped ones); our own line
 /// fields are mapped too.
-const ALWAYS_MAPPED: &[&str] = &["userAgent", "object", "action"];
+pub(crate) const ALWAYS_MAPPED: &[&str] = &["userAgent", "object", "action"];
 
 /// Which raw fields (top level and in `data`) a mapping used, so `unmapped` gets the rest.
 #[derive(Debug, Default)]

@@ -4,9 +4,9 @@ use std::borrow::Cow;
 
 use super::scan::{Fallback, Fields, is_blank};
 use super::writer::Writer;
-use super::{Line, User, enrichment};
+use super::{Line, User, enrichment, identity};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
-use crate::connectors::docusign::mapping::ecs::EVENT_MAPPED;
+use crate::connectors::docusign::mapping::ecs::{EVENT_MAPPED, KEYS};
 use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
 use crate::connectors::docusign::mapping::{MONITOR_MAPPED, USER_MAPPED};
 use crate::core::fields;
@@ -141,39 +141,9 @@ fn user<'a>(
     target: Option<&str>,
     w: &mut Writer<'_>,
 ) -> Result<(Option<Cow<'a, str>>, Option<Cow<'a, str>>), Fallback> {
-    let (own_id, own_email) = (raw.text("userId"), raw.text("userEmail"));
-    let (u_id, u_email) = (enriched.and_then(User::id), enriched.and_then(User::email));
-    let id = own_id.clone().or(u_id);
-    let email = u_email.or(own_email.clone());
     w.begin("user");
-    // The tree writes the event's own id and email first, then fills in (or replaces) them
-    // from the Admin record: the keys keep the first place they were written in.
-    if own_id.is_some()
-        && let Some(id) = &id
-    {
-        w.str("id", id);
-    }
-    let name_email = |w: &mut Writer<'_>| {
-        if let Some(e) = &email {
-            w.str("name", e);
-            w.str("email", e);
-        }
-    };
-    if own_email.is_some() {
-        name_email(w);
-    }
-    if own_id.is_none()
-        && let Some(id) = &id
-    {
-        w.str("id", id);
-    }
-    if own_email.is_none() {
-        name_email(w);
-    }
+    let (id, email) = identity(w, &KEYS, raw, enriched);
     if let Some(u) = enriched {
-        if let Some(n) = u.full_name() {
-            w.str("full_name", &n);
-        }
         w.begin("group");
         w.begin_array("id");
         u.groups(|(id, _, _)| {

@@ -15,10 +15,13 @@
 mod ecs;
 mod ocsf;
 mod scan;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::borrow::Cow;
 
+use crate::connectors::docusign::mapping::UserKeys;
 use crate::core::fields;
 use crate::format::{Format, FormatOptions};
 use scan::{Fallback, Fields};
@@ -113,6 +116,50 @@ impl<'a> User<'a> {
             Ok(())
         })
     }
+}
+
+/// The acting user's identity fields, as the tree's `event_actor` then `identity` write them:
+/// the event's own `userId` and `userEmail` first, then the Admin record's id (unless set), its
+/// email (replacing the event's in place) and full name. Returns the id and email written.
+fn identity<'a>(
+    w: &mut Writer<'_>,
+    keys: &UserKeys,
+    raw: &Fields<'a>,
+    enriched: Option<&User<'a>>,
+) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
+    let (own_id, own_email) = (raw.text("userId"), raw.text("userEmail"));
+    let (u_id, u_email) = (enriched.and_then(User::id), enriched.and_then(User::email));
+    let first_id = own_id.is_some();
+    let first_email = own_email.is_some();
+    let id = own_id.or(u_id);
+    let email = u_email.or(own_email);
+    let write_id = |w: &mut Writer<'_>| {
+        if let Some(id) = &id {
+            w.str(keys.id, id);
+        }
+    };
+    let write_email = |w: &mut Writer<'_>| {
+        if let Some(e) = &email {
+            w.str("name", e);
+            w.str(keys.email, e);
+        }
+    };
+    if first_id {
+        write_id(w);
+    }
+    if first_email {
+        write_email(w);
+    }
+    if !first_id {
+        write_id(w);
+    }
+    if !first_email {
+        write_email(w);
+    }
+    if let Some(n) = enriched.and_then(User::full_name) {
+        w.str("full_name", &n);
+    }
+    (id, email)
 }
 
 /// The acting user's Admin record, if the line has one (`_user`, an object).
