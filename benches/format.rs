@@ -113,13 +113,19 @@ fn main() {
         }
     }
 
+    text_table(&plain, &enriched, rounds, opts);
+}
+
+/// From the line's text, as the fanout renders it: the tree path (parse, render, serialize)
+/// against the text path.
+fn text_table(plain: &[Map<String, Value>], enriched: &[Map<String, Value>], rounds: usize, opts: FormatOptions) {
     println!("from the line's text, as the fanout renders it:");
     println!(
         "{:<8} {:<9} {:>26} {:>12} {:>8} {:>10}",
         "format", "lines", "tree parse+render+ser ns/ev", "text ns/ev", "speedup", "fallbacks"
     );
     let text = MONITOR_EVENTS.render_text.unwrap();
-    for (label, lines) in [("plain", &plain), ("enriched", &enriched)] {
+    for (label, lines) in [("plain", plain), ("enriched", enriched)] {
         let texts: Vec<String> = lines.iter().map(|l| serde_json::to_string(l).unwrap()).collect();
         for format in [Format::Ecs, Format::Ocsf] {
             let tree = || {

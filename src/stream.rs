@@ -34,6 +34,10 @@ pub struct Actor {
     pub summary: fn(&Map<String, Value>) -> Map<String, Value>,
 }
 
+/// Renders one raw line's JSON text in a format straight into text: appends one document and
+/// returns `true`, or appends nothing and returns `false` (see [`Stream::render_text`]).
+pub type RenderText = fn(Format, &str, FormatOptions, &mut String) -> bool;
+
 /// A source's descriptor.
 #[derive(Debug)]
 pub struct Stream {
@@ -62,7 +66,7 @@ pub struct Stream {
     /// building a tree: appends exactly one document (whose id is the line's `event_id`) and
     /// returns `true`, or appends nothing and returns `false` when the line needs `render`
     /// (which stays the reference). `None`: the stream always takes `render`.
-    pub render_text: Option<fn(Format, &str, FormatOptions, &mut String) -> bool>,
+    pub render_text: Option<RenderText>,
     /// The newest event time a stored cursor of this stream records, if its cursors do.
     pub newest_event: fn(&str) -> Option<DateTime<Utc>>,
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{event_base, head, rest, user_fields};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
-use crate::connectors::docusign::mapping::vocab::{new_value, Family, Outcome, classify, ecs_action};
+use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action, new_value};
 use crate::connectors::docusign::mapping::{
     LineView, MONITOR_MAPPED, USER_MAPPED, UserRecord, enrichment, event_actor, is_blank, keyed, original, put_obj, s,
     text,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{header, metadata, uid_object, user_object};
 use crate::connectors::docusign::mapping::classes::{API_ACTIVITY, alert_severity};
-use crate::connectors::docusign::mapping::vocab::{new_value, Classification, Family, Outcome, classify};
+use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify, new_value};
 use crate::connectors::docusign::mapping::{
     LineView, MONITOR_MAPPED, USER_MAPPED, enrichment, event_actor, is_blank, keyed, original, put_obj, s, text,
 };

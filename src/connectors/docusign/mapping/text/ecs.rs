@@ -4,10 +4,10 @@ use std::borrow::Cow;
 
 use super::scan::{Fallback, Fields, is_blank};
 use super::writer::Writer;
-use super::{Line, User, enrichment, identity};
+use super::{Line, User, Written, enrichment, identity};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
 use crate::connectors::docusign::mapping::ecs::{EVENT_MAPPED, KEYS};
-use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
+use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify, ecs_action};
 use crate::connectors::docusign::mapping::{MONITOR_MAPPED, USER_MAPPED};
 use crate::core::fields;
 use crate::format::ECS_VERSION;
@@ -39,43 +39,8 @@ pub(super) fn event(line: &Line<'_>, json: &str, include_original: bool, w: &mut
     w.str("version", ECS_VERSION);
     w.end();
 
-    w.begin("event");
-    w.str("kind", class.ecs_kind);
-    w.strs("category", class.ecs_category.iter().copied());
-    w.strs("type", class.ecs_type.iter().copied());
-    w.str("id", &line.event_id);
-    if let Some(t) = &line.collected_at {
-        w.str("created", t);
-    }
-    w.str("module", "docusign");
-    if let Some(p) = raw.text("product") {
-        w.str("provider", &p);
-    }
-    if let Some(t) = raw.text(fields::LOG_TYPE) {
-        w.str("dataset", &format!("docusign.{t}"));
-    }
-    if !object.is_empty() || !action.is_empty() {
-        w.str("action", &ecs_action(&object, &action));
-    }
-    match class.outcome {
-        Outcome::Success => w.str("outcome", "success"),
-        Outcome::Failure => w.str("outcome", "failure"),
-        Outcome::Unknown => {}
-    }
-    if let Some(r) = data_text("FailureReason").or_else(|| data_text("VoidedReason")) {
-        w.str("reason", &r);
-    }
     let alert = class.ecs_kind == "alert";
-    if alert {
-        let (sev, _) = alert_severity(&data_text("Severity").unwrap_or_default());
-        if let Some(n) = ecs_severity(sev) {
-            w.int("severity", n);
-        }
-    }
-    if include_original {
-        w.str("original", json);
-    }
-    w.end();
+    event_fields(line, json, include_original, &class, (&object, &action), data.as_ref(), w);
 
     let target = raw.text("affectedUserId").or_else(|| data_text("AffectedUserId"));
     let (id, email) = user(raw, enriched.as_ref(), target.as_deref(), w)?;
@@ -134,13 +99,63 @@ pub(super) fn event(line: &Line<'_>, json: &str, include_original: bool, w: &mut
     Ok(())
 }
 
+/// `event.*`.
+fn event_fields(
+    line: &Line<'_>,
+    json: &str,
+    include_original: bool,
+    class: &Classification,
+    (object, action): (&str, &str),
+    data: Option<&Fields<'_>>,
+    w: &mut Writer<'_>,
+) {
+    let raw = &line.raw;
+    let data_text = |k: &str| data.and_then(|d| d.text(k));
+    w.begin("event");
+    w.str("kind", class.ecs_kind);
+    w.strs("category", class.ecs_category.iter().copied());
+    w.strs("type", class.ecs_type.iter().copied());
+    w.str("id", &line.event_id);
+    if let Some(t) = &line.collected_at {
+        w.str("created", t);
+    }
+    w.str("module", "docusign");
+    if let Some(p) = raw.text("product") {
+        w.str("provider", &p);
+    }
+    if let Some(t) = raw.text(fields::LOG_TYPE) {
+        w.str("dataset", &format!("docusign.{t}"));
+    }
+    if !object.is_empty() || !action.is_empty() {
+        w.str("action", &ecs_action(object, action));
+    }
+    match class.outcome {
+        Outcome::Success => w.str("outcome", "success"),
+        Outcome::Failure => w.str("outcome", "failure"),
+        Outcome::Unknown => {}
+    }
+    if let Some(r) = data_text("FailureReason").or_else(|| data_text("VoidedReason")) {
+        w.str("reason", &r);
+    }
+    if class.ecs_kind == "alert" {
+        let (sev, _) = alert_severity(&data_text("Severity").unwrap_or_default());
+        if let Some(n) = ecs_severity(sev) {
+            w.int("severity", n);
+        }
+    }
+    if include_original {
+        w.str("original", json);
+    }
+    w.end();
+}
+
 /// `user.*`; returns the `user.id` and `user.email` written (for `related.user`).
 fn user<'a>(
     raw: &Fields<'a>,
     enriched: Option<&User<'a>>,
     target: Option<&str>,
     w: &mut Writer<'_>,
-) -> Result<(Option<Cow<'a, str>>, Option<Cow<'a, str>>), Fallback> {
+) -> Result<Written<'a>, Fallback> {
     w.begin("user");
     let (id, email) = identity(w, &KEYS, raw, enriched);
     if let Some(u) = enriched {

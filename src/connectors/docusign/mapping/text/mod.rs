@@ -77,6 +77,9 @@ impl<'a> Line<'a> {
 #[derive(Debug)]
 struct User<'a>(Fields<'a>);
 
+/// The acting user's id and email as written (`user.id`/`uid`, `email`/`email_addr`).
+type Written<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
 /// `(id, name, is_admin)` of a group.
 type Group<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>, bool);
 
@@ -121,12 +124,7 @@ impl<'a> User<'a> {
 /// The acting user's identity fields, as the tree's `event_actor` then `identity` write them:
 /// the event's own `userId` and `userEmail` first, then the Admin record's id (unless set), its
 /// email (replacing the event's in place) and full name. Returns the id and email written.
-fn identity<'a>(
-    w: &mut Writer<'_>,
-    keys: &UserKeys,
-    raw: &Fields<'a>,
-    enriched: Option<&User<'a>>,
-) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
+fn identity<'a>(w: &mut Writer<'_>, keys: &UserKeys, raw: &Fields<'a>, enriched: Option<&User<'a>>) -> Written<'a> {
     let (own_id, own_email) = (raw.text("userId"), raw.text("userEmail"));
     let (u_id, u_email) = (enriched.and_then(User::id), enriched.and_then(User::email));
     let first_id = own_id.is_some();

@@ -231,7 +231,8 @@ pub(super) fn event(line: &Line<'_>, json: &str, include_original: bool, w: &mut
     let enriched = enrichment(raw)?;
     let new_value = data.as_ref().and_then(|d| d.string("NewValue")).unwrap_or_default();
     let class = classify(&object, &action, &line.text_or_empty("result"), &new_value);
-    let mut p = Parts { raw, data: data.as_ref(), enriched: enriched.as_ref(), top: Marks::new(), data_used: Marks::new() };
+    let mut p =
+        Parts { raw, data: data.as_ref(), enriched: enriched.as_ref(), top: Marks::new(), data_used: Marks::new() };
 
     let caption = class.ocsf.activity_caption(class.activity_id);
     let activity_name: &str = if class.activity_id == 99 && !action.is_empty() { &action } else { caption };

@@ -124,21 +124,13 @@ impl<'a> Fields<'a> {
     pub(crate) fn bool(&self, key: &str) -> Option<&'a str> {
         self.get(key).filter(|v| *v == "true" || *v == "false")
     }
-
-    /// Whether the object has no fields.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 /// Calls `each` with the text of every element of the array `json`, in order.
 ///
 /// # Errors
 /// [`Fallback`] when `json` is not an array, or when `each` refuses an element.
-pub(crate) fn elements<'a>(
-    json: &'a str,
-    each: impl FnMut(&'a str) -> Result<(), Fallback>,
-) -> Result<(), Fallback> {
+pub(crate) fn elements<'a>(json: &'a str, each: impl FnMut(&'a str) -> Result<(), Fallback>) -> Result<(), Fallback> {
     struct Seq<F>(F);
     impl<'de, F: FnMut(&'de str) -> Result<(), Fallback>> Visitor<'de> for Seq<F> {
         type Value = ();

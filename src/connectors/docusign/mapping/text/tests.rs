@@ -145,7 +145,8 @@ fn data() -> BoxedStrategy<Value> {
         ]),
         proptest::option::of(prop_oneof![Just(json!("jwt")), Just(json!("SAML")), Just(json!("oidc")), field()]),
         proptest::option::of(prop_oneof![
-            proptest::collection::vec(prop_oneof![text().prop_map(Value::String), value()], 0..4).prop_map(Value::Array),
+            proptest::collection::vec(prop_oneof![text().prop_map(Value::String), value()], 0..4)
+                .prop_map(Value::Array),
             value()
         ]),
         proptest::option::of(prop_oneof![Just(json!("3")), Just(json!(3)), field()]),
@@ -207,12 +208,13 @@ fn client_info() -> BoxedStrategy<Value> {
     let version = some_of(&["major", "minor", "patch"], field().boxed())
         .prop_map(|kv| Value::Object(kv.into_iter().collect()))
         .boxed();
-    let part = (proptest::option::of(family), proptest::option::of(prop_oneof![version, value()])).prop_map(|(f, v)| {
-        let mut m = Map::new();
-        m.extend(f.map(|f| ("family".to_owned(), f)));
-        m.extend(v.map(|v| ("version".to_owned(), v)));
-        Value::Object(m)
-    });
+    let part =
+        (proptest::option::of(family), proptest::option::of(prop_oneof![version, value()])).prop_map(|(f, v)| {
+            let mut m = Map::new();
+            m.extend(f.map(|f| ("family".to_owned(), f)));
+            m.extend(v.map(|v| ("version".to_owned(), v)));
+            Value::Object(m)
+        });
     prop_oneof![
         4 => proptest::collection::vec(proptest::option::of(part), 3).prop_map(|parts| {
             let m: Map<String, Value> = ["browser", "os", "device"]
@@ -250,11 +252,8 @@ fn line() -> impl Strategy<Value = String> {
     ];
     const FLAGS: &[&str] = &["isUserMemberOfDomain", "affectedUserIsMemberOfDomain", "referencedUserIsMemberOfDomain"];
     const OURS: &[&str] = &["_time", "source_log_type", "vendor", "product", "_collected_at", "event_id"];
-    let times = prop_oneof![
-        Just(json!("2026-11-23T12:00:00.123Z")),
-        Just(json!("2023-03-03T09:10:06.0512813Z")),
-        field()
-    ];
+    let times =
+        prop_oneof![Just(json!("2026-11-23T12:00:00.123Z")), Just(json!("2023-03-03T09:10:06.0512813Z")), field()];
     (
         proptest::sample::select(PAIRS),
         proptest::option::of(prop_oneof![
@@ -264,33 +263,41 @@ fn line() -> impl Strategy<Value = String> {
             Just(json!("Denied")),
             field()
         ]),
-        (some_of(PLAIN, field().boxed()), some_of(&["userId", "userEmail", "affectedUserId", "referencedUserId"], ident().boxed())),
+        (
+            some_of(PLAIN, field().boxed()),
+            some_of(&["userId", "userEmail", "affectedUserId", "referencedUserId"], ident().boxed()),
+        ),
         some_of(FLAGS, prop_oneof![any::<bool>().prop_map(Value::Bool), value()].boxed()),
         some_of(OURS, times.boxed()),
         (proptest::option::of(data()), proptest::option::of(user())),
         (
             location(),
-            proptest::option::of(prop_oneof![3 => location().prop_map(|l| Value::Object(l.into_iter().collect())), 1 => value()]),
+            proptest::option::of(
+                prop_oneof![3 => location().prop_map(|l| Value::Object(l.into_iter().collect())), 1 => value()],
+            ),
             proptest::option::of(client_info()),
             proptest::option::of(prop_oneof![Just(json!(INTERNAL_KEY)), field()]),
         ),
         any::<u8>(),
     )
-        .prop_flat_map(|((object, action), result, (plain, ids), flags, ours, (data, user), (flat, nested, info, key), style)| {
-            let mut kv: Vec<(String, Value)> = vec![("object".into(), json!(object)), ("action".into(), json!(action))];
-            kv.extend(result.map(|r| ("result".to_owned(), r)));
-            kv.extend(plain);
-            kv.extend(ids);
-            kv.extend(flags);
-            kv.extend(flat);
-            kv.extend(data.map(|d| ("data".to_owned(), d)));
-            kv.extend(nested.map(|n| ("ipAddressLocation".to_owned(), n)));
-            kv.extend(info.map(|i| ("userAgentClientInfo".to_owned(), i)));
-            kv.extend(key.map(|k| ("integratorKey".to_owned(), k)));
-            let tail: Vec<(String, Value)> =
-                ours.into_iter().chain(user.map(|u| ("_user".to_owned(), u))).collect();
-            (Just(kv).prop_shuffle(), Just(tail), Just(style))
-        })
+        .prop_flat_map(
+            |((object, action), result, (plain, ids), flags, ours, (data, user), (flat, nested, info, key), style)| {
+                let mut kv: Vec<(String, Value)> =
+                    vec![("object".into(), json!(object)), ("action".into(), json!(action))];
+                kv.extend(result.map(|r| ("result".to_owned(), r)));
+                kv.extend(plain);
+                kv.extend(ids);
+                kv.extend(flags);
+                kv.extend(flat);
+                kv.extend(data.map(|d| ("data".to_owned(), d)));
+                kv.extend(nested.map(|n| ("ipAddressLocation".to_owned(), n)));
+                kv.extend(info.map(|i| ("userAgentClientInfo".to_owned(), i)));
+                kv.extend(key.map(|k| ("integratorKey".to_owned(), k)));
+                let tail: Vec<(String, Value)> =
+                    ours.into_iter().chain(user.map(|u| ("_user".to_owned(), u))).collect();
+                (Just(kv).prop_shuffle(), Just(tail), Just(style))
+            },
+        )
         .prop_map(|(mut kv, tail, style)| {
             kv.extend(tail);
             let m: Map<String, Value> = kv.into_iter().collect();
