@@ -91,3 +91,33 @@ fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::docusign::MONITOR_EVENTS;
+
+    #[test]
+    fn text_path_and_tree_path_give_the_same_lines() {
+        let line = |json: &str| Line { event_id: "e1".into(), time: "2026-11-23T12:00:00Z".into(), json: json.into() };
+        let plain = r#"{"eventId":"e1","object":"Login","action":"Login","result":"Success","userId":"u1","_time":"2026-11-23T12:00:00Z","event_id":"e1"}"#;
+        // A duplicate key: only the tree reads it (the last value wins).
+        let duplicate = r#"{"eventId":"e1","object":"Login","action":"Logoff","action":"Login","result":"Success","userId":"u1","_time":"2026-11-23T12:00:00Z","event_id":"e1"}"#;
+        let batch = Batch { source: &MONITOR_EVENTS, lines: vec![line(plain), line(duplicate)] };
+        let opts = FormatOptions { include_original: false };
+        let outputs = [(Format::Ecs, opts), (Format::Ocsf, opts)];
+        let rendered = render_all(&batch, &outputs);
+        for (b, (format, opts)) in rendered.iter().zip(outputs) {
+            assert_eq!(b.lines.len(), 2);
+            let raw: Map<String, Value> = serde_json::from_str(plain).unwrap();
+            let want = Value::Object(MONITOR_EVENTS.render(format, &raw, &opts).remove(0).value);
+            for l in &b.lines {
+                assert_eq!(l.event_id, "e1");
+                let got: Value = serde_json::from_str(&l.json).unwrap();
+                assert_eq!(got, want, "{format}");
+            }
+        }
+        // The raw format is the batch itself.
+        assert!(render_all(&batch, &[]).is_empty());
+    }
+}
