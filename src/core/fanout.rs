@@ -95,29 +95,31 @@ fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::docusign::MONITOR_EVENTS;
+    use crate::stream::{Stream, TEST};
+
+    /// Renders a line as text unless it asks for the tree; the tree gives the raw line.
+    static TEXT: Stream = Stream {
+        render_text: Some(|format, json, _, out| {
+            if json.contains("tree") {
+                return false;
+            }
+            out.push_str(&format!("{{\"text\":\"{format}\"}}"));
+            true
+        }),
+        ..TEST
+    };
 
     #[test]
-    fn text_path_and_tree_path_give_the_same_lines() {
-        let line = |json: &str| Line { event_id: "e1".into(), time: "2026-11-23T12:00:00Z".into(), json: json.into() };
-        let plain = r#"{"eventId":"e1","object":"Login","action":"Login","result":"Success","userId":"u1","_time":"2026-11-23T12:00:00Z","event_id":"e1"}"#;
-        // A duplicate key: only the tree reads it (the last value wins).
-        let duplicate = r#"{"eventId":"e1","object":"Login","action":"Logoff","action":"Login","result":"Success","userId":"u1","_time":"2026-11-23T12:00:00Z","event_id":"e1"}"#;
-        let batch = Batch { source: &MONITOR_EVENTS, lines: vec![line(plain), line(duplicate)] };
-        let opts = FormatOptions { include_original: false };
-        let outputs = [(Format::Ecs, opts), (Format::Ocsf, opts)];
-        let rendered = render_all(&batch, &outputs);
-        for (b, (format, opts)) in rendered.iter().zip(outputs) {
-            assert_eq!(b.lines.len(), 2);
-            let raw: Map<String, Value> = serde_json::from_str(plain).unwrap();
-            let want = Value::Object(MONITOR_EVENTS.render(format, &raw, &opts).remove(0).value);
-            for l in &b.lines {
-                assert_eq!(l.event_id, "e1");
-                let got: Value = serde_json::from_str(&l.json).unwrap();
-                assert_eq!(got, want, "{format}");
-            }
-        }
-        // The raw format is the batch itself.
+    fn lines_take_the_text_path_unless_it_declines() {
+        let line = |id: &str, json: &str| Line { event_id: id.into(), time: "t".into(), json: json.into() };
+        let batch =
+            Batch { source: &TEXT, lines: vec![line("a", r#"{"id":"a"}"#), line("b", r#"{"id":"b","x":"tree"}"#)] };
+        let opts = FormatOptions::default();
+        let rendered = render_all(&batch, &[(Format::Ecs, opts), (Format::Ocsf, opts)]);
+        let lines: Vec<Vec<(&str, &str)>> =
+            rendered.iter().map(|b| b.lines.iter().map(|l| (l.event_id.as_str(), l.json.as_str())).collect()).collect();
+        assert_eq!(lines[0], [("a", r#"{"text":"ecs"}"#), ("", r#"{"id":"b","x":"tree"}"#)]);
+        assert_eq!(lines[1], [("a", r#"{"text":"ocsf"}"#), ("", r#"{"id":"b","x":"tree"}"#)]);
         assert!(render_all(&batch, &[]).is_empty());
     }
 }
