@@ -103,7 +103,9 @@ mod tests {
             if json.contains("tree") {
                 return false;
             }
-            out.push_str(&format!("{{\"text\":\"{format}\"}}"));
+            out.push_str("{\"text\":\"");
+            out.push_str(format.as_str());
+            out.push_str("\"}");
             true
         }),
         ..TEST
