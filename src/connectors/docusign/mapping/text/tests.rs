@@ -344,7 +344,7 @@ fn same(format: Format, json: &str, include_original: bool) -> Result<(), TestCa
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn text_path_equals_tree_path(json in line(), include_original in any::<bool>()) {
