@@ -1,6 +1,7 @@
 //! Cost of `format::render` per event: the simulator's Monitor events (plain and with the
 //! actor's Admin record attached) through raw, ECS and OCSF, alone and followed by the JSON
-//! serialization a sink does. Run with `cargo bench --bench format`; `-- --print` prints one
+//! serialization a sink does; then, from the line's text as the fanout gets it, the tree path
+//! (parse, render, serialize) against the text path (`Stream::render_text`). Run with `cargo bench --bench format`; `-- --print` prints one
 //! rendered event per OCSF class instead. Times are this thread's CPU time (the machine may be
 //! shared), per event. Nothing here asserts timings.
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
@@ -109,6 +110,60 @@ fn main() {
             let (render_ns, _) = run(false);
             let (total_ns, bytes) = run(true);
             println!("{:<8} {label:<9} {render_ns:>14.0} {total_ns:>22.0} {bytes:>12}", format.as_str());
+        }
+    }
+
+    text_table(&plain, &enriched, rounds, opts);
+}
+
+/// From the line's text, as the fanout renders it: the tree path (parse, render, serialize)
+/// against the text path.
+fn text_table(plain: &[Map<String, Value>], enriched: &[Map<String, Value>], rounds: usize, opts: FormatOptions) {
+    println!("from the line's text, as the fanout renders it:");
+    println!(
+        "{:<8} {:<9} {:>26} {:>12} {:>8} {:>10}",
+        "format", "lines", "tree parse+render+ser ns/ev", "text ns/ev", "speedup", "fallbacks"
+    );
+    let text = MONITOR_EVENTS.render_text.unwrap();
+    for (label, lines) in [("plain", plain), ("enriched", enriched)] {
+        let texts: Vec<String> = lines.iter().map(|l| serde_json::to_string(l).unwrap()).collect();
+        for format in [Format::Ecs, Format::Ocsf] {
+            let tree = || {
+                let start = cpu_nanos();
+                for _ in 0..rounds {
+                    for t in &texts {
+                        let raw: Map<String, Value> = serde_json::from_str(t).unwrap();
+                        for doc in MONITOR_EVENTS.render(format, &raw, &opts) {
+                            black_box(Value::Object(doc.value).to_string());
+                        }
+                    }
+                }
+                (cpu_nanos() - start) as f64 / (rounds * texts.len()) as f64
+            };
+            let direct = || {
+                let mut fallbacks = 0usize;
+                let start = cpu_nanos();
+                for _ in 0..rounds {
+                    for t in &texts {
+                        // As the fanout does: one owned String per document.
+                        let mut out = String::with_capacity(t.len() * 2);
+                        if !text(format, t, opts, &mut out) {
+                            fallbacks += 1;
+                        }
+                        black_box(out);
+                    }
+                }
+                ((cpu_nanos() - start) as f64 / (rounds * texts.len()) as f64, fallbacks / rounds)
+            };
+            tree(); // warm-up
+            direct();
+            let tree_ns = tree();
+            let (text_ns, fallbacks) = direct();
+            println!(
+                "{:<8} {label:<9} {tree_ns:>26.0} {text_ns:>12.0} {:>7.1}x {fallbacks:>10}",
+                format.as_str(),
+                tree_ns / text_ns
+            );
         }
     }
 }

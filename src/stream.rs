@@ -34,6 +34,10 @@ pub struct Actor {
     pub summary: fn(&Map<String, Value>) -> Map<String, Value>,
 }
 
+/// Renders one raw line's JSON text in a format straight into text: appends one document and
+/// returns `true`, or appends nothing and returns `false` (see [`Stream::render_text`]).
+pub type RenderText = fn(Format, &str, FormatOptions, &mut String) -> bool;
+
 /// A source's descriptor.
 #[derive(Debug)]
 pub struct Stream {
@@ -58,6 +62,11 @@ pub struct Stream {
     /// Renders one raw line object in `ecs` or `ocsf`: usually one document; a snapshot record
     /// that changed gives its state record and a change event.
     pub render: fn(Format, &Map<String, Value>, FormatOptions) -> Vec<Doc>,
+    /// Renders one raw line (its JSON text) in `ecs` or `ocsf` straight into text, without
+    /// building a tree: appends exactly one document (whose id is the line's `event_id`) and
+    /// returns `true`, or appends nothing and returns `false` when the line needs `render`
+    /// (which stays the reference). `None`: the stream always takes `render`.
+    pub render_text: Option<RenderText>,
     /// The newest event time a stored cursor of this stream records, if its cursors do.
     pub newest_event: fn(&str) -> Option<DateTime<Utc>>,
 }
@@ -110,6 +119,7 @@ pub(crate) static TEST: Stream = Stream {
     actor: None,
     columns: &["id", "time"],
     render: |_, raw, _| vec![Doc::raw(raw)],
+    render_text: None,
     newest_event: |_| None,
 };
 

@@ -58,8 +58,9 @@ impl Fanout {
     }
 }
 
-/// `batch` in each of `outputs`, in one pass: a line is parsed once, mapped in every output,
-/// and dropped before the next (a page's parsed objects are never all held at once).
+/// `batch` in each of `outputs`, in one pass: a line is rendered straight from its text where
+/// the stream can (`Stream::render_text`), else parsed once, mapped in every output that needs
+/// the tree, and dropped before the next (a page's parsed objects are never all held at once).
 fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {
     let mut out: Vec<Batch> =
         outputs.iter().map(|_| Batch { source: batch.source, lines: Vec::with_capacity(batch.lines.len()) }).collect();
@@ -67,19 +68,60 @@ fn render_all(batch: &Batch, outputs: &[Output]) -> Vec<Batch> {
         return out;
     }
     for l in &batch.lines {
-        // Raw lines are our own serialization of a JSON object: they always parse.
-        let Ok(raw) = serde_json::from_str::<Map<String, Value>>(&l.json) else {
-            for b in &mut out {
-                b.lines.push(l.clone());
-            }
-            continue;
-        };
+        // Parsed only when some output needs the tree.
+        let mut tree: Option<Option<Map<String, Value>>> = None;
         for ((format, opts), b) in outputs.iter().zip(out.iter_mut()) {
-            for doc in batch.source.render(*format, &raw, opts) {
+            if let Some(text) = batch.source.render_text.filter(|_| *format != Format::Raw) {
+                let mut json = String::with_capacity(l.json.len() * 2);
+                if text(*format, &l.json, *opts, &mut json) {
+                    b.lines.push(Line { event_id: l.event_id.clone(), time: l.time.clone(), json });
+                    continue;
+                }
+            }
+            // Raw lines are our own serialization of a JSON object: they always parse.
+            let Some(raw) = tree.get_or_insert_with(|| serde_json::from_str(&l.json).ok()) else {
+                b.lines.push(l.clone());
+                continue;
+            };
+            for doc in batch.source.render(*format, raw, opts) {
                 let json = Value::Object(doc.value).to_string();
                 b.lines.push(Line { event_id: doc.event_id, time: l.time.clone(), json });
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::{Stream, TEST};
+
+    /// Renders a line as text unless it asks for the tree; the tree gives the raw line.
+    static TEXT: Stream = Stream {
+        render_text: Some(|format, json, _, out| {
+            if json.contains("tree") {
+                return false;
+            }
+            out.push_str("{\"text\":\"");
+            out.push_str(format.as_str());
+            out.push_str("\"}");
+            true
+        }),
+        ..TEST
+    };
+
+    #[test]
+    fn lines_take_the_text_path_unless_it_declines() {
+        let line = |id: &str, json: &str| Line { event_id: id.into(), time: "t".into(), json: json.into() };
+        let batch =
+            Batch { source: &TEXT, lines: vec![line("a", r#"{"id":"a"}"#), line("b", r#"{"id":"b","x":"tree"}"#)] };
+        let opts = FormatOptions::default();
+        let rendered = render_all(&batch, &[(Format::Ecs, opts), (Format::Ocsf, opts)]);
+        let lines: Vec<Vec<(&str, &str)>> =
+            rendered.iter().map(|b| b.lines.iter().map(|l| (l.event_id.as_str(), l.json.as_str())).collect()).collect();
+        assert_eq!(lines[0], [("a", r#"{"text":"ecs"}"#), ("", r#"{"id":"b","x":"tree"}"#)]);
+        assert_eq!(lines[1], [("a", r#"{"text":"ocsf"}"#), ("", r#"{"id":"b","x":"tree"}"#)]);
+        assert!(render_all(&batch, &[]).is_empty());
+    }
 }

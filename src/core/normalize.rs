@@ -364,6 +364,7 @@ mod tests {
         actor: Some(Actor { field: "userId", summary: Map::clone }),
         columns: &[],
         render: |_, _, _| Vec::new(),
+        render_text: None,
         newest_event: |_| None,
     };
 

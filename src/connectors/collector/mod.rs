@@ -31,6 +31,7 @@ pub static HEALTH: Stream = Stream {
     actor: None,
     columns: &["health_event", "receiver", "reason", "remote_addr", "count", "last_seen"],
     render,
+    render_text: None,
     newest_event: |_| None,
 };
 

@@ -70,6 +70,7 @@ pub static MONITOR_EVENTS: Stream = Stream {
     // The result and the IP first tell a failed login from a successful one, and from where.
     columns: &["eventId", "timestamp", "userId", "object/action", "result", "ipAddress", "accountId"],
     render: mapping::event,
+    render_text: Some(mapping::event_text),
     newest_event: monitor::newest_event,
 };
 
@@ -84,6 +85,7 @@ pub static ADMIN_USERS: Stream = Stream {
     actor: None,
     columns: &["id", "user_name", "email", "user_status", "membership_status"],
     render: mapping::user,
+    render_text: None,
     newest_event: |_| None,
 };
 
@@ -98,6 +100,7 @@ pub static ENVELOPES: Stream = Stream {
     actor: None,
     columns: &["envelopeId", "status", "statusChangedDateTime", "emailSubject", "sender"],
     render: mapping::envelope,
+    render_text: None,
     newest_event: envelopes::newest_event,
 };
 
@@ -113,6 +116,7 @@ pub static ENVELOPE_AUDIT: Stream = Stream {
     actor: None,
     columns: &["envelopeId", "logTime", "Action", "UserName", "ClientIPAddress"],
     render: mapping::envelope_audit,
+    render_text: None,
     newest_event: |_| None,
 };
 
@@ -128,6 +132,7 @@ pub static CONNECT: Stream = Stream {
     actor: None,
     columns: &["event", "generatedDateTime", "retryCount", "uri"],
     render: mapping::connect,
+    render_text: None,
     newest_event: |_| None,
 };
 

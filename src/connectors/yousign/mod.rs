@@ -63,6 +63,7 @@ pub static SIGNATURE_REQUESTS: Stream = Stream {
     actor: None,
     columns: &["id", "status", "name", "source", "created_at"],
     render: mapping::signature_request,
+    render_text: None,
     newest_event: |_| None,
 };
 
@@ -77,6 +78,7 @@ pub static USERS: Stream = Stream {
     actor: None,
     columns: &["id", "email", "role", "is_active", "status"],
     render: mapping::user,
+    render_text: None,
     newest_event: |_| None,
 };
 
@@ -93,6 +95,7 @@ pub static AUDIT_TRAILS: Stream = Stream {
     actor: None,
     columns: &["signature_request", "signer", "authentication"],
     render: mapping::audit_trail,
+    render_text: None,
     newest_event: |_| None,
 };
 
@@ -108,6 +111,7 @@ pub static WEBHOOK_SUBSCRIPTIONS: Stream = Stream {
     actor: None,
     columns: &["id", "endpoint", "enabled", "subscribed_events", "created_at"],
     render: mapping::subscription,
+    render_text: None,
     newest_event: |_| None,
 };
 
@@ -122,6 +126,7 @@ pub static WEBHOOK: Stream = Stream {
     actor: None,
     columns: &["event_id", "event_name", "event_time", "subscription_id"],
     render: mapping::webhook,
+    render_text: None,
     newest_event: |_| None,
 };
 

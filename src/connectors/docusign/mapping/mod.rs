@@ -10,6 +10,8 @@
 //! - `classes.rs`: the OCSF classes emitted (ids, captions) and the severity scales.
 //! - `ecs/`, `ocsf/`: the two mappings, each with `event.rs` (Monitor events) and its Admin
 //!   user records (`ecs/mod.rs`, `ocsf/user.rs`).
+//! - `text/`: Monitor events in both formats written straight from the line's text, without a
+//!   tree (the fast path of `Stream::render_text`); the two tree mappings are its reference.
 //!
 //! `docs/mapping.md` is the field-by-field table; the tests validate every mapped event
 //! against the official schemas (checked in under `tests/fixtures/`).
@@ -19,6 +21,7 @@ mod connect;
 mod ecs;
 mod envelopes;
 mod ocsf;
+mod text;
 mod vocab;
 
 use std::borrow::Cow;
@@ -30,6 +33,7 @@ use crate::format::{Doc, Format, FormatOptions};
 pub(super) use envelopes::{envelope, envelope_audit};
 
 pub(super) use connect::render as connect;
+pub(super) use text::event as event_text;
 
 /// A Monitor customer event in `format` (ECS or OCSF): one document.
 pub(super) fn event(format: Format, raw: &Map<String, Value>, opts: FormatOptions) -> Vec<Doc> {

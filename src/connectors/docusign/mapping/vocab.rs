@@ -125,12 +125,15 @@ pub(crate) fn outcome_of(result: &str) -> Outcome {
     }
 }
 
-fn data_str<'a>(data: Option<&'a Map<String, Value>>, key: &str) -> &'a str {
-    data.and_then(|d| d.get(key)).and_then(Value::as_str).unwrap_or_default()
+/// What of a Monitor event's `data` the classification reads: `data.NewValue` (a string, else
+/// empty).
+pub(crate) fn new_value(data: Option<&Map<String, Value>>) -> &str {
+    data.and_then(|d| d.get("NewValue")).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// Classifies one Monitor event from its `object`, `action`, `result` and `data`.
-pub(crate) fn classify(object: &str, action: &str, result: &str, data: Option<&Map<String, Value>>) -> Classification {
+/// Classifies one Monitor event from its `object`, `action`, `result` and `data.NewValue`
+/// (see [`new_value`]).
+pub(crate) fn classify(object: &str, action: &str, result: &str, new_value: &str) -> Classification {
     let mut outcome = outcome_of(result);
     let c = move |family, ocsf, activity_id, ecs_category, ecs_type| Classification {
         family,
@@ -160,7 +163,7 @@ pub(crate) fn classify(object: &str, action: &str, result: &str, data: Option<&M
         };
     }
     if any_ci(object, &["PermissionSet", "PermissionProfile"]) {
-        let (id, ty): (u8, &[&str]) = match (data_str(data, "NewValue"), v) {
+        let (id, ty): (u8, &[&str]) = match (new_value, v) {
             (_, Verb::Create) => (6, &["group", "creation"]),
             (_, Verb::Delete) => (5, &["group", "deletion"]),
             (n, _) if n.eq_ignore_ascii_case("true") => (1, &["group", "change"]),
@@ -316,7 +319,7 @@ mod tests {
     use serde_json::json;
 
     fn ocsf(object: &str, action: &str, result: &str, data: &Value) -> (u32, u8, Outcome) {
-        let c = classify(object, action, result, data.as_object());
+        let c = classify(object, action, result, new_value(data.as_object()));
         (c.ocsf.uid, c.activity_id, c.outcome)
     }
 
@@ -353,13 +356,13 @@ mod tests {
 
     #[test]
     fn ecs_categories_follow_the_family() {
-        let c = classify("Login", "Login", "Failure", None);
+        let c = classify("Login", "Login", "Failure", "");
         assert_eq!((c.ecs_category, c.ecs_type), (&["authentication"][..], &["start"][..]));
-        let c = classify("Login", "Login", "Success", None);
+        let c = classify("Login", "Login", "Success", "");
         assert_eq!(c.ecs_category, &["authentication", "session"]);
-        let c = classify("Alert", "BulkEnvelopeDownload", "", None);
+        let c = classify("Alert", "BulkEnvelopeDownload", "", "");
         assert_eq!((c.ecs_kind, c.ecs_category), ("alert", &["intrusion_detection"][..]));
-        let c = classify("IntegratorKey", "SecretKeyAdded", "", None);
+        let c = classify("IntegratorKey", "SecretKeyAdded", "", "");
         assert_eq!((c.ecs_category, c.ecs_type), (&["configuration", "iam"][..], &["creation"][..]));
     }
 

@@ -23,6 +23,7 @@ static WEBHOOK: Stream = Stream {
     actor: None,
     columns: &["event_name", "event_time"],
     render: super::webhook,
+    render_text: None,
     newest_event: |_| None,
 };
 

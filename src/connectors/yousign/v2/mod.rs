@@ -35,6 +35,7 @@ pub static YOUSIGN_PROCEDURES: Stream = Stream {
     actor: None,
     columns: &["id", "status", "name", "creator", "updatedAt"],
     render: mapping::procedure,
+    render_text: None,
     newest_event: procedures::newest_event,
 };
 
@@ -51,6 +52,7 @@ pub static YOUSIGN_V2_USERS: Stream = Stream {
     actor: None,
     columns: &["id", "email", "permission", "status", "deleted"],
     render: mapping::user,
+    render_text: None,
     newest_event: |_| None,
 };
 

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{event_base, head, rest, user_fields};
 use crate::connectors::docusign::mapping::classes::{alert_severity, ecs_severity};
-use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action};
+use crate::connectors::docusign::mapping::vocab::{Family, Outcome, classify, ecs_action, new_value};
 use crate::connectors::docusign::mapping::{
     LineView, MONITOR_MAPPED, USER_MAPPED, UserRecord, enrichment, event_actor, is_blank, keyed, original, put_obj, s,
     text,
@@ -13,7 +13,7 @@ use crate::connectors::docusign::mapping::{
 
 /// Raw Monitor fields that are mapped to ECS fields and so are not repeated under
 /// `docusign.*` (nor are our own line fields and `_user`).
-const EVENT_MAPPED: &[&str] = &[
+pub(crate) const EVENT_MAPPED: &[&str] = &[
     "ipAddressLocation",
     "userAgent",
     "userAgentClientInfo",
@@ -114,7 +114,7 @@ pub(crate) fn event(line: &LineView<'_>, include_original: bool) -> Map<String, 
     let (object, action) = (text(raw, "object").unwrap_or_default(), text(raw, "action").unwrap_or_default());
     let data = raw.get("data").and_then(Value::as_object);
     let data_text = |k: &str| data.and_then(|d| text(d, k));
-    let class = classify(object, action, text(raw, "result").unwrap_or_default(), data);
+    let class = classify(object, action, text(raw, "result").unwrap_or_default(), new_value(data));
     let mut out = Map::new();
     head(line, &mut out);
 

@@ -5,7 +5,7 @@
 
 mod event;
 
-pub(crate) use event::event;
+pub(crate) use event::{EVENT_MAPPED, event};
 
 use crate::core::fields;
 use serde_json::{Map, Value};

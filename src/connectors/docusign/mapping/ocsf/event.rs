@@ -7,17 +7,17 @@ use serde_json::{Map, Value};
 
 use super::{header, metadata, uid_object, user_object};
 use crate::connectors::docusign::mapping::classes::{API_ACTIVITY, alert_severity};
-use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify};
+use crate::connectors::docusign::mapping::vocab::{Classification, Family, Outcome, classify, new_value};
 use crate::connectors::docusign::mapping::{
     LineView, MONITOR_MAPPED, USER_MAPPED, enrichment, event_actor, is_blank, keyed, original, put_obj, s, text,
 };
 
 /// DocuSign's `integratorKey` for actions in its own web app: not an application id.
-const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
+pub(crate) const INTERNAL_KEY: &str = "##DOCUSIGN_INTERNAL_NOT_USED##";
 
 /// Record fields every Monitor event maps (or that only duplicate mapped ones); our own line
 /// fields are mapped too.
-const ALWAYS_MAPPED: &[&str] = &["userAgent", "object", "action"];
+pub(crate) const ALWAYS_MAPPED: &[&str] = &["userAgent", "object", "action"];
 
 /// Which raw fields (top level and in `data`) a mapping used, so `unmapped` gets the rest.
 #[derive(Debug, Default)]
@@ -173,7 +173,7 @@ pub(crate) fn event(line: &LineView<'_>, include_original: bool) -> Map<String, 
     let (object, action) = (text(raw, "object").unwrap_or_default(), text(raw, "action").unwrap_or_default());
     let data = raw.get("data").and_then(Value::as_object);
     let result = text(raw, "result").unwrap_or_default();
-    let class: Classification = classify(object, action, result, data);
+    let class: Classification = classify(object, action, result, new_value(data));
     let mut p = Parts { raw, data, used: Used::default() };
 
     let activity_name = if class.activity_id == 99 && !action.is_empty() {

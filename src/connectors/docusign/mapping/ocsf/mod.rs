@@ -5,7 +5,7 @@
 mod event;
 mod user;
 
-pub(crate) use event::event;
+pub(crate) use event::{ALWAYS_MAPPED, INTERNAL_KEY, event};
 pub(crate) use user::{user_change, user_state};
 
 use serde_json::{Map, Value};
