@@ -1,6 +1,7 @@
 //! The Yousign connector end to end, against the Yousign simulator on 127.0.0.1: signature
 //! requests (every source, never the API-only default) and users pulled, a second pass that
-//! adds nothing, new statuses after the requests move on; a refused key (exit 3), throttling
+//! adds nothing, new statuses after the requests move on, a signer of an old `ongoing` request
+//! found on the next pass; a refused key (exit 3), throttling
 //! and 5xx waited out; the webhook receiver under `run` (signed messages delivered once each,
 //! forged and unsigned ones refused and delivered once Yousign retries them correctly, copies
 //! absorbed, every 2xx'd event kept across a SIGKILL); a demo Yousign tenant out of the box,
@@ -156,6 +157,45 @@ fn signature_requests_of_every_source_and_users_are_pulled_once_each() {
     }
     let status = s.run(&["status", "--output", "json"]);
     assert_eq!(code(&status), 0, "{}", String::from_utf8_lossy(&status.stdout));
+}
+
+/// A signer who signs a request activated before the pass's day windows leaves it `ongoing`
+/// and moves none of its dates: the next pass still finds the signer (its sweep of `ongoing`
+/// requests) and delivers the audit trail, instead of waiting for the request to end.
+#[test]
+fn a_signer_of_an_old_ongoing_request_gets_the_trail_on_the_next_pass() {
+    let s = serve(|c| c.signature_requests = 20);
+    s.write("");
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Play steps until a signer signs a request that stays `ongoing`, activated before today
+    // (outside `activated_at[after]` of the next pass).
+    let today = chrono::Utc::now().date_naive();
+    let old = |at: &Value| {
+        at.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t.with_timezone(&chrono::Utc).date_naive() < today)
+    };
+    let signed = (0..400)
+        .flat_map(|_| s.sim.advance(1))
+        .find(|e| {
+            let r = &e.body["data"]["signature_request"];
+            e.event_name == "signer.done" && r["status"] == "ongoing" && old(&r["activated_at"])
+        })
+        .map(|e| {
+            let d = &e.body["data"];
+            (d["signature_request"]["id"].as_str().unwrap().to_owned(), d["signer"]["id"].as_str().unwrap().to_owned())
+        })
+        .expect("the seed has a multi-signer request activated before today");
+    let out = s.run(&["fetch"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let trails: BTreeSet<(String, String)> = of_type(&lines(&out), "yousign_audit_trail")
+        .iter()
+        .map(|t| {
+            (t["signature_request"]["id"].as_str().unwrap().to_owned(), t["signer"]["id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert!(trails.contains(&signed), "{signed:?} not in {trails:?}");
 }
 
 #[test]

@@ -132,9 +132,15 @@ impl Source for AuditTrails {
 
     async fn fetch_page(&self, cursor: &str, limit: u32) -> Result<Page, Error> {
         let c: Cursor = serde_json::from_str(cursor).map_err(|e| unreadable_cursor(AUDIT_TRAILS.key, &e))?;
+        // Read before the queue: the requests source queues a page's signers before it stops
+        // listing, so once this is false the queue read next holds the whole pass. Read after
+        // the trails below, a pass ending meanwhile would end this stream before the signers
+        // its last pages queued, leaving them for the next cycle.
+        let mut listing = self.listing.load(std::sync::atomic::Ordering::SeqCst);
         let mut items = lock(&self.store).queued_after(&self.tenant, AUDIT_TRAILS.key, c.after, limit)?;
-        if items.is_empty() && self.listing.load(std::sync::atomic::Ordering::SeqCst) {
+        if items.is_empty() && listing {
             self.wait_for_listing().await;
+            listing = self.listing.load(std::sync::atomic::Ordering::SeqCst);
             items = lock(&self.store).queued_after(&self.tenant, AUDIT_TRAILS.key, c.after, limit)?;
         }
         let full = u32::try_from(items.len()).unwrap_or(u32::MAX) >= limit;
@@ -168,8 +174,7 @@ impl Source for AuditTrails {
             }
             after = q.seq;
         }
-        // While the requests still list, more signers may be queued: come back for them.
-        let listing = self.listing.load(std::sync::atomic::Ordering::SeqCst);
+        // While the requests still listed, more signers may have been queued: come back for them.
         Ok(Page { records, next: cursor_json(Cursor { after }), at_end: stopped || (!full && !listing) })
     }
 }

@@ -5,7 +5,10 @@
 //! `activated_at`, `completed_at`, `declined_at`, `approved_at`, `rejected_at`, each with
 //! `[after]=yyyy-mm-dd`). A pass therefore asks each filter for the days since the previous
 //! pass began (from the day before, for time-zone doubt), then sweeps the statuses no filter
-//! dates (`expired`, `canceled`, `deleted`) over the `first_fetch` horizon. Every query sends
+//! dates (`expired`, `canceled`, `deleted`) over the `first_fetch` horizon, and last lists every
+//! `ongoing` request: a signer who signs leaves the request `ongoing` and moves none of its
+//! dates, so without that sweep a signer of a request activated before the window would not be
+//! seen (nor its audit trail queued) until the request ended, days or weeks later. Every query sends
 //! `source[in]` with every source: without it the API returns only the requests created
 //! through the API, not those of the web app. A request is identified by its id and status,
 //! so the overlap of day windows and sweeps is absorbed by the ledger: one line per status.
@@ -38,9 +41,12 @@ enum Phase {
     Dated(&'static str),
     /// Requests in a status no filter dates, created within the horizon.
     Undated,
+    /// Every request still `ongoing` (however old: it ends by its expiration), whose signers
+    /// may have signed since it was last listed.
+    Open,
 }
 
-const PHASES: [Phase; 7] = [
+const PHASES: [Phase; 8] = [
     Phase::Dated("created_at"),
     Phase::Dated("activated_at"),
     Phase::Dated("completed_at"),
@@ -48,6 +54,9 @@ const PHASES: [Phase; 7] = [
     Phase::Dated("approved_at"),
     Phase::Dated("rejected_at"),
     Phase::Undated,
+    // Last, so a pass ends on the signers as they are (and after the phases a stored cursor
+    // may already point to).
+    Phase::Open,
 ];
 
 /// The statuses without a lifecycle date filter.
@@ -131,6 +140,9 @@ impl SignatureRequests {
                 Phase::Undated => {
                     let horizon = (started - self.first_fetch).date_naive();
                     q.append_pair("status[in]", UNDATED).append_pair("created_at[after]", &day(horizon));
+                }
+                Phase::Open => {
+                    q.append_pair("status[in]", "ongoing");
                 }
             }
             if let Some(after) = &c.after {
