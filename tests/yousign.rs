@@ -15,7 +15,7 @@ mod connect;
 mod ys;
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{RUN_TIMEOUT, code, lines, stderr};
@@ -30,18 +30,6 @@ const KEY_VAR: &str = "YOUSIGN_API_KEY";
 const SECRET_VAR: &str = "YOUSIGN_WEBHOOK_SECRET";
 
 impl ys::Served {
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("collector.toml")
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state/collector.db")
-    }
-
-    fn out(&self) -> PathBuf {
-        self.dir.path().join("out/yousign.jsonl")
-    }
-
     /// A Yousign-only configuration pulling both streams, plus `extra` tables.
     fn write(&self, extra: &str) {
         let text = format!(

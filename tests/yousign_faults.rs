@@ -14,7 +14,6 @@ mod connect;
 mod ys;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{RUN_TIMEOUT, code, stderr};
@@ -48,18 +47,6 @@ impl Default for Pull {
 }
 
 impl ys::Served {
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("collector.toml")
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state/collector.db")
-    }
-
-    fn out(&self) -> PathBuf {
-        self.dir.path().join("out/yousign.jsonl")
-    }
-
     /// A v3 configuration pulling as `p` says into a file sink.
     fn write(&self, p: &Pull) {
         let text = format!(

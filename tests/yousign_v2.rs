@@ -17,7 +17,6 @@ mod schema_check;
 mod ys;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{RUN_TIMEOUT, code, lines, stderr};
@@ -32,10 +31,6 @@ const KEY_VAR: &str = "YOUSIGN_API_KEY";
 const PAGE: usize = 4;
 
 impl ys::Served {
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("collector.toml")
-    }
-
     /// A Yousign v2 configuration pulling procedures (small pages) and users.
     fn write(&self) {
         self.write_with("");

@@ -187,18 +187,7 @@ mod tests {
     }
 
     fn api() -> Api {
-        let settings = crate::http::ClientSettings {
-            table: "docusign",
-            timeout: std::time::Duration::from_secs(10),
-            connect_timeout: std::time::Duration::from_secs(5),
-            follow_redirects: true,
-            proxy: None,
-            no_proxy: &[],
-            ca_file: None,
-            ca_file_only: false,
-            client_cert: None,
-            insecure_skip_verify: false,
-        };
+        let settings = crate::http::ClientSettings::plain("docusign", std::time::Duration::from_secs(10));
         Api::new(&settings, &crate::http::RateLimitConfig::default(), 200).unwrap()
     }
 

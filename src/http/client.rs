@@ -39,6 +39,26 @@ pub struct ClientSettings<'a> {
     pub insecure_skip_verify: bool,
 }
 
+#[cfg(test)]
+impl ClientSettings<'static> {
+    /// Settings for unit tests against a loopback host: no proxy, no TLS choices, redirects
+    /// followed, a 5 s connect timeout.
+    pub(crate) fn plain(table: &'static str, timeout: Duration) -> Self {
+        Self {
+            table,
+            timeout,
+            connect_timeout: Duration::from_secs(5),
+            follow_redirects: true,
+            proxy: None,
+            no_proxy: &[],
+            ca_file: None,
+            ca_file_only: false,
+            client_cert: None,
+            insecure_skip_verify: false,
+        }
+    }
+}
+
 /// Builds the client. `.no_proxy()` is never called, so the proxy variables apply when no
 /// `proxy` is set.
 ///

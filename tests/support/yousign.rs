@@ -4,6 +4,7 @@
 //! are not about pacing), and a temporary folder; stopped when dropped.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::let_underscore_must_use)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use esign_sim::yousign::{RateLimits, YousignConfig, YousignSim};
@@ -59,5 +60,23 @@ pub fn serve(tune: impl FnOnce(&mut YousignConfig)) -> Served {
         rt,
         stop: Some(stop),
         thread: Some(thread),
+    }
+}
+
+/// Where the tests keep the collector's files in the served folder.
+impl Served {
+    /// The collector's configuration file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("collector.toml")
+    }
+
+    /// The collector's state file.
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state/collector.db")
+    }
+
+    /// The file sink's output.
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out/yousign.jsonl")
     }
 }

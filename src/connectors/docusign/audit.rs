@@ -250,18 +250,7 @@ mod tests {
     #[tokio::test]
     async fn a_polling_limit_refusal_is_not_retried_and_keeps_the_envelope_queued() {
         let (base, hits) = refusing_host().await;
-        let settings = crate::http::ClientSettings {
-            table: "docusign",
-            timeout: std::time::Duration::from_secs(5),
-            connect_timeout: std::time::Duration::from_secs(5),
-            follow_redirects: true,
-            proxy: None,
-            no_proxy: &[],
-            ca_file: None,
-            ca_file_only: false,
-            client_cert: None,
-            insecure_skip_verify: false,
-        };
+        let settings = crate::http::ClientSettings::plain("docusign", std::time::Duration::from_secs(5));
         let api = crate::http::Api::new(&settings, &crate::http::RateLimitConfig::default(), 200).unwrap();
         let session = Arc::new(super::super::Session { api, client: super::super::Client::new(Box::new(Fixed)) });
         let (_dir, p) = crate::testkit::scratch("s.db");
