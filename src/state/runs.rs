@@ -149,7 +149,14 @@ impl Store {
             None => (Some(text(o.ended_at)), None, None, None, 0),
             Some((m, c)) => (None, Some(clip(m)), Some(i64::from(*c)), Some(text(o.ended_at)), 1),
         };
-        self.conn
+        // A run record is what `status` shows, not what delivery rests on: it is written
+        // without an fsync of its own (WAL with synchronous=NORMAL) and becomes durable with the
+        // next commit of a checkpoint, which is FULL. A process crash loses nothing; a power cut
+        // may lose the last run's record, never a cursor, a ledger id or an event. With 1,000
+        // tenants this is one fsync less per source and cycle.
+        self.conn.execute_batch("PRAGMA synchronous=NORMAL").map_err(self.sql())?;
+        let written = self
+            .conn
             .execute(
                 "INSERT INTO runs (tenant, source, started_at, ended_at, last_success_at, last_error, last_error_code,
                    last_error_at, consecutive_failures, events_total, events_last, pages_last, retries_last,
@@ -185,8 +192,10 @@ impl Store {
                     i64::from(o.backlog && o.error.is_none()),
                 ],
             )
-            .map_err(self.sql())?;
-        Ok(())
+            .map(drop);
+        // Back to FULL before anything else is written, whatever the insert did.
+        self.conn.execute_batch("PRAGMA synchronous=FULL").map_err(self.sql())?;
+        written.map_err(self.sql())
     }
 
     /// The run record of one source, if it ever ran (always `None` on a version 1 file opened
@@ -282,6 +291,17 @@ mod tests {
             error: error.map(|m| (m.to_owned(), 5)),
             backlog: false,
         }
+    }
+
+    #[test]
+    fn a_run_record_leaves_the_file_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let mode = |s: &Store| s.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(mode(&s), 2, "FULL after opening");
+        s.record_run("t", "test_events", &outcome("2026-11-01T00:00:02Z", 10, None)).unwrap();
+        assert_eq!(mode(&s), 2, "FULL again after a run record");
+        assert_eq!(s.run_record("t", "test_events").unwrap().map(|r| r.events_last), Some(10));
     }
 
     #[test]
