@@ -1,5 +1,6 @@
 //! The state file: one SQLite database (WAL, `synchronous=FULL`) holding checkpoints, the
-//! dedup ledger, the latest user records and the encrypted token cache.
+//! dedup ledger, the latest user records and the encrypted token cache. Run records alone are
+//! written with `synchronous=NORMAL` (durable with the next FULL commit).
 //!
 //! # Architecture
 //! - this file: opening, identifying and migrating the database; errors.
