@@ -376,13 +376,7 @@ fn group(p: &mut Parts<'_, '_>, w: &mut Writer<'_>, object: &str, activity_id: u
     {
         w.strs("privileges", [f.as_ref()]);
     }
-    w.begin("group");
-    if let Some(id) = uid {
-        w.str("uid", &id);
-    }
-    w.str("name", name.as_deref().unwrap_or(object));
-    w.str("type", object);
-    w.end();
+    typed(w, "group", uid.as_deref(), name.as_deref().unwrap_or(object), object);
     if matches!(activity_id, 3 | 4)
         && let Some(t) = p.target()
     {
@@ -399,12 +393,17 @@ fn entity(p: &mut Parts<'_, '_>, w: &mut Writer<'_>, object: &str) {
         _ => (None, None),
     };
     let name = name.or_else(|| p.top("field")).or_else(|| p.top("property"));
-    w.begin("entity");
-    if let Some(u) = uid {
-        w.str("uid", &u);
+    typed(w, "entity", uid.as_deref(), name.as_deref().unwrap_or(object), object);
+}
+
+/// `{uid?, name, type}` under `key` (`""` inside an array): a group, an entity, a resource.
+fn typed(w: &mut Writer<'_>, key: &'static str, uid: Option<&str>, name: &str, ty: &str) {
+    w.begin(key);
+    if let Some(id) = uid {
+        w.str("uid", id);
     }
-    w.str("name", name.as_deref().unwrap_or(object));
-    w.str("type", object);
+    w.str("name", name);
+    w.str("type", ty);
     w.end();
 }
 
@@ -421,13 +420,7 @@ fn api(p: &mut Parts<'_, '_>, w: &mut Writer<'_>, family: Family, object: &str, 
         let uid = p.data("EnvelopeId");
         let name = p.data("EnvelopeSubject");
         w.begin_array("resources");
-        w.begin("");
-        if let Some(id) = uid {
-            w.str("uid", &id);
-        }
-        w.str("name", name.as_deref().unwrap_or(object));
-        w.str("type", object);
-        w.end();
+        typed(w, "", uid.as_deref(), name.as_deref().unwrap_or(object), object);
         w.end();
     }
 }
