@@ -1,9 +1,10 @@
 //! Everything a command needs, built once from the configuration: base URLs, the HTTP
 //! client, the authenticator, and (for the demo environment) the in-process simulator.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::auth::{ClientCredentials, Grant, LabelledKey, PrivateKey, SealedStore};
+use crate::auth::{ClientCredentials, Grant, JwtGrant, LabelledKey, PrivateKey, SealedStore};
 use crate::config::{AuthFlow, Config, DocusignConfig, Environment, Tenant, Vendor};
 use crate::connectors::docusign::{self, Session};
 use crate::connectors::yousign;
@@ -45,6 +46,52 @@ pub struct Context {
     pub yousign_demo: Option<crate::demo::YousignDemo>,
     /// The state file, for sources that keep more than a cursor (queues, hosts).
     pub store: Option<Arc<Mutex<Store>>>,
+}
+
+/// The JWT grants of the tenants built so far, by everything their tokens depend on.
+///
+/// DocuSign's JWT access token is the user's (the assertion's `sub`) for the app (its `iss`),
+/// and good on every account the user belongs to (`/oauth/userinfo` lists them). Tenants
+/// that name the same integration key, user, OAuth host, scopes, redirect URI and key
+/// sources therefore share one grant: one private-key parse, one signed assertion and one
+/// token request an hour for all of them, instead of one each.
+#[derive(Default)]
+pub struct SharedGrants {
+    by_identity: HashMap<String, Arc<JwtGrant>>,
+}
+
+impl std::fmt::Debug for SharedGrants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedGrants").field("grants", &self.by_identity.len()).finish()
+    }
+}
+
+impl SharedGrants {
+    /// How many grants serve the tenants built so far.
+    #[allow(clippy::len_without_is_empty, reason = "a count for the log, not a collection")]
+    pub fn len(&self) -> usize {
+        self.by_identity.len()
+    }
+}
+
+/// What a JWT token depends on, as the key of [`SharedGrants`]: never key material, only
+/// where the keys come from.
+fn grant_identity(grant: &Grant, auth_base: &str, d: &DocusignConfig) -> String {
+    let files = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
+    format!(
+        "{}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{}|{}",
+        grant.integration_key,
+        grant.user_id,
+        grant.audience,
+        grant.scopes.join(" "),
+        auth_base.trim_end_matches('/'),
+        d.redirect_uri.0.as_str(),
+        d.private_key_file.as_ref().map(|p| p.display().to_string()),
+        d.private_key_env,
+        d.private_key_credential,
+        files(&d.private_key_files),
+        d.private_key_credentials.join(","),
+    )
 }
 
 /// The bare host (and port, when not the default) of a base URL: the JWT audience.
@@ -205,26 +252,38 @@ impl Context {
     /// `ConfigError` or `AuthError::Key` for unusable settings or keys, `AuthError::SealKey`
     /// for an unusable token seal key.
     pub async fn build(tenant: Tenant, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
+        Box::pin(Self::build_among(tenant, store, &mut SharedGrants::default())).await
+    }
+
+    /// [`Context::build`] for one of several tenants: a JWT tenant whose token another tenant
+    /// in `grants` already obtains shares that tenant's grant (see [`SharedGrants`]).
+    ///
+    /// # Errors
+    /// As [`Context::build`].
+    pub async fn build_among(
+        tenant: Tenant,
+        store: Option<Arc<Mutex<Store>>>,
+        grants: &mut SharedGrants,
+    ) -> Result<Self, Error> {
         let Tenant { name: tenant, cfg, named, vendor, .. } = tenant;
         let tag = named.then(|| tenant.clone());
         if vendor == Vendor::Yousign {
             return Self::build_yousign(tenant, tag, cfg, store).await;
         }
         let d = &cfg.docusign();
-        let (demo, keys, mut endpoints) = if d.environment == Environment::Demo {
+        let (demo, demo_keys, mut endpoints) = if d.environment == Environment::Demo {
             let (demo, key) = Demo::start(&cfg).await?;
             let e = Endpoints {
                 auth: demo.base.clone(),
                 monitor: demo.base.clone(),
                 admin: format!("{}/management", demo.base),
             };
-            (Some(demo), vec![LabelledKey { label: "demo key".into(), key }], e)
+            (Some(demo), Some(vec![LabelledKey { label: "demo key".into(), key }]), e)
         } else {
-            let keys = if d.auth == AuthFlow::Jwt { private_keys(d)? } else { Vec::new() };
             let env = d.environment;
             let e =
                 Endpoints { auth: env.auth_base(), monitor: cfg.sources.monitor_base(env), admin: env.admin_base() };
-            (None, keys, e)
+            (None, None, e)
         };
         if let Some(u) = &d.auth_base_url {
             endpoints.auth = u.base();
@@ -253,15 +312,22 @@ impl Context {
         };
         let client = match d.auth {
             AuthFlow::Jwt => {
-                let sealed = store.clone().map(SealedStore::open).transpose()?;
-                docusign::Client::with_jwt_grant(
-                    keys,
-                    grant,
-                    &endpoints.auth,
-                    d.redirect_uri.0.as_str(),
-                    &tenant,
-                    sealed,
-                )
+                let identity = grant_identity(&grant, &endpoints.auth, d);
+                if let Some(shared) = grants.by_identity.get(&identity) {
+                    shared.share_with(&tenant);
+                    docusign::Client::shared(shared.clone())
+                } else {
+                    // The demo simulator trusts its own key; elsewhere the configured ones.
+                    let keys = match demo_keys {
+                        Some(k) => k,
+                        None => private_keys(d)?,
+                    };
+                    let sealed = store.clone().map(SealedStore::open).transpose()?;
+                    let redirect = d.redirect_uri.0.as_str();
+                    let made = Arc::new(docusign::jwt_grant(keys, grant, &endpoints.auth, redirect, &tenant, sealed));
+                    grants.by_identity.insert(identity, made.clone());
+                    docusign::Client::shared(made)
+                }
             }
             AuthFlow::AuthorizationCode => {
                 // The refresh token lives in the state file: a command that opened none opens it.
@@ -277,5 +343,43 @@ impl Context {
         let api = Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst())?;
         let session = Some(Arc::new(Session { api, client }));
         Ok(Self { tenant, tag, cfg, endpoints, session, yousign: None, demo, yousign_demo: None, store })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docusign(extra: &str) -> DocusignConfig {
+        toml::from_str(&format!("environment = \"developer\"\n{extra}")).unwrap()
+    }
+
+    fn grant(user: &str) -> Grant {
+        Grant {
+            integration_key: "ik".into(),
+            user_id: user.into(),
+            audience: "account-d.docusign.com".into(),
+            scopes: vec!["signature".into(), "impersonation".into()],
+        }
+    }
+
+    #[test]
+    fn tenants_share_a_grant_only_when_everything_its_token_depends_on_is_the_same() {
+        let auth = "https://account-d.docusign.com";
+        let d = docusign("private_key_file = \"/keys/a.pem\"");
+        let base = grant_identity(&grant("u1"), auth, &d);
+        assert_eq!(base, grant_identity(&grant("u1"), auth, &docusign("private_key_file = \"/keys/a.pem\"")));
+        let mut other_scopes = grant("u1");
+        other_scopes.scopes.push("organization_read".into());
+        for (what, other) in [
+            ("another user", grant_identity(&grant("u2"), auth, &d)),
+            ("other scopes", grant_identity(&other_scopes, auth, &d)),
+            ("another OAuth host", grant_identity(&grant("u1"), "https://account.docusign.com", &d)),
+            ("another key file", grant_identity(&grant("u1"), auth, &docusign("private_key_file = \"/keys/b.pem\""))),
+            ("a key from the environment", grant_identity(&grant("u1"), auth, &docusign("private_key_env = \"K\""))),
+        ] {
+            assert_ne!(base, other, "{what} is another grant");
+        }
+        assert!(!base.contains("BEGIN"), "names key sources, never key material");
     }
 }

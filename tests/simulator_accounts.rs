@@ -1,7 +1,8 @@
 //! The simulator's several accounts over real HTTP: each account (and the organization that
 //! owns it) has its own quota window and headers, unknown ids are refused as DocuSign refuses
 //! them, userinfo lists every account, and a collector run over 20 tenants on 20 accounts
-//! stays within each account's small enforced quota where one shared account could not.
+//! stays within each account's small enforced quota where one shared account could not (and,
+//! its tenants all being one user's, asks for one token).
 
 #![allow(clippy::unwrap_used, reason = "tests may unwrap: a panic is a failed test")]
 
@@ -85,6 +86,13 @@ async fn each_account_has_its_own_quota() {
         let (status, _, burst, body) = get(&h, &t, &admin(2)).await;
         assert_eq!((status, burst), (200, Some(1)), "{body}");
         assert_eq!(body["paging"]["total_set_size"], 50, "the shared directory, asked about account 2");
+        let groups: Vec<&Value> =
+            body["users"].as_array().unwrap().iter().flat_map(|u| u["ds_groups"].as_array().unwrap().iter()).collect();
+        assert!(!groups.is_empty(), "{body}");
+        assert!(
+            groups.iter().all(|g| g["account_id"] == accounts[2].0.as_str()),
+            "each user is shown as a member of the asking organization's own account: {body}"
+        );
         let esign = format!("/restapi/v2.1/accounts/{}/envelopes?from_date=2020-01-01", accounts[2].0);
         let (status, _, burst, body) = get(&h, &t, &esign).await;
         assert_eq!((status, burst), (200, Some(0)), "{body}");
@@ -196,4 +204,11 @@ fn twenty_tenants_on_twenty_accounts_never_wait_for_a_shared_budget() {
     assert!(stats.accounts.iter().all(|a| a.refused == 0));
     let total: u64 = used.iter().sum();
     assert!(total > 4 * PER_HOUR, "one shared account could not have served {total} requests in an hour");
+    // One user on every account: its JWT token serves them all, one signed assertion for twenty.
+    assert_eq!(stats.token_requests, 1, "the tenants of one user and app share its token");
+    let shown = h.run(&["status", "--output", "json"]);
+    let doc: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let creds = doc["credentials"].as_array().unwrap();
+    assert_eq!(creds.len(), TENANTS, "each tenant's status names the key in use: {doc}");
+    assert!(creds.iter().all(|c| c["key_in_use"].as_i64() == Some(1)), "{doc}");
 }

@@ -52,12 +52,18 @@ const NO_VALID_KEY: &str = "no_valid_keys_or_signatures";
 /// Tokens from the JWT grant, signed with the first of its keys the vendor accepts: an
 /// operator rotating keys lists the new key first and the old one after it, so collection
 /// goes on while the new public key is not yet registered.
+///
+/// One grant may serve several tenants ([`JwtGrant::share_with`]): the token is the user's,
+/// for the app, and good on every account the user belongs to. It is cached under the first
+/// tenant's name; which key is in use is recorded for each of them.
 pub struct JwtGrant {
     keys: Vec<LabelledKey>,
     grant: Grant,
     token_url: String,
     explain: ExplainRefusal,
     cache: TokenCache,
+    /// The other tenants this grant's tokens serve.
+    sharers: std::sync::Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for JwtGrant {
@@ -88,7 +94,19 @@ impl JwtGrant {
             grant.audience,
             grant.scopes.join(" ")
         );
-        Self { keys, grant, token_url: token_url.to_owned(), explain, cache: TokenCache::new(tenant, binding, sealed) }
+        Self {
+            keys,
+            grant,
+            token_url: token_url.to_owned(),
+            explain,
+            cache: TokenCache::new(tenant, binding, sealed),
+            sharers: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Serves `tenant` too: its status records which key is in use, as the first tenant's does.
+    pub fn share_with(&self, tenant: &str) {
+        self.sharers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(tenant.to_owned());
     }
 
     async fn request_token(&self, api: &Api) -> Result<Token, AuthError> {
@@ -123,27 +141,32 @@ impl JwtGrant {
         Err(AuthError::Key("no private key is configured".into()))
     }
 
-    /// Records which key was accepted, and since when the first is refused.
+    /// Records, for each tenant served, which key was accepted and since when the first is
+    /// refused (one transaction).
     fn record_key(&self, index: usize, refused_first: bool) {
         let Some(store) = self.cache.state() else { return };
-        let tenant = self.cache.tenant();
-        let since = if refused_first {
-            let before = store.credential_status().ok().into_iter().flatten().find(|s| s.tenant == tenant);
-            Some(before.and_then(|s| s.first_key_refused_at).unwrap_or_else(now))
-        } else {
-            None
-        };
+        let mut tenants = vec![self.cache.tenant().to_owned()];
+        tenants.extend(self.sharers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned());
+        let before = if refused_first { store.credential_status().ok().unwrap_or_default() } else { Vec::new() };
         let count = i64::try_from(self.keys.len()).unwrap_or(i64::MAX);
-        let status = CredentialStatus {
-            tenant: tenant.to_owned(),
-            flow: "jwt".into(),
-            key_in_use: Some(i64::try_from(index + 1).unwrap_or(i64::MAX)),
-            key_count: Some(count),
-            key_label: self.keys.get(index).map(|k| k.label.clone()),
-            first_key_refused_at: since,
-            updated_at: now(),
-        };
-        if let Err(e) = store.save_credential_status(&status) {
+        let statuses: Vec<CredentialStatus> = tenants
+            .into_iter()
+            .map(|tenant| {
+                let since = refused_first.then(|| {
+                    before.iter().find(|s| s.tenant == tenant).and_then(|s| s.first_key_refused_at).unwrap_or_else(now)
+                });
+                CredentialStatus {
+                    tenant,
+                    flow: "jwt".into(),
+                    key_in_use: Some(i64::try_from(index + 1).unwrap_or(i64::MAX)),
+                    key_count: Some(count),
+                    key_label: self.keys.get(index).map(|k| k.label.clone()),
+                    first_key_refused_at: since,
+                    updated_at: now(),
+                }
+            })
+            .collect();
+        if let Err(e) = store.save_credential_statuses(&statuses) {
             warn!(error = %e, "Cannot record which private key is in use.");
         }
     }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
 use tokio::sync::{Semaphore, watch};
-use tracing::{Instrument, error, info, info_span};
+use tracing::{Instrument, debug, error, info, info_span};
 
 use crate::cli::FetchArgs;
 use crate::config::{Config, Tenant};
@@ -78,9 +78,11 @@ pub(crate) async fn run(
 /// The first tenant whose settings or key are unusable.
 pub(crate) async fn build_contexts(tenants: Vec<Tenant>, store: &Arc<Mutex<Store>>) -> Result<Vec<Context>, Error> {
     let mut contexts = Vec::with_capacity(tenants.len());
+    let mut grants = crate::context::SharedGrants::default();
     for t in tenants {
-        contexts.push(Context::build(t, Some(store.clone())).await?);
+        contexts.push(Context::build_among(t, Some(store.clone()), &mut grants).await?);
     }
+    debug!(tenants = contexts.len(), jwt_grants = grants.len(), "Tenants of one user and app share one JWT grant.");
     Ok(contexts)
 }
 

@@ -184,6 +184,18 @@ impl Store {
             .map_err(self.sql())
     }
 
+    /// [`Store::save_credential_status`] for each of `statuses`, in one transaction.
+    ///
+    /// # Errors
+    /// `StoreError::Sql` when the file cannot be written.
+    pub fn save_credential_statuses(&self, statuses: &[CredentialStatus]) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
+        for s in statuses {
+            self.save_credential_status(s)?;
+        }
+        tx.commit().map_err(self.sql())
+    }
+
     /// Every tenant's credential status.
     ///
     /// # Errors

@@ -72,7 +72,8 @@ pub(super) async fn users(
     if let Err(err) = authorize(&sim, &headers, Some(ADMIN_SCOPE)) {
         return err.into_response();
     }
-    // Every organization shares the one seeded directory; each is asked about its own account.
+    // Every organization shares the one seeded directory, each user shown as a member of the
+    // organization's own account (its groups carry that account's id).
     let Some(owned) = sim.inner.accounts.by_org(&organization_id) else {
         let msg = "The user is not an administrator of this organization.";
         return ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg).into_response();
@@ -135,7 +136,8 @@ pub(super) async fn users(
             .filter(|u| since.is_none_or(|s| u.modified_at >= s))
             .collect();
         let w = window(matching.len(), start, take);
-        let page: Vec<Value> = matching[w.from..w.to].iter().map(|u| dir.to_json(u, include_license)).collect();
+        let page: Vec<Value> =
+            matching[w.from..w.to].iter().map(|u| dir.to_json(u, include_license, own_account)).collect();
         (page, matching.len())
     };
     let w = window(total, start, take);

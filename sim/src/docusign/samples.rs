@@ -25,6 +25,11 @@ impl Simulator {
     /// Every Admin user record as `GET …/users?include_license=true` returns it.
     pub fn sample_users(&self) -> Vec<serde_json::Value> {
         let state = self.state();
-        state.directory.users().iter().map(|u| state.directory.to_json(u, true)).collect()
+        state
+            .directory
+            .users()
+            .iter()
+            .map(|u| state.directory.to_json(u, true, state.directory.default_account()))
+            .collect()
     }
 }

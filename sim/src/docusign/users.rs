@@ -243,7 +243,13 @@ impl Directory {
     /// The reply JSON of one user, shaped like the SDK's `OrganizationUserResponse`.
     /// `closed_on`/`membership_closed_on` are only sent for closed users; the license fields
     /// only with `include_license=true`, as the spec describes that flag.
-    pub(super) fn to_json(&self, user: &UserRecord, include_license: bool) -> Value {
+    /// The configured (first) account, the one a directory dump names.
+    pub(super) fn default_account(&self) -> &str {
+        &self.account_id
+    }
+
+    /// `user` as the Admin API returns it to the organization owning `account_id`.
+    pub(super) fn to_json(&self, user: &UserRecord, include_license: bool, account_id: &str) -> Value {
         let mut m = serde_json::Map::new();
         m.insert("id".into(), json!(user.id));
         m.insert("user_name".into(), json!(format!("{} {}", user.first_name, user.last_name)));
@@ -260,7 +266,7 @@ impl Directory {
         if let Some(t) = user.membership_closed_on {
             m.insert("membership_closed_on".into(), json!(ts(t)));
         }
-        let groups: Vec<Value> = user.groups.iter().map(|&g| self.group_json(g)).collect();
+        let groups: Vec<Value> = user.groups.iter().map(|&g| self.group_json(g, account_id)).collect();
         m.insert("ds_groups".into(), Value::Array(groups));
         m.insert("membership_id".into(), json!(user.membership_id));
         m.insert("is_membership_managed_by_scim".into(), json!(user.scim));
@@ -273,12 +279,12 @@ impl Directory {
         Value::Object(m)
     }
 
-    fn group_json(&self, g: usize) -> Value {
+    fn group_json(&self, g: usize, account_id: &str) -> Value {
         let (name, is_admin) = GROUPS.get(g).copied().unwrap_or(("Everyone", false));
         let members = self.users.iter().filter(|u| u.groups.contains(&g)).count();
         json!({
             "ds_group_id": guid(self.seed, "group", &[g as u64]),
-            "account_id": self.account_id,
+            "account_id": account_id,
             "source_product_name": "ESign",
             "group_id": (9_137_240 + g).to_string(),
             "group_name": name,
@@ -307,7 +313,7 @@ mod tests {
         assert_eq!(a.len(), 50);
         assert!(a.ids().contains(&cfg.user_id));
         assert!(a.users().windows(2).all(|w| w[0].created_on <= w[1].created_on));
-        let json = a.to_json(&a.users()[0], false);
+        let json = a.to_json(&a.users()[0], false, a.default_account());
         assert!(json.get("license_type").is_none());
         assert!(json["email"].as_str().is_some_and(|e| e.contains('@')));
     }
@@ -317,11 +323,12 @@ mod tests {
         let cfg = SimConfig::new(String::new());
         let t0 = Utc::now() - Duration::days(1);
         let mut dir = Directory::seeded(&cfg, t0);
-        let before: Vec<Value> = dir.users().iter().map(|u| dir.to_json(u, false)).collect();
+        let before: Vec<Value> = dir.users().iter().map(|u| dir.to_json(u, false, dir.default_account())).collect();
         let now = Utc::now();
         dir.modify(6, now);
-        let changed: Vec<usize> =
-            (0..dir.len()).filter(|&i| dir.to_json(&dir.users()[i], false) != before[i]).collect();
+        let changed: Vec<usize> = (0..dir.len())
+            .filter(|&i| dir.to_json(&dir.users()[i], false, dir.default_account()) != before[i])
+            .collect();
         assert_eq!(dir.users().iter().filter(|u| u.modified_at == now).count(), 6);
         assert!(changed.len() >= 5, "{changed:?}");
         dir.add(3, now);

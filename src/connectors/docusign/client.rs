@@ -1,6 +1,8 @@
 //! The DocuSign API client: a token from the token source, the request through the paced,
 //! retrying HTTP layer, a new token once after a 401, and DocuSign's hints for its refusals.
 
+use std::sync::Arc;
+
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tracing::info;
@@ -15,12 +17,18 @@ use crate::http::{Api, ApiError, Budget, Call, Reply};
 /// Sends authenticated requests to DocuSign.
 #[derive(Debug)]
 pub struct Client {
-    tokens: Box<dyn TokenSource>,
+    tokens: Arc<dyn TokenSource>,
 }
 
 impl Client {
     /// A client whose tokens come from `tokens`.
     pub fn new(tokens: Box<dyn TokenSource>) -> Self {
+        Self { tokens: Arc::from(tokens) }
+    }
+
+    /// A client whose tokens come from `tokens`, which other tenants' clients share (see
+    /// [`crate::context::SharedGrants`]).
+    pub fn shared(tokens: Arc<dyn TokenSource>) -> Self {
         Self { tokens }
     }
 
@@ -35,10 +43,7 @@ impl Client {
         tenant: &str,
         sealed: Option<SealedStore>,
     ) -> Self {
-        let auth_base = auth_base.trim_end_matches('/');
-        let url = consent::consent_url(auth_base, &grant.integration_key, redirect_uri, &grant.scopes);
-        let token_url = format!("{auth_base}/oauth/token");
-        Self::new(Box::new(JwtGrant::new(keys, grant, &token_url, consent::refusals(url), tenant, sealed)))
+        Self::shared(Arc::new(jwt_grant(keys, grant, auth_base, redirect_uri, tenant, sealed)))
     }
 
     /// A client with tokens from the Authorization Code Grant's refresh tokens at
@@ -138,6 +143,22 @@ impl Client {
             .into());
         }
     }
+}
+
+/// The JWT grant of `tenant` at `auth_base` (`{auth_base}/oauth/token`); a `consent_required`
+/// refusal names the consent URL for `redirect_uri`. `sealed` keeps the token across runs.
+pub fn jwt_grant(
+    keys: Vec<LabelledKey>,
+    grant: Grant,
+    auth_base: &str,
+    redirect_uri: &str,
+    tenant: &str,
+    sealed: Option<SealedStore>,
+) -> JwtGrant {
+    let auth_base = auth_base.trim_end_matches('/');
+    let url = consent::consent_url(auth_base, &grant.integration_key, redirect_uri, &grant.scopes);
+    let token_url = format!("{auth_base}/oauth/token");
+    JwtGrant::new(keys, grant, &token_url, consent::refusals(url), tenant, sealed)
 }
 
 /// The Authorization Code Grant of `tenant` at `auth_base` (`{auth_base}/oauth/token`), for

@@ -49,7 +49,7 @@ pub struct Session {
 pub use admin::AdminUsers;
 pub use audit::EnvelopeAudit;
 pub use base_uri::{Esignature, account_base_uri};
-pub use client::{Client, auth_code_grant};
+pub use client::{Client, auth_code_grant, jwt_grant};
 pub use consent::{consent_url, refusals};
 pub use envelopes::Envelopes;
 pub use go_live::{GO_LIVE_CALLS, go_live_calls};
