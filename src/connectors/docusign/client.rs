@@ -26,8 +26,8 @@ impl Client {
         Self { tokens: Arc::from(tokens) }
     }
 
-    /// A client whose tokens come from `tokens`, which other tenants' clients share (see
-    /// [`crate::context::SharedGrants`]).
+    /// A client whose tokens come from `tokens`, which other tenants' clients share: tenants of
+    /// one user and one app hold one grant (the context builds the groups).
     pub fn shared(tokens: Arc<dyn TokenSource>) -> Self {
         Self { tokens }
     }
