@@ -77,20 +77,23 @@ impl SharedGrants {
 /// What a JWT token depends on, as the key of [`SharedGrants`]: never key material, only
 /// where the keys come from.
 fn grant_identity(grant: &Grant, auth_base: &str, d: &DocusignConfig) -> String {
-    let files = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
+    let files = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+    // A tuple's Debug quotes and escapes every string: no two identities print alike.
     format!(
-        "{}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{}|{}",
-        grant.integration_key,
-        grant.user_id,
-        grant.audience,
-        grant.scopes.join(" "),
-        auth_base.trim_end_matches('/'),
-        d.redirect_uri.0.as_str(),
-        d.private_key_file.as_ref().map(|p| p.display().to_string()),
-        d.private_key_env,
-        d.private_key_credential,
-        files(&d.private_key_files),
-        d.private_key_credentials.join(","),
+        "{:?}",
+        (
+            &grant.integration_key,
+            &grant.user_id,
+            &grant.audience,
+            &grant.scopes,
+            auth_base.trim_end_matches('/'),
+            d.redirect_uri.0.as_str(),
+            d.private_key_file.as_ref().map(|p| p.display().to_string()),
+            &d.private_key_env,
+            &d.private_key_credential,
+            files(&d.private_key_files),
+            &d.private_key_credentials,
+        )
     )
 }
 
