@@ -32,20 +32,6 @@ impl Client {
         Self { tokens }
     }
 
-    /// A client with tokens from the JWT grant at `auth_base` (`{auth_base}/oauth/token`); a
-    /// `consent_required` refusal names the consent URL for `redirect_uri`. `sealed` keeps
-    /// the token across runs.
-    pub fn with_jwt_grant(
-        keys: Vec<LabelledKey>,
-        grant: Grant,
-        auth_base: &str,
-        redirect_uri: &str,
-        tenant: &str,
-        sealed: Option<SealedStore>,
-    ) -> Self {
-        Self::shared(Arc::new(jwt_grant(keys, grant, auth_base, redirect_uri, tenant, sealed)))
-    }
-
     /// A client with tokens from the Authorization Code Grant's refresh tokens at
     /// `auth_base`, kept in `sealed` (see [`auth_code_grant`]).
     pub fn with_auth_code(
