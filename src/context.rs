@@ -11,7 +11,7 @@ use crate::connectors::yousign;
 use crate::core::source::Source;
 use crate::demo::Demo;
 use crate::error::Error;
-use crate::http::Api;
+use crate::http::{Api, ClientSettings, Clients};
 use crate::state::Store;
 
 /// Resolved endpoints.
@@ -48,33 +48,56 @@ pub struct Context {
     pub store: Option<Arc<Mutex<Store>>>,
 }
 
-/// The JWT grants of the tenants built so far, by everything their tokens depend on.
+/// What the DocuSign tenants built so far share: JWT grants, by everything their tokens depend
+/// on, and HTTP clients, by their settings.
 ///
 /// DocuSign's JWT access token is the user's (the assertion's `sub`) for the app (its `iss`),
 /// and good on every account the user belongs to (`/oauth/userinfo` lists them). Tenants
 /// that name the same integration key, user, OAuth host, scopes, redirect URI and key
 /// sources therefore share one grant: one private-key parse, one signed assertion and one
 /// token request an hour for all of them, instead of one each.
+///
+/// Tenants whose `[docusign]` timeout, proxy and trust settings are equal send through one
+/// pair of HTTP clients: one TLS configuration built, and connections to DocuSign's hosts
+/// reused from tenant to tenant instead of a handshake each. Each tenant keeps its own pacing.
 #[derive(Default)]
-pub struct SharedGrants {
-    by_identity: HashMap<String, Arc<JwtGrant>>,
+pub struct Shared {
+    grants: HashMap<String, Arc<JwtGrant>>,
+    clients: HashMap<String, Clients>,
 }
 
-impl std::fmt::Debug for SharedGrants {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedGrants").field("grants", &self.by_identity.len()).finish()
+        // The keys name proxies, which may carry credentials: counts only.
+        f.debug_struct("Shared").field("grants", &self.grants.len()).field("clients", &self.clients.len()).finish()
     }
 }
 
-impl SharedGrants {
-    /// How many grants serve the tenants built so far.
-    #[allow(clippy::len_without_is_empty, reason = "a count for the log, not a collection")]
-    pub fn len(&self) -> usize {
-        self.by_identity.len()
+impl Shared {
+    /// How many JWT grants serve the tenants built so far.
+    pub fn grants(&self) -> usize {
+        self.grants.len()
+    }
+
+    /// How many HTTP client pairs serve the tenants built so far.
+    pub fn clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The clients for `settings`, built the first time they are asked for.
+    fn clients_for(&mut self, settings: &ClientSettings<'_>) -> Result<Clients, Error> {
+        // ClientSettings' Debug names every field (paths, URLs, durations, flags), quoted.
+        let key = format!("{settings:?}");
+        if let Some(c) = self.clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let made = Clients::build(settings)?;
+        self.clients.insert(key, made.clone());
+        Ok(made)
     }
 }
 
-/// What a JWT token depends on, as the key of [`SharedGrants`]: never key material, only
+/// What a JWT token depends on, as the key of [`Shared`]'s grants: never key material, only
 /// where the keys come from.
 fn grant_identity(grant: &Grant, auth_base: &str, d: &DocusignConfig) -> String {
     let files = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
@@ -255,18 +278,19 @@ impl Context {
     /// `ConfigError` or `AuthError::Key` for unusable settings or keys, `AuthError::SealKey`
     /// for an unusable token seal key.
     pub async fn build(tenant: Tenant, store: Option<Arc<Mutex<Store>>>) -> Result<Self, Error> {
-        Box::pin(Self::build_among(tenant, store, &mut SharedGrants::default())).await
+        Box::pin(Self::build_among(tenant, store, &mut Shared::default())).await
     }
 
     /// [`Context::build`] for one of several tenants: a JWT tenant whose token another tenant
-    /// in `grants` already obtains shares that tenant's grant (see [`SharedGrants`]).
+    /// in `shared` already obtains shares that tenant's grant, and a tenant whose HTTP settings
+    /// another's equal shares its clients (see [`Shared`]).
     ///
     /// # Errors
     /// As [`Context::build`].
     pub async fn build_among(
         tenant: Tenant,
         store: Option<Arc<Mutex<Store>>>,
-        grants: &mut SharedGrants,
+        shared: &mut Shared,
     ) -> Result<Self, Error> {
         let Tenant { name: tenant, cfg, named, vendor, .. } = tenant;
         let tag = named.then(|| tenant.clone());
@@ -316,9 +340,9 @@ impl Context {
         let client = match d.auth {
             AuthFlow::Jwt => {
                 let identity = grant_identity(&grant, &endpoints.auth, d);
-                if let Some(shared) = grants.by_identity.get(&identity) {
-                    shared.share_with(&tenant);
-                    docusign::Client::shared(shared.clone())
+                if let Some(grant) = shared.grants.get(&identity) {
+                    grant.share_with(&tenant);
+                    docusign::Client::shared(grant.clone())
                 } else {
                     // The demo simulator trusts its own key; elsewhere the configured ones.
                     let keys = match demo_keys {
@@ -328,7 +352,7 @@ impl Context {
                     let sealed = store.clone().map(SealedStore::open).transpose()?;
                     let redirect = d.redirect_uri.0.as_str();
                     let made = Arc::new(docusign::jwt_grant(keys, grant, &endpoints.auth, redirect, &tenant, sealed));
-                    grants.by_identity.insert(identity, made.clone());
+                    shared.grants.insert(identity, made.clone());
                     docusign::Client::shared(made)
                 }
             }
@@ -343,7 +367,7 @@ impl Context {
                 docusign::Client::with_auth_code(credentials, &endpoints.auth, grant.scopes, &tenant, sealed)
             }
         };
-        let api = Api::new(&cfg.client_settings(), &cfg.rate_limit, cfg.burst())?;
+        let api = Api::with_clients(shared.clients_for(&cfg.client_settings())?, &cfg.rate_limit, cfg.burst());
         let session = Some(Arc::new(Session { api, client }));
         Ok(Self { tenant, tag, cfg, endpoints, session, yousign: None, demo, yousign_demo: None, store })
     }
@@ -384,5 +408,20 @@ mod tests {
             assert_ne!(base, other, "{what} is another grant");
         }
         assert!(!base.contains("BEGIN"), "names key sources, never key material");
+    }
+
+    #[test]
+    fn tenants_share_http_clients_only_when_their_settings_are_equal() {
+        let mut shared = Shared::default();
+        let settings = ClientSettings::plain("docusign", std::time::Duration::from_secs(30));
+        shared.clients_for(&settings).unwrap();
+        shared.clients_for(&ClientSettings::plain("docusign", std::time::Duration::from_secs(30))).unwrap();
+        assert_eq!(shared.clients(), 1, "equal settings: one pair of clients");
+        shared.clients_for(&ClientSettings::plain("docusign", std::time::Duration::from_secs(5))).unwrap();
+        let proxy: crate::values::HttpUrl = serde_json::from_str("\"http://127.0.0.1:3128\"").unwrap();
+        shared.clients_for(&ClientSettings { proxy: Some(&proxy), ..settings }).unwrap();
+        shared.clients_for(&ClientSettings { insecure_skip_verify: true, ..settings }).unwrap();
+        assert_eq!(shared.clients(), 4, "another timeout, proxy or trust setting is another pair");
+        assert!(!format!("{shared:?}").contains("3128"), "the debug form names no proxy: {shared:?}");
     }
 }

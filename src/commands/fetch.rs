@@ -78,11 +78,16 @@ pub(crate) async fn run(
 /// The first tenant whose settings or key are unusable.
 pub(crate) async fn build_contexts(tenants: Vec<Tenant>, store: &Arc<Mutex<Store>>) -> Result<Vec<Context>, Error> {
     let mut contexts = Vec::with_capacity(tenants.len());
-    let mut grants = crate::context::SharedGrants::default();
+    let mut shared = crate::context::Shared::default();
     for t in tenants {
-        contexts.push(Context::build_among(t, Some(store.clone()), &mut grants).await?);
+        contexts.push(Context::build_among(t, Some(store.clone()), &mut shared).await?);
     }
-    debug!(tenants = contexts.len(), jwt_grants = grants.len(), "Tenants of one user and app share one JWT grant.");
+    debug!(
+        tenants = contexts.len(),
+        jwt_grants = shared.grants(),
+        http_clients = shared.clients(),
+        "Tenants of one user and app share one JWT grant; tenants with equal HTTP settings share clients."
+    );
     Ok(contexts)
 }
 

@@ -202,6 +202,25 @@ pub struct Counters {
     pub token_requests: u64,
 }
 
+/// The two reqwest clients an [`Api`] sends with, built from one [`ClientSettings`]. Cloning
+/// shares them (and their connection pools): tenants whose settings are equal send through
+/// one pair, so 1,000 tenants on one host build two clients and reuse their connections.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    client: Client,
+    no_redirects: Client,
+}
+
+impl Clients {
+    /// Builds both clients.
+    ///
+    /// # Errors
+    /// `ConfigError` when the proxy or CA file is unusable.
+    pub fn build(settings: &ClientSettings<'_>) -> Result<Self, ConfigError> {
+        Ok(Self { client: build_client(settings)?, no_redirects: build_client_without_redirects(settings)? })
+    }
+}
+
 /// The HTTP client with pacing and retries.
 #[derive(Debug)]
 pub struct Api {
@@ -221,13 +240,18 @@ impl Api {
     /// # Errors
     /// `ConfigError` when the proxy or CA file is unusable.
     pub fn new(client: &ClientSettings<'_>, limits: &RateLimitConfig, burst: u32) -> Result<Self, ConfigError> {
-        Ok(Self {
-            client: build_client(client)?,
-            no_redirects: build_client_without_redirects(client)?,
-            pacer: limits.pacer(burst),
-            policy: limits.retry_policy(),
-            trace: trace::global(),
-        })
+        Ok(Self::with_clients(Clients::build(client)?, limits, burst))
+    }
+
+    /// [`Api::new`] sending through `clients`, which other `Api`s may share; its pacing (the
+    /// account's budget) and retries are its own.
+    pub fn with_clients(clients: Clients, limits: &RateLimitConfig, burst: u32) -> Self {
+        Self::paced(clients, limits, limits.pacer(burst))
+    }
+
+    fn paced(clients: Clients, limits: &RateLimitConfig, pacer: Pacer) -> Self {
+        let Clients { client, no_redirects } = clients;
+        Self { client, no_redirects, pacer, policy: limits.retry_policy(), trace: trace::global() }
     }
 
     /// [`Api::new`] paced by `pacer` instead of the `[rate_limit]` quotas (a vendor whose
@@ -240,13 +264,7 @@ impl Api {
         limits: &RateLimitConfig,
         pacer: Pacer,
     ) -> Result<Self, ConfigError> {
-        Ok(Self {
-            client: build_client(client)?,
-            no_redirects: build_client_without_redirects(client)?,
-            pacer,
-            policy: limits.retry_policy(),
-            trace: trace::global(),
-        })
+        Ok(Self::paced(Clients::build(client)?, limits, pacer))
     }
 
     /// The underlying client, for building requests.
