@@ -206,6 +206,13 @@ fn twenty_tenants_on_twenty_accounts_never_wait_for_a_shared_budget() {
     assert!(total > 4 * PER_HOUR, "one shared account could not have served {total} requests in an hour");
     // One user on every account: its JWT token serves them all, one signed assertion for twenty.
     assert_eq!(stats.token_requests, 1, "the tenants of one user and app share its token");
+    // Equal HTTP settings: one client for all twenty, whose connections pass from tenant to
+    // tenant (four tenants at a time by default), where one client each opened twenty or more.
+    assert!(
+        (1..TENANTS as u64 / 2).contains(&stats.connections),
+        "the tenants share their HTTP connections: {} for {TENANTS} tenants",
+        stats.connections
+    );
     let shown = h.run(&["status", "--output", "json"]);
     let doc: Value = serde_json::from_slice(&shown.stdout).unwrap();
     let creds = doc["credentials"].as_array().unwrap();

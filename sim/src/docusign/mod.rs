@@ -54,7 +54,7 @@ mod scenarios;
 mod seed;
 mod users;
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -256,6 +256,9 @@ pub struct Stats {
     pub authorize_requests: u64,
     /// Each account's quota use, in the order of [`Simulator::accounts`].
     pub accounts: Vec<AccountUse>,
+    /// Distinct client connections (peer address and port) that sent an OAuth or API request:
+    /// how many connections the clients opened, whatever they reused them for.
+    pub connections: u64,
 }
 
 /// Cheap, cloneable handle to one running (or not yet running) simulated tenant.
@@ -309,6 +312,8 @@ struct State {
     polling: esignature::Polling,
     /// Rows scenarios wrote (`scenarios.rs`), by `Origin::Scripted` index.
     scripted: Vec<Vec<u8>>,
+    /// The client connections (peer address and port) that sent an OAuth or API request.
+    peers: HashSet<SocketAddr>,
 }
 
 impl Simulator {
@@ -356,6 +361,7 @@ impl Simulator {
             envelopes,
             polling: esignature::Polling::default(),
             scripted: Vec::new(),
+            peers: HashSet::new(),
         };
         let clock = quota::ScaledClock::new(started.timestamp_millis(), &cfg.quota);
         let configuration_id = 10_000_000 + seed::Prng::new(cfg.seed, "connect-configuration", &[]).below(89_999_999);
