@@ -2,6 +2,7 @@
 //! client, the authenticator, and (for the demo environment) the in-process simulator.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
 use crate::auth::{ClientCredentials, Grant, JwtGrant, LabelledKey, PrivateKey, SealedStore};
@@ -87,21 +88,17 @@ impl Shared {
     /// The clients for `settings`, built the first time they are asked for.
     fn clients_for(&mut self, settings: &ClientSettings<'_>) -> Result<Clients, Error> {
         // ClientSettings' Debug names every field (paths, URLs, durations, flags), quoted.
-        let key = format!("{settings:?}");
-        if let Some(c) = self.clients.get(&key) {
-            return Ok(c.clone());
-        }
-        let made = Clients::build(settings)?;
-        self.clients.insert(key, made.clone());
-        Ok(made)
+        Ok(match self.clients.entry(format!("{settings:?}")) {
+            Entry::Occupied(e) => e.get().clone(),
+            Entry::Vacant(e) => e.insert(Clients::build(settings)?).clone(),
+        })
     }
 }
 
 /// What a JWT token depends on, as the key of [`Shared`]'s grants: never key material, only
 /// where the keys come from.
 fn grant_identity(grant: &Grant, auth_base: &str, d: &DocusignConfig) -> String {
-    let files = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
-    // A tuple's Debug quotes and escapes every string: no two identities print alike.
+    // A tuple's Debug quotes and escapes every string and path: no two identities print alike.
     format!(
         "{:?}",
         (
@@ -111,10 +108,10 @@ fn grant_identity(grant: &Grant, auth_base: &str, d: &DocusignConfig) -> String 
             &grant.scopes,
             auth_base.trim_end_matches('/'),
             d.redirect_uri.0.as_str(),
-            d.private_key_file.as_ref().map(|p| p.display().to_string()),
+            &d.private_key_file,
             &d.private_key_env,
             &d.private_key_credential,
-            files(&d.private_key_files),
+            &d.private_key_files,
             &d.private_key_credentials,
         )
     )

@@ -208,6 +208,7 @@ pub struct Counters {
 #[derive(Debug, Clone)]
 pub struct Clients {
     client: Client,
+    /// The same client, never following a redirect (for [`Call::follow_redirects`] = false).
     no_redirects: Client,
 }
 
@@ -224,9 +225,7 @@ impl Clients {
 /// The HTTP client with pacing and retries.
 #[derive(Debug)]
 pub struct Api {
-    client: Client,
-    /// The same client, never following a redirect (for [`Call::follow_redirects`] = false).
-    no_redirects: Client,
+    clients: Clients,
     pacer: Pacer,
     policy: RetryPolicy,
     /// `--trace-http`, when given.
@@ -250,8 +249,7 @@ impl Api {
     }
 
     fn paced(clients: Clients, limits: &RateLimitConfig, pacer: Pacer) -> Self {
-        let Clients { client, no_redirects } = clients;
-        Self { client, no_redirects, pacer, policy: limits.retry_policy(), trace: trace::global() }
+        Self { clients, pacer, policy: limits.retry_policy(), trace: trace::global() }
     }
 
     /// [`Api::new`] paced by `pacer` instead of the `[rate_limit]` quotas (a vendor whose
@@ -269,7 +267,7 @@ impl Api {
 
     /// The underlying client, for building requests.
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.clients.client
     }
 
     /// Sends the request `build` makes, retrying what is retryable. A 2xx reply comes back
@@ -323,7 +321,7 @@ impl Api {
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<(Reply, Option<T>), ApiError> {
         let Call { max_retries, follow_redirects } = call;
-        let client = if follow_redirects { &self.client } else { &self.no_redirects };
+        let client = if follow_redirects { &self.clients.client } else { &self.clients.no_redirects };
         let mut attempt = 0u32;
         loop {
             if budget == Budget::Paced {
@@ -425,9 +423,9 @@ impl Api {
         }
         scope::count(|c| c.requests += 1);
         let unavailable = |last: String| ApiError::Unavailable { what: what.into(), attempts: 1, last };
-        let req = build(&self.client).build().map_err(|e| unavailable(describe(&e)))?;
+        let req = build(&self.clients.client).build().map_err(|e| unavailable(describe(&e)))?;
         let traced = self.trace.as_deref().map(|t| t.request(what, 1, &req));
-        let resp = match self.client.execute(req).await {
+        let resp = match self.clients.client.execute(req).await {
             Ok(r) => r,
             Err(e) => {
                 scope::count(|c| c.transport_errors += 1);

@@ -538,7 +538,8 @@ impl Simulator {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        self.state().stats.clone()
+        let state = self.state();
+        Stats { connections: state.peers.len() as u64, ..state.stats.clone() }
     }
 
     /// Every `eventId` currently in the stream, in ingestion order.
