@@ -29,12 +29,38 @@ pub mod process {
     use std::time::{Duration, Instant};
 
     /// Whether every TCP port accepts a connection and the UDP port is taken (the daemon holds
-    /// it once binding it here fails), all on 127.0.0.1.
-    pub fn listening(tcp: &[u16], udp: u16) -> bool {
+    /// it once binding it here fails), all on 127.0.0.1, and process `pid` holds each of those
+    /// sockets: a port picked free may be taken by another test before the daemon binds it,
+    /// and then it would look up while the daemon had failed to listen there.
+    pub fn listening(pid: u32, tcp: &[u16], udp: u16) -> bool {
         let tcp_up = tcp.iter().all(|port| {
             TcpStream::connect_timeout(&([127, 0, 0, 1], *port).into(), Duration::from_millis(200)).is_ok()
         });
-        tcp_up && UdpSocket::bind(("127.0.0.1", udp)).is_err()
+        tcp_up && UdpSocket::bind(("127.0.0.1", udp)).is_err() && holds(pid, tcp, udp)
+    }
+
+    /// Whether `pid` has open the listening TCP sockets on `tcp` and the UDP socket on `udp`
+    /// (socket inodes of `/proc/net/{tcp,udp}` against the links in `/proc/<pid>/fd`).
+    fn holds(pid: u32, tcp: &[u16], udp: u16) -> bool {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+        let owned: std::collections::HashSet<String> = fds
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned))
+            .collect();
+        // Columns: sl, local address (hex ip:port), remote, state (0A = LISTEN), …, inode (10th).
+        let inodes = |table: &str, ports: &[u16], listen_only: bool| -> bool {
+            let text = std::fs::read_to_string(table).unwrap_or_default();
+            ports.iter().all(|port| {
+                text.lines().skip(1).any(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.len() > 9
+                        && f[1].ends_with(&format!(":{port:04X}"))
+                        && (!listen_only || f[3] == "0A")
+                        && owned.contains(f[9])
+                })
+            })
+        };
+        inodes("/proc/net/tcp", tcp, true) && inodes("/proc/net/udp", &[udp], false)
     }
 
     /// Waits until `up()` says the freshly spawned `child` serves, it exits (its `stderr()` in
@@ -376,6 +402,7 @@ impl Rsyslog {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot run rsyslogd: {e}"))?;
+        let pid = child.id();
         self.child = Some(child);
         let p = self.ports;
         let log = root.join("rsyslogd.stderr");
@@ -383,7 +410,7 @@ impl Rsyslog {
             &mut self.child,
             "rsyslogd",
             START_LIMIT,
-            || process::listening(&[p.tcp, p.tls, p.mtls, p.relp], p.udp),
+            || process::listening(pid, &[p.tcp, p.tls, p.mtls, p.relp], p.udp),
             || std::fs::read_to_string(&log).unwrap_or_default(),
         )
     }

@@ -243,6 +243,7 @@ impl SyslogNg {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot run syslog-ng: {e}"))?;
+        let pid = child.id();
         self.child = Some(child);
         let p = self.ports;
         let log = self.root().join("syslog-ng.stderr");
@@ -250,7 +251,7 @@ impl SyslogNg {
             &mut self.child,
             "syslog-ng",
             START_LIMIT,
-            || process::listening(&p.tcp(), p.udp),
+            || process::listening(pid, &p.tcp(), p.udp),
             || std::fs::read_to_string(&log).unwrap_or_default(),
         )
     }
