@@ -297,6 +297,11 @@ fn forged_run(h: &Harness, forged: usize) -> PathBuf {
     let d = connect::Daemon::start(&h.config, &env, false);
     let messages = esign_sim::docusign::connect_scenario("benign", &h.sc.account_id).unwrap();
     assert_eq!(connect::post(d.addr, "/connect", &connect::signed(&[HMAC_KEY], &messages[0]), &messages[0]), 200);
+    // Health windows are the clock's minutes: a burst straddling one is rightly two lines.
+    let into_minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 60;
+    if into_minute >= 55 {
+        std::thread::sleep(Duration::from_secs(61 - into_minute));
+    }
     for m in messages.iter().cycle().take(forged) {
         assert_eq!(connect::post(d.addr, "/connect", &connect::signed(&["FORGED-KEY-CANARY"], m), m), 401);
     }
