@@ -218,4 +218,27 @@ fn twenty_tenants_on_twenty_accounts_never_wait_for_a_shared_budget() {
     let creds = doc["credentials"].as_array().unwrap();
     assert_eq!(creds.len(), TENANTS, "each tenant's status names the key in use: {doc}");
     assert!(creds.iter().all(|c| c["key_in_use"].as_i64() == Some(1)), "{doc}");
+
+    // A cycle with nothing new moves each cursor over an empty page: no fsync of its own per
+    // tenant (it was one each). What is left is the process's own: opening the state file.
+    let trace = h.dir.path().join("fsync.trace");
+    let strace = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("strace")).find(|c| c.is_file()))
+        .expect("`strace` is missing: install Debian's `strace` package (scripts/test does)");
+    let idle = assert_cmd::Command::new(strace)
+        .args(["-f", "-qq", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_esign-collector"))
+        .arg("--config")
+        .arg(&h.config)
+        .args(["fetch", "--all"])
+        .env_remove("ESIGN_COLLECTOR_CONFIG")
+        .timeout(TEST_TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(common::code(&idle), 0, "{}", common::stderr(&idle));
+    assert!(common::lines(&idle).is_empty(), "nothing new");
+    let syncs = std::fs::read_to_string(&trace).unwrap().lines().filter(|l| l.contains("sync(")).count();
+    assert!(syncs < TENANTS / 2, "{syncs} fsyncs for {TENANTS} tenants with nothing new");
 }

@@ -35,12 +35,11 @@ impl Store {
     /// `StoreError::Sql` when the file cannot be read.
     pub fn checkpoint(&self, tenant: &str, source: &str) -> Result<Option<Checkpoint>, StoreError> {
         self.conn
-            .query_row(
-                "SELECT cursor, updated_at FROM checkpoints WHERE tenant = ?1 AND source = ?2",
-                params![tenant, source],
-                |r| Ok(Checkpoint { cursor: r.get(0)?, updated_at: r.get(1)? }),
-            )
-            .optional()
+            .prepare_cached("SELECT cursor, updated_at FROM checkpoints WHERE tenant = ?1 AND source = ?2")
+            .and_then(|mut st| {
+                st.query_row(params![tenant, source], |r| Ok(Checkpoint { cursor: r.get(0)?, updated_at: r.get(1)? }))
+                    .optional()
+            })
             .map_err(self.sql())
     }
 
@@ -107,9 +106,31 @@ impl Store {
     /// in one transaction, keeping at least `ledger_size` ids per source (whole pages: the
     /// oldest pages beyond that are dropped).
     ///
+    /// A commit that delivers nothing (no id, no user record) is written without an fsync of
+    /// its own: see [`Store::without_fsync`].
+    ///
     /// # Errors
     /// `StoreError::Sql` (disk full, I/O error): nothing is committed, the old cursor stays.
     pub fn commit(
+        &mut self,
+        tenant: &str,
+        source: &str,
+        cursor: &str,
+        ids: &[String],
+        users: &[UserRow],
+        ledger_size: u32,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() && users.is_empty() {
+            // A cursor moved over nothing delivered (an empty page, the end of a stream, a cycle
+            // with nothing new): if a power cut loses it, that page is read again and is still
+            // empty or repeats what the ledger absorbs. No fsync of its own, then: with 1,000
+            // tenants that is 1,000 fewer per cycle with nothing new.
+            return self.without_fsync(|s| s.write_commit(tenant, source, cursor, ids, users, ledger_size));
+        }
+        self.write_commit(tenant, source, cursor, ids, users, ledger_size)
+    }
+
+    fn write_commit(
         &mut self,
         tenant: &str,
         source: &str,
@@ -190,6 +211,20 @@ mod tests {
         let seen = s.seen("t", "test_events", ["a", "x"]).unwrap();
         assert_eq!(seen, HashSet::from(["a".to_owned()]));
         assert!(s.seen("t", "test_users", ["a"]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_commit_over_nothing_delivered_is_kept_and_leaves_the_file_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let mode = |s: &Store| s.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        s.commit("t", "test_events", "\"c1\"", &ids(&["a"]), &[], 1000).unwrap();
+        s.commit("t", "test_events", "\"c2\"", &[], &[], 1000).unwrap();
+        assert_eq!(mode(&s), 2, "FULL again for the next commit that delivers");
+        drop(s);
+        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(s.checkpoint("t", "test_events").unwrap().unwrap().cursor, "\"c2\"");
+        assert_eq!(s.ledger_len("t", "test_events").unwrap(), 1);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The state file: one SQLite database (WAL, `synchronous=FULL`) holding checkpoints, the
-//! dedup ledger, the latest user records and the encrypted token cache. Run records alone are
-//! written with `synchronous=NORMAL` (durable with the next FULL commit).
+//! dedup ledger, the latest user records and the encrypted token cache. Run records and
+//! checkpoint commits that deliver nothing (a cursor moved over an empty page) are written with
+//! `synchronous=NORMAL` (durable with the next FULL commit): losing them repeats a read, never
+//! skips an event.
 //!
 //! # Architecture
 //! - this file: opening, identifying and migrating the database; errors.
@@ -201,6 +203,20 @@ impl Store {
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         |source| StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    /// Runs `write` with `synchronous=NORMAL`: what it commits gets no fsync of its own and
+    /// becomes durable with the next FULL commit (the WAL is replayed in order, so a later
+    /// commit that survives carries it along). A process crash loses nothing; a power cut may
+    /// lose it. Only for writes whose loss repeats work and never skips any: a run record, a
+    /// cursor moved over nothing delivered. The file is FULL again afterwards, whatever
+    /// `write` returned.
+    fn without_fsync<T>(&mut self, write: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let set = |s: &Self, sql: &str| s.conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map_err(s.sql());
+        set(self, "PRAGMA synchronous=NORMAL")?;
+        let written = write(self);
+        set(self, "PRAGMA synchronous=FULL")?;
+        written
     }
 
     fn init(&mut self) -> Result<(), StoreError> {

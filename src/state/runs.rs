@@ -150,55 +150,52 @@ impl Store {
             Some((m, c)) => (None, Some(clip(m)), Some(i64::from(*c)), Some(text(o.ended_at)), 1),
         };
         // A run record is what `status` shows, not what delivery rests on: it is written
-        // without an fsync of its own (WAL with synchronous=NORMAL) and becomes durable with the
-        // next commit of a checkpoint, which is FULL. A process crash loses nothing; a power cut
-        // may lose the last run's record, never a cursor, a ledger id or an event. With 1,000
-        // tenants this is one fsync less per source and cycle.
-        self.conn.execute_batch("PRAGMA synchronous=NORMAL").map_err(self.sql())?;
-        // Prepared once per connection: a cycle over 1,000 tenants writes it once per source each.
-        let written = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO runs (tenant, source, started_at, ended_at, last_success_at, last_error, last_error_code,
-                   last_error_at, consecutive_failures, events_total, events_last, pages_last, retries_last,
-                   throttled_last, duration_ms_last, backlog)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?15)
-                 ON CONFLICT (tenant, source) DO UPDATE SET
-                   started_at = excluded.started_at, ended_at = excluded.ended_at,
-                   last_success_at = coalesce(excluded.last_success_at, last_success_at),
-                   last_error = coalesce(excluded.last_error, last_error),
-                   last_error_code = coalesce(excluded.last_error_code, last_error_code),
-                   last_error_at = coalesce(excluded.last_error_at, last_error_at),
-                   consecutive_failures = CASE WHEN ?9 = 0 THEN 0 ELSE consecutive_failures + 1 END,
-                   events_total = events_total + excluded.events_last,
-                   events_last = excluded.events_last, pages_last = excluded.pages_last,
-                   retries_last = excluded.retries_last, throttled_last = excluded.throttled_last,
-                   duration_ms_last = excluded.duration_ms_last,
-                   backlog = CASE WHEN ?9 = 0 THEN excluded.backlog ELSE backlog END",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    tenant,
-                    source,
-                    text(o.started_at),
-                    text(o.ended_at),
-                    ok_at,
-                    err,
-                    code,
-                    err_at,
-                    fail,
-                    int(o.events),
-                    int(o.pages),
-                    int(o.retries),
-                    int(o.throttled),
-                    duration,
-                    i64::from(o.backlog && o.error.is_none()),
-                ])
-            })
-            .map(drop);
-        // Back to FULL before anything else is written, whatever the insert did.
-        self.conn.execute_batch("PRAGMA synchronous=FULL").map_err(self.sql())?;
-        written.map_err(self.sql())
+        // without an fsync of its own and becomes durable with the next FULL commit. A power
+        // cut may lose the last run's record, never a cursor, a ledger id or an event. With
+        // 1,000 tenants this is one fsync less per source and cycle.
+        self.without_fsync(|s| {
+            // Prepared once per connection: a cycle over 1,000 tenants writes it once per source each.
+            s.conn
+                .prepare_cached(
+                    "INSERT INTO runs (tenant, source, started_at, ended_at, last_success_at, last_error, last_error_code,
+                       last_error_at, consecutive_failures, events_total, events_last, pages_last, retries_last,
+                       throttled_last, duration_ms_last, backlog)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?15)
+                     ON CONFLICT (tenant, source) DO UPDATE SET
+                       started_at = excluded.started_at, ended_at = excluded.ended_at,
+                       last_success_at = coalesce(excluded.last_success_at, last_success_at),
+                       last_error = coalesce(excluded.last_error, last_error),
+                       last_error_code = coalesce(excluded.last_error_code, last_error_code),
+                       last_error_at = coalesce(excluded.last_error_at, last_error_at),
+                       consecutive_failures = CASE WHEN ?9 = 0 THEN 0 ELSE consecutive_failures + 1 END,
+                       events_total = events_total + excluded.events_last,
+                       events_last = excluded.events_last, pages_last = excluded.pages_last,
+                       retries_last = excluded.retries_last, throttled_last = excluded.throttled_last,
+                       duration_ms_last = excluded.duration_ms_last,
+                       backlog = CASE WHEN ?9 = 0 THEN excluded.backlog ELSE backlog END",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        tenant,
+                        source,
+                        text(o.started_at),
+                        text(o.ended_at),
+                        ok_at,
+                        err,
+                        code,
+                        err_at,
+                        fail,
+                        int(o.events),
+                        int(o.pages),
+                        int(o.retries),
+                        int(o.throttled),
+                        duration,
+                        i64::from(o.backlog && o.error.is_none()),
+                    ])
+                })
+                .map(drop)
+                .map_err(s.sql())
+        })
     }
 
     /// The run record of one source, if it ever ran (always `None` on a version 1 file opened
