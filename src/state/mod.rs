@@ -205,13 +205,20 @@ impl Store {
         |source| StoreError::Sql { path: self.path.clone(), source }
     }
 
-    /// Runs `write` with `synchronous=NORMAL`: what it commits gets no fsync of its own and
-    /// becomes durable with the next FULL commit (the WAL is replayed in order, so a later
-    /// commit that survives carries it along). A process crash loses nothing; a power cut may
-    /// lose it. Only for writes whose loss repeats work and never skips any: a run record, a
-    /// cursor moved over nothing delivered. The file is FULL again afterwards, whatever
-    /// `write` returned.
-    fn without_fsync<T>(&mut self, write: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Runs `write`; without `fsync`, with `synchronous=NORMAL`: what it commits gets no fsync
+    /// of its own and becomes durable with the next FULL commit (the WAL is replayed in order,
+    /// so a later commit that survives carries it along). A process crash loses nothing; a power
+    /// cut may lose it. Only for writes whose loss repeats work and never skips any: a run
+    /// record, a cursor moved over nothing delivered. The file is FULL again afterwards,
+    /// whatever `write` returned.
+    fn write_with<T>(
+        &mut self,
+        fsync: bool,
+        write: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if fsync {
+            return write(self);
+        }
         let set = |s: &Self, sql: &str| s.conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map_err(s.sql());
         set(self, "PRAGMA synchronous=NORMAL")?;
         let written = write(self);

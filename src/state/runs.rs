@@ -153,7 +153,7 @@ impl Store {
         // without an fsync of its own and becomes durable with the next FULL commit. A power
         // cut may lose the last run's record, never a cursor, a ledger id or an event. With
         // 1,000 tenants this is one fsync less per source and cycle.
-        self.without_fsync(|s| {
+        self.write_with(false, |s| {
             // Prepared once per connection: a cycle over 1,000 tenants writes it once per source each.
             s.conn
                 .prepare_cached(
