@@ -106,8 +106,8 @@ impl Store {
     /// in one transaction, keeping at least `ledger_size` ids per source (whole pages: the
     /// oldest pages beyond that are dropped).
     ///
-    /// A commit that delivers nothing (no id, no user record) is written without an fsync of
-    /// its own: see [`Store::write_with`].
+    /// A commit that delivers nothing (no id, no user record) over an existing checkpoint is
+    /// written without an fsync of its own: see [`Store::write_with`].
     ///
     /// # Errors
     /// `StoreError::Sql` (disk full, I/O error): nothing is committed, the old cursor stays.
@@ -123,8 +123,10 @@ impl Store {
         // A cursor moved over nothing delivered (an empty page, the end of a stream, a cycle
         // with nothing new): if a power cut loses it, that page is read again and is still
         // empty or repeats what the ledger absorbs. No fsync of its own, then: with 1,000
-        // tenants that is 1,000 fewer per cycle with nothing new.
-        let fsync = !ids.is_empty() || !users.is_empty();
+        // tenants that is 1,000 fewer per cycle with nothing new. A source's first checkpoint
+        // is the exception: without it a restart starts again `first_fetch` back from its own
+        // time, and an outage longer than that would skip what changed meanwhile.
+        let fsync = !ids.is_empty() || !users.is_empty() || self.checkpoint(tenant, source)?.is_none();
         self.write_with(fsync, |s| {
             let path = s.path.clone();
             let err = |source| StoreError::Sql { path: path.clone(), source };

@@ -221,9 +221,14 @@ impl Store {
         }
         let set = |s: &Self, sql: &str| s.conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map_err(s.sql());
         set(self, "PRAGMA synchronous=NORMAL")?;
-        let written = write(self);
-        set(self, "PRAGMA synchronous=FULL")?;
-        written
+        // Back to FULL even when `write` panics: the connection outlives a panicking task (its
+        // mutex is used poisoned), and every later commit must have its fsync again.
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(self)));
+        let restored = set(self, "PRAGMA synchronous=FULL");
+        let written = written.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A write that landed but left the file NORMAL is reported as failed: the caller stops
+        // and repeats from what the file holds rather than writing on without fsyncs.
+        restored.and(written)
     }
 
     fn init(&mut self) -> Result<(), StoreError> {
@@ -273,6 +278,25 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_without_fsync_leaves_the_file_full_even_when_it_panics_or_fails() {
+        let (_dir, p) = crate::testkit::scratch("state.db");
+        let mut s = Store::open(&p).unwrap();
+        let mode = |s: &Store| s.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        let inside = s.write_with(false, |s| Ok(mode(s))).unwrap();
+        assert_eq!((inside, mode(&s)), (1, 2), "NORMAL inside, FULL after");
+        let failed =
+            s.write_with(false, |s| Err::<(), _>(StoreError::Corrupt { path: s.path.clone(), message: "x".into() }));
+        assert!(failed.is_err());
+        assert_eq!(mode(&s), 2, "FULL after a failed write");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.write_with(false, |_| -> Result<(), StoreError> { panic!("inside a write") })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(mode(&s), 2, "FULL after a panicking write");
+        assert_eq!(s.write_with(true, |s| Ok(mode(s))).unwrap(), 2, "FULL when the write asks for its fsync");
+    }
 
     #[test]
     fn creates_and_reopens() {
