@@ -158,6 +158,20 @@ async fn unknown_ids_are_refused_and_userinfo_lists_every_account() {
     .unwrap();
 }
 
+/// One `[[tenants]]` entry `t<i>` per simulated account, all of the simulator's one user.
+fn tenant_entries(h: &common::Harness) -> String {
+    let mut tenants = String::new();
+    for (i, (acc, org)) in h.sim.accounts().iter().enumerate() {
+        write!(
+            tenants,
+            "[[tenants]]\nname = \"t{i}\"\nuser_id = \"{}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n",
+            h.sc.user_id
+        )
+        .unwrap();
+    }
+    tenants
+}
+
 /// 20 tenants, one per account, against a quota of 8 requests an hour per account, enforced:
 /// the run needs more than 8 requests in all, so on one shared account it would wait for the
 /// next hour; here every account stays within its own budget and nothing is refused.
@@ -170,16 +184,7 @@ fn twenty_tenants_on_twenty_accounts_never_wait_for_a_shared_budget() {
         c.quota =
             QuotaConfig { per_hour: PER_HOUR, burst: PER_HOUR, burst_window_secs: 30, enforce: true, time_scale: 1 };
     });
-    let accounts = h.sim.accounts();
-    let mut tenants = String::new();
-    for (i, (acc, org)) in accounts.iter().enumerate() {
-        write!(
-            tenants,
-            "[[tenants]]\nname = \"t{i}\"\nuser_id = \"{}\"\naccount_id = \"{acc}\"\norganization_id = \"{org}\"\n",
-            h.sc.user_id
-        )
-        .unwrap();
-    }
+    let tenants = tenant_entries(&h);
     // Pages of 10: four Monitor requests per tenant (three pages and the empty end).
     let extra = format!("requests_per_hour = {PER_HOUR}\nburst = {PER_HOUR}\n\n{tenants}");
     h.write_config(&common::Opts { extra, ..common::Opts::default() });
@@ -241,4 +246,20 @@ fn twenty_tenants_on_twenty_accounts_never_wait_for_a_shared_budget() {
     assert!(common::lines(&idle).is_empty(), "nothing new");
     let syncs = std::fs::read_to_string(&trace).unwrap().lines().filter(|l| l.contains("sync(")).count();
     assert!(syncs < TENANTS / 2, "{syncs} fsyncs for {TENANTS} tenants with nothing new");
+}
+
+/// Two tenants of one user share one JWT token, cached under whichever a run built first:
+/// `reset-access-token --tenant` for the other one still forgets it.
+#[test]
+fn resetting_one_tenants_token_forgets_the_token_it_shares() {
+    let h = common::Harness::start_with(common::backlog(5), 0, |c| c.accounts = 2);
+    h.write_config(&common::Opts { extra: tenant_entries(&h), ..common::Opts::default() });
+    assert_eq!(common::code(&h.run(&["fetch", "--all"])), 0);
+    assert_eq!(h.sim.stats().token_requests, 1, "one token for both");
+    let out = h.run(&["--tenant", "t1", "reset-access-token"]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("Forgot 1 cached"), "{said}");
+    assert_eq!(common::code(&h.run(&["fetch", "--all"])), 0);
+    assert_eq!(h.sim.stats().token_requests, 2, "the shared token was forgotten");
 }
