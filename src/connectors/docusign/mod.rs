@@ -136,7 +136,7 @@ pub static CONNECT: Stream = Stream {
     newest_event: |_| None,
 };
 
-/// The connector's streams, in the order `status` lists them (a cycle collects users first:
+/// The connector's streams, in the order `status` lists them (a cycle starts users first:
 /// see [`enabled`]).
 pub static STREAMS: &[&Stream] = &[&MONITOR_EVENTS, &ADMIN_USERS, &ENVELOPES, &ENVELOPE_AUDIT, &CONNECT];
 
@@ -159,8 +159,9 @@ fn user_summary(rec: &Map<String, Value>) -> Map<String, Value> {
     m
 }
 
-/// The enabled sources, in a fixed order: users first, so the events of the same cycle are
-/// joined with the freshest user records.
+/// The enabled sources, in a fixed order: users first, so their request leaves first. A
+/// cycle runs them concurrently: an event is joined with the user records stored when its page
+/// is prepared, which in a first cycle may not yet hold its user.
 pub fn enabled(
     d: &DocusignConfig,
     s: &SourcesConfig,
