@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Harness, Spawned, backlog, code, stderr};
+use common::{Harness, Spawned, backlog, code, stderr, tool};
 use esign_collector::config::Config;
 
 const UNITS: [&str; 3] = ["esign-collector.service", "esign-collector-daemon.service", "esign-collector.timer"];
@@ -116,13 +116,6 @@ fn run_notifies_ready_status_watchdog_and_stopping() {
     assert_eq!(status.code(), Some(0), "{}", run.stderr());
     receive_until(&sock, &mut got, Duration::from_secs(5), |g| has(g, "STOPPING=1"));
     assert!(has(&got, "STATUS=Stopped on request"), "{got:?}");
-}
-
-/// A tool the deploy tests need; they fail (never skip) without it.
-fn tool(name: &str, package: &str) -> PathBuf {
-    let found =
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.is_file()));
-    found.unwrap_or_else(|| panic!("`{name}` is missing: install Debian's `{package}` package (scripts/test does)"))
 }
 
 /// The units in a temporary folder, ExecStart pointing at the binary under test.

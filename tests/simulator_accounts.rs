@@ -227,10 +227,7 @@ fn twenty_tenants_on_twenty_accounts_never_wait_for_a_shared_budget() {
     // A cycle with nothing new moves each cursor over an empty page: no fsync of its own per
     // tenant (it was one each). What is left is the process's own: opening the state file.
     let trace = h.dir.path().join("fsync.trace");
-    let strace = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("strace")).find(|c| c.is_file()))
-        .expect("`strace` is missing: install Debian's `strace` package (scripts/test does)");
-    let idle = assert_cmd::Command::new(strace)
+    let idle = assert_cmd::Command::new(common::tool("strace", "strace"))
         .args(["-f", "-qq", "-e", "trace=fsync,fdatasync", "-o"])
         .arg(&trace)
         .arg("--")

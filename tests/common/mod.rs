@@ -253,3 +253,10 @@ impl Harness {
         Spawned { child, done: false }
     }
 }
+
+/// A tool on `PATH` that a test needs; the test fails (never skips) without it.
+pub fn tool(name: &str, package: &str) -> PathBuf {
+    let found =
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.is_file()));
+    found.unwrap_or_else(|| panic!("`{name}` is missing: install Debian's `{package}` package (scripts/test does)"))
+}
